@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Test command (what CI runs): install and build, start the services the tests need, run lint,
+# unit, integration and UI tests, and stop what this run started.
+set -euo pipefail
+LOG_TAG=test
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT_DIR"
+started_at=$SECONDS
+
+scripts/setup.sh
+
+# Services: start those that are not running, and stop exactly those on exit.
+started=()
+for service in docker registry; do
+  if ! "scripts/services/$service.sh" status >/dev/null 2>&1; then
+    "scripts/services/$service.sh" start
+    started+=("$service")
+  fi
+done
+cleanup() {
+  local i
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+    "scripts/services/${started[$i]}.sh" stop || true
+  done
+}
+trap cleanup EXIT
+
+scripts/make-examples.sh
+
+set -a; source "$SERVICES_ENV"; set +a
+export REPROSERVER_EXAMPLES_DIR="$STATE_DIR/examples"
+[ -n "${DOCKER_SOCKET:-}" ] || die "the tests need Docker: ${DOCKER_UNAVAILABLE:-no daemon}"
+
+step() { log "── $1 ($((SECONDS - started_at)) s)"; }
+
+step "lint"
+npm run --silent lint
+
+step "unit tests"
+npx jest --config jest.config.js --ci
+(cd server && npx jest --config jest.config.js --ci --selectProjects unit)
+
+step "integration tests (real dockerd, registry and reprozip packages)"
+(cd server && npx jest --config jest.config.js --ci --selectProjects integration --runInBand)
+
+step "UI tests (real JupyterLab in Debian Chromium)"
+(cd ui-tests && PATH="$VENV_DIR/bin:$PATH" npx playwright test)
+
+step "all tests passed in $((SECONDS - started_at)) s"

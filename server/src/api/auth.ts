@@ -1,0 +1,86 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { ApiError } from './errors';
+
+/** Header the jupyter-server-proxy launcher injects, so the browser never needs to know the token. */
+export const TOKEN_HEADER = 'x-reproserver-token';
+
+/**
+ * Checks the request's token in constant time. Accepted: `Authorization: token <t>` or
+ * `X-ReproServer-Token: <t>`. A token in the URL is refused: URLs end up in logs and histories.
+ */
+export function checkToken(request: IncomingMessage, token: string): void {
+  const given = presentedToken(request);
+  if (given === undefined) {
+    throw new ApiError(
+      401,
+      'unauthorized',
+      'This request has no token. Send it in the X-ReproServer-Token header or as "Authorization: token …".'
+    );
+  }
+  if (!sameSecret(given, token)) {
+    throw new ApiError(
+      401,
+      'unauthorized',
+      'The token of this request is wrong.'
+    );
+  }
+}
+
+function presentedToken(request: IncomingMessage): string | undefined {
+  const header = request.headers[TOKEN_HEADER];
+  if (typeof header === 'string' && header.length > 0) {
+    return header;
+  }
+  const authorization = request.headers.authorization;
+  const match = authorization ? /^token\s+(\S+)$/i.exec(authorization) : null;
+  return match ? match[1] : undefined;
+}
+
+/** Compares digests so that neither the length nor the content leaks through timing. */
+function sameSecret(a: string, b: string): boolean {
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/**
+ * Refuses cross-site requests: when a browser says where the request comes from (Origin), that
+ * origin must be the host the request was sent to. jupyter-server-proxy does not check XSRF for us.
+ */
+export function checkOrigin(request: IncomingMessage): void {
+  const origin = request.headers.origin;
+  if (origin === undefined || origin === 'null') {
+    if (origin === 'null') {
+      throw new ApiError(
+        403,
+        'cross-origin',
+        'Requests from an opaque origin are refused.'
+      );
+    }
+    return;
+  }
+  const forwardedHost = request.headers['x-forwarded-host'];
+  const hosts = [
+    request.headers.host,
+    ...(typeof forwardedHost === 'string' ? forwardedHost.split(',') : [])
+  ]
+    .filter((h): h is string => typeof h === 'string')
+    .map(h => h.trim().toLowerCase());
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    throw new ApiError(
+      403,
+      'cross-origin',
+      `The request's Origin "${origin}" is not a URL.`
+    );
+  }
+  if (!hosts.includes(originHost)) {
+    throw new ApiError(
+      403,
+      'cross-origin',
+      `Cross-origin request from ${origin} refused: only pages served by this JupyterLab may call the server.`
+    );
+  }
+}

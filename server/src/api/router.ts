@@ -1,0 +1,80 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiError } from './errors';
+
+export interface RouteContext {
+  request: IncomingMessage;
+  response: ServerResponse;
+  /** Named path segments, e.g. `{ id: '42' }` for `/api/runs/:id`. */
+  params: Record<string, string>;
+  url: URL;
+}
+
+export type Handler = (context: RouteContext) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  segments: string[];
+  handler: Handler;
+}
+
+/** A small method + path router; unknown query keys are ignored (JupyterLab adds cache-busters). */
+export class Router {
+  add(method: string, pattern: string, handler: Handler): this {
+    this._routes.push({ method, segments: split(pattern), handler });
+    return this;
+  }
+
+  /** Finds the handler for a request, or throws 404 / 405. */
+  resolve(
+    method: string,
+    pathname: string
+  ): { handler: Handler; params: Record<string, string> } {
+    const segments = split(pathname);
+    let pathMatched = false;
+    for (const route of this._routes) {
+      const params = match(route.segments, segments);
+      if (!params) {
+        continue;
+      }
+      pathMatched = true;
+      if (
+        route.method === method ||
+        (method === 'HEAD' && route.method === 'GET')
+      ) {
+        return { handler: route.handler, params };
+      }
+    }
+    if (pathMatched) {
+      throw new ApiError(
+        405,
+        'method-not-allowed',
+        `${method} is not allowed on ${pathname}.`
+      );
+    }
+    throw new ApiError(404, 'not-found', `No API endpoint at ${pathname}.`);
+  }
+
+  private _routes: Route[] = [];
+}
+
+function split(path: string): string[] {
+  return path.split('/').filter(s => s.length > 0);
+}
+
+function match(
+  pattern: string[],
+  actual: string[]
+): Record<string, string> | undefined {
+  if (pattern.length !== actual.length) {
+    return undefined;
+  }
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i].startsWith(':')) {
+      params[pattern[i].slice(1)] = decodeURIComponent(actual[i]);
+    } else if (pattern[i] !== actual[i]) {
+      return undefined;
+    }
+  }
+  return params;
+}

@@ -1,0 +1,155 @@
+/**
+ * `reproserver inspect PACKAGE [--json]`: describes a ReproZip package. A thin shell over
+ * `readPackage`; with `--json` it prints the package model (the same wire type as the API).
+ */
+import type { Writable } from 'node:stream';
+import { readPackage, RpzError, type PackageModel } from '../rpz';
+
+const USAGE = 'Usage: reproserver inspect PACKAGE [--json]';
+
+/** Where the command writes; replaceable for tests. */
+export interface InspectIo {
+  stdout: Pick<Writable, 'write'>;
+  stderr: Pick<Writable, 'write'>;
+}
+
+/** Quotes an argv item for display the way a POSIX shell would need it. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_\-+=/:.,%@]+$/.test(word)
+    ? word
+    : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function humanSize(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function runList(indexes: number[], model: PackageModel): string {
+  return indexes.map(i => `${i} (${model.runs[i]?.id ?? '?'})`).join(', ');
+}
+
+/** The human summary of a model. */
+export function formatSummary(model: PackageModel, name: string): string {
+  const lines: string[] = [];
+  const containers: Record<PackageModel['container'], string> = {
+    'v1-gzip-tar': 'gzip tar',
+    'v1-tar': 'plain tar',
+    'v2-tar': 'plain tar with DATA.tar.gz',
+    'v2-gzip-tar': 'gzip tar with DATA.tar.gz'
+  };
+  lines.push(`Package:      ${name}`);
+  lines.push(
+    `Format:       ReproZip package version ${model.format} (${containers[model.container]}` +
+      `${model.configVersion !== null ? `, config ${model.configVersion}` : ''})`
+  );
+  lines.push(
+    `Size:         ${humanSize(model.size)}${model.sha256 !== null ? `, sha256 ${model.sha256}` : ''}`
+  );
+  const first = model.runs[0];
+  if (first !== undefined) {
+    const distribution = first.distribution
+      ? `${first.distribution.name} ${first.distribution.version}`.trim()
+      : 'unknown distribution';
+    lines.push(
+      `Distribution: ${distribution}${first.architecture ? ` (${first.architecture})` : ''}`
+    );
+  }
+  lines.push('', `Runs (${model.runs.length}):`);
+  model.runs.forEach((run, i) => {
+    const ending =
+      run.signal !== null
+        ? `killed by signal ${run.signal}`
+        : run.exitcode !== null
+          ? `exit code ${run.exitcode}`
+          : 'exit unknown';
+    lines.push(`  ${i} ${run.id}: ${run.argv.map(shellQuote).join(' ')}`);
+    lines.push(
+      `      in ${run.workingdir} as uid ${run.uid}, gid ${run.gid}; ${ending}`
+    );
+  });
+  const inputs = model.files.filter(f => f.readBy.length > 0);
+  const outputs = model.files.filter(f => f.writtenBy.length > 0);
+  const unused = model.files.filter(
+    f => f.readBy.length === 0 && f.writtenBy.length === 0
+  );
+  lines.push('', `Inputs (${inputs.length}):`);
+  for (const f of inputs) {
+    lines.push(
+      `  ${f.name}: ${f.path} (read by run ${runList(f.readBy, model)})`
+    );
+  }
+  lines.push('', `Outputs (${outputs.length}):`);
+  for (const f of outputs) {
+    lines.push(
+      `  ${f.name}: ${f.path} (written by run ${runList(f.writtenBy, model)})`
+    );
+  }
+  for (const f of unused) {
+    lines.push(`  (neither read nor written) ${f.name}: ${f.path}`);
+  }
+  const packed = model.packages.filter(p => p.packfiles).length;
+  lines.push(
+    '',
+    `Packages:     ${model.packages.length} (${packed} packed, ${model.packages.length - packed} to install)`,
+    `Other files:  ${model.otherFiles.length}`
+  );
+  if (model.trace.status === 'ok') {
+    const t = model.trace.runs;
+    lines.push(
+      `Trace:        ${t.reduce((n, r) => n + r.processes, 0)} processes, ` +
+        `${t.reduce((n, r) => n + r.programs.length, 0)} programs executed`
+    );
+  } else {
+    lines.push(`Trace:        ${model.trace.status}`);
+  }
+  if (model.extensions.length > 0) {
+    lines.push(`Extensions:   ${model.extensions.join(', ')}`);
+  }
+  lines.push('', `Warnings (${model.warnings.length}):`);
+  for (const warning of model.warnings) {
+    lines.push(`  - ${warning}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Runs `inspect`; returns the exit code (0 ok, 1 bad package, 2 usage). */
+export async function inspectCommand(
+  args: string[],
+  io: InspectIo = { stdout: process.stdout, stderr: process.stderr }
+): Promise<number> {
+  const json = args.includes('--json');
+  const rest = args.filter(a => a !== '--json');
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const unknown = rest.find(a => a.startsWith('-') && a !== '-');
+  if (unknown !== undefined || rest.length !== 1) {
+    io.stderr.write(
+      `${unknown !== undefined ? `reproserver inspect: unknown option ${unknown}.` : 'reproserver inspect: give exactly one package.'}\n${USAGE}\n`
+    );
+    return 2;
+  }
+  const path = rest[0];
+  try {
+    const model = await readPackage(path);
+    io.stdout.write(
+      json ? `${JSON.stringify(model, null, 2)}\n` : formatSummary(model, path)
+    );
+    return 0;
+  } catch (error) {
+    const message =
+      error instanceof RpzError
+        ? error.message
+        : `Cannot inspect ${path}: ${String(error)}`;
+    io.stderr.write(`${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * `reproserver`: the command-line face of the companion server. Each command is a thin shell over
+ * the same modules the HTTP API uses.
+ */
+import { SERVER_VERSION } from '../version';
+import { inspectCommand } from './inspect';
+import { SERVE_USAGE, serveCommand } from './serve';
+
+const USAGE = `Usage: reproserver <command> [options]
+
+Commands:
+  inspect PACKAGE [--json]   Describe a ReproZip package: runs, inputs, outputs, warnings.
+  serve [options]            Run the companion server of the JupyterLab extension.
+
+  ${SERVE_USAGE.replace(/\n/g, '\n  ')}
+
+reproserver --version prints the version.`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  inspect: inspectCommand,
+  serve: serveCommand
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--version' || command === 'version') {
+    console.log(SERVER_VERSION);
+    return 0;
+  }
+  if (
+    command === undefined ||
+    command === '--help' ||
+    command === '-h' ||
+    command === 'help'
+  ) {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    console.error(
+      `reproserver: unknown command "${command}". Run "reproserver --help" for the list.`
+    );
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  code => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(
+      `reproserver: ${error instanceof Error ? error.message : String(error)}`
+    );
+    process.exitCode = 1;
+  }
+);

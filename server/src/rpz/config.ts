@@ -1,0 +1,539 @@
+/**
+ * `METADATA/config.yml` → the typed parts of the package model.
+ *
+ * ReproZip writes the config from templates and reads it with PyYAML (YAML 1.1), and writes
+ * `name:` and `path:` of inputs/outputs unquoted. So `name: yes` or `name: 2019` are not strings
+ * to a YAML 1.1 reader, and a path containing `: ` does not parse at all. This module therefore:
+ * - parses with the *failsafe* schema, where every scalar is a string as written, and converts the
+ *   fields it knows to numbers/booleans itself (no `yes` → true surprises in names);
+ * - when parsing fails, retries once with unquoted `name:`/`path:` values quoted, and says so in a
+ *   warning;
+ * - converts old configs (no run ids, per-run `input_files`/`output_files`, capitalised
+ *   distribution names) to the current shape;
+ * - records unknown keys as warnings and keeps going.
+ * Structural problems that leave no usable package (not a mapping, no runs, a run without argv,
+ * negative ids) are `invalid-config` errors.
+ */
+import { parseDocument } from 'yaml';
+import { RpzError, errorMessage } from './errors';
+import type { IoFileModel, RunModel, SoftwarePackageModel } from './model';
+
+const CONFIG = 'METADATA/config.yml';
+
+/** What the config contributes to the package model. */
+export interface ParsedConfig {
+  configVersion: string | null;
+  packId: string | null;
+  runs: RunModel[];
+  files: IoFileModel[];
+  packages: SoftwarePackageModel[];
+  otherFiles: string[];
+  warnings: string[];
+}
+
+type Json = string | null | Json[] | { [key: string]: Json };
+type Obj = { [key: string]: Json };
+
+const TOP_KEYS = new Set([
+  'version',
+  'pack_id',
+  'runs',
+  'inputs_outputs',
+  'packages',
+  'other_files'
+]);
+const RUN_KEYS = new Set([
+  'id',
+  'argv',
+  'binary',
+  'environ',
+  'workingdir',
+  'uid',
+  'gid',
+  'exitcode',
+  'signal',
+  'architecture',
+  'distribution',
+  'hostname',
+  'system',
+  'input_files',
+  'output_files'
+]);
+const IO_KEYS = new Set(['name', 'path', 'read_by_runs', 'written_by_runs']);
+const PACKAGE_KEYS = new Set([
+  'name',
+  'version',
+  'size',
+  'packfiles',
+  'files',
+  'meta'
+]);
+
+function invalid(message: string): RpzError {
+  return new RpzError(
+    'invalid-config',
+    `${CONFIG} is invalid: ${message}.`,
+    CONFIG
+  );
+}
+
+function isObj(value: Json | undefined): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: Json | undefined): string {
+  if (value === undefined || value === null || value === '') {
+    return 'empty';
+  }
+  return Array.isArray(value)
+    ? 'a list'
+    : typeof value === 'object'
+      ? 'a mapping'
+      : `"${value}"`;
+}
+
+/** A scalar as text; null for absent/empty. Throws for collections. */
+function text(value: Json | undefined, where: string): string | null {
+  if (value === undefined || value === null) {
+    return null;
+  }
+  if (typeof value !== 'string') {
+    throw invalid(`${where} should be a string, not ${describe(value)}`);
+  }
+  return value;
+}
+
+/** YAML 1.1 integers as PyYAML reads them: decimal, 0x…, 0o…/0…, with `_` separators. */
+function integer(value: Json | undefined, where: string): number | null {
+  const raw = text(value, where);
+  if (
+    raw === null ||
+    raw === '' ||
+    raw === '~' ||
+    raw.toLowerCase() === 'null'
+  ) {
+    return null;
+  }
+  const clean = raw.replace(/_/g, '');
+  let result = NaN;
+  const match = /^([-+]?)(0x[0-9a-f]+|0o?[0-7]+|0|[1-9][0-9]*)$/i.exec(clean);
+  if (match) {
+    const digits = match[2].toLowerCase();
+    const magnitude = digits.startsWith('0x')
+      ? parseInt(digits.slice(2), 16)
+      : digits.length > 1 && digits.startsWith('0')
+        ? parseInt(digits.replace(/^0o?/, ''), 8)
+        : parseInt(digits, 10);
+    result = match[1] === '-' ? -magnitude : magnitude;
+  }
+  if (!Number.isSafeInteger(result)) {
+    throw invalid(`${where} should be an integer, not "${raw}"`);
+  }
+  return result;
+}
+
+function boolean(value: Json | undefined, where: string): boolean | null {
+  const raw = text(value, where);
+  if (raw === null || raw === '') {
+    return null;
+  }
+  const lower = raw.toLowerCase();
+  if (['true', 'yes', 'on', 'y'].includes(lower)) {
+    return true;
+  }
+  if (['false', 'no', 'off', 'n'].includes(lower)) {
+    return false;
+  }
+  throw invalid(`${where} should be true or false, not "${raw}"`);
+}
+
+function list(value: Json | undefined, where: string): Json[] {
+  if (value === undefined || value === null || value === '') {
+    return [];
+  }
+  if (!Array.isArray(value)) {
+    throw invalid(`${where} should be a list, not ${describe(value)}`);
+  }
+  return value;
+}
+
+function stringList(value: Json | undefined, where: string): string[] {
+  return list(value, where).map(
+    (item, i) => text(item, `${where}[${i}]`) ?? ''
+  );
+}
+
+function unknownKeys(
+  obj: Obj,
+  known: Set<string>,
+  where: string,
+  warnings: string[]
+): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.has(key)) {
+      warnings.push(`${CONFIG}: unknown key "${key}" in ${where} is ignored.`);
+    }
+  }
+}
+
+/** Quotes unquoted `name:`/`path:` values, the values ReproZip writes without quoting. */
+function quoteNamesAndPaths(source: string): { text: string; lines: number[] } {
+  const lines: number[] = [];
+  const out = source.split('\n').map((line, index) => {
+    const match = /^(\s*(?:-\s+)?)(name|path):[ \t]+(.*?)\s*$/.exec(line);
+    if (!match || /^["'[{&*!|>]/.test(match[3]) || match[3] === '') {
+      return line;
+    }
+    lines.push(index + 1);
+    return `${match[1]}${match[2]}: '${match[3].replace(/'/g, "''")}'`;
+  });
+  return { text: out.join('\n'), lines };
+}
+
+function parseYaml(source: string, warnings: string[]): Json {
+  const options = {
+    schema: 'failsafe',
+    version: '1.1',
+    prettyErrors: false,
+    uniqueKeys: false
+  } as const;
+  let doc = parseDocument(source, options);
+  if (doc.errors.length > 0) {
+    const firstError = doc.errors[0];
+    const retry = quoteNamesAndPaths(source);
+    const second =
+      retry.lines.length > 0 ? parseDocument(retry.text, options) : null;
+    if (second === null || second.errors.length > 0) {
+      const line = source.slice(0, firstError.pos[0]).split('\n').length;
+      throw new RpzError(
+        'invalid-yaml',
+        `${CONFIG} is not valid YAML (line ${line}): ${firstError.message.split('\n')[0].replace(/\.$/, '')}.`,
+        CONFIG
+      );
+    }
+    warnings.push(
+      `${CONFIG}: unquoted name/path values on line(s) ${retry.lines.join(', ')} did not parse as YAML and were read as plain text.`
+    );
+    doc = second;
+  }
+  for (const warning of doc.warnings) {
+    warnings.push(`${CONFIG}: ${warning.message.split('\n')[0]}`);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) as Json;
+  } catch (error) {
+    throw new RpzError(
+      'invalid-yaml',
+      `${CONFIG} is not usable YAML: ${errorMessage(error)}.`,
+      CONFIG
+    );
+  }
+}
+
+function parseRun(
+  raw: Json,
+  index: number,
+  warnings: string[]
+): { run: RunModel; inputs: Obj; outputs: Obj } {
+  const where = `run ${index}`;
+  if (!isObj(raw)) {
+    throw invalid(`${where} should be a mapping, not ${describe(raw)}`);
+  }
+  unknownKeys(raw, RUN_KEYS, where, warnings);
+  if (raw.argv === undefined || raw.argv === null) {
+    throw invalid(`${where} has no argv`);
+  }
+  const argv = stringList(raw.argv, `${where} argv`);
+  if (argv.length === 0) {
+    throw invalid(`${where} has an empty argv`);
+  }
+  let binary = text(raw.binary, `${where} binary`);
+  if (binary === null || binary === '') {
+    warnings.push(
+      `${CONFIG}: ${where} has no binary; using argv[0] (${argv[0]}).`
+    );
+    binary = argv[0];
+  }
+  let workingdir = text(raw.workingdir, `${where} workingdir`);
+  if (workingdir === null || workingdir === '') {
+    warnings.push(`${CONFIG}: ${where} has no workingdir; using /.`);
+    workingdir = '/';
+  }
+  const environ: Record<string, string> = {};
+  if (raw.environ !== undefined && raw.environ !== null && raw.environ !== '') {
+    if (!isObj(raw.environ)) {
+      throw invalid(
+        `${where} environ should be a mapping, not ${describe(raw.environ)}`
+      );
+    }
+    for (const [key, value] of Object.entries(raw.environ)) {
+      environ[key] = text(value, `${where} environ ${key}`) ?? '';
+    }
+  }
+  const ids: Record<'uid' | 'gid', number> = { uid: 1000, gid: 1000 };
+  for (const key of ['uid', 'gid'] as const) {
+    const value = integer(raw[key], `${where} ${key}`);
+    if (value === null) {
+      warnings.push(`${CONFIG}: ${where} has no ${key}; using 1000.`);
+    } else if (value < 0) {
+      throw invalid(`${where} has a negative ${key} (${value})`);
+    } else {
+      ids[key] = value;
+    }
+  }
+  const exitcode = integer(raw.exitcode, `${where} exitcode`);
+  const signal = integer(raw.signal, `${where} signal`);
+  if (exitcode !== null && signal !== null) {
+    warnings.push(
+      `${CONFIG}: ${where} has both an exit code and a signal; keeping both.`
+    );
+  }
+  const distributionList = list(raw.distribution, `${where} distribution`);
+  let distribution: RunModel['distribution'] = null;
+  if (distributionList.length > 0) {
+    const name = text(distributionList[0], `${where} distribution name`) ?? '';
+    const version =
+      text(distributionList[1], `${where} distribution version`) ?? '';
+    // Before 1.0.16 names came from platform.linux_distribution(): "Ubuntu", "CentOS Linux".
+    distribution = { name: name.toLowerCase(), version };
+  }
+  const systemList = stringList(raw.system, `${where} system`);
+  const architecture = text(raw.architecture, `${where} architecture`);
+  const id = text(raw.id, `${where} id`);
+  const legacy = (key: 'input_files' | 'output_files'): Obj => {
+    const value = raw[key];
+    if (value === undefined || value === null || value === '') {
+      return {};
+    }
+    if (!isObj(value)) {
+      throw invalid(
+        `${where} ${key} should be a mapping, not ${describe(value)}`
+      );
+    }
+    return value;
+  };
+  return {
+    run: {
+      id: id === null || id === '' ? `run${index}` : id,
+      argv,
+      binary,
+      environ,
+      workingdir,
+      uid: ids.uid,
+      gid: ids.gid,
+      exitcode,
+      signal,
+      architecture:
+        architecture === null || architecture === ''
+          ? null
+          : architecture.toLowerCase(),
+      distribution,
+      hostname: text(raw.hostname, `${where} hostname`),
+      system: systemList.length >= 2 ? [systemList[0], systemList[1]] : null
+    },
+    inputs: legacy('input_files'),
+    outputs: legacy('output_files')
+  };
+}
+
+function runIndexes(
+  value: Json | undefined,
+  where: string,
+  runCount: number,
+  warnings: string[]
+): number[] {
+  const result: number[] = [];
+  for (const [i, item] of list(value, where).entries()) {
+    const index = integer(item, `${where}[${i}]`);
+    if (index === null || index < 0 || index >= runCount) {
+      warnings.push(
+        `${CONFIG}: ${where} refers to run ${String(item)}, which does not exist; ignored.`
+      );
+    } else if (!result.includes(index)) {
+      result.push(index);
+    }
+  }
+  return result.sort((a, b) => a - b);
+}
+
+/** Adds an input/output, merging duplicate paths and renaming duplicate names like ReproZip. */
+function addFile(
+  files: IoFileModel[],
+  file: IoFileModel,
+  warnings: string[]
+): void {
+  const samePath = files.find(f => f.path === file.path);
+  if (samePath !== undefined) {
+    if (samePath.name !== file.name) {
+      warnings.push(
+        `${CONFIG}: "${file.name}" and "${samePath.name}" name the same path ${file.path}; merged as "${samePath.name}".`
+      );
+    }
+    samePath.readBy = [...new Set([...samePath.readBy, ...file.readBy])].sort(
+      (a, b) => a - b
+    );
+    samePath.writtenBy = [
+      ...new Set([...samePath.writtenBy, ...file.writtenBy])
+    ].sort((a, b) => a - b);
+    return;
+  }
+  let name = file.name;
+  for (let n = 2; files.some(f => f.name === name); n++) {
+    name = `${file.name}_${n}`;
+  }
+  if (name !== file.name) {
+    warnings.push(
+      `${CONFIG}: two files are named "${file.name}"; the one at ${file.path} is renamed "${name}".`
+    );
+  }
+  files.push({ ...file, name });
+}
+
+function parsePackage(
+  raw: Json,
+  index: number,
+  warnings: string[]
+): SoftwarePackageModel {
+  const where = `package ${index}`;
+  if (!isObj(raw)) {
+    throw invalid(`${where} should be a mapping, not ${describe(raw)}`);
+  }
+  unknownKeys(raw, PACKAGE_KEYS, where, warnings);
+  const name = text(raw.name, `${where} name`);
+  if (name === null || name === '') {
+    throw invalid(`${where} has no name`);
+  }
+  return {
+    name,
+    version: text(raw.version, `${where} version`) ?? '',
+    size: integer(raw.size, `${where} size`),
+    packfiles: boolean(raw.packfiles, `${where} packfiles`) ?? true,
+    files: stringList(raw.files, `${where} files`)
+  };
+}
+
+/** Parses the text of `config.yml`. Throws `invalid-yaml` or `invalid-config`. */
+export function parseConfig(source: string): ParsedConfig {
+  const warnings: string[] = [];
+  const root = parseYaml(source, warnings);
+  if (!isObj(root)) {
+    throw invalid(
+      `the top level should be a mapping, but it is ${describe(root)}`
+    );
+  }
+  if (root.additional_patterns !== undefined) {
+    throw invalid(
+      'it still has additional_patterns, so it is a configuration for packing, not a packed one'
+    );
+  }
+  unknownKeys(root, TOP_KEYS, 'the top level', warnings);
+  const configVersion = text(root.version, 'version');
+  if (configVersion === null) {
+    warnings.push(`${CONFIG}: no version; reading it as the oldest format.`);
+  } else {
+    const numeric = /^(\d+)\.(\d+)/.exec(configVersion);
+    if (numeric === null) {
+      warnings.push(
+        `${CONFIG}: version "${configVersion}" is not a version number; reading it anyway.`
+      );
+    } else if (
+      Number(numeric[1]) > 1 ||
+      (Number(numeric[1]) === 1 && Number(numeric[2]) >= 2)
+    ) {
+      warnings.push(
+        `${CONFIG}: version ${configVersion} is newer than the newest known (1.1); reading it anyway.`
+      );
+    }
+  }
+  if (root.runs === undefined || root.runs === null) {
+    throw invalid('it has no runs');
+  }
+  const parsedRuns = list(root.runs, 'runs').map((run, i) =>
+    parseRun(run, i, warnings)
+  );
+  if (parsedRuns.length === 0) {
+    throw invalid('it has no runs');
+  }
+  const runs = parsedRuns.map(p => p.run);
+  const ids = new Set<string>();
+  for (const run of runs) {
+    if (ids.has(run.id)) {
+      warnings.push(`${CONFIG}: two runs have the id "${run.id}".`);
+    }
+    ids.add(run.id);
+  }
+  const files: IoFileModel[] = [];
+  for (const [i, entry] of list(
+    root.inputs_outputs,
+    'inputs_outputs'
+  ).entries()) {
+    const where = `inputs_outputs[${i}]`;
+    if (!isObj(entry)) {
+      throw invalid(`${where} should be a mapping, not ${describe(entry)}`);
+    }
+    unknownKeys(entry, IO_KEYS, where, warnings);
+    const name = text(entry.name, `${where} name`);
+    const path = text(entry.path, `${where} path`);
+    if (name === null || name === '' || path === null || path === '') {
+      throw invalid(`${where} needs both a name and a path`);
+    }
+    addFile(
+      files,
+      {
+        name,
+        path,
+        readBy: runIndexes(
+          entry.read_by_runs,
+          `${where} read_by_runs`,
+          runs.length,
+          warnings
+        ),
+        writtenBy: runIndexes(
+          entry.written_by_runs,
+          `${where} written_by_runs`,
+          runs.length,
+          warnings
+        )
+      },
+      warnings
+    );
+  }
+  // Before 0.7, each run had its own {name: path} maps.
+  parsedRuns.forEach(({ inputs, outputs }, runIndex) => {
+    for (const [map, role] of [
+      [inputs, 'input_files'],
+      [outputs, 'output_files']
+    ] as const) {
+      for (const [name, value] of Object.entries(map)) {
+        const path = text(value, `run ${runIndex} ${role} ${name}`);
+        if (path === null || path === '') {
+          warnings.push(
+            `${CONFIG}: run ${runIndex} ${role} "${name}" has no path; ignored.`
+          );
+          continue;
+        }
+        addFile(
+          files,
+          {
+            name,
+            path,
+            readBy: role === 'input_files' ? [runIndex] : [],
+            writtenBy: role === 'output_files' ? [runIndex] : []
+          },
+          warnings
+        );
+      }
+    }
+  });
+  return {
+    configVersion,
+    packId: text(root.pack_id, 'pack_id'),
+    runs,
+    files,
+    packages: list(root.packages, 'packages').map((p, i) =>
+      parsePackage(p, i, warnings)
+    ),
+    otherFiles: stringList(root.other_files, 'other_files'),
+    warnings
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * Finds the members of a package's outer container: `METADATA/version`, `METADATA/config.yml`, the
+ * trace, `DATA.tar.gz` (v2) or the `DATA/` members (v1), and `EXTENSIONS/`. For a plain outer tar
+ * this walks headers with positioned reads and never touches the data; a gzip outer tar has to be
+ * streamed through once (the data is skipped, not kept).
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { sniffContainer, type OuterEncoding } from './detect';
+import { RpzError } from './errors';
+import { gunzipGuarded, type InflateLimits } from './gunzip';
+import { parseTar } from './tar-parse';
+import { readAt, walkTar } from './tar-walk';
+import type { TarMember } from './tar-header';
+import type { Readable } from 'node:stream';
+
+export const VERSION_MEMBER = 'METADATA/version';
+export const CONFIG_MEMBER = 'METADATA/config.yml';
+export const TRACE_MEMBER = 'METADATA/trace.sqlite3';
+export const TRACE_GZ_MEMBER = 'METADATA/trace.sqlite3.gz';
+export const DATA_MEMBER = 'DATA.tar.gz';
+
+/** The version file is one short line. */
+const MAX_VERSION_BYTES = 4096;
+/** Default cap on config.yml. */
+export const DEFAULT_MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** What the outer container holds. */
+export interface Layout {
+  encoding: OuterEncoding;
+  fileSize: number;
+  versionText: string | null;
+  configText: string | null;
+  /** Where `DATA.tar.gz` is, for a plain outer tar (v2). */
+  dataMember: { offset: number; size: number } | null;
+  /** Size of `DATA.tar.gz`, when present (either outer encoding). */
+  dataSize: number | null;
+  /** True when the outer tar has `DATA/…` members (the v1 layout). */
+  hasDataDir: boolean;
+  /** Whether a trace was found and copied to `tracePath`. */
+  traceCopied: boolean;
+  extensions: string[];
+  warnings: string[];
+}
+
+export interface LayoutOptions {
+  maxConfigBytes?: number;
+  limits?: InflateLimits;
+  /** Copy the trace (plain or .gz) to this path, when present. */
+  tracePath?: string;
+}
+
+function metadataCap(name: string, maxConfigBytes: number): number {
+  return name === VERSION_MEMBER ? MAX_VERSION_BYTES : maxConfigBytes;
+}
+
+function tooLarge(name: string, size: number, cap: number): RpzError {
+  return new RpzError(
+    'member-too-large',
+    `${name} is ${size} bytes, over the ${cap}-byte limit for package metadata.`,
+    name
+  );
+}
+
+/** Classifies a member; returns false for members this reader does not know. */
+function note(
+  layout: Layout,
+  member: TarMember,
+  seen: Set<string>
+): 'version' | 'config' | 'trace' | 'trace-gz' | 'data' | 'other' {
+  const special = [
+    VERSION_MEMBER,
+    CONFIG_MEMBER,
+    TRACE_MEMBER,
+    TRACE_GZ_MEMBER,
+    DATA_MEMBER
+  ];
+  if (special.includes(member.name)) {
+    if (seen.has(member.name)) {
+      throw new RpzError(
+        'duplicate-entry',
+        `The package holds ${member.name} twice, so it is ambiguous.`,
+        member.name
+      );
+    }
+    seen.add(member.name);
+    if (member.kind !== 'file') {
+      throw new RpzError(
+        'corrupt-tar',
+        `${member.name} is not a regular file in the package.`,
+        member.name
+      );
+    }
+  }
+  switch (member.name) {
+    case VERSION_MEMBER:
+      return 'version';
+    case CONFIG_MEMBER:
+      return 'config';
+    case TRACE_MEMBER:
+      return 'trace';
+    case TRACE_GZ_MEMBER:
+      return 'trace-gz';
+    case DATA_MEMBER:
+      layout.dataSize = member.size;
+      return 'data';
+  }
+  if (member.name === 'DATA' || member.name.startsWith('DATA/')) {
+    layout.hasDataDir = true;
+  } else if (member.name.startsWith('EXTENSIONS/')) {
+    const name = member.name.split('/')[1];
+    if (name && !layout.extensions.includes(name)) {
+      layout.extensions.push(name);
+    }
+  } else if (member.name !== 'METADATA' && member.name !== 'EXTENSIONS') {
+    layout.warnings.push(
+      `The package holds an unexpected member ${member.name}; it is ignored.`
+    );
+  }
+  return 'other';
+}
+
+async function collect(
+  body: Readable | null,
+  name: string,
+  cap: number
+): Promise<string> {
+  if (body === null) {
+    return '';
+  }
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > cap) {
+      throw tooLarge(name, total, cap);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function emptyLayout(encoding: OuterEncoding, fileSize: number): Layout {
+  return {
+    encoding,
+    fileSize,
+    versionText: null,
+    configText: null,
+    dataMember: null,
+    dataSize: null,
+    hasDataDir: false,
+    traceCopied: false,
+    extensions: [],
+    warnings: []
+  };
+}
+
+/** Reads the layout of the package open as `file` (at `path`). Throws RpzError. */
+export async function readLayout(
+  file: FileHandle,
+  path: string,
+  fileSize: number,
+  options: LayoutOptions
+): Promise<Layout> {
+  const encoding = await sniffContainer(file, fileSize);
+  const maxConfig = options.maxConfigBytes ?? DEFAULT_MAX_CONFIG_BYTES;
+  const layout = emptyLayout(encoding, fileSize);
+  const seen = new Set<string>();
+  if (encoding === 'tar') {
+    for await (const member of walkTar(file, fileSize)) {
+      const kind = note(layout, member, seen);
+      if (kind === 'version' || kind === 'config') {
+        const cap = metadataCap(member.name, maxConfig);
+        if (member.size > cap) {
+          throw tooLarge(member.name, member.size, cap);
+        }
+        const text = (
+          await readAt(file, member.dataOffset, member.size)
+        ).toString('utf8');
+        if (kind === 'version') {
+          layout.versionText = text;
+        } else {
+          layout.configText = text;
+        }
+      } else if (kind === 'data') {
+        layout.dataMember = { offset: member.dataOffset, size: member.size };
+      } else if (
+        (kind === 'trace' || kind === 'trace-gz') &&
+        options.tracePath !== undefined
+      ) {
+        const source =
+          member.size === 0
+            ? null
+            : createReadStream(path, {
+                start: member.dataOffset,
+                end: member.dataOffset + member.size - 1
+              });
+        await copyTrace(source, kind === 'trace-gz', options.tracePath);
+        layout.traceCopied = true;
+      }
+    }
+    return layout;
+  }
+  // Gzip outer tar (v1, or v2 from ReproZip 1.0.0–1.0.5): stream it once.
+  const chunks = gunzipGuarded(
+    createReadStream(path, { highWaterMark: 1024 * 1024 }),
+    'the package',
+    options.limits
+  );
+  let first = true;
+  try {
+    for await (const member of parseTar(chunks)) {
+      first = false;
+      const kind = note(layout, member, seen);
+      if (kind === 'version' || kind === 'config') {
+        const cap = metadataCap(member.name, maxConfig);
+        if (member.size > cap) {
+          throw tooLarge(member.name, member.size, cap);
+        }
+        const text = await collect(member.body, member.name, cap);
+        if (kind === 'version') {
+          layout.versionText = text;
+        } else {
+          layout.configText = text;
+        }
+      } else if (
+        (kind === 'trace' || kind === 'trace-gz') &&
+        options.tracePath !== undefined
+      ) {
+        await copyTrace(member.body, kind === 'trace-gz', options.tracePath);
+        layout.traceCopied = true;
+      }
+    }
+  } catch (error) {
+    // A gzip file whose content is not a tar fails at the first header: say what it is instead.
+    const tarFailure =
+      error instanceof RpzError &&
+      (error.code === 'corrupt-tar' ||
+        (error.code === 'truncated' && error.message.includes('tar header')));
+    if (first && tarFailure) {
+      throw new RpzError(
+        'not-a-package',
+        'Not a ReproZip package: the gzip data does not hold a tar archive.'
+      );
+    }
+    throw error;
+  }
+  return layout;
+}
+
+async function copyTrace(
+  source: Readable | null,
+  gzipped: boolean,
+  target: string
+): Promise<void> {
+  const out = createWriteStream(target, { flags: 'wx', mode: 0o600 });
+  if (source === null) {
+    out.end();
+    await new Promise<void>((resolve, reject) =>
+      out.on('close', resolve).on('error', reject)
+    );
+    return;
+  }
+  try {
+    if (gzipped) {
+      await pipeline(source, createGunzip(), out);
+    } else {
+      await pipeline(source, out);
+    }
+  } catch (error) {
+    // A broken compressed trace is informational damage, not a broken package: leave an empty copy
+    // that the summariser will report as unreadable. A truncated outer stream still fails.
+    if (error instanceof RpzError) {
+      throw error;
+    }
+    if (!gzipped) {
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * `readPackage`: the whole package model from a `.rpz` file. Reads the outer container's metadata
+ * (positioned reads for a plain outer tar), parses config.yml, summarises the trace from a private
+ * temporary copy, and hashes the file, concurrently.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parseConfig } from './config';
+import { RpzError, inPackage } from './errors';
+import type { InflateLimits } from './gunzip';
+import {
+  CONFIG_MEMBER,
+  DATA_MEMBER,
+  VERSION_MEMBER,
+  readLayout,
+  type Layout
+} from './layout';
+import type { ContainerKind, PackageModel, TraceModel } from './model';
+import { summariseTrace } from './trace';
+
+export interface ReadPackageOptions {
+  /** Compute the sha256 of the whole file (reads it all). Default true. */
+  sha256?: boolean;
+  /** Summarise METADATA/trace.sqlite3. Default true. */
+  trace?: boolean;
+  /** Cap on config.yml, in bytes. Default 16 MiB. */
+  maxConfigBytes?: number;
+  /** Gzip-bomb limits for gzip outer tars. */
+  limits?: InflateLimits;
+}
+
+/** Parses `METADATA/version`. Throws `missing-version` / `bad-version`. */
+export function parseVersion(text: string | null): 1 | 2 {
+  if (text === null) {
+    throw new RpzError(
+      'missing-version',
+      `Not a ReproZip package: ${VERSION_MEMBER} is missing.`,
+      VERSION_MEMBER
+    );
+  }
+  const prefix = 'REPROZIP VERSION ';
+  const rest = text.startsWith(prefix)
+    ? text.slice(prefix.length).trimEnd()
+    : null;
+  if (rest === '1' || rest === '2') {
+    return rest === '1' ? 1 : 2;
+  }
+  const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  throw new RpzError(
+    'bad-version',
+    `Not a supported ReproZip package: ${VERSION_MEMBER} says ${JSON.stringify(shown.trimEnd())}, expected "REPROZIP VERSION 1" or "REPROZIP VERSION 2".`,
+    VERSION_MEMBER
+  );
+}
+
+function containerOf(format: 1 | 2, layout: Layout): ContainerKind {
+  if (format === 2) {
+    if (layout.dataSize === null) {
+      throw new RpzError(
+        'missing-data',
+        `The package says it is version 2 but has no ${DATA_MEMBER}.`,
+        DATA_MEMBER
+      );
+    }
+    return layout.encoding === 'gzip' ? 'v2-gzip-tar' : 'v2-tar';
+  }
+  if (!layout.hasDataDir) {
+    throw new RpzError(
+      'missing-data',
+      'The package says it is version 1 but has no DATA/ members.',
+      'DATA/'
+    );
+  }
+  return layout.encoding === 'gzip' ? 'v1-gzip-tar' : 'v1-tar';
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  return hash.digest('hex');
+}
+
+/** Reads the package at `path` into a `PackageModel`. Throws `RpzError` naming the package. */
+export async function readPackage(
+  path: string,
+  options: ReadPackageOptions = {}
+): Promise<PackageModel> {
+  const label = basename(path);
+  let tempDir: string | null = null;
+  try {
+    const file = await open(path, 'r');
+    let layout: Layout;
+    let fileSize: number;
+    const wantTrace = options.trace !== false;
+    if (wantTrace) {
+      tempDir = await mkdtemp(join(tmpdir(), 'reproserver-rpz-'));
+    }
+    const tracePath =
+      tempDir === null ? undefined : join(tempDir, 'trace.sqlite3');
+    try {
+      fileSize = (await file.stat()).size;
+      layout = await readLayout(file, path, fileSize, {
+        maxConfigBytes: options.maxConfigBytes,
+        limits: options.limits,
+        tracePath
+      });
+    } finally {
+      await file.close();
+    }
+    const format = parseVersion(layout.versionText);
+    const container = containerOf(format, layout);
+    if (layout.configText === null) {
+      throw new RpzError(
+        'missing-config',
+        `Not a ReproZip package: ${CONFIG_MEMBER} is missing.`,
+        CONFIG_MEMBER
+      );
+    }
+    const config = parseConfig(layout.configText);
+    let trace: TraceModel = { status: 'absent' };
+    if (tracePath !== undefined && layout.traceCopied) {
+      trace = summariseTrace(tracePath);
+    }
+    const warnings = [...layout.warnings, ...config.warnings];
+    if (trace.status === 'unreadable') {
+      warnings.push(
+        `The trace database cannot be read (${trace.reason}); the trace summary is missing.`
+      );
+    }
+    const packed = new Set(config.otherFiles);
+    for (const pkg of config.packages) {
+      if (pkg.packfiles) {
+        pkg.files.forEach(f => packed.add(f));
+      }
+    }
+    return {
+      format,
+      container,
+      // Hashed last, so that a bad package fails before anything reads its whole data.
+      sha256: options.sha256 === false ? null : await hashFile(path),
+      size: fileSize,
+      configVersion: config.configVersion,
+      packId: config.packId,
+      runs: config.runs,
+      files: config.files,
+      packages: config.packages,
+      otherFiles: config.otherFiles,
+      data: {
+        compressedSize: container.startsWith('v2')
+          ? (layout.dataSize ?? 0)
+          : fileSize,
+        listedPaths: packed.size
+      },
+      trace,
+      extensions: layout.extensions,
+      warnings
+    };
+  } catch (error) {
+    throw inPackage(error, label);
+  } finally {
+    if (tempDir !== null) {
+      await rm(tempDir, { recursive: true, force: true });
+    }
+  }
+}

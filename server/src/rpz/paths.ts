@@ -1,0 +1,72 @@
+/**
+ * Member-name checks for DATA entries: strip `DATA/`, normalise, and refuse anything absolute or
+ * leaving the root. Pure string functions (POSIX semantics), no filesystem access.
+ */
+import { RpzError } from './errors';
+
+/** The prefix every data member carries, in both format versions. */
+export const DATA_PREFIX = 'DATA/';
+
+/**
+ * Turns a raw member name (`DATA/usr/bin/ls`) into a root-relative path (`usr/bin/ls`). Returns
+ * `''` for the root itself (`DATA`, `DATA/`), `null` for a name outside `DATA/` (not data).
+ * Throws `unsafe-path` (or `unsafe-link` when `link` is true) for absolute or escaping names.
+ */
+export function dataPath(raw: string, link = false): string | null {
+  const code = link ? 'unsafe-link' : 'unsafe-path';
+  const what = link
+    ? 'A hard link in the package points to'
+    : 'The package has a member named';
+  if (raw.startsWith('/')) {
+    throw new RpzError(
+      code,
+      `${what} the absolute path ${raw}; only paths inside DATA/ are allowed.`,
+      raw
+    );
+  }
+  if (raw === 'DATA') {
+    return '';
+  }
+  if (!raw.startsWith(DATA_PREFIX)) {
+    if (link) {
+      throw new RpzError(code, `${what} ${raw}, which is outside DATA/.`, raw);
+    }
+    // `../x` is not under DATA/ either, but it is an attack rather than stray metadata.
+    if (raw.split('/').includes('..')) {
+      throw new RpzError(
+        code,
+        `${what} ${raw}, which leaves the package root.`,
+        raw
+      );
+    }
+    return null;
+  }
+  const parts: string[] = [];
+  for (const part of raw.slice(DATA_PREFIX.length).split('/')) {
+    if (part === '' || part === '.') {
+      continue;
+    }
+    if (part === '..') {
+      if (parts.length === 0) {
+        throw new RpzError(
+          code,
+          `${what} ${raw}, which leaves the package root.`,
+          raw
+        );
+      }
+      parts.pop();
+      continue;
+    }
+    parts.push(part);
+  }
+  return parts.join('/');
+}
+
+/** The proper ancestors of a root-relative path: `a/b/c` → `a`, `a/b`. */
+export function* ancestors(path: string): Generator<string> {
+  let index = path.indexOf('/');
+  while (index !== -1) {
+    yield path.slice(0, index);
+    index = path.indexOf('/', index + 1);
+  }
+}

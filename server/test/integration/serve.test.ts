@@ -1,0 +1,155 @@
+/**
+ * The companion server as a real process, with the real Docker Engine the test command started.
+ */
+import { request } from 'node:http';
+import { startServer, type RunningServer } from '../helpers/server-process';
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+function call(
+  server: RunningServer,
+  path: string,
+  headers: Record<string, string> = { 'x-reproserver-token': server.token },
+  method = 'GET'
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(new URL(path, server.url), { method, headers }, res => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) })
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const dockerSocket = process.env.DOCKER_SOCKET;
+
+describe('reproserver serve', () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    if (!dockerSocket) {
+      throw new Error(
+        'DOCKER_SOCKET is not set: run these tests through ./reproserver-lab test'
+      );
+    }
+    server = await startServer({ DOCKER_SOCKET: dockerSocket });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('listens on loopback only by default', () => {
+    expect(new URL(server.url).hostname).toBe('127.0.0.1');
+  });
+
+  it('answers health and version', async () => {
+    const health = await call(server, '/api/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({
+      status: 'ok',
+      version: expect.any(String)
+    });
+    const version = await call(server, '/api/version');
+    expect(version.body).toMatchObject({
+      name: 'reproserver',
+      node: process.version
+    });
+  });
+
+  it('reports the real Docker Engine as available', async () => {
+    const reply = await call(server, '/api/backends');
+    expect(reply.status).toBe(200);
+    expect(reply.body).toEqual({
+      backends: [
+        {
+          name: 'docker',
+          available: true,
+          detail: `Docker Engine at ${dockerSocket}`
+        }
+      ]
+    });
+  });
+
+  it.each([
+    ['no token', {}],
+    ['a wrong token', { 'x-reproserver-token': 'wrong' }],
+    ['a wrong Authorization token', { authorization: 'token wrong' }]
+  ])('refuses a request with %s', async (_, headers) => {
+    const reply = await call(server, '/api/health', headers);
+    expect(reply.status).toBe(401);
+    expect(reply.body).toMatchObject({ error: { code: 'unauthorized' } });
+  });
+
+  it('refuses a token given in the URL', async () => {
+    const reply = await call(server, `/api/health?token=${server.token}`, {});
+    expect(reply.status).toBe(401);
+  });
+
+  it('accepts "Authorization: token …"', async () => {
+    const reply = await call(server, '/api/health', {
+      authorization: `token ${server.token}`
+    });
+    expect(reply.status).toBe(200);
+  });
+
+  it('refuses cross-origin requests, even with the token', async () => {
+    const reply = await call(server, '/api/health', {
+      'x-reproserver-token': server.token,
+      origin: 'http://evil.example'
+    });
+    expect(reply.status).toBe(403);
+    expect(reply.body).toMatchObject({ error: { code: 'cross-origin' } });
+  });
+
+  it('answers unknown endpoints and methods with JSON errors', async () => {
+    const missing = await call(server, '/api/nothing-here');
+    expect(missing).toEqual({
+      status: 404,
+      body: {
+        error: {
+          code: 'not-found',
+          message: 'No API endpoint at /api/nothing-here.'
+        }
+      }
+    });
+    const wrongMethod = await call(server, '/api/health', undefined, 'DELETE');
+    expect(wrongMethod.status).toBe(405);
+  });
+
+  it('says why Docker is unavailable when no daemon answers, without hanging', async () => {
+    const other = await startServer({
+      DOCKER_SOCKET: '/nonexistent/docker.sock'
+    });
+    try {
+      const started = Date.now();
+      const reply = await call(other, '/api/backends', {
+        'x-reproserver-token': other.token
+      });
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(reply.body).toEqual({
+        backends: [
+          {
+            name: 'docker',
+            available: false,
+            detail: 'Docker: no daemon at /nonexistent/docker.sock.'
+          }
+        ]
+      });
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('exits cleanly on SIGTERM', async () => {
+    const other = await startServer();
+    expect(await other.stop('SIGTERM')).toBe(0);
+  });
+});

@@ -1,0 +1,51 @@
+import {
+  ABCWidgetFactory,
+  DocumentRegistry,
+  DocumentWidget,
+  TextModelFactory
+} from '@jupyterlab/docregistry';
+import type { ReproServerClient } from '../api/client';
+import { RpzPanel } from './widget';
+
+/** Name of the model factory that never loads the file's content into the browser. */
+export const METADATA_MODEL_NAME = 'rpz-metadata';
+
+/**
+ * A model factory with no file format: JupyterLab then asks the contents API for the file's
+ * metadata only (`content=0`), so a package of gigabytes is never downloaded into the browser.
+ * The companion server reads the package from the workspace instead.
+ */
+export class RpzModelFactory extends TextModelFactory {
+  get name(): string {
+    return METADATA_MODEL_NAME;
+  }
+
+  get contentType(): 'file' {
+    return 'file';
+  }
+
+  get fileFormat(): null {
+    return null;
+  }
+}
+
+/** Opens `.rpz` files in the ReproServer panel. */
+export class RpzWidgetFactory extends ABCWidgetFactory<
+  DocumentWidget<RpzPanel>
+> {
+  constructor(
+    options: DocumentRegistry.IWidgetFactoryOptions,
+    private readonly _client: ReproServerClient
+  ) {
+    super(options);
+  }
+
+  protected createNewWidget(
+    context: DocumentRegistry.Context
+  ): DocumentWidget<RpzPanel> {
+    const content = new RpzPanel(context.path, this._client);
+    const widget = new DocumentWidget({ context, content });
+    context.pathChanged.connect((_, path) => content.setPath(path));
+    return widget;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Identifiers and interfaces shared by the extension's plugins. Importing this has no side effects.
+ */
+
+/** The npm package name; plugin ids and settings are keyed by it. */
+export const EXTENSION_ID = 'jupyterlab-reproserver';
+
+/** The main plugin's id; its settings schema is `schema/plugin.json`. */
+export const PLUGIN_ID = `${EXTENSION_ID}:plugin`;
+
+/** The document widget factory that opens `.rpz` files. */
+export const FACTORY_NAME = 'ReproServer';
+
+/** The file type registered for ReproZip packages. */
+export const FILE_TYPE_NAME = 'rpz';
+
+/** Name of the companion server's entry in jupyter-server-proxy (`<base_url>reproserver/`). */
+export const PROXY_NAME = 'reproserver';
+
+/** Command ids, `reproserver:<verb>`. */
+export namespace CommandIDs {
+  export const open = 'reproserver:open';
+}
+
+/** The user's settings (`schema/plugin.json`). */
+export interface IReproServerSettings {
+  /** Companion server URL; empty means the proxied one under JupyterLab's base URL. */
+  serverUrl: string;
+}
