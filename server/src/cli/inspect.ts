@@ -15,7 +15,7 @@ export interface InspectIo {
 
 /** Quotes an argv item for display the way a POSIX shell would need it. */
 export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_\-+=/:.,%@]+$/.test(word)
+  return /^[\p{L}\p{N}_\-+=/:.,%@]+$/u.test(word)
     ? word
     : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -272,7 +272,7 @@ async function* members(
       yield member;
     }
   }
-  if (!sawData && encoding === 'tar') {
+  if (!sawData) {
     throw new RpzError(
       'missing-data',
       'The package has no DATA.tar.gz and no DATA/ members.',

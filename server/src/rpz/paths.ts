@@ -12,7 +12,9 @@ export const DATA_PREFIX = 'DATA/';
  * `''` for the root itself (`DATA`, `DATA/`), `null` for a name outside `DATA/` (not data).
  * Throws `unsafe-path` (or `unsafe-link` when `link` is true) for absolute or escaping names.
  */
-export function dataPath(raw: string, link = false): string | null {
+export function dataPath(name: string, link = false): string | null {
+  // Some writers prefix every name with "./"; it means the same member.
+  const raw = name.replace(/^(\.\/)+/, '');
   const code = link ? 'unsafe-link' : 'unsafe-path';
   const what = link
     ? 'A hard link in the package points to'
@@ -29,7 +31,11 @@ export function dataPath(raw: string, link = false): string | null {
   }
   if (!raw.startsWith(DATA_PREFIX)) {
     if (link) {
-      throw new RpzError(code, `${what} ${raw}, which is outside DATA/.`, raw);
+      throw new RpzError(
+        code,
+        `${what} ${name}, which is outside DATA/.`,
+        name
+      );
     }
     // `../x` is not under DATA/ either, but it is an attack rather than stray metadata.
     if (raw.split('/').includes('..')) {

@@ -89,6 +89,14 @@ export class ByteReader {
     return skipped;
   }
 
+  /** Lets the source release its resources (file descriptors, zlib) when reading stops early. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      await this.source.return?.();
+    }
+  }
+
   /** Reads and discards everything left (so a decompressor verifies its trailer). */
   async drain(): Promise<void> {
     while ((await this.readSome(Number.MAX_SAFE_INTEGER)) !== null) {
@@ -182,6 +190,18 @@ export async function* parseTar(
     options.mapError ??
     ((error: unknown) =>
       error instanceof Error ? error : new Error(String(error)));
+  try {
+    yield* members(reader, options.drainAfterEnd !== false, mapError);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* members(
+  reader: ByteReader,
+  drainAfterEnd: boolean,
+  mapError: (error: unknown) => Error
+): AsyncGenerator<StreamMember> {
   const state = new HeaderState();
   let memberStart = 0;
   while (true) {
@@ -198,7 +218,7 @@ export async function* parseTar(
     }
     const raw = decodeHeader(block);
     if (raw === null) {
-      if (options.drainAfterEnd !== false) {
+      if (drainAfterEnd) {
         await reader.drain();
       }
       return;

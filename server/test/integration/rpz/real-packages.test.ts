@@ -7,7 +7,12 @@
  * targets.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync, readdirSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  readFileSync,
+  readdirSync
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
@@ -57,7 +62,12 @@ async function oracle(path: string): Promise<Map<string, OracleEntry>> {
 
 /** The manifest make-examples.sh writes next to each package (only the parts checked here). */
 interface Manifest {
-  inputs_outputs: { name: string; path: string; read_by_runs: number[]; written_by_runs: number[] }[];
+  inputs_outputs: {
+    name: string;
+    path: string;
+    read_by_runs: number[];
+    written_by_runs: number[];
+  }[];
   inputs?: Record<string, { sha256: string }>;
   links?: { symlinks: Record<string, string>; hardlinks: [string, string][] };
   package: {
@@ -79,7 +89,9 @@ interface Manifest {
 }
 
 /** Entries by path, and the sha256 of every file body. */
-async function entriesOf(path: string): Promise<{ entries: Map<string, FsEntry>; hashes: Map<string, string> }> {
+async function entriesOf(
+  path: string
+): Promise<{ entries: Map<string, FsEntry>; hashes: Map<string, string> }> {
   const entries = new Map<string, FsEntry>();
   const hashes = new Map<string, string>();
   for await (const entry of readEntries(path)) {
@@ -112,7 +124,9 @@ describe('real ReproZip packages', () => {
   describe.each(packages.length > 0 ? packages : ['(none)'])('%s', name => {
     const path = join(examplesDir, name);
     const manifestPath = path.replace(/\.rpz$/, '.json');
-    const manifest = existsSync(manifestPath) ? (JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest) : null;
+    const manifest = existsSync(manifestPath)
+      ? (JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest)
+      : null;
     let model: PackageModel;
     let entries: Map<string, FsEntry>;
     let hashes: Map<string, string>;
@@ -215,33 +229,53 @@ describe('real ReproZip packages', () => {
             gid: r.gid,
             exitcode: r.exitcode,
             architecture: r.architecture,
-            distribution: r.distribution === null ? null : [r.distribution.name, r.distribution.version]
+            distribution:
+              r.distribution === null
+                ? null
+                : [r.distribution.name, r.distribution.version]
           }))
         ).toEqual(manifest.package.runs);
-        const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : 1);
+        const byName = (a: { name: string }, b: { name: string }): number =>
+          a.name < b.name ? -1 : 1;
         expect([...model.files].sort(byName)).toEqual(
           manifest.inputs_outputs
-            .map(f => ({ name: f.name, path: f.path, readBy: f.read_by_runs, writtenBy: f.written_by_runs }))
+            .map(f => ({
+              name: f.name,
+              path: f.path,
+              readBy: f.read_by_runs,
+              writtenBy: f.written_by_runs
+            }))
             .sort(byName)
         );
-        expect(model.packages.map(p => p.name).sort()).toEqual([...manifest.package.packages].sort());
+        expect(model.packages.map(p => p.name).sort()).toEqual(
+          [...manifest.package.packages].sort()
+        );
         expect(entries.size).toBe(manifest.package.data_members);
-        for (const [inputName, { sha256 }] of Object.entries(manifest.inputs ?? {})) {
+        for (const [inputName, { sha256 }] of Object.entries(
+          manifest.inputs ?? {}
+        )) {
           const file = model.files.find(f => f.name === inputName);
           expect(file).toBeDefined();
           // An input may be reached through a symlink; follow one level to the packed file.
           let packed = file!.path.slice(1);
           const entry = entries.get(packed);
           if (entry?.type === 'symlink') {
-            packed = entry.target.startsWith('/') ? entry.target.slice(1) : join(packed, '..', entry.target);
+            packed = entry.target.startsWith('/')
+              ? entry.target.slice(1)
+              : join(packed, '..', entry.target);
           }
           if (entry?.type === 'hardlink') {
             packed = entry.target;
           }
           expect(hashes.get(packed)).toBe(sha256);
         }
-        for (const [link, target] of Object.entries(manifest.links?.symlinks ?? {})) {
-          expect(entries.get(link.slice(1))).toMatchObject({ type: 'symlink', target });
+        for (const [link, target] of Object.entries(
+          manifest.links?.symlinks ?? {}
+        )) {
+          expect(entries.get(link.slice(1))).toMatchObject({
+            type: 'symlink',
+            target
+          });
         }
         for (const pair of manifest.links?.hardlinks ?? []) {
           const kinds = pair.map(p => entries.get(p.slice(1)));

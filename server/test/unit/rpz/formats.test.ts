@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import {
   readEntries,
@@ -447,5 +447,66 @@ describe('streaming', () => {
       message: 'Reading the package was aborted (p.rpz)'
     });
     expect(seen).toEqual(['bin']);
+  });
+});
+
+describe('old packages and early stops', () => {
+  it('reads a v1 package with a legacy config (no ids, per-run input/output maps, capitalised distribution)', async () => {
+    const path = await writeRpz(folder, 'old.rpz', {
+      layout: 'v1',
+      trace: null,
+      config: `version: '0.4.1'
+runs:
+- architecture: i686
+  argv: [./run.sh, in.txt]
+  binary: /home/u/run.sh
+  distribution: [Ubuntu, '12.04']
+  environ: {HOME: /home/u}
+  exitcode: 0
+  gid: 1000
+  hostname: box
+  input_files: {in: /home/u/in.txt}
+  output_files: {out: /home/u/out.txt}
+  uid: 1000
+  workingdir: /home/u
+other_files: [/home/u/in.txt]
+`
+    });
+    const model = await readPackage(path);
+    expect(model).toMatchObject({
+      format: 1,
+      container: 'v1-gzip-tar',
+      configVersion: '0.4.1',
+      runs: [
+        {
+          id: 'run0',
+          architecture: 'i686',
+          distribution: { name: 'ubuntu', version: '12.04' }
+        }
+      ],
+      files: [
+        { name: 'in', path: '/home/u/in.txt', readBy: [0], writtenBy: [] },
+        { name: 'out', path: '/home/u/out.txt', readBy: [], writtenBy: [0] }
+      ],
+      trace: { status: 'absent' },
+      warnings: []
+    });
+  });
+
+  it('releases the file when the consumer stops early', async () => {
+    const path = await writeRpz(folder, 'p.rpz', {
+      layout: 'v2-gzip',
+      data: [{ name: 'DATA/big', content: randomBytes(4 * 1024 * 1024) }]
+    });
+    const openFds = (): number => readdirSync('/proc/self/fd').length;
+    const before = openFds();
+    for (let i = 0; i < 5; i++) {
+      for await (const entry of readEntries(path)) {
+        expect(entry.path).toBe('big');
+        break;
+      }
+    }
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(openFds()).toBe(before);
   });
 });

@@ -111,13 +111,25 @@ describe('reproserver inspect', () => {
 
   it('quotes argv items for display', () => {
     expect(
-      ['sh', '-c', "echo 'hi' > out", 'plain/path.txt', ''].map(shellQuote)
+      [
+        'sh',
+        '-c',
+        "echo 'hi' > out",
+        'plain/path.txt',
+        '',
+        'données.txt',
+        'a b',
+        '$HOME'
+      ].map(shellQuote)
     ).toEqual([
       'sh',
       '-c',
       `'echo '\\''hi'\\'' > out'`,
       'plain/path.txt',
-      "''"
+      "''",
+      'données.txt',
+      "'a b'",
+      "'$HOME'"
     ]);
   });
 });

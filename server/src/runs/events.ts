@@ -1,0 +1,80 @@
+/**
+ * A run is a sequence of events; the run's log on disk, the WebSocket stream, the CLI's output and
+ * the panel are all projections of it. Wire types: plain JSON.
+ */
+
+/** How a run ended, or where it is. */
+export type RunStatus =
+  | 'queued'
+  | 'building'
+  | 'running'
+  | 'succeeded'
+  /** A step exited non-zero (or was killed by a signal it did not get from us). */
+  | 'failed'
+  | 'timed-out'
+  | 'out-of-memory'
+  | 'cancelled'
+  /** Our side failed (Docker, storage…); `reason` says how. */
+  | 'error'
+  /** The server stopped during the run and the run could not be recovered. */
+  | 'interrupted';
+
+export const FINAL_STATUSES: readonly RunStatus[] = [
+  'succeeded',
+  'failed',
+  'timed-out',
+  'out-of-memory',
+  'cancelled',
+  'error',
+  'interrupted'
+];
+
+/** Milliseconds since the epoch. */
+type Time = number;
+
+export type RunEvent =
+  | { type: 'status'; time: Time; status: RunStatus; detail?: string }
+  | { type: 'step-start'; time: Time; step: number; id: string; argv: string[] }
+  | {
+      type: 'log';
+      time: Time;
+      step: number;
+      stream: 'stdout' | 'stderr';
+      /** UTF-8 text; a multi-byte character is never split between two events. */
+      text: string;
+    }
+  /** The log reached its size limit; later output is not kept. */
+  | { type: 'log-truncated'; time: Time; step: number; limitBytes: number }
+  | {
+      type: 'step-end';
+      time: Time;
+      step: number;
+      /** Exit code; 128 + N when killed by signal N. */
+      exitCode: number;
+      durationMs: number;
+    }
+  | {
+      type: 'output';
+      time: Time;
+      /** Declared output name, or the path for a changed file. */
+      name: string;
+      path: string;
+      kind: 'declared' | 'changed';
+      size: number;
+      sha256: string;
+    }
+  | {
+      type: 'output-missing';
+      time: Time;
+      name: string;
+      path: string;
+      reason: string;
+    }
+  | {
+      type: 'end';
+      time: Time;
+      status: RunStatus;
+      /** The plan position of the step that failed, when one did. */
+      failedStep?: number;
+      reason?: string;
+    };
