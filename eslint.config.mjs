@@ -63,5 +63,13 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
   },
+  {
+    // The server is not a JupyterLab extension: Jupyter's UI rules do not apply there.
+    files: ['server/**', 'bench/**'],
+    rules: {
+      'jupyter/no-untranslated-string': 'off',
+      'jupyter/prefer-lazy-imports': 'off'
+    }
+  },
   prettier
 );

@@ -39,11 +39,22 @@ def _command(port: int) -> list:
     return [_node(), _server_script(), "serve", "--host", "127.0.0.1", "--port", str(port)]
 
 
+def _workspace() -> str:
+    """The root of the user's files: the Jupyter server's root_dir (what the file browser shows)."""
+    if os.environ.get("REPROSERVER_WORKSPACE"):
+        return os.environ["REPROSERVER_WORKSPACE"]
+    try:
+        from jupyter_server.serverapp import ServerApp
+
+        if ServerApp.initialized():
+            return os.path.abspath(os.path.expanduser(ServerApp.instance().root_dir))
+    except Exception:  # an unusual host: fall back to the working directory
+        pass
+    return os.getcwd()
+
+
 def _environment() -> dict:
-    env = {"REPROSERVER_TOKEN": _TOKEN}
-    # Jupyter's working directory is the root of the user's files unless configured otherwise.
-    env.setdefault("REPROSERVER_WORKSPACE", os.environ.get("REPROSERVER_WORKSPACE", os.getcwd()))
-    return env
+    return {"REPROSERVER_TOKEN": _TOKEN, "REPROSERVER_WORKSPACE": _workspace()}
 
 
 def setup_reproserver() -> dict:

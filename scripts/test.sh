@@ -11,7 +11,7 @@ scripts/setup.sh
 
 # Services: start those that are not running, and stop exactly those on exit.
 started=()
-for service in docker registry; do
+for service in docker registry s3; do
   if ! "scripts/services/$service.sh" status >/dev/null 2>&1; then
     "scripts/services/$service.sh" start
     started+=("$service")

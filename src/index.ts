@@ -3,10 +3,18 @@ import {
   type JupyterFrontEnd,
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { WidgetTracker } from '@jupyterlab/apputils';
+import {
+  Clipboard,
+  ICommandPalette,
+  InputDialog,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import type { DocumentWidget } from '@jupyterlab/docregistry';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+// The client is needed at once too: restored panels ask the server as soon as they open.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ReproServerClient } from './api/client';
 // The factories are needed at once: double-clicking a package must work as soon as the app is up.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
@@ -16,7 +24,8 @@ import {
   RpzWidgetFactory
 } from './document/factory';
 import { rpzFileType } from './document/filetype';
-import type { RpzPanel } from './document/widget';
+import type { IPanelOptions } from './model/package';
+import type { PanelTab, RpzPanel } from './panel/panel';
 import {
   CommandIDs,
   FACTORY_NAME,
@@ -31,15 +40,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'Open ReproZip packages, change their parameters and inputs, and re-run them.',
   autoStart: true,
-  optional: [ILayoutRestorer, ISettingRegistry, ITranslator],
+  optional: [ILayoutRestorer, ISettingRegistry, ITranslator, ICommandPalette],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     settingRegistry: ISettingRegistry | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    palette: ICommandPalette | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_reproserver');
     const client = new ReproServerClient(app.serviceManager.serverSettings);
+    let options: IPanelOptions = {
+      limits: { memoryMiB: 2048, timeoutSeconds: 3600 },
+      outputFolder: '',
+      autoSave: true
+    };
+
+    // Panels wait for the settings (the server URL) before their first request.
+    let resolveSettings: () => void = () => undefined;
+    const settingsLoaded = new Promise<void>(resolve => {
+      resolveSettings = resolve;
+    });
 
     app.docRegistry.addFileType({
       ...rpzFileType,
@@ -55,7 +76,36 @@ const plugin: JupyterFrontEndPlugin<void> = {
         defaultFor: [FILE_TYPE_NAME],
         readOnly: true
       },
-      client
+      client,
+      () => options,
+      () => settingsLoaded,
+      {
+        trans,
+        openFile: path =>
+          void app.commands.execute('docmanager:open', { path }),
+        openFolder: path =>
+          void app.commands.execute('filebrowser:go-to-path', {
+            path: path.endsWith('/') ? path : path + '/'
+          }),
+        copy: text => {
+          Clipboard.copyToSystem(text);
+          Notification.info(trans.__('Copied to the clipboard.'), {
+            autoClose: 2000
+          });
+        },
+        pickWorkspaceFile: async inputName => {
+          const result = await InputDialog.getText({
+            title: trans.__('Replace %1', inputName),
+            label: trans.__(
+              'Path of a workspace file (relative to the file browser root):'
+            ),
+            placeholder: trans.__('data/input.txt')
+          });
+          return result.button.accept && result.value
+            ? result.value.trim()
+            : null;
+        }
+      }
     );
     app.docRegistry.addWidgetFactory(factory);
 
@@ -75,6 +125,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
+    /** The panel a command acts on: the current one. */
+    const current = (): RpzPanel | null =>
+      tracker.currentWidget?.content ?? null;
+    const isEnabled = () => current() !== null;
+
     app.commands.addCommand(CommandIDs.open, {
       label: trans.__('Open in ReproServer'),
       caption: trans.__('Open a ReproZip package in the ReproServer panel'),
@@ -84,34 +139,153 @@ const plugin: JupyterFrontEndPlugin<void> = {
           properties: {
             path: {
               type: 'string',
-              description: trans.__('Path of the .rpz file')
+              description: trans.__(
+                'Path of the .rpz file; without it, the file browser selection'
+              )
             }
-          },
-          required: ['path']
+          }
         }
       },
+      icon: args => (args.path ? undefined : rpzFileType.icon),
       execute: args =>
-        app.commands.execute('docmanager:open', {
-          path: String(args.path ?? ''),
-          factory: FACTORY_NAME
-        })
+        args.path
+          ? app.commands.execute('docmanager:open', {
+              path: String(args.path),
+              factory: FACTORY_NAME
+            })
+          : app.commands.execute('filebrowser:open', { factory: FACTORY_NAME })
     });
 
+    app.commands.addCommand(CommandIDs.run, {
+      label: trans.__('Run ReproZip Package'),
+      caption: trans.__(
+        'Run the package of the current ReproServer panel with its parameters and inputs'
+      ),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: () => {
+        const panel = current();
+        return (
+          panel !== null &&
+          panel.session.phase === 'ready' &&
+          (panel.session.run?.finished ?? true)
+        );
+      },
+      execute: () => current()?.runPackage()
+    });
+
+    app.commands.addCommand(CommandIDs.cancel, {
+      label: trans.__('Cancel ReproZip Run'),
+      caption: trans.__('Cancel the run of the current ReproServer panel'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: () => {
+        const run = current()?.session.run;
+        return !!run && !run.finished;
+      },
+      execute: () => current()?.session.cancel()
+    });
+
+    app.commands.addCommand(CommandIDs.copyCommand, {
+      label: trans.__('Copy ReproZip Run as Command'),
+      caption: trans.__(
+        'Copy the "reproserver run" command line equivalent to the current edits'
+      ),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled,
+      execute: () => {
+        const panel = current();
+        if (panel) {
+          Clipboard.copyToSystem(panel.session.commandFor());
+        }
+      }
+    });
+
+    app.commands.addCommand(CommandIDs.resetEdits, {
+      label: trans.__('Reset ReproZip Parameters and Inputs'),
+      caption: trans.__('Back to the package as recorded'),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled,
+      execute: () => current()?.session.edits?.resetAll()
+    });
+
+    app.commands.addCommand(CommandIDs.showTab, {
+      label: args =>
+        args.tab
+          ? trans.__('Show ReproServer %1', String(args.tab))
+          : trans.__('Show ReproServer Section'),
+      caption: trans.__('Show a section of the current ReproServer panel'),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            tab: {
+              type: 'string',
+              enum: ['overview', 'parameters', 'inputs', 'run', 'history'],
+              description: trans.__('The section to show')
+            }
+          },
+          required: ['tab']
+        }
+      },
+      isEnabled,
+      execute: args => current()?.selectTab(String(args.tab) as PanelTab)
+    });
+
+    tracker.currentChanged.connect(() => app.commands.notifyCommandChanged());
+
+    if (palette) {
+      const category = trans.__('ReproServer');
+      for (const command of [
+        CommandIDs.run,
+        CommandIDs.cancel,
+        CommandIDs.copyCommand,
+        CommandIDs.resetEdits
+      ]) {
+        palette.addItem({ command, category });
+      }
+      for (const tab of [
+        'overview',
+        'parameters',
+        'inputs',
+        'run',
+        'history'
+      ]) {
+        palette.addItem({
+          command: CommandIDs.showTab,
+          category,
+          args: { tab }
+        });
+      }
+    }
+
     if (settingRegistry) {
-      settingRegistry
+      void settingRegistry
         .load(PLUGIN_ID)
         .then(settings => {
           const apply = (): void => {
             const values =
-              settings.composite as unknown as IReproServerSettings;
+              settings.composite as unknown as Partial<IReproServerSettings>;
             client.setServerUrl(values.serverUrl ?? '');
+            options = {
+              limits: {
+                memoryMiB: values.memoryMiB ?? 2048,
+                timeoutSeconds: values.timeoutSeconds ?? 3600
+              },
+              outputFolder: values.outputFolder ?? '',
+              autoSave: values.autoSave ?? true
+            };
+            tracker.forEach(widget =>
+              widget.content.session.setOptions(options)
+            );
           };
           apply();
           settings.changed.connect(apply);
         })
         .catch(reason => {
           console.error(`${PLUGIN_ID}: cannot load settings.`, reason);
-        });
+        })
+        .finally(resolveSettings);
+    } else {
+      resolveSettings();
     }
   }
 };

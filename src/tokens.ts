@@ -20,10 +20,23 @@ export const PROXY_NAME = 'reproserver';
 /** Command ids, `reproserver:<verb>`. */
 export namespace CommandIDs {
   export const open = 'reproserver:open';
+  export const run = 'reproserver:run';
+  export const cancel = 'reproserver:cancel';
+  export const copyCommand = 'reproserver:copy-command';
+  export const resetEdits = 'reproserver:reset-edits';
+  export const showTab = 'reproserver:show-tab';
 }
 
 /** The user's settings (`schema/plugin.json`). */
 export interface IReproServerSettings {
   /** Companion server URL; empty means the proxied one under JupyterLab's base URL. */
   serverUrl: string;
+  /** Default memory limit of a run, MiB. */
+  memoryMiB: number;
+  /** Default wall-clock limit of a run, seconds. */
+  timeoutSeconds: number;
+  /** Workspace folder for a run's outputs: `{dir}`, `{package}`, `{run}`; empty = the server's default. */
+  outputFolder: string;
+  /** Save a run's outputs into the workspace as soon as it ends. */
+  autoSave: boolean;
 }

@@ -3,6 +3,10 @@
  *
  *   rpz-exec --idle
  *       Waits until it is killed: the container's main process while steps run through exec.
+ *   rpz-exec oom-kills
+ *       Prints how many processes the kernel's OOM killer has killed in this container's memory
+ *       cgroup (v1 memory.oom_control or v2 memory.events), or -1 when it cannot tell. Docker only
+ *       flags OOM kills of the container's main process; steps run through exec.
  *   rpz-exec run BINARY N NAME=VALUE... -- ARGV0 ARG...
  *       Replaces the whole environment with the N given variables and executes BINARY with
  *       exactly the argv given after "--" (argv[0] included, as ReproZip recorded it). BINARY "-"
@@ -21,7 +25,7 @@
 #include <unistd.h>
 
 static int usage(void) {
-  fputs("usage: rpz-exec --idle | rpz-exec run BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n", stderr);
+  fputs("usage: rpz-exec --idle | rpz-exec oom-kills | rpz-exec run BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n", stderr);
   return 127;
 }
 
@@ -32,6 +36,33 @@ static _Noreturn void idle(void) {
   for (;;) {
     pause();
   }
+}
+
+/* Reads the number after "oom_kill " in a cgroup file; -1 when absent. */
+static long oom_kill_count(const char *path) {
+  FILE *file = fopen(path, "r");
+  if (file == NULL) {
+    return -1;
+  }
+  char key[64];
+  long value;
+  long found = -1;
+  while (fscanf(file, "%63s %ld", key, &value) == 2) {
+    if (strcmp(key, "oom_kill") == 0) {
+      found = value;
+    }
+  }
+  fclose(file);
+  return found;
+}
+
+static int oom_kills(void) {
+  long count = oom_kill_count("/sys/fs/cgroup/memory/memory.oom_control");
+  if (count < 0) {
+    count = oom_kill_count("/sys/fs/cgroup/memory.events");
+  }
+  printf("%ld\n", count);
+  return 0;
 }
 
 static int run(int argc, char **argv) {
@@ -72,6 +103,9 @@ static int run(int argc, char **argv) {
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--idle") == 0) {
     idle();
+  }
+  if (argc == 2 && strcmp(argv[1], "oom-kills") == 0) {
+    return oom_kills();
   }
   if (argc >= 2 && strcmp(argv[1], "run") == 0) {
     return run(argc, argv);

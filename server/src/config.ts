@@ -1,4 +1,4 @@
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** Everything the server needs to know about where it runs; built once at start. */
@@ -18,6 +18,14 @@ export interface ServerConfig {
   dockerUnavailable?: string;
   /** `host:port` of the registry that caches images, if any. */
   registry?: string;
+  /** Largest package or input upload, bytes. */
+  maxUploadBytes: number;
+  /** Runs executing at once; the others wait in the queue. */
+  maxConcurrentRuns: number;
+  /** Runs one package may start per minute. */
+  runsPerPackagePerMinute: number;
+  /** `fs` (default) or `s3`; see `blobStoreOptionsFromEnv` for the S3 settings. */
+  storage: 'fs' | 's3';
 }
 
 type Env = Record<string, string | undefined>;
@@ -44,7 +52,43 @@ export function loadConfig(
         'reproserver'
       )
   );
+  const positive = (
+    flag: string,
+    variable: string,
+    fallback: number
+  ): number => {
+    const text = pick(flag, variable);
+    if (text === undefined) {
+      return fallback;
+    }
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) {
+      throw new Error(
+        `Invalid --${flag} "${text}": give a whole number of at least 1.`
+      );
+    }
+    return value;
+  };
+  const storage = pick('storage', 'REPROSERVER_BLOB_STORE') ?? 'fs';
+  if (storage !== 'fs' && storage !== 's3') {
+    throw new Error(`Invalid --storage "${storage}": use fs or s3.`);
+  }
   return {
+    maxUploadBytes:
+      positive('max-upload-mib', 'REPROSERVER_MAX_UPLOAD_MIB', 10 * 1024) *
+      1024 *
+      1024,
+    maxConcurrentRuns: positive(
+      'max-concurrent-runs',
+      'REPROSERVER_MAX_CONCURRENT_RUNS',
+      availableParallelism()
+    ),
+    runsPerPackagePerMinute: positive(
+      'runs-per-minute',
+      'REPROSERVER_RUNS_PER_MINUTE',
+      30
+    ),
+    storage,
     host: pick('host', 'REPROSERVER_HOST') ?? '127.0.0.1',
     port,
     workspace: resolve(

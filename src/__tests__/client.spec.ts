@@ -88,3 +88,92 @@ describe('ReproServerClient', () => {
     );
   });
 });
+
+describe('ReproServerClient endpoints', () => {
+  it('registers a package by path and creates a run with its edits', async () => {
+    const bodies: { url: string; method: string; body: string | null }[] = [];
+    const fetch = async (input: RequestInfo | URL): Promise<Response> => {
+      const request = input as Request;
+      bodies.push({
+        url: request.url,
+        method: request.method,
+        body: request.method === 'GET' ? null : await request.text()
+      });
+      return new Response(JSON.stringify({ sha256: 'abc', id: 'r1' }), {
+        status: 200
+      });
+    };
+    const settings = ServerConnection.makeSettings({
+      baseUrl: 'http://lab.example/',
+      fetch: fetch as typeof globalThis.fetch,
+      Request: globalThis.Request,
+      Headers: globalThis.Headers
+    });
+    const client = new ReproServerClient(settings);
+    await client.registerPackage('work/a b.rpz');
+    await client.createRun({
+      package: 'abc',
+      edits: { stepEdits: [{ step: 0, args: [{ index: 3, value: '2' }] }] }
+    });
+    await client.listRuns('abc');
+    await client.saveOutputs('r1', 'out/r1');
+    await client.cancelRun('r1');
+    await client.upload(new Blob(['hello']));
+    expect(bodies.map(b => `${b.method} ${b.url.split('?')[0]}`)).toEqual([
+      'POST http://lab.example/reproserver/api/packages',
+      'POST http://lab.example/reproserver/api/runs',
+      'GET http://lab.example/reproserver/api/runs',
+      'POST http://lab.example/reproserver/api/runs/r1/save',
+      'POST http://lab.example/reproserver/api/runs/r1/cancel',
+      'POST http://lab.example/reproserver/api/uploads'
+    ]);
+    expect(JSON.parse(bodies[0].body!)).toEqual({ path: 'work/a b.rpz' });
+    expect(JSON.parse(bodies[1].body!).edits.stepEdits[0].args).toEqual([
+      { index: 3, value: '2' }
+    ]);
+    expect(bodies[2].url).toContain('package=abc');
+    expect(JSON.parse(bodies[3].body!)).toEqual({ folder: 'out/r1' });
+    expect(bodies[5].body).toBe('hello');
+  });
+
+  it('derives the events WebSocket URL from the proxied or explicit base URL', () => {
+    const proxied = new ReproServerClient(
+      ServerConnection.makeSettings({
+        baseUrl: 'https://hub.example/user/ana/',
+        wsUrl: 'wss://hub.example/user/ana/',
+        appendToken: false
+      })
+    );
+    expect(proxied.eventsUrl('r 1', 120)).toBe(
+      'wss://hub.example/user/ana/reproserver/api/runs/r%201/events?offset=120'
+    );
+    const explicit = new ReproServerClient(
+      ServerConnection.makeSettings({
+        baseUrl: 'http://lab.example/',
+        token: 'secret',
+        appendToken: true
+      })
+    );
+    explicit.setServerUrl('http://127.0.0.1:9000/');
+    expect(explicit.eventsUrl('r1', 0)).toBe(
+      'ws://127.0.0.1:9000/api/runs/r1/events?offset=0&token=secret'
+    );
+  });
+
+  it("passes the package reader's sentence through", async () => {
+    const { settings } = fakeSettings('http://lab.example/', () => ({
+      status: 422,
+      body: JSON.stringify({
+        error: {
+          code: 'malformed-package',
+          message: 'bad.rpz is not a ReproZip package: no METADATA/version.'
+        }
+      })
+    }));
+    const client = new ReproServerClient(settings);
+    await expect(client.registerPackage('bad.rpz')).rejects.toMatchObject({
+      code: 'malformed-package',
+      message: 'bad.rpz is not a ReproZip package: no METADATA/version.'
+    });
+  });
+});

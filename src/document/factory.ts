@@ -5,7 +5,8 @@ import {
   TextModelFactory
 } from '@jupyterlab/docregistry';
 import type { ReproServerClient } from '../api/client';
-import { RpzPanel } from './widget';
+import { PackageSession, type IPanelOptions } from '../model/package';
+import { RpzPanel, type IPanelServices } from '../panel/panel';
 
 /** Name of the model factory that never loads the file's content into the browser. */
 export const METADATA_MODEL_NAME = 'rpz-metadata';
@@ -35,7 +36,10 @@ export class RpzWidgetFactory extends ABCWidgetFactory<
 > {
   constructor(
     options: DocumentRegistry.IWidgetFactoryOptions,
-    private readonly _client: ReproServerClient
+    private readonly _client: ReproServerClient,
+    private readonly _panelOptions: () => IPanelOptions,
+    private readonly _ready: () => Promise<void>,
+    private readonly _services: IPanelServices
   ) {
     super(options);
   }
@@ -43,9 +47,18 @@ export class RpzWidgetFactory extends ABCWidgetFactory<
   protected createNewWidget(
     context: DocumentRegistry.Context
   ): DocumentWidget<RpzPanel> {
-    const content = new RpzPanel(context.path, this._client);
+    const content = new RpzPanel(
+      new PackageSession(this._client, context.path, this._panelOptions()),
+      this._services
+    );
+    const session = content.session;
+    void this._ready().then(() => {
+      session.setOptions(this._panelOptions());
+      return session.load();
+    });
     const widget = new DocumentWidget({ context, content });
-    context.pathChanged.connect((_, path) => content.setPath(path));
+    widget.addClass('jp-ReproServer-document');
+    context.pathChanged.connect((_, path) => session.setPath(path));
     return widget;
   }
 }

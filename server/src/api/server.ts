@@ -1,24 +1,35 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { detectBackends } from '../backends/detect';
 import type { ServerConfig } from '../config';
-import { SERVER_VERSION } from '../version';
+import { BuildService } from '../service/builds';
+import { PackageService } from '../service/packages';
+import { RunService } from '../service/runs';
+import { blobStoreOptionsFromEnv, openStore, type Store } from '../store';
 import { checkOrigin, checkToken } from './auth';
-import { sendError, sendJson } from './respond';
-import { Router } from './router';
-import type { BackendsResponse, HealthResponse, VersionResponse } from './wire';
+import { EventsSocket } from './events-socket';
+import { sendError } from './respond';
+import { apiRoutes } from './routes';
+import type { Router } from './router';
 
-/** The companion server: every request is authenticated, then routed. */
+/**
+ * The companion server: opens the store, reconciles runs left by a previous process, then serves
+ * the HTTP API and the run event sockets. Every request is authenticated, then routed.
+ */
 export class ReproServer {
-  constructor(readonly config: ServerConfig & { token: string }) {
-    this._router = this._routes();
+  private constructor(
+    readonly config: ServerConfig & { token: string },
+    private readonly store: Store,
+    readonly runs: RunService,
+    router: Router
+  ) {
+    this._sockets = new EventsSocket(config.token, runs, store.logs);
     this._http = createServer((request, response) => {
       void (async () => {
         try {
           checkOrigin(request);
           checkToken(request, this.config.token);
           const url = new URL(request.url ?? '/', 'http://server');
-          const { handler, params } = this._router.resolve(
+          const { handler, params } = router.resolve(
             request.method ?? 'GET',
             url.pathname
           );
@@ -28,6 +39,59 @@ export class ReproServer {
         }
       })();
     });
+    this._http.on('upgrade', (request, socket, head) =>
+      this._sockets.handleUpgrade(request, socket, head)
+    );
+  }
+
+  /** Opens the store and the services, and puts the runs left by a previous process right. */
+  static async create(
+    config: ServerConfig & { token: string }
+  ): Promise<ReproServer> {
+    const store = openStore(config.stateDir, {
+      blobs: blobStoreOptionsFromEnv(config.stateDir, {
+        ...process.env,
+        REPROSERVER_BLOB_STORE: config.storage
+      })
+    });
+    const packages = new PackageService({
+      records: store.records,
+      blobs: store.blobs,
+      workspace: config.workspace,
+      stateDir: config.stateDir,
+      maxUploadBytes: config.maxUploadBytes
+    });
+    const builds = new BuildService({
+      dockerSocket: config.dockerSocket,
+      registry: config.registry,
+      pathOf: sha256 => packages.pathOf(sha256)
+    });
+    const runs = new RunService({
+      records: store.records,
+      blobs: store.blobs,
+      logs: store.logs,
+      packages,
+      builds,
+      workspace: config.workspace,
+      dockerSocket: config.dockerSocket,
+      concurrency: config.maxConcurrentRuns,
+      runsPerPackagePerMinute: config.runsPerPackagePerMinute,
+      maxUploadBytes: config.maxUploadBytes
+    });
+    const router = apiRoutes(
+      {
+        config,
+        packages,
+        builds,
+        runs,
+        logs: store.logs,
+        blobs: store.blobs,
+        maxUploadBytes: config.maxUploadBytes
+      },
+      Date.now()
+    );
+    await runs.start();
+    return new ReproServer(config, store, runs, router);
   }
 
   /** Starts listening; resolves with the actual address (the port may have been 0). */
@@ -41,41 +105,21 @@ export class ReproServer {
     });
   }
 
-  /** Stops accepting connections and waits for in-flight requests to finish. */
-  close(): Promise<void> {
-    return new Promise(resolve => {
+  /**
+   * Graceful stop: no new connections or runs, in-flight requests finish, event sockets close
+   * (clients reconnect to the next server), running experiments are left for the next start to
+   * reconcile.
+   */
+  async close(): Promise<void> {
+    this.runs.stop();
+    this._sockets.close();
+    await new Promise<void>(resolve => {
       this._http.close(() => resolve());
       this._http.closeIdleConnections();
     });
+    await this.store.close();
   }
 
-  private _routes(): Router {
-    return new Router()
-      .add('GET', '/api/health', ({ response }) => {
-        const body: HealthResponse = {
-          status: 'ok',
-          version: SERVER_VERSION,
-          uptime: Math.round((Date.now() - this._startedAt) / 1000)
-        };
-        sendJson(response, 200, body);
-      })
-      .add('GET', '/api/version', ({ response }) => {
-        const body: VersionResponse = {
-          name: 'reproserver',
-          version: SERVER_VERSION,
-          node: process.version
-        };
-        sendJson(response, 200, body);
-      })
-      .add('GET', '/api/backends', async ({ response }) => {
-        const body: BackendsResponse = {
-          backends: await detectBackends(this.config)
-        };
-        sendJson(response, 200, body);
-      });
-  }
-
-  private readonly _router: Router;
   private readonly _http: Server;
-  private readonly _startedAt = Date.now();
+  private readonly _sockets: EventsSocket;
 }

@@ -1,7 +1,42 @@
 /**
- * Wire types of the companion server's HTTP API, defined once here and imported (as types only)
- * by the JupyterLab extension, so the server and the panel cannot drift apart.
+ * Wire types of the companion server's HTTP and WebSocket API, defined once here and imported (as
+ * types only) by the JupyterLab extension, so the server and the panel cannot drift apart. The
+ * OpenAPI document (`GET /api/openapi.json`) describes the same shapes for other clients.
+ *
+ * Endpoints (all under the server's base URL, all needing the token):
+ *   GET    /api/health | /api/version | /api/backends | /api/openapi.json
+ *   POST   /api/packages                 {path}: register a workspace package → PackageSummary
+ *   PUT    /api/packages/upload?name=N    body: the .rpz → PackageSummary
+ *   GET    /api/packages                 → PackageList
+ *   GET    /api/packages/:sha256          → PackageDetails
+ *   POST   /api/packages/:sha256/build    start or join the build → BuildStatus
+ *   GET    /api/packages/:sha256/build    → BuildStatus
+ *   POST   /api/uploads                   body: an input file → UploadResponse
+ *   POST   /api/runs                      CreateRunRequest → RunRecord (202, queued)
+ *   GET    /api/runs?package=sha256       → RunList
+ *   GET    /api/runs/:id                  → RunRecord
+ *   GET    /api/runs/:id/events?offset=N  → newline-delimited RunEventMessage (what is there now)
+ *   WS     /api/runs/:id/events?offset=N  → RunEventMessage per message, live, then closes
+ *   POST   /api/runs/:id/cancel           → RunRecord
+ *   DELETE /api/runs/:id                  → 204
+ *   GET    /api/runs/:id/outputs/:name    → the output's bytes
+ *   POST   /api/runs/:id/save             SaveOutputsRequest → SaveOutputsResponse
  */
+import type { BuildEvent } from '../build/events';
+import type { PackageModel } from '../rpz/model';
+import type { RunParameters } from '../rpz/parameters';
+import type { RunEdits, RunLimits } from '../runs/edits';
+import type { RunEvent, RunStatus } from '../runs/events';
+
+export type {
+  BuildEvent,
+  PackageModel,
+  RunEdits,
+  RunEvent,
+  RunLimits,
+  RunParameters,
+  RunStatus
+};
 
 /** Every error the API returns: a stable code for programs and a sentence for people. */
 export interface ApiErrorBody {
@@ -11,7 +46,7 @@ export interface ApiErrorBody {
   };
 }
 
-/** `GET /api/health`: the server answers and says whether experiments can run here. */
+/** `GET /api/health`: the server answers. */
 export interface HealthResponse {
   status: 'ok';
   version: string;
@@ -26,9 +61,11 @@ export interface VersionResponse {
   node: string;
 }
 
+export type BackendName = 'docker' | 'sandbox';
+
 /** One execution backend and whether it works on this host. */
 export interface BackendStatus {
-  name: 'docker' | 'sandbox';
+  name: BackendName;
   available: boolean;
   /** Why it is unavailable, or what it runs on, as a sentence for people. */
   detail: string;
@@ -37,4 +74,128 @@ export interface BackendStatus {
 /** `GET /api/backends`. */
 export interface BackendsResponse {
   backends: BackendStatus[];
+  /** What `auto` picks now; null when nothing can run experiments here. */
+  default: BackendName | null;
+}
+
+/** A registered package. */
+export interface PackageSummary {
+  sha256: string;
+  /** File name, e.g. `experiment.rpz`. */
+  name: string;
+  size: number;
+  /** Workspace-relative path it was registered from; null for uploads. */
+  path: string | null;
+  createdAt: string;
+}
+
+export interface PackageList {
+  packages: PackageSummary[];
+}
+
+/** `GET /api/packages/:sha256`: everything the panel shows before a run. */
+export interface PackageDetails extends PackageSummary {
+  model: PackageModel;
+  /** Typed parameters derived from each run's argv. */
+  parameters: RunParameters[];
+}
+
+/** `POST /api/packages`. */
+export interface RegisterPackageRequest {
+  /** Path of the .rpz relative to the workspace root. */
+  path: string;
+}
+
+export type BuildState = 'none' | 'building' | 'ready' | 'failed';
+
+/** The image of a package. */
+export interface BuildStatus {
+  state: BuildState;
+  image: string | null;
+  /** The last progress and phase events; the full stream is on the run's events. */
+  events: BuildEvent[];
+  error: string | null;
+}
+
+/** `POST /api/uploads`. */
+export interface UploadResponse {
+  sha256: string;
+  size: number;
+}
+
+/** `POST /api/runs`. */
+export interface CreateRunRequest {
+  /** sha256 of a registered package. */
+  package: string;
+  edits?: RunEdits;
+  /** Default `auto`: Docker when a daemon answers, else the sandbox. */
+  backend?: BackendName | 'auto';
+}
+
+/** One step of a run as recorded. */
+export interface StepRecord {
+  index: number;
+  id: string;
+  argv: string[];
+  exitCode: number | null;
+  durationMs: number | null;
+}
+
+/** One collected output. */
+export interface OutputRecord {
+  name: string;
+  path: string;
+  kind: 'declared' | 'changed';
+  size: number;
+  sha256: string;
+}
+
+/** A run as the API shows it. */
+export interface RunRecord {
+  id: string;
+  package: string;
+  packageName: string;
+  status: RunStatus;
+  backend: BackendName | null;
+  image: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  edits: RunEdits;
+  limits: RunLimits;
+  steps: StepRecord[];
+  outputs: OutputRecord[];
+  missingOutputs: { name: string; path: string; reason: string }[];
+  failedStep: number | null;
+  reason: string | null;
+  /** Size of the run's event log in bytes: the offset a client that saw everything resumes at. */
+  eventsSize: number;
+}
+
+export interface RunList {
+  runs: RunRecord[];
+}
+
+/**
+ * One event of a run's log, with the byte offset just after it in the log: a client that
+ * reconnects with `?offset=<that>` gets exactly the events it has not seen.
+ */
+export interface RunEventMessage {
+  offset: number;
+  event: RunEvent;
+}
+
+/** `POST /api/runs/:id/save`. */
+export interface SaveOutputsRequest {
+  /** Workspace-relative folder; default `<package name>.runs/<run id>/` beside the package. */
+  folder?: string;
+}
+
+export interface SaveOutputsResponse {
+  /** Workspace-relative folder the files were written to. */
+  folder: string;
+  /** Workspace-relative paths of the files written (existing files are never overwritten). */
+  files: string[];
+  /** Outputs not written because a file of that name existed. */
+  skipped: string[];
 }

@@ -4,21 +4,31 @@
  * the same modules the HTTP API uses.
  */
 import { SERVER_VERSION } from '../version';
+import { BUILD_USAGE, buildCommand } from './build';
 import { inspectCommand } from './inspect';
+import { RUN_USAGE, runCommand } from './run';
 import { SERVE_USAGE, serveCommand } from './serve';
 
 const USAGE = `Usage: reproserver <command> [options]
 
 Commands:
+  build PACKAGE              Build (or find) the package's image; prints its reference.
   inspect PACKAGE [--json]   Describe a ReproZip package: runs, inputs, outputs, warnings.
+  run PACKAGE --out DIR …    Run a package with changed arguments, environment or inputs.
   serve [options]            Run the companion server of the JupyterLab extension.
+
+  ${BUILD_USAGE.replace(/\n/g, '\n  ')}
+
+  ${RUN_USAGE.replace(/\n/g, '\n  ')}
 
   ${SERVE_USAGE.replace(/\n/g, '\n  ')}
 
 reproserver --version prints the version.`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  build: buildCommand,
   inspect: inspectCommand,
+  run: runCommand,
   serve: serveCommand
 };
 

@@ -5,15 +5,32 @@ import { lastValues, parseArgs } from './args';
 
 export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
                   [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
+                  [--storage fs|s3] [--max-concurrent-runs N] [--max-upload-mib N]
+                  [--runs-per-minute N]
 Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSERVER_STATE_DIR,
-             REPROSERVER_TOKEN, REPROSERVER_TOKEN_FILE, DOCKER_SOCKET or DOCKER_HOST, REGISTRY.`;
+             REPROSERVER_TOKEN, REPROSERVER_TOKEN_FILE, DOCKER_SOCKET or DOCKER_HOST, REGISTRY,
+             REPROSERVER_BLOB_STORE and REPROSERVER_S3_{BUCKET,PREFIX,ENDPOINT,REGION,FORCE_PATH_STYLE},
+             REPROSERVER_MAX_CONCURRENT_RUNS, REPROSERVER_MAX_UPLOAD_MIB, REPROSERVER_RUNS_PER_MINUTE.`;
 
 /** `reproserver serve`: runs the companion server until SIGTERM or SIGINT. */
 export async function serveCommand(args: string[]): Promise<number> {
   const { flags } = parseArgs(args);
   const config = loadConfig(lastValues(flags));
   const { token, file } = resolveToken(config);
-  const server = new ReproServer({ ...config, token });
+  // Signals are caught before anything is announced: a supervisor may stop us as soon as it
+  // reads the address. A second signal while stopping is ignored rather than killing mid-close.
+  let stopping: string | undefined;
+  let wake: (() => void) | undefined;
+  const onSignal = (signal: string): void => {
+    if (stopping === undefined) {
+      stopping = signal;
+      wake?.();
+    }
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  const server = await ReproServer.create({ ...config, token });
   const address = await server.listen();
   console.log(
     `reproserver listening on http://${address.address}:${address.port}/`
@@ -21,13 +38,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (file) {
     console.log(`token written to ${file}`);
   }
-  await new Promise<void>(resolve => {
-    const stop = (signal: string): void => {
-      console.log(`reproserver: ${signal}, finishing in-flight requests`);
-      void server.close().then(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  if (stopping === undefined) {
+    await new Promise<void>(resolve => (wake = resolve));
+  }
+  console.log(`reproserver: ${stopping}, finishing in-flight requests`);
+  await server.close();
   return 0;
 }

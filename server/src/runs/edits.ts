@@ -7,7 +7,9 @@
 export type InputSource =
   /** A file on the server's host (the CLI's --input, or a workspace path resolved by the API). */
   | { kind: 'file'; path: string }
-  /** A blob the server already stores, by sha256. */
+  /** A file in the user's workspace, relative to its root (the API resolves and checks it). */
+  | { kind: 'workspace'; path: string }
+  /** A blob the server already stores, by sha256 (an upload through `POST /api/uploads`). */
   | { kind: 'blob'; sha256: string };
 
 /** Changes to one step. */

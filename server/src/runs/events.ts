@@ -3,6 +3,8 @@
  * the panel are all projections of it. Wire types: plain JSON.
  */
 
+import type { BuildEvent } from '../build/events';
+
 /** How a run ended, or where it is. */
 export type RunStatus =
   | 'queued'
@@ -34,6 +36,8 @@ type Time = number;
 
 export type RunEvent =
   | { type: 'status'; time: Time; status: RunStatus; detail?: string }
+  /** Progress of the package's image, while the run waits for it. */
+  | { type: 'build'; time: Time; build: BuildEvent }
   | { type: 'step-start'; time: Time; step: number; id: string; argv: string[] }
   | {
       type: 'log';
@@ -62,6 +66,10 @@ export type RunEvent =
       kind: 'declared' | 'changed';
       size: number;
       sha256: string;
+      /** Owner and permission bits of the file in the experiment's filesystem. */
+      uid: number;
+      gid: number;
+      mode: number;
     }
   | {
       type: 'output-missing';

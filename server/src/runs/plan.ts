@@ -238,7 +238,8 @@ function planInputs(
     const file = model.files.find(f => f.name === name);
     const inputs = model.files
       .filter(f => f.readBy.length > 0)
-      .map(f => f.name);
+      .map(f => f.name)
+      .sort();
     if (!file || file.readBy.length === 0) {
       throw new PlanError(
         'unknown-input',

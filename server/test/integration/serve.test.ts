@@ -74,7 +74,8 @@ describe('reproserver serve', () => {
           available: true,
           detail: `Docker Engine at ${dockerSocket}`
         }
-      ]
+      ],
+      default: 'docker'
     });
   });
 
@@ -141,7 +142,8 @@ describe('reproserver serve', () => {
             available: false,
             detail: 'Docker: no daemon at /nonexistent/docker.sock.'
           }
-        ]
+        ],
+        default: null
       });
     } finally {
       await other.stop();

@@ -43,6 +43,14 @@ export function tarOfFiles(files: FileToPut[]): Readable {
   return Readable.from(archive, { objectMode: false });
 }
 
+/** What the engine says about a file it copies out. */
+export interface FileHeader {
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
 /**
  * Reads the first entry of a `GET /containers/{id}/archive` tar stream and hands a regular file's
  * body to `consume`. Resolves with 'not-a-file' (and stops reading) when it is anything else, for
@@ -50,7 +58,7 @@ export function tarOfFiles(files: FileToPut[]): Readable {
  */
 export function firstFileOfTar(
   tarStream: NodeJS.ReadableStream,
-  consume: (body: Readable, size: number) => Promise<void>
+  consume: (body: Readable, header: FileHeader) => Promise<void>
 ): Promise<'file' | 'not-a-file'> {
   return new Promise((resolve, reject) => {
     const reader = extract();
@@ -69,10 +77,12 @@ export function firstFileOfTar(
         (tarStream as Readable).destroy?.();
         return;
       }
-      consume(
-        Readable.from(body, { objectMode: false }),
-        header.size ?? 0
-      ).then(
+      consume(Readable.from(body, { objectMode: false }), {
+        size: header.size ?? 0,
+        mode: (header.mode ?? 0) & 0o7777,
+        uid: header.uid ?? 0,
+        gid: header.gid ?? 0
+      }).then(
         () => {
           finish('file');
           next();

@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { RunEvent, RunStatus } from '../../runs/events';
 import type { OutputSink } from '../../runs/output-sink';
@@ -28,6 +28,9 @@ const ENGINE_PATHS = [
   '/etc/hostname',
   '/etc/hosts',
   '/etc/resolv.conf',
+  // Docker's init (HostConfig.Init) is bind-mounted here, through a packed /sbin link or not.
+  '/sbin/docker-init',
+  '/usr/sbin/docker-init',
   '/dev',
   '/proc',
   '/sys'
@@ -124,7 +127,7 @@ export async function runOnDocker(
         break;
       }
       if (exitCode !== 0) {
-        const oom = exitCode === 137 && (await wasOomKilled(container));
+        const oom = exitCode === 137 && (await wasOomKilled(docker, container));
         result = oom
           ? {
               status: 'out-of-memory',
@@ -184,23 +187,13 @@ async function createContainer(
       NanoCpus: Math.round(limits.cpus * 1e9),
       PidsLimit: limits.pids,
       SecurityOpt: ['no-new-privileges'],
+      // The helper comes from the host, read-only, as Docker's own init does: the image keeps
+      // only the package's files, and nothing is copied per run. (The daemon is local: we talk to
+      // it over a unix socket.)
+      Binds: [`${options.helperPath}:${HELPER}:ro`],
       LogConfig: { Type: 'none', Config: {} }
     }
   });
-  const helper = await stat(options.helperPath);
-  await container.putArchive(
-    tarOfFiles([
-      {
-        path: HELPER,
-        body: createReadStream(options.helperPath),
-        size: helper.size,
-        mode: 0o755,
-        uid: 0,
-        gid: 0
-      }
-    ]),
-    { path: '/' }
-  );
   return container;
 }
 
@@ -304,9 +297,34 @@ async function execExitCode(exec: Docker.Exec): Promise<number> {
   return 137;
 }
 
-async function wasOomKilled(container: Docker.Container): Promise<boolean> {
+/**
+ * Whether the kernel killed a process for lack of memory in this container. Docker's OOMKilled
+ * flag only covers the main process, so ask the cgroup (through the helper) as well.
+ */
+async function wasOomKilled(
+  docker: Docker,
+  container: Docker.Container
+): Promise<boolean> {
   const info = await container.inspect();
-  return info.State.OOMKilled === true;
+  if (info.State.OOMKilled === true) {
+    return true;
+  }
+  if (!info.State.Running) {
+    return false;
+  }
+  const exec = await container.exec({
+    Cmd: [HELPER, 'oom-kills'],
+    User: '0:0',
+    AttachStdout: true,
+    AttachStderr: true
+  });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  docker.modem.demuxStream(stream, out, new PassThrough().resume());
+  await Promise.race([once(stream, 'end'), once(stream, 'close')]);
+  return Number(text.trim()) > 0;
 }
 
 /** Copies the declared outputs, then every other file the run created or changed. */
@@ -335,8 +353,10 @@ async function collectOutputs(
       throw error;
     }
     let stored: { size: number; sha256: string } | undefined;
-    const result = await firstFileOfTar(archive, async (body, size) => {
-      if (size > budget) {
+    let owner: { uid: number; gid: number; mode: number } | undefined;
+    const result = await firstFileOfTar(archive, async (body, header) => {
+      owner = { uid: header.uid, gid: header.gid, mode: header.mode };
+      if (header.size > budget) {
         body.resume();
         await once(body, 'end');
         return;
@@ -359,7 +379,8 @@ async function collectOutputs(
         name,
         path,
         kind,
-        ...stored
+        ...stored,
+        ...owner!
       });
     }
   };
@@ -367,18 +388,60 @@ async function collectOutputs(
   for (const output of plan.outputs) {
     await copy(output.name, output.path, 'declared');
   }
-  const declared = new Set(plan.outputs.map(output => output.path));
+  // Replaced inputs were put there by the user, not made by the run.
+  const declared = new Set(
+    [...plan.outputs, ...plan.inputs].map(file => file.path)
+  );
   const changes = ((await container.changes()) ?? []) as {
     Path: string;
     Kind: number;
   }[];
-  for (const change of changes.sort((a, b) => a.Path.localeCompare(b.Path))) {
-    const path = change.Path;
-    const deleted = change.Kind === 2;
-    if (deleted || declared.has(path) || isEngineOrHelperPath(path)) {
+  const paths = changes.filter(c => c.Kind !== 2).map(c => c.Path);
+  // A path with changed paths below it is a directory: no need to ask the engine.
+  const parents = new Set(paths.flatMap(ancestorsOf));
+  for (const path of paths.sort()) {
+    if (declared.has(path) || parents.has(path) || isEngineOrHelperPath(path)) {
+      continue;
+    }
+    if (!(await isRegularFile(container, path))) {
       continue;
     }
     await copy(path, path, 'changed');
+  }
+}
+
+function ancestorsOf(path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts
+    .slice(0, -1)
+    .map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
+}
+
+/**
+ * Asks the engine for a path's type without transferring it (HEAD …/archive). The stat is a
+ * base64 JSON header whose mode uses Go's bits: any of the type bits set means not a regular file.
+ */
+async function isRegularFile(
+  container: Docker.Container,
+  path: string
+): Promise<boolean> {
+  try {
+    const info = (await container.infoArchive({ path })) as {
+      headers?: Record<string, string>;
+      resume?: () => void;
+    };
+    info.resume?.();
+    const header = info.headers?.['x-docker-container-path-stat'];
+    if (!header) {
+      return true;
+    }
+    const stat = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as {
+      mode: number;
+    };
+    const GO_TYPE_BITS = 0x8f280000; // dir, symlink, named pipe, socket, device, char device, irregular
+    return (stat.mode & GO_TYPE_BITS) === 0;
+  } catch {
+    return false;
   }
 }
 
@@ -390,5 +453,8 @@ function isEngineOrHelperPath(path: string): boolean {
 
 function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.replace(/^\(HTTP code \d+\)\s*/, '').trim();
+  return message
+    .replace(/^\(HTTP code \d+\)\s*/, '')
+    .replace(/^Error: /, '')
+    .trim();
 }

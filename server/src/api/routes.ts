@@ -1,0 +1,257 @@
+/** The API's HTTP endpoints: each checks its input, calls a service, and answers JSON. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { basename } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { detectBackends } from '../backends/detect';
+import type { ServerConfig } from '../config';
+import { EditsShapeError, checkEditsShape } from '../runs/edits-check';
+import type { BuildService } from '../service/builds';
+import type { PackageService } from '../service/packages';
+import type { RunService } from '../service/runs';
+import {
+  BlobTooLargeError,
+  EventLogOffsetError,
+  type BlobStore,
+  type EventLogs,
+  type EventPage
+} from '../store';
+import { SERVER_VERSION } from '../version';
+import { asObject, readJson } from './body';
+import { ApiError } from './errors';
+import { OPENAPI } from './openapi';
+import { sendJson } from './respond';
+import { Router } from './router';
+import type {
+  BackendsResponse,
+  CreateRunRequest,
+  HealthResponse,
+  RunEventMessage,
+  VersionResponse
+} from './wire';
+
+export interface Services {
+  config: ServerConfig;
+  packages: PackageService;
+  builds: BuildService;
+  runs: RunService;
+  logs: EventLogs;
+  blobs: BlobStore;
+  maxUploadBytes: number;
+}
+
+export function apiRoutes(services: Services, startedAt: number): Router {
+  const { packages, builds, runs } = services;
+  return new Router()
+    .add('GET', '/api/health', ({ response }) => {
+      const body: HealthResponse = {
+        status: 'ok',
+        version: SERVER_VERSION,
+        uptime: Math.round((Date.now() - startedAt) / 1000)
+      };
+      sendJson(response, 200, body);
+    })
+    .add('GET', '/api/version', ({ response }) => {
+      const body: VersionResponse = {
+        name: 'reproserver',
+        version: SERVER_VERSION,
+        node: process.version
+      };
+      sendJson(response, 200, body);
+    })
+    .add('GET', '/api/backends', async ({ response }) => {
+      const backends = await detectBackends(services.config);
+      const body: BackendsResponse = {
+        backends,
+        default: backends.find(b => b.available)?.name ?? null
+      };
+      sendJson(response, 200, body);
+    })
+    .add('GET', '/api/openapi.json', ({ response }) =>
+      sendJson(response, 200, OPENAPI)
+    )
+    .add('GET', '/api/packages', ({ response }) =>
+      sendJson(response, 200, { packages: packages.list() })
+    )
+    .add('POST', '/api/packages', async ({ request, response }) => {
+      const body = asObject(await readJson(request));
+      if (typeof body.path !== 'string') {
+        throw new ApiError(
+          400,
+          'bad-request',
+          'Give the package as {"path": "<path in the workspace>"}.'
+        );
+      }
+      sendJson(
+        response,
+        200,
+        await packages.registerWorkspacePackage(body.path)
+      );
+    })
+    .add('PUT', '/api/packages/upload', async ({ request, response, url }) => {
+      const name = basename(url.searchParams.get('name') ?? 'package.rpz');
+      sendJson(
+        response,
+        200,
+        await packages.upload(request, name || 'package.rpz')
+      );
+    })
+    .add('GET', '/api/packages/:sha256', ({ response, params }) =>
+      sendJson(response, 200, packages.details(params.sha256))
+    )
+    .add('GET', '/api/packages/:sha256/build', ({ response, params }) => {
+      packages.get(params.sha256);
+      sendJson(response, 200, builds.status(params.sha256));
+    })
+    .add('POST', '/api/packages/:sha256/build', ({ response, params }) => {
+      packages.get(params.sha256);
+      // The build goes on after the answer; its state is polled or followed through a run.
+      builds.ensure(params.sha256).catch(() => undefined);
+      sendJson(response, 202, builds.status(params.sha256));
+    })
+    .add('POST', '/api/uploads', async ({ request, response }) => {
+      try {
+        sendJson(
+          response,
+          200,
+          await services.blobs.put(request, {
+            maxBytes: services.maxUploadBytes
+          })
+        );
+      } catch (error) {
+        if (error instanceof BlobTooLargeError) {
+          throw new ApiError(413, 'too-large', error.message);
+        }
+        throw error;
+      }
+    })
+    .add('POST', '/api/runs', async ({ request, response }) => {
+      const body = asObject(await readJson(request));
+      if (typeof body.package !== 'string') {
+        throw new ApiError(
+          400,
+          'bad-request',
+          'Give the package to run as {"package": "<sha256>"}.'
+        );
+      }
+      let edits;
+      try {
+        edits = checkEditsShape(body.edits);
+      } catch (error) {
+        if (error instanceof EditsShapeError) {
+          throw new ApiError(400, 'bad-edits', error.message);
+        }
+        throw error;
+      }
+      const backend = body.backend as CreateRunRequest['backend'];
+      sendJson(
+        response,
+        202,
+        await runs.create({ package: body.package, edits, backend })
+      );
+    })
+    .add('GET', '/api/runs', ({ response, url }) =>
+      sendJson(response, 200, {
+        runs: runs.list(url.searchParams.get('package') ?? undefined)
+      })
+    )
+    .add('GET', '/api/runs/:id', ({ response, params }) =>
+      sendJson(response, 200, runs.get(params.id))
+    )
+    .add('DELETE', '/api/runs/:id', async ({ response, params }) => {
+      await runs.delete(params.id);
+      response.writeHead(204).end();
+    })
+    .add('POST', '/api/runs/:id/cancel', async ({ response, params }) =>
+      sendJson(response, 200, await runs.cancel(params.id))
+    )
+    .add('GET', '/api/runs/:id/events', async ({ response, params, url }) => {
+      runs.get(params.id);
+      await sendEventsSoFar(services.logs, params.id, offsetOf(url), response);
+    })
+    .add('GET', '/api/runs/:id/outputs/:name', async ({ response, params }) => {
+      const output = await runs.output(params.id, params.name);
+      response.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': output.size,
+        'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(basename(output.name))}`,
+        'cache-control': 'no-store'
+      });
+      await pipeline(output.body, response);
+    })
+    .add(
+      'POST',
+      '/api/runs/:id/save',
+      async ({ request, response, params }) => {
+        const body = asObject(await readJson(request));
+        if (body.folder !== undefined && typeof body.folder !== 'string') {
+          throw new ApiError(
+            400,
+            'bad-request',
+            'The folder must be a path in the workspace.'
+          );
+        }
+        sendJson(
+          response,
+          200,
+          await runs.save(params.id, body.folder as string | undefined)
+        );
+      }
+    );
+}
+
+/** The `offset` query parameter: a byte offset the server gave earlier (default 0). */
+export function offsetOf(url: URL): number {
+  const text = url.searchParams.get('offset') ?? '0';
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new ApiError(
+      400,
+      'bad-offset',
+      `The offset "${text}" is not a byte offset.`
+    );
+  }
+  return Number(text);
+}
+
+/** Streams the events logged so far as newline-delimited JSON, page by page. */
+async function sendEventsSoFar(
+  logs: EventLogs,
+  runId: string,
+  offset: number,
+  response: ServerResponse<IncomingMessage>
+): Promise<void> {
+  let page: EventPage;
+  try {
+    page = await logs.read(runId, offset);
+  } catch (error) {
+    if (error instanceof EventLogOffsetError) {
+      throw new ApiError(400, 'bad-offset', error.message);
+    }
+    throw error;
+  }
+  response.writeHead(200, {
+    'content-type': 'application/x-ndjson',
+    'cache-control': 'no-store'
+  });
+  for (;;) {
+    // Each log line is the event's JSON and a newline, so the offset after an event is the sum of
+    // the lines before; the last one is the page's own next offset, whatever happens.
+    let at = offset;
+    page.events.forEach((event, i) => {
+      at =
+        i === page.events.length - 1
+          ? page.nextOffset
+          : at + Buffer.byteLength(JSON.stringify(event)) + 1;
+      const message: RunEventMessage = { offset: at, event };
+      response.write(JSON.stringify(message) + '\n');
+    });
+    if (page.events.length === 0 || page.nextOffset === offset) {
+      break;
+    }
+    if (response.writableNeedDrain) {
+      await new Promise(resolve => response.once('drain', resolve));
+    }
+    offset = page.nextOffset;
+    page = await logs.read(runId, offset);
+  }
+  response.end();
+}

@@ -1,0 +1,250 @@
+/**
+ * `reproserver run PACKAGE --out DIR [edits…]`: runs a package with the user's edits, prints the
+ * experiment's log live (its stdout to stdout, its stderr to stderr, our own lines to stderr),
+ * writes the outputs and `run.json` into DIR, and exits 0 only when every selected step succeeded.
+ */
+import {
+  access,
+  constants,
+  mkdir,
+  readdir,
+  stat,
+  writeFile
+} from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Docker from 'dockerode';
+import { pingDocker } from '../backends/docker/ping';
+import { helperPath } from '../backends/docker/helper-path';
+import { runOnDocker } from '../backends/docker/runner';
+import { loadConfig } from '../config';
+import { isRpzError, readPackage } from '../rpz';
+import type { RunEvent } from '../runs/events';
+import { DirectorySink, HashingCounter } from '../runs/output-sink';
+import { PlanError, planRun, type InputPlacement } from '../runs/plan';
+import { lastValues, parseArgs } from './args';
+import { editsFromFlags } from './run-flags';
+import { ensureImageForRun } from './run-image';
+
+export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
+                [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
+                [--input NAME=PATH] [--timeout SECONDS] [--memory MIB] [--backend docker]
+                [--image REF]`;
+
+/** Exit codes: 0 all steps succeeded, 1 the experiment did not succeed, 2 bad usage or edits. */
+export async function runCommand(args: string[]): Promise<number> {
+  const { positionals, flags } = parseArgs(args);
+  const options = lastValues(flags);
+  if (positionals.length !== 1 || !options.out) {
+    console.error(`Usage: ${RUN_USAGE}`);
+    return 2;
+  }
+  const backend = options.backend ?? 'docker';
+  if (backend !== 'docker') {
+    console.error(
+      `reproserver: the backend "${backend}" is not available; use --backend docker.`
+    );
+    return 2;
+  }
+  const packagePath = resolve(positionals[0]);
+  const outDir = resolve(options.out);
+  const config = loadConfig(options);
+
+  let model;
+  try {
+    model = await readPackage(packagePath);
+  } catch (error) {
+    console.error(
+      isRpzError(error)
+        ? error.message
+        : `Cannot read ${packagePath}: ${String(error)}`
+    );
+    return 2;
+  }
+  let plan;
+  let edits;
+  try {
+    edits = editsFromFlags(model, flags);
+    plan = planRun(model, edits);
+    await checkInputsReadable(plan.inputs);
+    await checkOutDir(outDir);
+  } catch (error) {
+    console.error(
+      `reproserver: ${error instanceof PlanError || error instanceof Error ? error.message : String(error)}`
+    );
+    return 2;
+  }
+
+  const ping = await pingDocker(config.dockerSocket);
+  if (!ping.ok) {
+    console.error(
+      `reproserver: Docker is unavailable: ${ping.reason}. Start the Docker Engine, or pass --docker-socket.`
+    );
+    return 1;
+  }
+  const docker = new Docker({ socketPath: config.dockerSocket });
+  const started = new Date();
+  let image: string;
+  try {
+    image = await ensureImageForRun(packagePath, model, config, options.image);
+  } catch (error) {
+    console.error(
+      `reproserver: ${error instanceof Error ? error.message : String(error)}`
+    );
+    return 1;
+  }
+
+  await mkdir(outDir, { recursive: true });
+  const steps = plan.steps.map(step => ({
+    index: step.index,
+    id: step.id,
+    argv: step.argv,
+    exitCode: null as number | null,
+    durationMs: null as number | null
+  }));
+  const outputs: Extract<RunEvent, { type: 'output' }>[] = [];
+  const missing: Extract<RunEvent, { type: 'output-missing' }>[] = [];
+  const inputHashes: {
+    name: string;
+    path: string;
+    source: string;
+    size: number;
+    sha256: string;
+  }[] = [];
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const result = await runOnDocker({
+    docker,
+    image,
+    plan,
+    helperPath: helperPath(),
+    sink: new DirectorySink(outDir),
+    signal: abort.signal,
+    openInput: async input => {
+      const source = input.source.kind === 'file' ? input.source.path : '';
+      const info = await stat(source);
+      const counter = new HashingCounter();
+      counter.on('end', () =>
+        inputHashes.push({
+          name: input.name,
+          path: input.path,
+          source,
+          size: counter.size,
+          sha256: counter.digest()
+        })
+      );
+      return { body: createReadStream(source).pipe(counter), size: info.size };
+    },
+    onEvent: event => {
+      switch (event.type) {
+        case 'log':
+          (event.stream === 'stdout' ? process.stdout : process.stderr).write(
+            event.text
+          );
+          break;
+        case 'step-start':
+          console.error(
+            `[reproserver] step ${event.step} (${event.id}) started`
+          );
+          break;
+        case 'step-end':
+          Object.assign(steps[event.step], {
+            exitCode: event.exitCode,
+            durationMs: event.durationMs
+          });
+          console.error(
+            `[reproserver] step ${event.step} exited with code ${event.exitCode} after ${(event.durationMs / 1000).toFixed(1)} s`
+          );
+          break;
+        case 'log-truncated':
+          console.error(
+            `[reproserver] the log reached ${event.limitBytes} bytes; the rest is not kept`
+          );
+          break;
+        case 'output':
+          outputs.push(event);
+          break;
+        case 'output-missing':
+          missing.push(event);
+          console.error(
+            `[reproserver] output ${event.name} (${event.path}) is missing: ${event.reason}`
+          );
+          break;
+        case 'end':
+          console.error(
+            `[reproserver] ${event.status}${event.reason ? `: ${event.reason}` : ''}`
+          );
+          break;
+      }
+    }
+  });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+
+  const record = {
+    package: { path: packagePath, sha256: model.sha256 },
+    image,
+    backend: 'docker',
+    status: result.status,
+    reason: result.reason ?? null,
+    failedStep: result.failedStep ?? null,
+    startedAt: started.toISOString(),
+    endedAt: new Date().toISOString(),
+    edits,
+    steps,
+    inputs: inputHashes,
+    outputs: outputs.map(({ name, path, kind, size, sha256 }) => ({
+      name,
+      path,
+      kind,
+      size,
+      sha256,
+      file: kind === 'declared' ? name : join('changed', path)
+    })),
+    missingOutputs: missing.map(({ name, path, reason }) => ({
+      name,
+      path,
+      reason
+    }))
+  };
+  await writeFile(
+    join(outDir, 'run.json'),
+    JSON.stringify(record, null, 2) + '\n'
+  );
+  return result.status === 'succeeded' ? 0 : 1;
+}
+
+async function checkInputsReadable(inputs: InputPlacement[]): Promise<void> {
+  for (const input of inputs) {
+    const path = input.source.kind === 'file' ? input.source.path : '';
+    try {
+      await access(path, constants.R_OK);
+      if (!(await stat(path)).isFile()) {
+        throw new Error('not a file');
+      }
+    } catch {
+      throw new Error(
+        `The file for input "${input.name}" cannot be read: ${path}`
+      );
+    }
+  }
+}
+
+/** Outputs never overwrite anything: DIR must be new or empty. */
+async function checkOutDir(dir: string): Promise<void> {
+  try {
+    const entries = await readdir(dir);
+    if (entries.length > 0) {
+      throw new Error(
+        `The output folder ${dir} is not empty; choose a new one.`
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw error;
+    }
+  }
+}

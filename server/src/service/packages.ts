@@ -1,0 +1,198 @@
+/**
+ * Registered packages: from the workspace (read in place, never copied) or uploaded (stored as a
+ * blob). Both are named by their sha256, so the same package registered twice is one package.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiError } from '../api/errors';
+import type { PackageDetails, PackageSummary } from '../api/wire';
+import { isRpzError, readPackage } from '../rpz';
+import { packageParameters } from '../rpz/parameters';
+import {
+  BlobTooLargeError,
+  FsBlobStore,
+  isSha256,
+  type BlobStore
+} from '../store';
+import type { PackageRecord, Records } from '../store/records';
+import { resolveExisting, toWorkspacePath } from '../workspace/paths';
+
+export interface PackageServiceOptions {
+  records: Records;
+  blobs: BlobStore;
+  workspace: string;
+  stateDir: string;
+  /** Largest upload accepted, bytes. */
+  maxUploadBytes: number;
+}
+
+export class PackageService {
+  constructor(private readonly options: PackageServiceOptions) {}
+
+  /** Registers a workspace package by its workspace-relative path. */
+  async registerWorkspacePackage(path: string): Promise<PackageSummary> {
+    const real = await resolveExisting(this.options.workspace, path, 'package');
+    const info = await stat(real);
+    if (!info.isFile()) {
+      throw new ApiError(400, 'not-a-file', `"${path}" is not a file.`);
+    }
+    // Opening the panel registers the package each time: skip re-hashing an unchanged file.
+    const key = `${real}\0${info.size}\0${info.mtimeMs}`;
+    const known = this._hashes.get(key);
+    const existing = known ? this.options.records.getPackage(known) : undefined;
+    if (existing) {
+      return toSummary(existing);
+    }
+    const model = await this._read(real, basename(real));
+    const record = this.options.records.putPackage({
+      sha256: model.sha256!,
+      name: basename(real),
+      size: info.size,
+      model,
+      source: {
+        kind: 'workspace',
+        path: await toWorkspacePath(this.options.workspace, real)
+      }
+    });
+    this._hashes.set(key, record.sha256);
+    return toSummary(record);
+  }
+
+  /** Stores an uploaded package (streamed, size-limited) and registers it. */
+  async upload(body: Readable, name: string): Promise<PackageSummary> {
+    let stored;
+    try {
+      stored = await this.options.blobs.put(body, {
+        maxBytes: this.options.maxUploadBytes
+      });
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) {
+        throw new ApiError(413, 'too-large', error.message);
+      }
+      throw error;
+    }
+    const path = await this.localPath(stored.sha256, { kind: 'blob' });
+    const model = await this._read(path, name);
+    const record = this.options.records.putPackage({
+      sha256: stored.sha256,
+      name,
+      size: stored.size,
+      model,
+      source: { kind: 'blob' }
+    });
+    return toSummary(record);
+  }
+
+  list(): PackageSummary[] {
+    return this.options.records.listPackages(1000).map(toSummary);
+  }
+
+  get(sha256: string): PackageRecord {
+    const record = isSha256(sha256)
+      ? this.options.records.getPackage(sha256)
+      : undefined;
+    if (!record) {
+      throw new ApiError(
+        404,
+        'not-found',
+        `No package with sha256 ${sha256} is registered.`
+      );
+    }
+    return record;
+  }
+
+  details(sha256: string): PackageDetails {
+    const record = this.get(sha256);
+    return {
+      ...toSummary(record),
+      model: record.model,
+      parameters: packageParameters(record.model)
+    };
+  }
+
+  /**
+   * A file on this host holding the package, for the reader and builder: the workspace file
+   * (checked to be unchanged), the filesystem blob, or a local copy of a remote blob.
+   */
+  async pathOf(sha256: string): Promise<string> {
+    const record = this.get(sha256);
+    return this.localPath(sha256, record.source, record.size);
+  }
+
+  private async localPath(
+    sha256: string,
+    source: PackageRecord['source'],
+    size?: number
+  ): Promise<string> {
+    if (source.kind === 'workspace') {
+      const real = await resolveExisting(
+        this.options.workspace,
+        source.path,
+        'package'
+      );
+      if (size !== undefined && (await stat(real)).size !== size) {
+        throw new ApiError(
+          409,
+          'package-changed',
+          `The package ${source.path} changed since it was opened; open it again.`
+        );
+      }
+      return real;
+    }
+    if (this.options.blobs instanceof FsBlobStore) {
+      return this.options.blobs.pathOf(sha256);
+    }
+    const cache = join(this.options.stateDir, 'packages');
+    const target = join(cache, `${sha256}.rpz`);
+    if (!(await stat(target).catch(() => undefined))) {
+      await mkdir(cache, { recursive: true });
+      const partial = `${target}.partial-${process.pid}-${Date.now()}`;
+      try {
+        await pipeline(
+          await this.options.blobs.get(sha256),
+          createWriteStream(partial)
+        );
+        await rename(partial, target);
+      } finally {
+        await rm(partial, { force: true });
+      }
+    }
+    return target;
+  }
+
+  private async _read(path: string, name: string) {
+    try {
+      return await readPackage(path);
+    } catch (error) {
+      if (isRpzError(error)) {
+        throw new ApiError(422, 'bad-package', error.message);
+      }
+      throw new ApiError(
+        422,
+        'bad-package',
+        `${name} cannot be read: ${String(error)}`
+      );
+    }
+  }
+
+  private readonly _hashes = new Map<string, string>();
+}
+
+function toSummary(record: {
+  sha256: string;
+  name: string;
+  size: number;
+  source: PackageRecord['source'];
+  createdAt: number;
+}): PackageSummary {
+  return {
+    sha256: record.sha256,
+    name: record.name,
+    size: record.size,
+    path: record.source.kind === 'workspace' ? record.source.path : null,
+    createdAt: new Date(record.createdAt).toISOString()
+  };
+}

@@ -1,0 +1,25 @@
+/** At most `limit` events per key in any sliding window of `windowMs`. In memory: per process. */
+export class RateLimiter {
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number = Date.now
+  ) {}
+
+  /** Records one event for the key; false (and nothing recorded) when over the limit. */
+  take(key: string): boolean {
+    const now = this.now();
+    const recent = (this._times.get(key) ?? []).filter(
+      t => now - t < this.windowMs
+    );
+    if (recent.length >= this.limit) {
+      this._times.set(key, recent);
+      return false;
+    }
+    recent.push(now);
+    this._times.set(key, recent);
+    return true;
+  }
+
+  private readonly _times = new Map<string, number[]>();
+}

@@ -1,0 +1,583 @@
+/**
+ * Runs as the API sees them: created from a package and edits, queued, executed on a backend,
+ * every event appended to the run's log on disk, records updated as events happen.
+ */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import Docker from 'dockerode';
+import { ApiError, notFound } from '../api/errors';
+import type {
+  CreateRunRequest,
+  RunRecord as WireRun,
+  SaveOutputsResponse,
+  StepRecord
+} from '../api/wire';
+import { helperPath } from '../backends/docker/helper-path';
+import { runOnDocker } from '../backends/docker/runner';
+import type { InputSource, RunEdits } from '../runs/edits';
+import { FINAL_STATUSES, type RunEvent, type RunStatus } from '../runs/events';
+import { PlanError, planRun, type InputPlacement } from '../runs/plan';
+import {
+  BlobTooLargeError,
+  isSha256,
+  type BlobStore,
+  type EventLogs
+} from '../store';
+import type { InputRecord, Records, RunRecord } from '../store/records';
+import {
+  checkRelativePath,
+  ensureFolder,
+  resolveExisting,
+  toWorkspacePath
+} from '../workspace/paths';
+import { BlobSink } from './blob-sink';
+import type { BuildService } from './builds';
+import type { PackageService } from './packages';
+import { RateLimiter } from './rate-limit';
+import { RunQueue } from './run-queue';
+
+export interface RunServiceOptions {
+  records: Records;
+  blobs: BlobStore;
+  logs: EventLogs;
+  packages: PackageService;
+  builds: BuildService;
+  workspace: string;
+  dockerSocket: string;
+  concurrency: number;
+  /** Runs a package may start per minute. */
+  runsPerPackagePerMinute: number;
+  maxUploadBytes: number;
+}
+
+const ACTIVE_STATUSES: readonly RunStatus[] = ['building', 'running'];
+
+export class RunService {
+  constructor(private readonly options: RunServiceOptions) {
+    this.queue = new RunQueue(options.concurrency, id => this.execute(id));
+    this._limiter = new RateLimiter(options.runsPerPackagePerMinute, 60_000);
+    this._docker = new Docker({ socketPath: options.dockerSocket });
+  }
+
+  readonly queue: RunQueue;
+
+  /**
+   * Makes the records agree with the world after a (re)start: runs that were executing when the
+   * server stopped are marked interrupted and their containers removed; queued runs are queued
+   * again, oldest first.
+   */
+  async start(): Promise<void> {
+    const { records } = this.options;
+    for (const run of records.listRunsInStatuses(ACTIVE_STATUSES)) {
+      await this._removeContainers(run.id);
+      const reason =
+        'The server stopped while this run was executing; it could not be resumed. Its log up to then is kept.';
+      records.updateStatus(run.id, 'interrupted', { reason });
+      await this._append(run.id, {
+        type: 'status',
+        time: Date.now(),
+        status: 'interrupted',
+        detail: reason
+      });
+      await this._append(run.id, {
+        type: 'end',
+        time: Date.now(),
+        status: 'interrupted',
+        reason
+      });
+      await this.options.logs.close(run.id);
+    }
+    for (const run of records.listRunsInStatuses(['queued'])) {
+      this.queue.enqueue(run.id);
+    }
+  }
+
+  /** Stops starting runs (graceful shutdown); running ones are left to the next start. */
+  stop(): void {
+    this.queue.pause();
+  }
+
+  async create(request: CreateRunRequest): Promise<WireRun> {
+    const pkg = this.options.packages.get(request.package);
+    const backend = request.backend ?? 'auto';
+    if (backend !== 'auto' && backend !== 'docker') {
+      throw new ApiError(
+        400,
+        'backend-unavailable',
+        `The backend "${backend}" is not available here.`
+      );
+    }
+    if (!this._limiter.take(pkg.sha256)) {
+      throw new ApiError(
+        429,
+        'too-many-runs',
+        `This package was started ${this.options.runsPerPackagePerMinute} times in the last minute; wait a little.`
+      );
+    }
+    const { edits, inputs } = await this._storeInputs(request.edits ?? {});
+    let plan;
+    try {
+      plan = planRun(pkg.model, edits);
+    } catch (error) {
+      if (error instanceof PlanError) {
+        throw new ApiError(400, error.code, error.message);
+      }
+      throw error;
+    }
+    const run = this.options.records.createRun({
+      packageSha256: pkg.sha256,
+      edits,
+      limits: plan.limits,
+      backend: 'docker',
+      inputs
+    });
+    await this._append(run.id, {
+      type: 'status',
+      time: Date.now(),
+      status: 'queued'
+    });
+    this.queue.enqueue(run.id);
+    return this.get(run.id);
+  }
+
+  get(id: string): WireRun {
+    return this._toWire(this._record(id));
+  }
+
+  list(packageSha256?: string): WireRun[] {
+    return this.options.records
+      .listRuns({ packageSha256, limit: 200 })
+      .map(run => this._toWire(run));
+  }
+
+  async cancel(id: string): Promise<WireRun> {
+    const run = this._record(id);
+    if (FINAL_STATUSES.includes(run.status)) {
+      throw new ApiError(
+        409,
+        'already-ended',
+        `Run ${id} has already ended (${run.status}).`
+      );
+    }
+    if (this.queue.remove(id)) {
+      await this._finish(id, {
+        status: 'cancelled',
+        reason: 'The run was cancelled before it started.'
+      });
+    } else {
+      this._aborts.get(id)?.abort();
+      await this._ended.get(id);
+    }
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    const run = this._record(id);
+    if (!FINAL_STATUSES.includes(run.status)) {
+      await this.cancel(id);
+    }
+    const { orphanedBlobs } = this.options.records.deleteRun(id);
+    await this.options.logs.delete(id);
+    for (const sha256 of orphanedBlobs) {
+      // A run created meanwhile may have stored the same bytes again.
+      if (!this.options.records.isBlobReferenced(sha256)) {
+        await this.options.blobs.delete(sha256);
+      }
+    }
+  }
+
+  /** The bytes of one output, streamed from the blob store. */
+  async output(
+    id: string,
+    name: string
+  ): Promise<{ body: Readable; size: number; name: string }> {
+    this._record(id);
+    // Changed files are named by their absolute path; declared outputs never start with a slash.
+    const output = this.options.records.getOutput(
+      id,
+      name.startsWith('/') ? 'changed' : 'declared',
+      name
+    );
+    if (!output) {
+      throw notFound(`The output "${name}" of run ${id}`);
+    }
+    return {
+      body: await this.options.blobs.get(output.sha256),
+      size: output.size,
+      name: output.name
+    };
+  }
+
+  /**
+   * Writes a finished run's outputs into a workspace folder (default `<package>.runs/<run id>/`
+   * beside the package). Existing files are never overwritten: they are reported as skipped.
+   */
+  async save(id: string, folder?: string): Promise<SaveOutputsResponse> {
+    const run = this._record(id);
+    if (!FINAL_STATUSES.includes(run.status)) {
+      throw new ApiError(
+        409,
+        'not-ended',
+        `Run ${id} has not ended yet; save its outputs when it has.`
+      );
+    }
+    const pkg = this.options.packages.get(run.packageSha256);
+    const stem = pkg.name.replace(/\.rpz$/i, '');
+    const beside =
+      pkg.source.kind === 'workspace' ? posix.dirname(pkg.source.path) : '.';
+    const target =
+      folder !== undefined
+        ? checkRelativePath(folder, 'folder')
+        : posix.join(beside, `${stem}.runs`, id);
+    const root = await ensureFolder(this.options.workspace, target);
+    const files: string[] = [];
+    const skipped: string[] = [];
+    for (const output of this.options.records.listOutputs(id)) {
+      const relative =
+        output.kind === 'declared'
+          ? output.name.replace(/[/\\\0]/g, '_').replace(/^\.\.?$/, '_$&')
+          : posix.join('changed', posix.normalize('/' + output.path).slice(1));
+      const folderOfFile = await ensureFolder(
+        this.options.workspace,
+        posix.join(target, posix.dirname(relative))
+      );
+      const file = join(folderOfFile, posix.basename(relative));
+      let handle;
+      try {
+        handle = await open(file, 'wx', 0o644);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+          skipped.push(await toWorkspacePath(this.options.workspace, file));
+          continue;
+        }
+        throw error;
+      }
+      await pipeline(
+        await this.options.blobs.get(output.sha256),
+        handle.createWriteStream()
+      );
+      files.push(await toWorkspacePath(this.options.workspace, file));
+    }
+    return {
+      folder: await toWorkspacePath(this.options.workspace, root),
+      files,
+      skipped
+    };
+  }
+
+  /** Waits until every queued and running run has ended (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private async execute(id: string): Promise<void> {
+    const run = this._record(id);
+    if (run.status !== 'queued') {
+      return;
+    }
+    const abort = new AbortController();
+    this._aborts.set(id, abort);
+    let resolveEnded!: () => void;
+    this._ended.set(id, new Promise(resolve => (resolveEnded = resolve)));
+    const { records } = this.options;
+    const steps: StepRecord[] = [];
+    const missing: { name: string; path: string; reason: string }[] = [];
+    try {
+      const pkg = this.options.packages.get(run.packageSha256);
+      records.updateStatus(id, 'building');
+      await this._append(id, {
+        type: 'status',
+        time: Date.now(),
+        status: 'building'
+      });
+      let image: string;
+      try {
+        image = await this.options.builds.ensure(
+          pkg.sha256,
+          build =>
+            void this._append(id, { type: 'build', time: Date.now(), build })
+        );
+      } catch (error) {
+        await this._finish(id, {
+          status: 'error',
+          reason: `The image could not be made: ${error instanceof Error ? error.message : String(error)}`
+        });
+        return;
+      }
+      if (abort.signal.aborted) {
+        await this._finish(id, {
+          status: 'cancelled',
+          reason: 'The run was cancelled.'
+        });
+        return;
+      }
+      records.setExecution(id, { backend: 'docker', image });
+      const plan = planRun(pkg.model, run.edits);
+      steps.push(
+        ...plan.steps.map(s => ({
+          index: s.index,
+          id: s.id,
+          argv: s.argv,
+          exitCode: null,
+          durationMs: null
+        }))
+      );
+      records.setSteps(id, steps);
+      await runOnDocker({
+        docker: this._docker,
+        image,
+        plan,
+        helperPath: helperPath(),
+        sink: new BlobSink(this.options.blobs),
+        signal: abort.signal,
+        labels: { 'org.reproserver.run': id },
+        openInput: input => this._openInput(input),
+        onEvent: event => this._onRunEvent(id, event, steps, missing)
+      });
+    } catch (error) {
+      await this._finish(id, {
+        status: 'error',
+        reason: `The server failed to run it: ${error instanceof Error ? error.message : String(error)}`
+      });
+    } finally {
+      await this._appends.get(id);
+      await this.options.logs.close(id);
+      this._aborts.delete(id);
+      this._appends.delete(id);
+      resolveEnded();
+      this._ended.delete(id);
+    }
+  }
+
+  /** Keeps the records in step with the events, then appends each to the log. */
+  private _onRunEvent(
+    id: string,
+    event: RunEvent,
+    steps: StepRecord[],
+    missing: { name: string; path: string; reason: string }[]
+  ): void {
+    const { records } = this.options;
+    switch (event.type) {
+      case 'status':
+        records.updateStatus(id, event.status);
+        break;
+      case 'step-end':
+        Object.assign(steps[event.step], {
+          exitCode: event.exitCode,
+          durationMs: event.durationMs
+        });
+        records.setSteps(id, steps);
+        break;
+      case 'output':
+        records.addOutput(id, {
+          name: event.name,
+          path: event.path,
+          kind: event.kind,
+          size: event.size,
+          sha256: event.sha256,
+          uid: event.uid,
+          gid: event.gid,
+          mode: event.mode
+        });
+        break;
+      case 'output-missing':
+        missing.push({
+          name: event.name,
+          path: event.path,
+          reason: event.reason
+        });
+        records.setMissingOutputs(id, missing);
+        break;
+      case 'end':
+        records.updateStatus(id, event.status, {
+          reason: event.reason,
+          failedStep: event.failedStep
+        });
+        break;
+    }
+    void this._append(id, event);
+  }
+
+  private async _finish(
+    id: string,
+    end: { status: RunStatus; reason?: string; failedStep?: number }
+  ): Promise<void> {
+    this.options.records.updateStatus(id, end.status, {
+      reason: end.reason,
+      failedStep: end.failedStep
+    });
+    await this._append(id, {
+      type: 'status',
+      time: Date.now(),
+      status: end.status
+    });
+    await this._append(id, { type: 'end', time: Date.now(), ...end });
+    if (!this._aborts.has(id)) {
+      await this.options.logs.close(id);
+    }
+  }
+
+  /** Appends in order; the records keep the log's size so clients know where it ends. */
+  private _append(id: string, event: RunEvent): Promise<void> {
+    const previous = this._appends.get(id) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.options.logs.append(id, event))
+      .then(size => this.options.records.setLogSize(id, size))
+      .catch(error =>
+        console.error(
+          `reproserver: cannot append to the log of run ${id}`,
+          error
+        )
+      );
+    this._appends.set(id, next);
+    return next;
+  }
+
+  /** Replacement inputs from the workspace are stored as blobs at once: the run is reproducible. */
+  private async _storeInputs(
+    edits: RunEdits
+  ): Promise<{ edits: RunEdits; inputs: InputRecord[] }> {
+    const inputs: InputRecord[] = [];
+    const stored: { name: string; source: InputSource }[] = [];
+    for (const input of edits.inputs ?? []) {
+      let sha256: string;
+      let size: number;
+      if (input.source.kind === 'workspace') {
+        const real = await resolveExisting(
+          this.options.workspace,
+          input.source.path,
+          'input file'
+        );
+        if (!(await stat(real)).isFile()) {
+          throw new ApiError(
+            400,
+            'not-a-file',
+            `The input "${input.name}" is not a file: ${input.source.path}`
+          );
+        }
+        try {
+          ({ sha256, size } = await this.options.blobs.put(
+            createReadStream(real),
+            {
+              maxBytes: this.options.maxUploadBytes
+            }
+          ));
+        } catch (error) {
+          if (error instanceof BlobTooLargeError) {
+            throw new ApiError(413, 'too-large', error.message);
+          }
+          throw error;
+        }
+      } else if (input.source.kind === 'blob') {
+        const info = isSha256(input.source.sha256)
+          ? await this.options.blobs.stat(input.source.sha256)
+          : undefined;
+        if (!info) {
+          throw new ApiError(
+            400,
+            'unknown-upload',
+            `No uploaded file has the sha256 ${input.source.sha256}.`
+          );
+        }
+        ({ sha256, size } = info);
+      } else {
+        throw new ApiError(
+          400,
+          'bad-input',
+          `The input "${input.name}" must come from the workspace or an upload.`
+        );
+      }
+      inputs.push({ name: input.name, sha256, size });
+      stored.push({ name: input.name, source: { kind: 'blob', sha256 } });
+    }
+    return {
+      edits: stored.length > 0 ? { ...edits, inputs: stored } : edits,
+      inputs
+    };
+  }
+
+  private async _openInput(
+    input: InputPlacement
+  ): Promise<{ body: Readable; size: number }> {
+    if (input.source.kind !== 'blob') {
+      throw new Error(`The input "${input.name}" was not stored.`);
+    }
+    const info = await this.options.blobs.stat(input.source.sha256);
+    if (!info) {
+      throw new Error(`The stored input "${input.name}" is gone.`);
+    }
+    return {
+      body: await this.options.blobs.get(input.source.sha256),
+      size: info.size
+    };
+  }
+
+  private async _removeContainers(runId: string): Promise<void> {
+    try {
+      const containers = await this._docker.listContainers({
+        all: true,
+        filters: { label: [`org.reproserver.run=${runId}`] }
+      });
+      for (const info of containers) {
+        await this._docker.getContainer(info.Id).remove({ force: true });
+      }
+    } catch {
+      // No engine: nothing of this run can be running there either.
+    }
+  }
+
+  private _record(id: string): RunRecord {
+    const run = /^[A-Za-z0-9_-]{1,64}$/.test(id)
+      ? this.options.records.getRun(id)
+      : undefined;
+    if (!run) {
+      throw notFound(`Run ${id}`);
+    }
+    return run;
+  }
+
+  private _toWire(run: RunRecord): WireRun {
+    const pkg = this.options.records.getPackage(run.packageSha256);
+    const iso = (t: number | null): string | null =>
+      t === null ? null : new Date(t).toISOString();
+    return {
+      id: run.id,
+      package: run.packageSha256,
+      packageName: pkg?.name ?? run.packageSha256,
+      status: run.status,
+      backend:
+        run.backend === 'docker' || run.backend === 'sandbox'
+          ? run.backend
+          : null,
+      image: run.image,
+      createdAt: new Date(run.createdAt).toISOString(),
+      startedAt: iso(run.startedAt),
+      endedAt: iso(run.endedAt),
+      edits: run.edits,
+      limits: run.limits,
+      steps: run.steps,
+      outputs: this.options.records
+        .listOutputs(run.id)
+        .map(({ name, path, kind, size, sha256 }) => ({
+          name,
+          path,
+          kind,
+          size,
+          sha256
+        })),
+      missingOutputs: run.missingOutputs,
+      failedStep: run.failedStep,
+      reason: run.reason,
+      eventsSize: run.logSize
+    };
+  }
+
+  private readonly _limiter: RateLimiter;
+  private readonly _docker: Docker;
+  private readonly _aborts = new Map<string, AbortController>();
+  private readonly _ended = new Map<string, Promise<void>>();
+  private readonly _appends = new Map<string, Promise<void>>();
+}

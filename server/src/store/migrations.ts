@@ -1,0 +1,70 @@
+/**
+ * The records' schema, as the list of steps that built it: step N (1-based) brings a database
+ * from `PRAGMA user_version` N-1 to N. Never edit a released step; append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE packages (
+    sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    -- The PackageModel, as JSON.
+    model TEXT NOT NULL,
+    -- 'blob': the package is in the blob store under its sha256; 'workspace': it was registered
+    -- from a file of the workspace (source_path, relative to it), which may change or vanish.
+    source_kind TEXT NOT NULL CHECK (source_kind IN ('blob', 'workspace')),
+    source_path TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX packages_created ON packages (created_at);
+
+  CREATE TABLE runs (
+    -- Creation order: ties of created_at (same millisecond) still page and queue in order.
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    package_sha256 TEXT NOT NULL REFERENCES packages (sha256),
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER,
+    -- RunEdits and RunLimits, as JSON.
+    edits TEXT NOT NULL,
+    limits TEXT NOT NULL,
+    backend TEXT,
+    image TEXT,
+    failed_step INTEGER,
+    reason TEXT,
+    container_id TEXT,
+    log_size INTEGER NOT NULL DEFAULT 0,
+    -- Projections of the event log kept for listings (RunStep[], MissingOutput[]), as JSON.
+    steps TEXT NOT NULL DEFAULT '[]',
+    missing_outputs TEXT NOT NULL DEFAULT '[]'
+  );
+  CREATE INDEX runs_package ON runs (package_sha256, seq);
+  CREATE INDEX runs_status ON runs (status, seq);
+
+  -- A row is inserted only once its blob is fully stored.
+  CREATE TABLE run_outputs (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('declared', 'changed')),
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    uid INTEGER NOT NULL,
+    gid INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    PRIMARY KEY (run_id, kind, name)
+  );
+  CREATE INDEX run_outputs_sha256 ON run_outputs (sha256);
+
+  CREATE TABLE run_inputs (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+    size INTEGER NOT NULL,
+    PRIMARY KEY (run_id, name)
+  );
+  CREATE INDEX run_inputs_sha256 ON run_inputs (sha256);
+  `
+];

@@ -1,0 +1,526 @@
+import './dom-polyfills';
+import { nullTranslator } from '@jupyterlab/translation';
+import { Widget } from '@lumino/widgets';
+import type { ReproServerClient } from '../api/client';
+import { ReproServerError } from '../api/client';
+import { PackageSession } from '../model/package';
+import { RpzPanel, type IPanelServices } from '../panel/panel';
+import { savedFile } from '../panel/run';
+import {
+  BACKENDS,
+  EventLog,
+  FakeSocket,
+  SHA,
+  packageDetails,
+  runRecord
+} from './fixtures';
+
+/** Lets pending promises and zero-delay timers run. */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await new Promise(resolve => setTimeout(resolve, 0));
+  }
+}
+
+function fakeClient(overrides: Partial<Record<string, unknown>> = {}) {
+  const sockets: FakeSocket[] = [];
+  const calls: { name: string; args: unknown[] }[] = [];
+  const record = (name: string, value: unknown) =>
+    jest.fn(async (...args: unknown[]) => {
+      calls.push({ name, args });
+      if (value instanceof Error) {
+        throw value;
+      }
+      return typeof value === 'function' ? value(...args) : value;
+    });
+  const client = {
+    sockets,
+    calls,
+    backends: record('backends', BACKENDS),
+    registerPackage: record('registerPackage', {
+      sha256: SHA,
+      name: 'shell-pipeline.rpz',
+      size: 1,
+      path: 'work/shell-pipeline.rpz',
+      createdAt: ''
+    }),
+    getPackage: record('getPackage', packageDetails()),
+    listRuns: record('listRuns', { runs: [] }),
+    getBuild: record('getBuild', {
+      state: 'building',
+      image: null,
+      events: [
+        {
+          type: 'progress',
+          time: '',
+          phase: 'building',
+          bytes: 500000,
+          totalBytes: 1000000,
+          entries: 3
+        }
+      ],
+      error: null
+    }),
+    createRun: record('createRun', runRecord()),
+    cancelRun: record('cancelRun', runRecord({ status: 'cancelled' })),
+    getRun: record(
+      'getRun',
+      runRecord({
+        status: 'succeeded',
+        outputs: [
+          {
+            name: 'top-words.txt',
+            path: '/tmp/top-words.txt',
+            kind: 'declared',
+            size: 12,
+            sha256: 'c'.repeat(64)
+          }
+        ]
+      })
+    ),
+    saveOutputs: record('saveOutputs', {
+      folder: 'work/shell-pipeline.rpz.runs/r1',
+      files: ['work/shell-pipeline.rpz.runs/r1/top-words.txt'],
+      skipped: []
+    }),
+    upload: record('upload', { sha256: 'd'.repeat(64), size: 5 }),
+    openEvents(id: string, offset: number) {
+      const socket = new FakeSocket(id, offset);
+      sockets.push(socket);
+      return socket;
+    },
+    ...overrides
+  };
+  return client;
+}
+
+function services(): IPanelServices & { opened: string[]; copied: string[] } {
+  const opened: string[] = [];
+  const copied: string[] = [];
+  return {
+    trans: nullTranslator.load('jupyterlab_reproserver'),
+    opened,
+    copied,
+    openFile: path => opened.push(path),
+    openFolder: path => opened.push(path + '/'),
+    copy: text => copied.push(text),
+    pickWorkspaceFile: async () => 'data/other.txt'
+  };
+}
+
+async function openPanel(client: ReturnType<typeof fakeClient>) {
+  const s = services();
+  const session = new PackageSession(
+    client as unknown as ReproServerClient,
+    'work/shell-pipeline.rpz',
+    {
+      limits: { memoryMiB: 1024, timeoutSeconds: 600 },
+      outputFolder: '',
+      autoSave: true
+    },
+    { pollMs: 10, minDelayMs: 10 }
+  );
+  const panel = new RpzPanel(session, s);
+  Widget.attach(panel, document.body);
+  await session.load();
+  await flush();
+  return { panel, services: s, node: panel.node };
+}
+
+function click(node: Element | null): void {
+  if (!node) {
+    throw new Error('nothing to click');
+  }
+  (node as HTMLElement).click();
+}
+
+function buttonByText(root: HTMLElement, text: string): HTMLButtonElement {
+  const found = [...root.querySelectorAll('button')].find(
+    b => b.textContent === text
+  );
+  if (!found) {
+    throw new Error(`no button "${text}"`);
+  }
+  return found;
+}
+
+describe('RpzPanel', () => {
+  afterEach(() => {
+    document.body.replaceChildren();
+  });
+
+  it('shows the overview of the package', async () => {
+    const client = fakeClient();
+    const { panel, node } = await openPanel(client);
+    expect(client.registerPackage).toHaveBeenCalledWith(
+      'work/shell-pipeline.rpz'
+    );
+    expect(node.querySelector('.jp-ReproServer-title')?.textContent).toBe(
+      'shell-pipeline.rpz'
+    );
+    const facts = node.querySelector('.jp-ReproServer-facts')!.textContent;
+    expect(facts).toContain('debian 12');
+    expect(facts).toContain('x86_64');
+    expect(
+      node.querySelector('.jp-ReproServer-warnings')?.textContent
+    ).toContain('An odd but harmless thing.');
+    expect(
+      [...node.querySelectorAll('.jp-ReproServer-cmdline')].map(
+        c => c.textContent
+      )
+    ).toEqual([
+      'sh wordfreq.sh words.txt 3',
+      'python3 fit.py --n 5 --mode=fast'
+    ]);
+    expect(
+      node.querySelector('.jp-ReproServer-provenance')?.textContent
+    ).toContain('3 processes, 2 programs, 1 files read, 1 files written');
+    panel.dispose();
+  });
+
+  it('edits an argument, marks it changed and resets it', async () => {
+    const client = fakeClient();
+    const { panel, node } = await openPanel(client);
+    panel.selectTab('parameters');
+    const step0 = node.querySelector('[data-step="0"]') as HTMLElement;
+    const row = step0.querySelector('.jp-ReproServer-field[data-index="3"]')!;
+    const input = row.querySelector('input') as HTMLInputElement;
+    expect(input.type).toBe('number');
+    expect(
+      step0.querySelector('.jp-ReproServer-field[data-index="2"]')!.className
+    ).toContain('jp-ReproServer-field-file');
+    input.value = '2';
+    input.dispatchEvent(new Event('input'));
+    expect(row.classList.contains('jp-mod-changed')).toBe(true);
+    expect(step0.classList.contains('jp-mod-changed')).toBe(true);
+    expect(panel.session.edits!.toRunEdits().stepEdits).toEqual([
+      { step: 0, args: [{ index: 3, value: '2' }] }
+    ]);
+    click(row.querySelector('.jp-ReproServer-reset'));
+    const again = node.querySelector(
+      '[data-step="0"] .jp-ReproServer-field[data-index="3"]'
+    )!;
+    expect(again.classList.contains('jp-mod-changed')).toBe(false);
+    expect((again.querySelector('input') as HTMLInputElement).value).toBe('3');
+    panel.dispose();
+  });
+
+  it('replaces an input with a workspace file and with an upload', async () => {
+    const client = fakeClient();
+    const { panel, node } = await openPanel(client);
+    panel.selectTab('inputs');
+    const slot = () => node.querySelector('[data-input="arg2"]') as HTMLElement;
+    click(buttonByText(slot(), 'Choose from workspace…'));
+    await flush();
+    expect(slot().textContent).toContain('Replaced by data/other.txt');
+    expect(panel.session.edits!.toRunEdits().inputs).toEqual([
+      { name: 'arg2', source: { kind: 'workspace', path: 'data/other.txt' } }
+    ]);
+    await panel.session.replaceInputWithUpload(
+      'arg2',
+      new File(['a b'], 'mine.txt')
+    );
+    expect(slot().textContent).toContain('Replaced by mine.txt');
+    expect(panel.session.edits!.toRunEdits().inputs![0].source).toEqual({
+      kind: 'blob',
+      sha256: 'd'.repeat(64)
+    });
+    click(buttonByText(slot(), 'Reset'));
+    expect(slot().textContent).toContain('Original file from the package');
+    panel.dispose();
+  });
+
+  it('runs, shows build progress and the live log, then the saved outputs', async () => {
+    const client = fakeClient();
+    const { panel, node, services: s } = await openPanel(client);
+    panel.selectTab('parameters');
+    const input = node.querySelector(
+      '[data-step="0"] .jp-ReproServer-field[data-index="3"] input'
+    ) as HTMLInputElement;
+    input.value = '2';
+    input.dispatchEvent(new Event('input'));
+    click(node.querySelector('.jp-ReproServer-run-button'));
+    await flush();
+    expect(panel.currentTab).toBe('run');
+    const request = client.createRun.mock.calls[0][0] as {
+      edits: { stepEdits: unknown; limits: unknown };
+    };
+    expect(request.edits.stepEdits).toEqual([
+      { step: 0, args: [{ index: 3, value: '2' }] }
+    ]);
+    expect(request.edits.limits).toEqual({
+      memoryMiB: 1024,
+      timeoutSeconds: 600
+    });
+
+    const socket = client.sockets[0];
+    socket.open();
+    const log = new EventLog();
+    socket.send(log.add({ type: 'status', status: 'building' }));
+    await flush();
+    expect(node.querySelector('.jp-ReproServer-build')?.textContent).toContain(
+      '500 KB of 1.0 MB'
+    );
+    socket.send(log.add({ type: 'status', status: 'running' }));
+    socket.send(
+      log.add({ type: 'step-start', step: 0, id: 'run0', argv: ['sh'] })
+    );
+    socket.send(
+      log.add({ type: 'log', step: 0, stream: 'stdout', text: 'the 7\n' })
+    );
+    socket.send(
+      log.add({
+        type: 'log',
+        step: 0,
+        stream: 'stderr',
+        text: '\x1b[33mslow\x1b[0m\n'
+      })
+    );
+    expect(node.querySelector('.jp-ReproServer-build')).toBeNull();
+    expect(
+      node.querySelector('pre .jp-ReproServer-log-stdout')?.textContent
+    ).toBe('the 7\n');
+    const stderr = node.querySelector('pre .jp-ReproServer-log-stderr')!;
+    expect(stderr.querySelector('.jp-ReproServer-ansi-fg3')?.textContent).toBe(
+      'slow'
+    );
+    expect(
+      node
+        .querySelector('.jp-ReproServer-cancel-button')!
+        .hasAttribute('disabled')
+    ).toBe(false);
+
+    // Search highlights matches.
+    const search = node.querySelector(
+      '.jp-ReproServer-logSearch'
+    ) as HTMLInputElement;
+    search.value = 'SLOW';
+    search.dispatchEvent(new Event('input'));
+    expect(node.querySelectorAll('pre mark')).toHaveLength(1);
+    click(buttonByText(node, 'Copy'));
+    expect(s.copied[0]).toContain('the 7\n');
+    search.value = '';
+    search.dispatchEvent(new Event('input'));
+
+    socket.send(
+      log.add({ type: 'step-end', step: 0, exitCode: 0, durationMs: 1200 })
+    );
+    socket.send(log.add({ type: 'end', status: 'succeeded' }));
+    socket.drop();
+    await flush();
+    expect(client.getRun).toHaveBeenCalledWith('r1');
+    expect(client.saveOutputs).toHaveBeenCalledWith('r1', undefined);
+    expect(
+      node.querySelector('[role="status"].jp-ReproServer-badge')?.textContent
+    ).toBe('Succeeded');
+    expect(
+      node.querySelector('.jp-ReproServer-runStep')?.textContent
+    ).toContain('exit code 0');
+    const link = node.querySelector(
+      '[data-output="top-words.txt"] a'
+    ) as HTMLElement;
+    click(link);
+    expect(s.opened).toEqual(['work/shell-pipeline.rpz.runs/r1/top-words.txt']);
+    click(buttonByText(node, 'Open folder'));
+    expect(s.opened[1]).toBe('work/shell-pipeline.rpz.runs/r1/');
+    expect(client.sockets).toHaveLength(1);
+    panel.dispose();
+  });
+
+  it('says how a run failed: the step, its exit code and the end of its log', async () => {
+    const client = fakeClient({
+      getRun: jest.fn(async () =>
+        runRecord({ status: 'failed', failedStep: 0 })
+      )
+    });
+    const { panel, node } = await openPanel(client);
+    await panel.runPackage();
+    const socket = client.sockets[0];
+    const log = new EventLog();
+    socket.send(log.add({ type: 'status', status: 'running' }));
+    socket.send(
+      log.add({ type: 'step-start', step: 0, id: 'run0', argv: ['sh'] })
+    );
+    socket.send(
+      log.add({
+        type: 'log',
+        step: 0,
+        stream: 'stderr',
+        text: 'sort: cannot read: words.txt\n'
+      })
+    );
+    socket.send(
+      log.add({ type: 'step-end', step: 0, exitCode: 2, durationMs: 10 })
+    );
+    socket.send(
+      log.add({
+        type: 'end',
+        status: 'failed',
+        failedStep: 0,
+        reason: 'A step failed.'
+      })
+    );
+    await flush();
+    const failure = node.querySelector('.jp-ReproServer-failure')!.textContent;
+    expect(failure).toContain('Step run0 ended with exit code 2.');
+    expect(failure).toContain('sort: cannot read: words.txt');
+    panel.dispose();
+  });
+
+  it('says when the companion server does not answer', async () => {
+    const client = fakeClient({
+      backends: jest.fn(async () => {
+        throw new ReproServerError(
+          'The ReproServer companion server cannot be reached at http://127.0.0.1:9/: TypeError: fetch failed',
+          'unreachable'
+        );
+      })
+    });
+    const { panel, node } = await openPanel(client);
+    expect(
+      node.querySelector('.jp-ReproServer-unreachable')?.textContent
+    ).toContain('does not answer');
+    expect(
+      node.querySelector('.jp-ReproServer-tabs')!.hasAttribute('hidden')
+    ).toBe(true);
+    panel.dispose();
+  });
+
+  it("shows the reader's sentence for a malformed package", async () => {
+    const client = fakeClient({
+      registerPackage: jest.fn(async () => {
+        throw new ReproServerError(
+          'bad.rpz is not a ReproZip package: no METADATA/version.',
+          'malformed-package',
+          422
+        );
+      })
+    });
+    const { panel, node } = await openPanel(client);
+    expect(
+      node.querySelector('.jp-ReproServer-malformed')?.textContent
+    ).toContain('no METADATA/version.');
+    panel.dispose();
+  });
+
+  it('says why no run can start when no backend works', async () => {
+    const client = fakeClient({
+      backends: jest.fn(async () => ({
+        backends: [
+          {
+            name: 'docker',
+            available: false,
+            detail: 'No Docker daemon answers.'
+          }
+        ],
+        default: null
+      }))
+    });
+    const { panel, node } = await openPanel(client);
+    expect(
+      node.querySelector('.jp-ReproServer-nobackend')?.textContent
+    ).toContain('No Docker daemon answers.');
+    expect(
+      node.querySelector('.jp-ReproServer-run-button')!.hasAttribute('disabled')
+    ).toBe(true);
+    panel.dispose();
+  });
+
+  it('lists earlier runs and re-runs one with the same edits', async () => {
+    const earlier = runRecord({
+      id: 'r0',
+      status: 'succeeded',
+      edits: { stepEdits: [{ step: 0, args: [{ index: 3, value: '2' }] }] }
+    });
+    const client = fakeClient({
+      listRuns: jest.fn(async () => ({ runs: [earlier] }))
+    });
+    const { panel, node, services: s } = await openPanel(client);
+    panel.selectTab('history');
+    const row = node.querySelector('[data-run="r0"]') as HTMLElement;
+    expect(row.textContent).toContain('run0: argument 3 = 2');
+    click(buttonByText(row, 'Copy as command'));
+    expect(s.copied[0]).toBe(
+      'reproserver run work/shell-pipeline.rpz --out shell-pipeline.runs/r0 --arg 0:3=2'
+    );
+    click(buttonByText(row, 'Re-run'));
+    await flush();
+    expect(panel.currentTab).toBe('run');
+    const request = client.createRun.mock.calls[0][0] as {
+      edits: { stepEdits: unknown };
+    };
+    expect(request.edits.stepEdits).toEqual([
+      { step: 0, args: [{ index: 3, value: '2' }] }
+    ]);
+    panel.dispose();
+  });
+
+  it('opens an earlier run: replays its log and saves its outputs on demand', async () => {
+    const earlier = runRecord({
+      id: 'r0',
+      status: 'succeeded',
+      outputs: [
+        {
+          name: 'top-words.txt',
+          path: '/tmp/top-words.txt',
+          kind: 'declared',
+          size: 12,
+          sha256: 'c'.repeat(64)
+        }
+      ]
+    });
+    const client = fakeClient({
+      listRuns: jest.fn(async () => ({ runs: [earlier] })),
+      getRun: jest.fn(async () => earlier),
+      saveOutputs: jest.fn(async () => ({
+        folder: 'work/shell-pipeline.runs/r0',
+        files: [],
+        skipped: ['work/shell-pipeline.runs/r0/top-words.txt']
+      }))
+    });
+    const { panel, node, services: s } = await openPanel(client);
+    panel.selectTab('history');
+    click(buttonByText(node.querySelector('[data-run="r0"]')!, 'Open'));
+    await flush();
+    expect(panel.currentTab).toBe('run');
+    const socket = client.sockets[0];
+    expect(socket.offset).toBe(0);
+    const log = new EventLog();
+    socket.send(
+      log.add({ type: 'log', step: 0, stream: 'stdout', text: 'old\n' })
+    );
+    socket.send(log.add({ type: 'end', status: 'succeeded' }));
+    await flush();
+    expect(node.querySelector('pre')!.textContent).toContain('old');
+    expect(client.saveOutputs).not.toHaveBeenCalled();
+    click(buttonByText(node, 'Save to workspace'));
+    await flush();
+    // The file was there already: the link goes to it.
+    click(node.querySelector('[data-output="top-words.txt"] a'));
+    expect(s.opened).toEqual(['work/shell-pipeline.runs/r0/top-words.txt']);
+    panel.dispose();
+  });
+});
+
+describe('savedFile', () => {
+  it('finds declared outputs by name and changed files under changed/', () => {
+    const saved = {
+      folder: 'w/p.runs/r1',
+      files: ['w/p.runs/r1/a_b.txt', 'w/p.runs/r1/changed/tmp/x/out.csv'],
+      skipped: []
+    };
+    expect(
+      savedFile(saved, { name: 'a/b.txt', path: '/tmp/a', kind: 'declared' })
+    ).toBe('w/p.runs/r1/a_b.txt');
+    expect(
+      savedFile(saved, {
+        name: '/tmp/x/out.csv',
+        path: '/tmp/x/out.csv',
+        kind: 'changed'
+      })
+    ).toBe('w/p.runs/r1/changed/tmp/x/out.csv');
+    expect(
+      savedFile(saved, { name: 'other', path: '/o', kind: 'declared' })
+    ).toBeUndefined();
+  });
+});

@@ -1,0 +1,480 @@
+import { Signal, type ISignal } from '@lumino/signaling';
+import type {
+  BackendsResponse,
+  PackageDetails,
+  RunRecord,
+  SaveOutputsResponse
+} from 'reproserver/dist/api/wire';
+import { ReproServerError, type ReproServerClient } from '../api/client';
+import { RunEventStream, type StreamState } from '../api/events';
+import { EditsModel, commandForEdits, type EditableLimits } from './edits';
+import { RunSession, isFinal } from './run';
+
+/** What the panel can show as a whole. */
+export type PanelPhase =
+  /** Asking the server. */
+  | 'loading'
+  /** The companion server does not answer. */
+  | 'unreachable'
+  /** The package cannot be read (the reader's sentence is the message). */
+  | 'error'
+  | 'ready';
+
+/** Options from the user's settings. */
+export interface IPanelOptions {
+  limits: EditableLimits;
+  /** Workspace folder pattern for outputs; empty = the server's default. */
+  outputFolder: string;
+  autoSave: boolean;
+}
+
+/** A short message for the user. */
+export interface INotice {
+  kind: 'error' | 'info';
+  text: string;
+}
+
+/**
+ * Everything the panel of one package shows: the server's state, the package, the user's edits,
+ * the run on display and the earlier runs. Only this class (through the client) does I/O;
+ * widgets render it and call its methods.
+ */
+export class PackageSession {
+  constructor(
+    private readonly _client: ReproServerClient,
+    path: string,
+    options: IPanelOptions,
+    private readonly _timing: { pollMs?: number; minDelayMs?: number } = {}
+  ) {
+    this._path = path;
+    this._options = options;
+  }
+
+  get path(): string {
+    return this._path;
+  }
+
+  get phase(): PanelPhase {
+    return this._phase;
+  }
+
+  /** The sentence explaining `unreachable` or `error`. */
+  get message(): string {
+    return this._message;
+  }
+
+  get backends(): BackendsResponse | null {
+    return this._backends;
+  }
+
+  /** Why no run can start here, or null. */
+  get cannotRun(): string | null {
+    const b = this._backends;
+    if (b && b.default === null) {
+      const reasons = b.backends.map(x => `${x.name}: ${x.detail}`).join(' ');
+      return `No backend can run experiments here. ${reasons}`.trim();
+    }
+    return null;
+  }
+
+  get details(): PackageDetails | null {
+    return this._details;
+  }
+
+  get edits(): EditsModel | null {
+    return this._edits;
+  }
+
+  /** The run on display. */
+  get run(): RunSession | null {
+    return this._run;
+  }
+
+  get streamState(): StreamState {
+    return this._stream?.state ?? 'closed';
+  }
+
+  get history(): readonly RunRecord[] {
+    return this._history;
+  }
+
+  get notice(): INotice | null {
+    return this._notice;
+  }
+
+  get busy(): boolean {
+    return this._busy;
+  }
+
+  get options(): IPanelOptions {
+    return this._options;
+  }
+
+  /** Where a run's outputs were saved, when they were. */
+  saved(runId: string): SaveOutputsResponse | undefined {
+    return this._saved.get(runId);
+  }
+
+  /** Anything but the log changed. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** A different run is on display. */
+  get runChanged(): ISignal<this, RunSession | null> {
+    return this._runChanged;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  setPath(path: string): void {
+    this._path = path;
+    this._changed.emit();
+  }
+
+  setOptions(options: IPanelOptions): void {
+    this._options = options;
+    this._changed.emit();
+  }
+
+  /** Asks the server about itself and the package. */
+  async load(): Promise<void> {
+    this._phase = 'loading';
+    this._changed.emit();
+    try {
+      this._backends = await this._client.backends();
+    } catch (error) {
+      this._fail(error);
+      return;
+    }
+    try {
+      const summary = await this._client.registerPackage(this._path);
+      const details = await this._client.getPackage(summary.sha256);
+      this._details = details;
+      this._edits = new EditsModel(
+        details.model,
+        details.parameters,
+        this._options.limits
+      );
+      this._phase = 'ready';
+      this._message = '';
+    } catch (error) {
+      this._fail(error);
+      return;
+    }
+    this._changed.emit();
+    await this.refreshHistory();
+  }
+
+  async refreshHistory(): Promise<void> {
+    if (!this._details) {
+      return;
+    }
+    try {
+      const list = await this._client.listRuns(this._details.sha256);
+      this._history = [...list.runs].sort((a, b) =>
+        b.createdAt.localeCompare(a.createdAt)
+      );
+      this._changed.emit();
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+    }
+  }
+
+  /** Starts a run with the current edits. */
+  async start(): Promise<RunSession | null> {
+    if (!this._details || !this._edits || this._busy) {
+      return null;
+    }
+    if (this._run && !this._run.finished) {
+      this._setNotice('info', 'A run of this package is still going on.');
+      return null;
+    }
+    let edits;
+    try {
+      edits = this._edits.toRunEdits();
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+      return null;
+    }
+    this._busy = true;
+    this._notice = null;
+    this._changed.emit();
+    try {
+      const record = await this._client.createRun({
+        package: this._details.sha256,
+        edits
+      });
+      this._fresh.add(record.id);
+      this._show(record, true);
+      void this.refreshHistory();
+      return this._run;
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+      return null;
+    } finally {
+      this._busy = false;
+      this._changed.emit();
+    }
+  }
+
+  async cancel(): Promise<void> {
+    const run = this._run;
+    if (!run || run.finished) {
+      return;
+    }
+    try {
+      const record = await this._client.cancelRun(run.id);
+      if (isFinal(record.status)) {
+        run.setRecord(record);
+      }
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+    }
+  }
+
+  /** Shows an earlier run: its log (replayed from the start) and outputs. */
+  openRun(record: RunRecord): void {
+    this._show(record, false);
+  }
+
+  /** Sets the edits of an earlier run and runs again. */
+  async rerun(record: RunRecord): Promise<RunSession | null> {
+    this._edits?.applyRunEdits(record.edits);
+    return this.start();
+  }
+
+  /** The `reproserver run …` line for a run's edits (the current edits without a record). */
+  commandFor(record?: RunRecord): string {
+    const edits = record ? record.edits : (this._edits?.toRunEdits() ?? {});
+    const runId = record?.id ?? 'RUN';
+    const out =
+      (record && this._saved.get(record.id)?.folder) ??
+      this.outputFolder(runId) ??
+      `${stem(this._path)}.runs/${runId}`;
+    return commandForEdits(this._path, edits, out);
+  }
+
+  /** The folder the outputs of a run go to per the settings; null = the server's default. */
+  outputFolder(runId: string): string | null {
+    const pattern = this._options.outputFolder.trim();
+    if (!pattern) {
+      return null;
+    }
+    const slash = this._path.lastIndexOf('/');
+    const dir = slash === -1 ? '' : this._path.slice(0, slash + 1);
+    return pattern
+      .replace(/\{dir\}/g, dir)
+      .replace(/\{package\}/g, stem(this._path))
+      .replace(/\{run\}/g, runId)
+      .replace(/^\/+/, '');
+  }
+
+  /** Saves a finished run's outputs into the workspace. */
+  async save(runId: string): Promise<SaveOutputsResponse | null> {
+    try {
+      const result = await this._client.saveOutputs(
+        runId,
+        this.outputFolder(runId) ?? undefined
+      );
+      this._saved.set(runId, result);
+      this._changed.emit();
+      return result;
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+      return null;
+    }
+  }
+
+  /** Replaces an input with a file of the workspace (a path relative to its root). */
+  replaceInputWithWorkspaceFile(name: string, path: string): void {
+    const clean = path.replace(/^\/+/, '');
+    this._edits?.replaceInput(name, {
+      source: { kind: 'workspace', path: clean },
+      label: clean
+    });
+  }
+
+  /** Uploads a file of the user's computer and makes it the replacement of an input. */
+  async replaceInputWithUpload(name: string, file: File): Promise<void> {
+    this._uploading.add(name);
+    this._changed.emit();
+    try {
+      const uploaded = await this._client.upload(file);
+      this._edits?.replaceInput(name, {
+        source: { kind: 'blob', sha256: uploaded.sha256 },
+        label: file.name
+      });
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+    } finally {
+      this._uploading.delete(name);
+      this._changed.emit();
+    }
+  }
+
+  /** Whether an upload for this input is under way. */
+  isUploading(name: string): boolean {
+    return this._uploading.has(name);
+  }
+
+  dismissNotice(): void {
+    this._notice = null;
+    this._changed.emit();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._stopRun();
+    Signal.clearData(this);
+  }
+
+  private _show(record: RunRecord, fresh: boolean): void {
+    this._stopRun();
+    const run = new RunSession(record);
+    this._run = run;
+    const stream = new RunEventStream(this._client, record.id, 0, {
+      minDelayMs: this._timing.minDelayMs
+    });
+    this._stream = stream;
+    stream.received.connect((_, message) => run.apply(message));
+    stream.stateChanged.connect(() => this._changed.emit());
+    run.changed.connect(this._onRunChanged, this);
+    this._runChanged.emit(run);
+    this._changed.emit();
+    stream.start();
+    this._pollBuild(run);
+    if (!fresh && isFinal(record.status)) {
+      run.setRecord(record);
+    }
+  }
+
+  private _onRunChanged(run: RunSession): void {
+    if (run.finished && !this._finishing.has(run.id)) {
+      this._finishing.add(run.id);
+      void this._onFinished(run);
+    }
+    this._changed.emit();
+  }
+
+  private async _onFinished(run: RunSession): Promise<void> {
+    try {
+      const record = await this._client.getRun(run.id);
+      run.setRecord(record);
+      const hasOutputs = record.outputs.length > 0;
+      // Outputs of runs started here are saved by the setting; earlier runs on demand.
+      if (
+        this._fresh.has(run.id) &&
+        this._options.autoSave &&
+        hasOutputs &&
+        !this._saved.has(run.id) &&
+        (record.status === 'succeeded' || run.outputs.length > 0)
+      ) {
+        await this.save(run.id);
+      }
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+    }
+    await this.refreshHistory();
+  }
+
+  /** While the image is being built, polls its progress (bytes and phase). */
+  private _pollBuild(run: RunSession): void {
+    const sha = this._details?.sha256;
+    if (!sha) {
+      return;
+    }
+    const tick = async (): Promise<void> => {
+      if (this._disposed || this._run !== run || run.finished) {
+        return;
+      }
+      if (run.status === 'queued' || run.status === 'building') {
+        try {
+          const build = await this._client.getBuild(sha);
+          const last = [...build.events]
+            .reverse()
+            .find(e => e.type === 'progress' || e.type === 'phase');
+          if (run.status === 'building' || build.state === 'building') {
+            run.setBuild(last ?? null);
+          }
+        } catch {
+          // Progress is a nicety; the run's own events say what matters.
+        }
+      }
+      if (run.status === 'queued' || run.status === 'building') {
+        this._pollTimer = setTimeout(
+          () => void tick(),
+          this._timing.pollMs ?? 1000
+        );
+      }
+    };
+    this._pollTimer = setTimeout(() => void tick(), 0);
+  }
+
+  private _stopRun(): void {
+    if (this._pollTimer !== null) {
+      clearTimeout(this._pollTimer);
+      this._pollTimer = null;
+    }
+    this._stream?.stop();
+    this._stream = null;
+    if (this._run) {
+      this._run.changed.disconnect(this._onRunChanged, this);
+    }
+  }
+
+  private _fail(error: unknown): void {
+    if (error instanceof ReproServerError && error.code === 'unreachable') {
+      this._phase = 'unreachable';
+    } else {
+      this._phase = 'error';
+    }
+    this._message = errorText(error);
+    this._changed.emit();
+  }
+
+  private _setNotice(kind: INotice['kind'], text: string): void {
+    this._notice = { kind, text };
+    this._changed.emit();
+  }
+
+  private _path: string;
+  private _options: IPanelOptions;
+  private _phase: PanelPhase = 'loading';
+  private _message = '';
+  private _backends: BackendsResponse | null = null;
+  private _details: PackageDetails | null = null;
+  private _edits: EditsModel | null = null;
+  private _run: RunSession | null = null;
+  private _stream: RunEventStream | null = null;
+  private _history: RunRecord[] = [];
+  private _saved = new Map<string, SaveOutputsResponse>();
+  private _finishing = new Set<string>();
+  private _uploading = new Set<string>();
+  private _fresh = new Set<string>();
+  private _notice: INotice | null = null;
+  private _busy = false;
+  private _disposed = false;
+  private _pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private _changed = new Signal<this, void>(this);
+  private _runChanged = new Signal<this, RunSession | null>(this);
+}
+
+/** The file name without its directory and `.rpz`. */
+export function stem(path: string): string {
+  const name = path.split('/').pop() ?? path;
+  return name.replace(/\.rpz$/i, '');
+}
+
+/** A sentence for any error. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,150 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import type { RunEdits } from 'reproserver/dist/api/wire';
+import { joinCommandLine } from 'reproserver/dist/runs/cmdline';
+import type { PackageSession } from '../model/package';
+import { button, h } from './dom';
+import { statusLabel } from './run';
+
+/** What a run changed, in short phrases ("run0: argument 3 = 2", "input arg2 replaced"). */
+export function describeEdits(
+  edits: RunEdits,
+  stepIds: string[],
+  trans: TranslationBundle
+): string[] {
+  const id = (i: number) => stepIds[i] ?? String(i);
+  const out: string[] = [];
+  if (edits.steps) {
+    out.push(trans.__('steps %1', edits.steps.map(id).join(', ')));
+  }
+  for (const e of edits.stepEdits ?? []) {
+    if (e.argv) {
+      out.push(`${id(e.step)}: ${joinCommandLine(e.argv)}`);
+    }
+    for (const a of e.args ?? []) {
+      out.push(trans.__('%1: argument %2 = %3', id(e.step), a.index, a.value));
+    }
+    for (const [name, value] of Object.entries(e.setEnv ?? {})) {
+      out.push(`${id(e.step)}: ${name}=${value}`);
+    }
+    for (const name of e.unsetEnv ?? []) {
+      out.push(trans.__('%1: %2 removed', id(e.step), name));
+    }
+  }
+  for (const input of edits.inputs ?? []) {
+    out.push(trans.__('input %1 replaced', input.name));
+  }
+  return out;
+}
+
+/** Earlier runs of the package: open, re-run with the same edits, copy as command. */
+export class HistoryView {
+  constructor(
+    private readonly _session: PackageSession,
+    private readonly _trans: TranslationBundle,
+    private readonly _actions: {
+      copy(text: string): void;
+      /** After a run is opened or restarted. */
+      showRun(): void;
+    }
+  ) {
+    this.node = h('div', { class: 'jp-ReproServer-history' });
+    _session.changed.connect(this.render, this);
+    this.render();
+  }
+
+  readonly node: HTMLElement;
+
+  dispose(): void {
+    this._session.changed.disconnect(this.render, this);
+  }
+
+  render(): void {
+    const trans = this._trans;
+    const session = this._session;
+    const runs = session.history;
+    const stepIds = session.details?.model.runs.map(r => r.id) ?? [];
+    if (runs.length === 0) {
+      this.node.replaceChildren(
+        h(
+          'p',
+          { class: 'jp-ReproServer-muted' },
+          trans.__('No earlier runs of this package.')
+        )
+      );
+      return;
+    }
+    const current = session.run?.id;
+    this.node.replaceChildren(
+      h(
+        'table',
+        { class: 'jp-ReproServer-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, trans.__('Started')),
+            h('th', {}, trans.__('Status')),
+            h('th', {}, trans.__('Changes')),
+            h('th', {}, '')
+          )
+        ),
+        h(
+          'tbody',
+          {},
+          ...runs.map(r => {
+            const changes = describeEdits(r.edits, stepIds, trans);
+            return h(
+              'tr',
+              {
+                class:
+                  'jp-ReproServer-historyRun' +
+                  (r.id === current ? ' jp-mod-current' : ''),
+                'data-run': r.id
+              },
+              h('td', { title: r.id }, new Date(r.createdAt).toLocaleString()),
+              h(
+                'td',
+                {},
+                h(
+                  'span',
+                  {
+                    class: `jp-ReproServer-badge jp-ReproServer-status-${r.status}`
+                  },
+                  statusLabel(r.status, trans)
+                )
+              ),
+              h(
+                'td',
+                {},
+                changes.length > 0
+                  ? changes.join('; ')
+                  : h(
+                      'span',
+                      { class: 'jp-ReproServer-muted' },
+                      trans.__('as recorded')
+                    )
+              ),
+              h(
+                'td',
+                { class: 'jp-ReproServer-actions' },
+                button(trans.__('Open'), () => {
+                  session.openRun(r);
+                  this._actions.showRun();
+                }),
+                button(trans.__('Re-run'), () => {
+                  void session.rerun(r);
+                  this._actions.showRun();
+                }),
+                button(trans.__('Copy as command'), () =>
+                  this._actions.copy(session.commandFor(r))
+                )
+              )
+            );
+          })
+        )
+      )
+    );
+  }
+}

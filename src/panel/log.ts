@@ -1,0 +1,216 @@
+import type { TranslationBundle } from '@jupyterlab/translation';
+import { initialAnsiState, parseAnsi, type IAnsiState } from '../model/ansi';
+import type { ILogChunk, RunSession } from '../model/run';
+import { button, h } from './dom';
+
+/**
+ * The live log of a run: stdout and stderr styled apart, ANSI colours, a header per step,
+ * auto-scroll that stops while the user reads above the end, search and copy.
+ */
+export class LogView {
+  constructor(
+    private readonly _trans: TranslationBundle,
+    private readonly _copy: (text: string) => void
+  ) {
+    const trans = _trans;
+    this._search = h('input', {
+      type: 'search',
+      class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-logSearch',
+      placeholder: trans.__('Search the log'),
+      'aria-label': trans.__('Search the log'),
+      oninput: () => this._renderAll(),
+      onkeydown: (e: Event) => {
+        if ((e as KeyboardEvent).key === 'Enter') {
+          e.preventDefault();
+          this._nextMatch((e as KeyboardEvent).shiftKey ? -1 : 1);
+        }
+      }
+    });
+    this._count = h('span', { class: 'jp-ReproServer-muted' });
+    this._follow = h(
+      'button',
+      {
+        type: 'button',
+        class: 'jp-ReproServer-button jp-ReproServer-follow',
+        title: trans.__('Scroll to the end and follow new output'),
+        onclick: () => {
+          this._following = true;
+          this._scrollToEnd();
+          this._updateFollow();
+        }
+      },
+      trans.__('Follow')
+    );
+    this._pre = h('pre', {
+      class: 'jp-ReproServer-log',
+      tabindex: 0,
+      'aria-label': trans.__('Run log'),
+      role: 'log'
+    });
+    this._pre.addEventListener('scroll', () => {
+      const p = this._pre;
+      this._following = p.scrollTop + p.clientHeight >= p.scrollHeight - 8;
+      this._updateFollow();
+    });
+    this.node = h(
+      'div',
+      { class: 'jp-ReproServer-logView' },
+      h(
+        'div',
+        { class: 'jp-ReproServer-row jp-ReproServer-logBar' },
+        this._search,
+        this._count,
+        h('span', { class: 'jp-ReproServer-spacer' }),
+        h(
+          'span',
+          { class: 'jp-ReproServer-legend jp-ReproServer-log-stdout' },
+          'stdout'
+        ),
+        h(
+          'span',
+          { class: 'jp-ReproServer-legend jp-ReproServer-log-stderr' },
+          'stderr'
+        ),
+        this._follow,
+        button(trans.__('Copy'), () => this._copy(this.text), {
+          title: trans.__('Copy the whole log')
+        })
+      ),
+      this._pre
+    );
+    this._updateFollow();
+  }
+
+  readonly node: HTMLElement;
+
+  /** The plain text of the log. */
+  get text(): string {
+    return (this._run?.log ?? []).map(c => c.text).join('');
+  }
+
+  setRun(run: RunSession | null): void {
+    if (this._run) {
+      this._run.logAppended.disconnect(this._onAppended, this);
+    }
+    this._run = run;
+    this._following = true;
+    if (run) {
+      run.logAppended.connect(this._onAppended, this);
+    }
+    this._renderAll();
+  }
+
+  dispose(): void {
+    this.setRun(null);
+  }
+
+  private _onAppended(_: RunSession, chunk: ILogChunk): void {
+    if (this._search.value) {
+      this._renderAll();
+      return;
+    }
+    this._appendChunk(chunk, '');
+    if (this._following) {
+      this._scrollToEnd();
+    }
+  }
+
+  private _renderAll(): void {
+    this._pre.replaceChildren();
+    this._states = {};
+    this._lastStep = null;
+    const term = this._search.value;
+    for (const chunk of this._run?.log ?? []) {
+      this._appendChunk(chunk, term);
+    }
+    const marks = this._pre.querySelectorAll('mark');
+    this._matchIndex = -1;
+    this._count.textContent = term
+      ? this._trans._n('%1 match', '%1 matches', marks.length)
+      : '';
+    if (term && marks.length > 0) {
+      this._nextMatch(1);
+    } else if (this._following) {
+      this._scrollToEnd();
+    }
+  }
+
+  private _appendChunk(chunk: ILogChunk, term: string): void {
+    if (chunk.step !== this._lastStep) {
+      this._lastStep = chunk.step;
+      const step = this._run?.steps.find(s => s.index === chunk.step);
+      this._pre.append(
+        h(
+          'span',
+          { class: 'jp-ReproServer-logStep' },
+          `── ${step?.id ?? this._trans.__('step %1', chunk.step)} ──\n`
+        )
+      );
+    }
+    const state = (this._states[`${chunk.step}:${chunk.stream}`] ??=
+      initialAnsiState());
+    const span = h('span', {
+      class: `jp-ReproServer-log-${chunk.stream}`
+    });
+    for (const segment of parseAnsi(chunk.text, state)) {
+      const part = h('span', { class: segment.classes.join(' ') || undefined });
+      appendHighlighted(part, segment.text, term);
+      span.append(part);
+    }
+    this._pre.append(span);
+  }
+
+  private _nextMatch(direction: 1 | -1): void {
+    const marks = this._pre.querySelectorAll('mark');
+    if (marks.length === 0) {
+      return;
+    }
+    marks[this._matchIndex]?.classList.remove('jp-mod-current');
+    this._matchIndex =
+      (this._matchIndex + direction + marks.length) % marks.length;
+    const mark = marks[this._matchIndex];
+    mark.classList.add('jp-mod-current');
+    this._following = false;
+    this._updateFollow();
+    mark.scrollIntoView?.({ block: 'nearest' });
+  }
+
+  private _scrollToEnd(): void {
+    this._pre.scrollTop = this._pre.scrollHeight;
+  }
+
+  private _updateFollow(): void {
+    this._follow.classList.toggle('jp-mod-active', this._following);
+    this._follow.setAttribute('aria-pressed', String(this._following));
+  }
+
+  private _run: RunSession | null = null;
+  private _pre: HTMLPreElement;
+  private _search: HTMLInputElement;
+  private _count: HTMLElement;
+  private _follow: HTMLButtonElement;
+  private _following = true;
+  private _states: Record<string, IAnsiState> = {};
+  private _lastStep: number | null = null;
+  private _matchIndex = -1;
+}
+
+/** Appends `text` to `node`, wrapping case-insensitive matches of `term` in `<mark>`. */
+function appendHighlighted(node: HTMLElement, text: string, term: string) {
+  if (!term) {
+    node.append(text);
+    return;
+  }
+  const lower = text.toLowerCase();
+  const needle = term.toLowerCase();
+  let from = 0;
+  let at: number;
+  while ((at = lower.indexOf(needle, from)) !== -1) {
+    node.append(
+      text.slice(from, at),
+      h('mark', {}, text.slice(at, at + term.length))
+    );
+    from = at + term.length;
+  }
+  node.append(text.slice(from));
+}

@@ -1,0 +1,302 @@
+import {
+  expect,
+  galata,
+  test,
+  type IJupyterLabPageFixture
+} from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * The ReproServer panel against the real companion server and real Docker: open, edit, run,
+ * watch the log, get outputs, replace inputs, cancel, history, and what happens when the server
+ * does not answer.
+ */
+
+const examplesDir =
+  process.env.REPROSERVER_EXAMPLES_DIR ??
+  path.resolve(__dirname, '..', '..', '.state', 'examples');
+
+function example(name: string): {
+  outputs: Record<string, { text: string }>;
+  variants: {
+    id: string;
+    inputs?: Record<string, { text: string }>;
+    outputs: Record<string, { text: string }>;
+  }[];
+} {
+  return JSON.parse(
+    fs.readFileSync(path.join(examplesDir, `${name}.json`), 'utf-8')
+  );
+}
+
+/** Where most tests put their packages: one folder for all, so outputs land beside them. */
+const PACKAGES_DIR = 'reproserver-ui-packages';
+
+/** Uploads an example package into the packages folder and opens it by double-click. */
+async function openPackage(
+  page: IJupyterLabPageFixture,
+  name: string
+): Promise<Locator> {
+  await page.contents.uploadFile(
+    path.join(examplesDir, `${name}.rpz`),
+    `${PACKAGES_DIR}/${name}.rpz`
+  );
+  await page.filebrowser.openDirectory(PACKAGES_DIR);
+  await page.filebrowser.open(`${name}.rpz`);
+  const panel = page.locator('.jp-ReproServer-panel');
+  await expect(panel.locator('.jp-ReproServer-cmdline').first()).toBeVisible({
+    timeout: 30000
+  });
+  return panel;
+}
+
+/** The text of a workspace file, through Jupyter's contents API. */
+async function readWorkspaceFile(
+  page: IJupyterLabPageFixture,
+  baseURL: string | undefined,
+  filePath: string
+): Promise<string> {
+  const response = await page.request.get(
+    `${baseURL}/api/contents/${filePath
+      .split('/')
+      .map(encodeURIComponent)
+      .join('/')}?content=1&type=file&format=text`
+  );
+  expect(response.status()).toBe(200);
+  return (await response.json()).content;
+}
+
+/** Waits until the run shown in the panel has ended, and returns its status label. */
+async function waitForEnd(panel: Locator, timeout = 180000): Promise<string> {
+  const badge = panel.locator('.jp-ReproServer-runHead .jp-ReproServer-badge');
+  await expect(badge).toHaveText(
+    /Succeeded|Failed|Cancelled|Timed out|Out of memory|Error|Interrupted/,
+    { timeout }
+  );
+  return (await badge.textContent()) ?? '';
+}
+
+/** The saved outputs folder the panel reports. */
+async function savedFolder(panel: Locator): Promise<string> {
+  const saved = panel.locator('.jp-ReproServer-savedTo');
+  await expect(saved).toBeVisible({ timeout: 30000 });
+  return ((await saved.textContent()) ?? '').replace(/^Saved in /, '').trim();
+}
+
+function argField(panel: Locator, step: number, index: number): Locator {
+  return panel.locator(
+    `[data-step="${step}"] .jp-ReproServer-field[data-index="${index}"] input`
+  );
+}
+
+test.describe('ReproServer panel', () => {
+  test.setTimeout(300000);
+
+  test('changes a numeric argument, runs, and gets the outputs in the workspace', async ({
+    page,
+    baseURL
+  }) => {
+    const expected = example('shell-pipeline').variants.find(
+      v => v.id === 'top-2'
+    )!;
+    const panel = await openPackage(page, 'shell-pipeline');
+    await panel.getByRole('tab', { name: 'Parameters' }).click();
+    const count = argField(panel, 0, 3);
+    await expect(count).toHaveValue('3');
+    await count.fill('2');
+    await expect(
+      panel.locator('[data-step="0"] .jp-ReproServer-field[data-index="3"]')
+    ).toHaveClass(/jp-mod-changed/);
+
+    await panel.getByRole('button', { name: 'Run', exact: true }).click();
+    await expect(panel.getByRole('tab', { name: /^Run/ })).toHaveAttribute(
+      'aria-selected',
+      'true'
+    );
+    expect(await waitForEnd(panel)).toBe('Succeeded');
+    await expect(panel.locator('pre.jp-ReproServer-log')).toContainText(
+      'top 2 words in words.txt:'
+    );
+    await expect(panel.locator('.jp-ReproServer-runStep')).toContainText(
+      'exit code 0'
+    );
+
+    const folder = await savedFolder(panel);
+    expect(folder).toMatch(/shell-pipeline(\.rpz)?\.runs\/[^/]+$/);
+    expect(folder.startsWith(`${PACKAGES_DIR}/`)).toBe(true);
+    expect(
+      await readWorkspaceFile(page, baseURL, `${folder}/top-words.txt`)
+    ).toBe(expected.outputs['top-words.txt'].text);
+
+    // Clicking an output opens it in JupyterLab's own viewer.
+    await panel
+      .locator('[data-output="top-words.txt"] a.jp-ReproServer-link')
+      .click();
+    await expect(
+      page.getByRole('tab', { name: 'top-words.txt' })
+    ).toBeVisible();
+    await expect(page.locator('.jp-FileEditor .cm-content')).toContainText(
+      'fox 4'
+    );
+  });
+
+  test('shows log lines while the experiment still runs', async ({ page }) => {
+    const panel = await openPackage(page, 'slow-printer');
+    await panel.getByRole('button', { name: 'Run', exact: true }).click();
+    const log = panel.locator('pre.jp-ReproServer-log');
+    await expect(log).toContainText('tick 1/5', { timeout: 120000 });
+    // The run is still going when the first lines are there.
+    await expect(
+      panel.locator('.jp-ReproServer-runHead .jp-ReproServer-badge')
+    ).toHaveText('Running');
+    await expect(log).not.toContainText('done');
+    expect(await waitForEnd(panel)).toBe('Succeeded');
+    await expect(log).toContainText('tick 5/5');
+    await expect(log).toContainText('done');
+    // No line twice.
+    const text = (await log.textContent()) ?? '';
+    expect(text.match(/tick 1\/5/g)).toHaveLength(1);
+  });
+
+  test('cancels a long run', async ({ page }) => {
+    const panel = await openPackage(page, 'slow-printer');
+    await panel.getByRole('tab', { name: 'Parameters' }).click();
+    await argField(panel, 0, 2).fill('120');
+    await panel.getByRole('button', { name: 'Run', exact: true }).click();
+    const log = panel.locator('pre.jp-ReproServer-log');
+    await expect(log)
+      .toContainText('tick 1/120', { timeout: 120000 })
+      .catch(async e => {
+        await page.screenshot({ path: 'test-results/cancel-debug.png' });
+        throw e;
+      });
+    await panel
+      .locator('.jp-ReproServer-runHead .jp-ReproServer-cancel')
+      .click();
+    expect(await waitForEnd(panel, 60000)).toBe('Cancelled');
+    await expect(log).not.toContainText('tick 120/120');
+  });
+
+  test('replaces an input with a workspace file', async ({
+    page,
+    tmpPath,
+    baseURL
+  }) => {
+    const variant = example('shell-pipeline').variants.find(
+      v => v.id === 'other-words'
+    )!;
+    await page.contents.uploadContent(
+      variant.inputs!.arg2.text,
+      'text',
+      `${tmpPath}/other words.txt`
+    );
+    const panel = await openPackage(page, 'shell-pipeline');
+    await panel.getByRole('tab', { name: 'Inputs' }).click();
+    const slot = panel.locator('[data-input="arg2"]');
+    await slot.getByRole('button', { name: 'Choose from workspace…' }).click();
+    const dialog = page.locator('.jp-Dialog');
+    await dialog.locator('input').fill(`${tmpPath}/other words.txt`);
+    await dialog.getByRole('button', { name: /Ok/i }).click();
+    await expect(slot).toContainText(`Replaced by ${tmpPath}/other words.txt`);
+
+    await panel.getByRole('button', { name: 'Run', exact: true }).click();
+    expect(await waitForEnd(panel)).toBe('Succeeded');
+    const folder = await savedFolder(panel);
+    expect(
+      await readWorkspaceFile(page, baseURL, `${folder}/top-words.txt`)
+    ).toBe(variant.outputs['top-words.txt'].text);
+  });
+
+  test('re-runs an earlier run from the history with the same edits', async ({
+    page,
+    baseURL
+  }) => {
+    const expected = example('shell-pipeline').variants.find(
+      v => v.id === 'top-2'
+    )!;
+    const panel = await openPackage(page, 'shell-pipeline');
+    await panel.getByRole('tab', { name: 'Parameters' }).click();
+    await argField(panel, 0, 3).fill('2');
+    await panel.getByRole('button', { name: 'Run', exact: true }).click();
+    expect(await waitForEnd(panel)).toBe('Succeeded');
+    const firstFolder = await savedFolder(panel);
+
+    // Back to the recorded parameters, then re-run the earlier run from the history.
+    await panel.getByRole('button', { name: 'Reset all' }).click();
+    await panel.getByRole('tab', { name: /^History/ }).click();
+    const rows = panel.locator('.jp-ReproServer-historyRun');
+    await expect(rows.first()).toContainText('run0: argument 3 = 2');
+    await rows.first().getByRole('button', { name: 'Re-run' }).click();
+    await expect(panel.getByRole('tab', { name: /^Run/ })).toHaveAttribute(
+      'aria-selected',
+      'true'
+    );
+    // The badge still shows the first run's ending for a moment: wait for the new run's folder.
+    await expect(panel.locator('.jp-ReproServer-savedTo')).not.toHaveText(
+      `Saved in ${firstFolder}`,
+      { timeout: 180000 }
+    );
+    expect(await waitForEnd(panel)).toBe('Succeeded');
+    const secondFolder = await savedFolder(panel);
+    expect(
+      await readWorkspaceFile(page, baseURL, `${secondFolder}/top-words.txt`)
+    ).toBe(expected.outputs['top-words.txt'].text);
+    await panel.getByRole('tab', { name: /^History/ }).click();
+    await expect(panel.locator(`[data-run]`).first()).toBeVisible();
+  });
+
+  // A package deleted with an earlier folder and opened again from elsewhere runs from the new file.
+  test('runs the same package opened from a new path after the first was deleted', async ({
+    page,
+    tmpPath
+  }) => {
+    const name = 'shell-pipeline.rpz';
+    for (const folder of [`${tmpPath}/a`, `${tmpPath}/b`]) {
+      await page.contents.uploadFile(
+        path.join(examplesDir, name),
+        `${folder}/${name}`
+      );
+      await page.filebrowser.openDirectory(folder);
+      await page.filebrowser.open(name);
+      const panel = page.locator('.jp-ReproServer-panel:visible');
+      await panel.getByRole('button', { name: 'Run', exact: true }).click();
+      expect(await waitForEnd(panel)).toBe('Succeeded');
+      await page.menu.clickMenuItem('File>Close All Tabs');
+      await page.contents.deleteDirectory(folder);
+    }
+  });
+});
+
+test.describe('ReproServer panel without its server', () => {
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'jupyterlab-reproserver:plugin': { serverUrl: 'http://127.0.0.1:9/' }
+    }
+  });
+
+  test('says the companion server does not answer', async ({
+    page,
+    tmpPath
+  }) => {
+    const name = 'shell-pipeline.rpz';
+    await page.contents.uploadFile(
+      path.join(examplesDir, name),
+      `${tmpPath}/${name}`
+    );
+    await page.filebrowser.openDirectory(tmpPath);
+    await page.filebrowser.open(name);
+    const message = page.locator(
+      '.jp-ReproServer-panel .jp-ReproServer-unreachable'
+    );
+    await expect(message).toContainText(
+      'The ReproServer companion server does not answer.'
+    );
+    await expect(message).toContainText('http://127.0.0.1:9/');
+    await expect(
+      page.locator('.jp-ReproServer-panel .jp-ReproServer-tabs')
+    ).toBeHidden();
+  });
+});
