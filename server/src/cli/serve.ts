@@ -43,5 +43,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   console.log(`reproserver: ${stopping}, finishing in-flight requests`);
   await server.close();
+  // Runs still executing are not waited for: the next start reconciles them. Exit now rather
+  // than when their streams happen to end.
+  process.exit(0);
   return 0;
 }

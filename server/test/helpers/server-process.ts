@@ -8,6 +8,7 @@ export const CLI = resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 export interface RunningServer {
   url: string;
+  stateDir: string;
   token: string;
   process: ChildProcess;
   output: () => string;
@@ -16,10 +17,13 @@ export interface RunningServer {
 
 /** Starts `reproserver serve` on a free loopback port and waits until it says where it listens. */
 export async function startServer(
-  env: Record<string, string> = {}
+  env: Record<string, string> = {},
+  options: { stateDir?: string; token?: string } = {}
 ): Promise<RunningServer> {
-  const token = 'test-token-' + Math.random().toString(36).slice(2);
-  const stateDir = mkdtempSync(join(tmpdir(), 'reproserver-state-'));
+  const token =
+    options.token ?? 'test-token-' + Math.random().toString(36).slice(2);
+  const stateDir =
+    options.stateDir ?? mkdtempSync(join(tmpdir(), 'reproserver-state-'));
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--port', '0', '--state', stateDir],
@@ -55,6 +59,7 @@ export async function startServer(
   );
   return {
     url,
+    stateDir,
     token,
     process: child,
     output: () => output,
