@@ -11,6 +11,8 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import type { DocumentWidget } from '@jupyterlab/docregistry';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { FileDialog } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 // The client is needed at once too: restored panels ask the server as soon as they open.
@@ -40,13 +42,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'Open ReproZip packages, change their parameters and inputs, and re-run them.',
   autoStart: true,
-  optional: [ILayoutRestorer, ISettingRegistry, ITranslator, ICommandPalette],
+  optional: [
+    ILayoutRestorer,
+    ISettingRegistry,
+    ITranslator,
+    ICommandPalette,
+    IDocumentManager
+  ],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    docManager: IDocumentManager | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_reproserver');
     const client = new ReproServerClient(app.serviceManager.serverSettings);
@@ -94,6 +103,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
           });
         },
         pickWorkspaceFile: async inputName => {
+          if (docManager) {
+            // JupyterLab's own file dialog, rooted where the file browser is.
+            const result = await FileDialog.getOpenFiles({
+              manager: docManager,
+              title: trans.__('Replace %1', inputName),
+              translator: translator ?? undefined,
+              filter: model =>
+                model.type === 'notebook' ||
+                model.type === 'file' ||
+                model.type === 'directory'
+                  ? {}
+                  : null
+            });
+            const chosen = result.button.accept
+              ? result.value?.find(m => m.type !== 'directory')
+              : undefined;
+            return chosen ? chosen.path : null;
+          }
           const result = await InputDialog.getText({
             title: trans.__('Replace %1', inputName),
             label: trans.__(

@@ -196,9 +196,15 @@ test.describe('ReproServer panel', () => {
     await panel.getByRole('tab', { name: 'Inputs' }).click();
     const slot = panel.locator('[data-input="arg2"]');
     await slot.getByRole('button', { name: 'Choose from workspace…' }).click();
+    // JupyterLab's own file dialog: into the test's folder, pick the file.
     const dialog = page.locator('.jp-Dialog');
-    await dialog.locator('input').fill(`${tmpPath}/other words.txt`);
-    await dialog.getByRole('button', { name: /Ok/i }).click();
+    await dialog
+      .locator('.jp-DirListing-item', { hasText: tmpPath })
+      .dblclick();
+    await dialog
+      .locator('.jp-DirListing-item', { hasText: 'other words.txt' })
+      .click();
+    await dialog.getByRole('button', { name: 'Select' }).click();
     await expect(slot).toContainText(`Replaced by ${tmpPath}/other words.txt`);
 
     await panel.getByRole('button', { name: 'Run', exact: true }).click();

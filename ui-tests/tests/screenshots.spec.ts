@@ -89,6 +89,12 @@ for (const theme of ['light', 'dark'] as const) {
       expect(
         await panel.screenshot({ mask: masks(panel), animations: 'disabled' })
       ).toMatchSnapshot(`finished-${theme}.png`, { maxDiffPixelRatio: 0.01 });
+      // The README's picture: the whole window, unmasked (copied to docs/ by hand when the panel
+      // changes).
+      await page.sidebar.open('left');
+      await page.screenshot({
+        path: test.info().outputPath(`readme-panel-${theme}.png`)
+      });
     });
   });
 }
