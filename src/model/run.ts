@@ -7,17 +7,11 @@ import type {
   RunRecord,
   RunStatus
 } from 'reproserver/dist/api/wire';
+// A pure module of the server, bundled as is.
+import { FINAL_STATUSES } from 'reproserver/dist/runs/events';
 
-/** Statuses after which nothing more happens. */
-export const FINAL_STATUSES: readonly RunStatus[] = [
-  'succeeded',
-  'failed',
-  'timed-out',
-  'out-of-memory',
-  'cancelled',
-  'error',
-  'interrupted'
-];
+/** Statuses after which nothing more happens: the server's own list, so both sides agree. */
+export { FINAL_STATUSES };
 
 export function isFinal(status: RunStatus): boolean {
   return FINAL_STATUSES.includes(status);

@@ -5,52 +5,14 @@ import {
   type IJupyterLabPageFixture
 } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
-import * as fs from 'fs';
 import * as path from 'path';
+import { example, examplesDir, openPackage, PACKAGES_DIR } from './helpers';
 
 /**
  * The ReproServer panel against the real companion server and real Docker: open, edit, run,
  * watch the log, get outputs, replace inputs, cancel, history, and what happens when the server
  * does not answer.
  */
-
-const examplesDir =
-  process.env.REPROSERVER_EXAMPLES_DIR ??
-  path.resolve(__dirname, '..', '..', '.state', 'examples');
-
-function example(name: string): {
-  outputs: Record<string, { text: string }>;
-  variants: {
-    id: string;
-    inputs?: Record<string, { text: string }>;
-    outputs: Record<string, { text: string }>;
-  }[];
-} {
-  return JSON.parse(
-    fs.readFileSync(path.join(examplesDir, `${name}.json`), 'utf-8')
-  );
-}
-
-/** Where most tests put their packages: one folder for all, so outputs land beside them. */
-const PACKAGES_DIR = 'reproserver-ui-packages';
-
-/** Uploads an example package into the packages folder and opens it by double-click. */
-async function openPackage(
-  page: IJupyterLabPageFixture,
-  name: string
-): Promise<Locator> {
-  await page.contents.uploadFile(
-    path.join(examplesDir, `${name}.rpz`),
-    `${PACKAGES_DIR}/${name}.rpz`
-  );
-  await page.filebrowser.openDirectory(PACKAGES_DIR);
-  await page.filebrowser.open(`${name}.rpz`);
-  const panel = page.locator('.jp-ReproServer-panel');
-  await expect(panel.locator('.jp-ReproServer-cmdline').first()).toBeVisible({
-    timeout: 30000
-  });
-  return panel;
-}
 
 /** The text of a workspace file, through Jupyter's contents API. */
 async function readWorkspaceFile(

@@ -1,34 +1,11 @@
-import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
-import * as path from 'path';
+import { openPackage } from './helpers';
 
 /**
  * Screenshot baselines of the panel (overview, running, finished) in the light and the dark
  * theme. What changes from run to run (run id, elapsed time, durations, history size) is masked.
  */
-
-const examplesDir =
-  process.env.REPROSERVER_EXAMPLES_DIR ??
-  path.resolve(__dirname, '..', '..', '.state', 'examples');
-
-const PACKAGES_DIR = 'reproserver-ui-packages';
-
-async function openPackage(
-  page: IJupyterLabPageFixture,
-  name: string
-): Promise<Locator> {
-  await page.contents.uploadFile(
-    path.join(examplesDir, `${name}.rpz`),
-    `${PACKAGES_DIR}/${name}.rpz`
-  );
-  await page.filebrowser.openDirectory(PACKAGES_DIR);
-  await page.filebrowser.open(`${name}.rpz`);
-  const panel = page.locator('.jp-ReproServer-panel');
-  await expect(panel.locator('.jp-ReproServer-cmdline').first()).toBeVisible({
-    timeout: 30000
-  });
-  return panel;
-}
 
 function masks(panel: Locator): Locator[] {
   return [

@@ -73,6 +73,7 @@ export class ReproServer {
       packages,
       builds,
       workspace: config.workspace,
+      stateDir: config.stateDir,
       dockerSocket: config.dockerSocket,
       concurrency: config.maxConcurrentRuns,
       runsPerPackagePerMinute: config.runsPerPackagePerMinute,

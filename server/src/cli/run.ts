@@ -17,6 +17,10 @@ import Docker from 'dockerode';
 import { pingDocker } from '../backends/docker/ping';
 import { helperPath } from '../backends/docker/helper-path';
 import { runOnDocker } from '../backends/docker/runner';
+import type { RunBackendOptions } from '../backends/common/run-backend';
+import { detectSandbox } from '../backends/sandbox/detect';
+import { runOnSandbox } from '../backends/sandbox/runner';
+import { prepareRootfs } from '../sandbox';
 import { loadConfig } from '../config';
 import { isRpzError, readPackage } from '../rpz';
 import type { RunEvent } from '../runs/events';
@@ -28,7 +32,8 @@ import { ensureImageForRun } from './run-image';
 
 export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
                 [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
-                [--input NAME=PATH] [--timeout SECONDS] [--memory MIB] [--backend docker]
+                [--input NAME=PATH] [--timeout SECONDS] [--memory MIB]
+                [--backend auto|docker|sandbox]
                 [--image REF]`;
 
 /** Exit codes: 0 all steps succeeded, 1 the experiment did not succeed, 2 bad usage or edits. */
@@ -39,10 +44,10 @@ export async function runCommand(args: string[]): Promise<number> {
     console.error(`Usage: ${RUN_USAGE}`);
     return 2;
   }
-  const backend = options.backend ?? 'docker';
-  if (backend !== 'docker') {
+  const requested = options.backend ?? 'auto';
+  if (!['auto', 'docker', 'sandbox'].includes(requested)) {
     console.error(
-      `reproserver: the backend "${backend}" is not available; use --backend docker.`
+      `reproserver: unknown backend "${requested}"; use --backend auto, docker or sandbox.`
     );
     return 2;
   }
@@ -75,18 +80,70 @@ export async function runCommand(args: string[]): Promise<number> {
     return 2;
   }
 
-  const ping = await pingDocker(config.dockerSocket);
-  if (!ping.ok) {
-    console.error(
-      `reproserver: Docker is unavailable: ${ping.reason}. Start the Docker Engine, or pass --docker-socket.`
-    );
-    return 1;
+  // auto: Docker when a daemon answers, else the sandbox.
+  let backend: 'docker' | 'sandbox' = 'sandbox';
+  if (requested !== 'sandbox') {
+    const ping = await pingDocker(config.dockerSocket);
+    if (ping.ok) {
+      backend = 'docker';
+    } else if (requested === 'docker') {
+      console.error(
+        `reproserver: Docker is unavailable: ${ping.reason}. Start the Docker Engine, or pass --docker-socket.`
+      );
+      return 1;
+    } else {
+      console.error(
+        `[reproserver] Docker is unavailable (${ping.reason}); using the sandbox`
+      );
+    }
   }
-  const docker = new Docker({ socketPath: config.dockerSocket });
   const started = new Date();
-  let image: string;
+  let image: string | null = null;
+  let prepare: () => Promise<
+    (common: RunBackendOptions) => ReturnType<typeof runOnDocker>
+  >;
+  if (backend === 'docker') {
+    prepare = async () => {
+      const docker = new Docker({ socketPath: config.dockerSocket });
+      const ref = await ensureImageForRun(
+        packagePath,
+        model,
+        config,
+        options.image
+      );
+      image = ref;
+      return common =>
+        runOnDocker({
+          ...common,
+          docker,
+          image: ref,
+          helperPath: helperPath()
+        });
+    };
+  } else {
+    prepare = async () => {
+      const sandbox = await detectSandbox();
+      if (!sandbox.available) {
+        throw new Error(sandbox.detail);
+      }
+      console.error(`[reproserver] ${sandbox.detail}`);
+      const rootfs = await prepareRootfs(packagePath, {
+        stateDir: config.stateDir,
+        sha256: model.sha256 ?? undefined,
+        onWarning: message => console.error(`[reproserver] warning: ${message}`)
+      });
+      if (!rootfs.reused) {
+        console.error(
+          `[reproserver] unpacked ${rootfs.info.entries} files in ${(rootfs.info.extractMs / 1000).toFixed(1)} s`
+        );
+      }
+      return common =>
+        runOnSandbox({ ...common, rootfs, stateDir: config.stateDir });
+    };
+  }
+  let execute: (common: RunBackendOptions) => ReturnType<typeof runOnDocker>;
   try {
-    image = await ensureImageForRun(packagePath, model, config, options.image);
+    execute = await prepare();
   } catch (error) {
     console.error(
       `reproserver: ${error instanceof Error ? error.message : String(error)}`
@@ -116,11 +173,8 @@ export async function runCommand(args: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const result = await runOnDocker({
-    docker,
-    image,
+  const result = await execute({
     plan,
-    helperPath: helperPath(),
     sink: new DirectorySink(outDir),
     signal: abort.signal,
     openInput: async input => {
@@ -187,7 +241,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const record = {
     package: { path: packagePath, sha256: model.sha256 },
     image,
-    backend: 'docker',
+    backend,
     status: result.status,
     reason: result.reason ?? null,
     failedStep: result.failedStep ?? null,

@@ -16,10 +16,14 @@ import type {
   StepRecord
 } from '../api/wire';
 import { helperPath } from '../backends/docker/helper-path';
+import { pingDocker } from '../backends/docker/ping';
 import { runOnDocker } from '../backends/docker/runner';
+import { detectSandbox } from '../backends/sandbox/detect';
+import { runOnSandbox } from '../backends/sandbox/runner';
 import type { InputSource, RunEdits } from '../runs/edits';
 import { FINAL_STATUSES, type RunEvent, type RunStatus } from '../runs/events';
 import { PlanError, planRun, type InputPlacement } from '../runs/plan';
+import { prepareRootfs } from '../sandbox';
 import {
   BlobTooLargeError,
   isSha256,
@@ -46,6 +50,8 @@ export interface RunServiceOptions {
   packages: PackageService;
   builds: BuildService;
   workspace: string;
+  /** Where the sandbox keeps unpacked packages and per-run trees. */
+  stateDir: string;
   dockerSocket: string;
   concurrency: number;
   /** Runs a package may start per minute. */
@@ -102,14 +108,15 @@ export class RunService {
 
   async create(request: CreateRunRequest): Promise<WireRun> {
     const pkg = this.options.packages.get(request.package);
-    const backend = request.backend ?? 'auto';
-    if (backend !== 'auto' && backend !== 'docker') {
+    const requested = request.backend ?? 'auto';
+    if (!['auto', 'docker', 'sandbox'].includes(requested)) {
       throw new ApiError(
         400,
-        'backend-unavailable',
-        `The backend "${backend}" is not available here.`
+        'bad-backend',
+        `Unknown backend "${requested}": use auto, docker or sandbox.`
       );
     }
+    const backend = await this._chooseBackend(requested);
     if (!this._limiter.take(pkg.sha256)) {
       throw new ApiError(
         429,
@@ -131,7 +138,7 @@ export class RunService {
       packageSha256: pkg.sha256,
       edits,
       limits: plan.limits,
-      backend: 'docker',
+      backend,
       inputs
     });
     await this._append(run.id, {
@@ -293,6 +300,57 @@ export class RunService {
         time: Date.now(),
         status: 'building'
       });
+      const plan = planRun(pkg.model, run.edits);
+      steps.push(
+        ...plan.steps.map(s => ({
+          index: s.index,
+          id: s.id,
+          argv: s.argv,
+          exitCode: null,
+          durationMs: null
+        }))
+      );
+      records.setSteps(id, steps);
+      const common = {
+        plan,
+        sink: new BlobSink(this.options.blobs),
+        signal: abort.signal,
+        openInput: (input: InputPlacement) => this._openInput(input),
+        onEvent: (event: RunEvent) =>
+          this._onRunEvent(id, event, steps, missing)
+      };
+      if (run.backend === 'sandbox') {
+        let rootfs;
+        try {
+          rootfs = await prepareRootfs(
+            await this.options.packages.pathOf(pkg.sha256),
+            {
+              stateDir: this.options.stateDir,
+              sha256: pkg.sha256
+            }
+          );
+        } catch (error) {
+          await this._finish(id, {
+            status: 'error',
+            reason: `The package could not be unpacked: ${error instanceof Error ? error.message : String(error)}`
+          });
+          return;
+        }
+        if (abort.signal.aborted) {
+          await this._finish(id, {
+            status: 'cancelled',
+            reason: 'The run was cancelled.'
+          });
+          return;
+        }
+        records.setExecution(id, { backend: 'sandbox' });
+        await runOnSandbox({
+          ...common,
+          rootfs,
+          stateDir: this.options.stateDir
+        });
+        return;
+      }
       let image: string;
       try {
         image = await this.options.builds.ensure(
@@ -315,27 +373,12 @@ export class RunService {
         return;
       }
       records.setExecution(id, { backend: 'docker', image });
-      const plan = planRun(pkg.model, run.edits);
-      steps.push(
-        ...plan.steps.map(s => ({
-          index: s.index,
-          id: s.id,
-          argv: s.argv,
-          exitCode: null,
-          durationMs: null
-        }))
-      );
-      records.setSteps(id, steps);
       await runOnDocker({
+        ...common,
         docker: this._docker,
         image,
-        plan,
         helperPath: helperPath(),
-        sink: new BlobSink(this.options.blobs),
-        signal: abort.signal,
-        labels: { 'org.reproserver.run': id },
-        openInput: input => this._openInput(input),
-        onEvent: event => this._onRunEvent(id, event, steps, missing)
+        labels: { 'org.reproserver.run': id }
       });
     } catch (error) {
       await this._finish(id, {
@@ -513,6 +556,35 @@ export class RunService {
       body: await this.options.blobs.get(input.source.sha256),
       size: info.size
     };
+  }
+
+  /** `auto`: Docker when a daemon answers, else the sandbox; a named backend must work here. */
+  private async _chooseBackend(
+    requested: string
+  ): Promise<'docker' | 'sandbox'> {
+    const docker = await pingDocker(this.options.dockerSocket);
+    if (docker.ok && requested !== 'sandbox') {
+      return 'docker';
+    }
+    const dockerReason = docker.ok ? 'not chosen' : docker.reason;
+    if (requested === 'docker') {
+      throw new ApiError(
+        409,
+        'backend-unavailable',
+        `Docker is unavailable: ${dockerReason}.`
+      );
+    }
+    const sandbox = await detectSandbox();
+    if (!sandbox.available) {
+      throw new ApiError(
+        409,
+        'backend-unavailable',
+        requested === 'auto'
+          ? `No backend can run experiments here. Docker: ${dockerReason}. ${sandbox.detail}`
+          : sandbox.detail
+      );
+    }
+    return 'sandbox';
   }
 
   private async _removeContainers(runId: string): Promise<void> {

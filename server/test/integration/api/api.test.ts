@@ -198,6 +198,35 @@ describe('API', () => {
       expect(existsSync(join(workspace.outside, 'x'))).toBe(false);
     });
 
+    it('runs on the sandbox backend when asked, with the same outputs', async () => {
+      const variant = expected.variants!.find(v => v.id === 'top-2')!;
+      const created = await api.call<RunRecord>('POST', '/api/runs', {
+        package: shell.sha256,
+        backend: 'sandbox',
+        edits: { stepEdits: [{ step: 0, args: [{ index: 3, value: '2' }] }] }
+      });
+      expect(created.status).toBe(202);
+      const run = await api.waitForEnd(created.body.id);
+      expect(run).toMatchObject({
+        status: 'succeeded',
+        backend: 'sandbox',
+        image: null
+      });
+      expect(run.outputs.find(o => o.name === 'top-words.txt')?.sha256).toBe(
+        variant.outputs['top-words.txt'].sha256
+      );
+      const bad = await api.call<{ error: { code: string } }>(
+        'POST',
+        '/api/runs',
+        {
+          package: shell.sha256,
+          backend: 'kubernetes'
+        }
+      );
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('bad-backend');
+    });
+
     it('replaces an input by a workspace file and by an upload', async () => {
       const variant = expected.variants!.find(v => v.id === 'other-words')!;
       const fromWorkspace = await api.call<RunRecord>('POST', '/api/runs', {

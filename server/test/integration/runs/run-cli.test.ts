@@ -186,14 +186,43 @@ describe('reproserver run', () => {
   );
 
   it('says Docker is unavailable, fast, when the socket is missing', async () => {
-    const result = await reproserver(['run', shell.rpz, '--out', outDir()], {
-      DOCKER_SOCKET: '/nonexistent/docker.sock'
-    });
+    const result = await reproserver(
+      ['run', shell.rpz, '--out', outDir(), '--backend', 'docker'],
+      { DOCKER_SOCKET: '/nonexistent/docker.sock' }
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       'reproserver: Docker is unavailable: no daemon at /nonexistent/docker.sock. Start the Docker Engine, or pass --docker-socket.\n'
     );
     expect(result.ms).toBeLessThan(5000);
+  });
+
+  it('runs in the sandbox when Docker is unavailable (--backend auto, the default)', async () => {
+    const out = outDir();
+    const result = await reproserver(['run', shell.rpz, '--out', out], {
+      DOCKER_SOCKET: '/nonexistent/docker.sock',
+      REPROSERVER_STATE_DIR: mkdtempSync(
+        join(tmpdir(), 'reproserver-cli-state-')
+      )
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(
+      '[reproserver] Docker is unavailable (no daemon at /nonexistent/docker.sock); using the sandbox'
+    );
+    expect(result.stdout).toBe(shell.manifest.runs[0].stdout.join('\n') + '\n');
+    expect(
+      JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'))
+    ).toMatchObject({
+      status: 'succeeded',
+      backend: 'sandbox',
+      image: null,
+      outputs: [
+        {
+          name: 'top-words.txt',
+          sha256: shell.manifest.outputs['top-words.txt'].sha256
+        }
+      ]
+    });
   });
 
   it('refuses a malformed package with the reader’s sentence', async () => {

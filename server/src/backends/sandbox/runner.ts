@@ -1,0 +1,632 @@
+/**
+ * Executes a run plan without Docker: in bubblewrap (user namespaces) or, where those are not
+ * allowed, in proot (ptrace), on a per-run tree over the package's cached root filesystem.
+ *
+ * Same semantics as the Docker backend (`backends/docker/runner.ts`), step by step: each step runs
+ * through the static `rpz-exec` helper, bound at `/.reproserver/rpz-exec`, with exactly its
+ * recorded environment and argv, in its working directory, as its uid/gid (emulated: see below);
+ * later steps see earlier steps' files because all steps use the same tree; replacement inputs are
+ * placed right before the step that reads them; when the steps are done, the declared outputs and
+ * then every other regular file the run created or changed are stored through the sink. Same
+ * events, same statuses, same log budget.
+ *
+ * Isolation of runs: bubblewrap runs get an overlay whose lower layer is the cache and whose upper
+ * layer is the run's own folder (`overlay.ts`: constant set-up time, changes = the upper layer);
+ * proot runs, or where overlays cannot be mounted, get a copy (`cp -a --reflink=auto`) of the
+ * cache (`run-tree.ts`). Either way the run's tree is deleted afterwards and the cache is never
+ * written: runs cannot change it or see each other's writes.
+ *
+ * Emulated or weaker than Docker, and said in `detectSandbox().detail`:
+ * - ownership: files on disk belong to the user running the server. Under bubblewrap, the step's
+ *   uid/gid is mapped to that user, so the step runs as its recorded uid and sees every file as its
+ *   own; proot (`-i uid:gid`) fakes the ids the same way. Output events report the package's
+ *   recorded owner for files it had, and the uid/gid of the step that wrote it for new files.
+ * - bubblewrap: no network, own pid namespace (every process of a step dies with it), own hostname.
+ *   proot: no network isolation, no pid namespace, no hostname (the host's).
+ * - limits: cgroups when this process may create them, else rlimits (see `limits.ts`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { RunEvent, RunStatus } from '../../runs/events';
+import type { InputPlacement, RunPlan, StepPlan } from '../../runs/plan';
+import type { OutputSink } from '../../runs/output-sink';
+import { removeTree, type PreparedRootfs } from '../../sandbox';
+import { LogBudget } from '../common/log-budget';
+import {
+  openFileInput,
+  type RunBackendOptions,
+  type RunResult
+} from '../common/run-backend';
+import { helperPath as defaultHelperPath } from '../docker/helper-path';
+import {
+  BWRAP_NAMESPACES,
+  detectSandbox,
+  type SandboxMechanism,
+  type SandboxStatus
+} from './detect';
+import {
+  RunCgroup,
+  cgroupLauncher,
+  isAlive,
+  looksOutOfMemory,
+  rlimitLauncher,
+  type LimitsMode
+} from './limits';
+import { OverlayTree } from './overlay';
+import {
+  changedFiles,
+  copyTree,
+  existsInRoot,
+  openRegularFile,
+  placeFile
+} from './run-tree';
+
+const HELPER = '/.reproserver/rpz-exec';
+
+export interface SandboxRunOptions extends RunBackendOptions {
+  /** The package's root filesystem, from `prepareRootfs`. */
+  rootfs: Pick<PreparedRootfs, 'root' | 'info'>;
+  /** Where the run's copy is made (`<stateDir>/sandbox/runs/`): best on the cache's filesystem. */
+  stateDir: string;
+  /** Force a mechanism; default: what `detectSandbox()` finds. */
+  mechanism?: SandboxMechanism;
+  /** Force rlimits even where cgroups work (tests); default: what works. */
+  limits?: 'auto' | 'rlimit';
+  /** Force a copy of the cache even where an overlay works (tests); default: what works. */
+  isolation?: 'auto' | 'copy';
+  /** The static `rpz-exec` binary on this host. */
+  helperPath?: string;
+}
+
+export type SandboxRunResult = RunResult;
+
+/** Runs the plan; always resolves (failures are statuses), and always removes the run's copy. */
+export async function runOnSandbox(
+  options: SandboxRunOptions
+): Promise<SandboxRunResult> {
+  const { plan, onEvent, signal } = options;
+  const emit = (status: RunStatus, detail?: string): void =>
+    onEvent({
+      type: 'status',
+      time: Date.now(),
+      status,
+      ...(detail ? { detail } : {})
+    });
+  let ending: 'timed-out' | 'cancelled' | undefined;
+  let current: ChildProcess | undefined;
+  const copying = new AbortController();
+  const kill = (why: 'timed-out' | 'cancelled'): void => {
+    ending ??= why;
+    copying.abort();
+    killGroup(current);
+  };
+  const onAbort = (): void => kill('cancelled');
+  signal?.addEventListener('abort', onAbort);
+  let timer: NodeJS.Timeout | undefined;
+  let runDir: string | undefined;
+  let group: RunCgroup | undefined;
+  let overlay: OverlayTree | undefined;
+  let result: SandboxRunResult;
+  try {
+    if (signal?.aborted) {
+      return finish(onEvent, { status: 'cancelled' });
+    }
+    const helper = options.helperPath ?? defaultHelperPath();
+    const sandbox = await detectSandbox({
+      mechanism: options.mechanism,
+      helperPath: helper
+    });
+    if (!sandbox.available) {
+      return finish(onEvent, { status: 'error', reason: sandbox.detail });
+    }
+    const limitsMode: LimitsMode =
+      options.limits === 'rlimit' ? 'rlimit' : sandbox.limits!;
+    const runsDir = join(options.stateDir, 'sandbox', 'runs');
+    await removeStaleRuns(runsDir);
+    runDir = join(
+      runsDir,
+      `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}`
+    );
+    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    let root = join(runDir, 'root');
+    if (
+      sandbox.mechanism === 'bwrap' &&
+      sandbox.overlay &&
+      options.isolation !== 'copy'
+    ) {
+      overlay = await OverlayTree.start(
+        options.rootfs.root,
+        runDir,
+        sandbox.overlay
+      );
+      root = overlay.root;
+    } else {
+      await copyTree(options.rootfs.root, root, copying.signal);
+    }
+    if (limitsMode !== 'rlimit') {
+      group = await RunCgroup.create(limitsMode, plan.limits);
+    }
+    if (ending) {
+      return finish(onEvent, { status: ending });
+    }
+    const context: StepContext = {
+      sandbox,
+      helper,
+      root,
+      runDir,
+      plan,
+      group,
+      limitsMode,
+      overlay
+    };
+    emit('running', sandbox.detail);
+    const since = Date.now();
+    timer = setTimeout(
+      () => kill('timed-out'),
+      plan.limits.timeoutSeconds * 1000
+    );
+    const log = new LogBudget(plan.limits.logBytes, onEvent);
+    const stepStarts: { time: number; uid: number; gid: number }[] = [];
+    result = { status: 'succeeded' };
+    for (let position = 0; position < plan.steps.length; position++) {
+      const step = plan.steps[position];
+      const inputs = plan.inputs.filter(input => input.beforeStep === position);
+      for (const input of inputs) {
+        await placeInput(root, input, options.openInput ?? openFileInput);
+      }
+      if (ending) {
+        result = endedBy(ending, plan, position);
+        break;
+      }
+      stepStarts.push({ time: Date.now(), uid: step.uid, gid: step.gid });
+      const oomBefore = (await group?.oomKills()) ?? 0;
+      const { exitCode, stderrTail } = await runStep(
+        context,
+        step,
+        position,
+        log,
+        onEvent,
+        child => {
+          current = child;
+          if (ending) {
+            killGroup(child);
+          }
+        }
+      );
+      current = undefined;
+      if (ending) {
+        result = endedBy(ending, plan, position);
+        break;
+      }
+      if (exitCode !== 0) {
+        const oom = group
+          ? (await group.oomKills()) > oomBefore
+          : looksOutOfMemory(stderrTail);
+        result = oom
+          ? {
+              status: 'out-of-memory',
+              failedStep: position,
+              reason: `Step ${position} (${step.id}) ran out of memory (limit ${plan.limits.memoryMiB} MiB).`
+            }
+          : {
+              status: 'failed',
+              failedStep: position,
+              reason: `Step ${position} (${step.id}) exited with code ${exitCode}.`
+            };
+        break;
+      }
+    }
+    clearTimeout(timer);
+    if (result.status !== 'cancelled') {
+      const changed = overlay
+        ? await overlay.changedFiles()
+        : await changedFiles(root, options.rootfs.root, since);
+      await collectOutputs(
+        root,
+        options.rootfs,
+        plan,
+        changed,
+        stepStarts,
+        options.sink,
+        onEvent
+      );
+    }
+  } catch (error) {
+    result = ending
+      ? { status: ending }
+      : { status: 'error', reason: `The sandbox failed: ${describe(error)}` };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    killGroup(current);
+    await group?.remove().catch(() => undefined);
+    await overlay?.stop().catch(() => undefined);
+    if (runDir) {
+      await removeTree(runDir).catch(() => undefined);
+    }
+  }
+  return finish(onEvent, result);
+}
+
+/** Removes the copies of runs whose process died before it could remove them. */
+async function removeStaleRuns(runsDir: string): Promise<void> {
+  const names = await readdir(runsDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(name.split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) {
+      await removeTree(join(runsDir, name)).catch(() => undefined);
+    }
+  }
+}
+
+function endedBy(
+  ending: 'timed-out' | 'cancelled',
+  plan: RunPlan,
+  position: number
+): SandboxRunResult {
+  return {
+    status: ending,
+    failedStep: position,
+    reason:
+      ending === 'timed-out'
+        ? `The run exceeded its time limit of ${plan.limits.timeoutSeconds} s.`
+        : 'The run was cancelled.'
+  };
+}
+
+function finish(
+  onEvent: (event: RunEvent) => void,
+  result: SandboxRunResult
+): SandboxRunResult {
+  onEvent({ type: 'end', time: Date.now(), ...result });
+  return result;
+}
+
+/** Kills a step's whole process group (the sandbox takes everything inside with it). */
+function killGroup(child: ChildProcess | undefined): void {
+  if (child?.pid === undefined || child.exitCode !== null) {
+    return;
+  }
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+interface StepContext {
+  sandbox: SandboxStatus;
+  helper: string;
+  root: string;
+  runDir: string;
+  plan: RunPlan;
+  group: RunCgroup | undefined;
+  limitsMode: LimitsMode;
+  overlay: OverlayTree | undefined;
+}
+
+/** Capabilities Docker gives a container's root by default; here valid in the user namespace only. */
+const ROOT_CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_NET_RAW',
+  'CAP_SYS_CHROOT',
+  'CAP_MKNOD',
+  'CAP_AUDIT_WRITE',
+  'CAP_SETFCAP'
+];
+
+/** The devices a proot sandbox gets from the host (bubblewrap makes its own minimal /dev). */
+const PROOT_DEVICES = [
+  '/dev/null',
+  '/dev/zero',
+  '/dev/full',
+  '/dev/random',
+  '/dev/urandom'
+];
+
+/** The command line that runs one step in the sandbox, with the environment to start it with. */
+async function stepCommand(
+  context: StepContext,
+  step: StepPlan
+): Promise<{ argv: string[]; env: Record<string, string> }> {
+  const { sandbox, helper, root, plan } = context;
+  const environ = Object.entries(step.environ).map(
+    ([name, value]) => `${name}=${value}`
+  );
+  const exec = [
+    HELPER,
+    'run',
+    step.binary ?? '-',
+    String(environ.length),
+    ...environ,
+    '--',
+    ...step.argv
+  ];
+  let argv: string[];
+  let env: Record<string, string> = {};
+  if (sandbox.mechanism === 'bwrap') {
+    argv = [
+      sandbox.program!,
+      ...BWRAP_NAMESPACES,
+      '--hostname',
+      plan.hostname,
+      '--uid',
+      String(step.uid),
+      '--gid',
+      String(step.gid),
+      '--bind',
+      context.overlay ? context.overlay.merged : root,
+      '/',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--ro-bind-try',
+      '/sys',
+      '/sys',
+      '--ro-bind',
+      helper,
+      HELPER,
+      '--chdir',
+      step.workingdir,
+      '--clearenv',
+      ...(step.uid === 0
+        ? ROOT_CAPABILITIES.flatMap(cap => ['--cap-add', cap])
+        : []),
+      '--',
+      ...exec
+    ];
+    if (context.overlay) {
+      argv = [...context.overlay.enter(), ...argv];
+    }
+  } else {
+    const shm = join(context.runDir, 'shm');
+    await mkdir(shm, { recursive: true, mode: 0o1777 });
+    argv = [
+      sandbox.program!,
+      '-v',
+      '-1',
+      '-r',
+      root,
+      '-w',
+      step.workingdir,
+      '-i',
+      `${step.uid}:${step.gid}`,
+      '-b',
+      '/proc',
+      '-b',
+      '/sys',
+      ...PROOT_DEVICES.flatMap(device => ['-b', device]),
+      '-b',
+      `${shm}:/dev/shm`,
+      '-b',
+      `${helper}:${HELPER}`,
+      ...exec
+    ];
+    env = { PROOT_TMP_DIR: tmpdir() };
+  }
+  if (context.group) {
+    const launcher = cgroupLauncher(context.group);
+    return {
+      argv: [...launcher.argv, ...argv],
+      env: { ...env, ...launcher.env }
+    };
+  }
+  if (context.limitsMode === 'rlimit' && sandbox.prlimit) {
+    return {
+      argv: [...(await rlimitLauncher(sandbox.prlimit, plan.limits)), ...argv],
+      env
+    };
+  }
+  return { argv, env };
+}
+
+const STDERR_TAIL = 4096;
+
+/** Runs one step to its end; resolves with its exit code (128 + N when killed by signal N). */
+async function runStep(
+  context: StepContext,
+  step: StepPlan,
+  position: number,
+  log: LogBudget,
+  onEvent: (event: RunEvent) => void,
+  onSpawn: (child: ChildProcess) => void
+): Promise<{ exitCode: number; stderrTail: string }> {
+  const started = Date.now();
+  onEvent({
+    type: 'step-start',
+    time: started,
+    step: position,
+    id: step.id,
+    argv: step.argv
+  });
+  const { argv, env } = await stepCommand(context, step);
+  const child = spawn(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    detached: true
+  });
+  onSpawn(child);
+  const stdout = log.pump(position, 'stdout');
+  const stderr = log.pump(position, 'stderr');
+  let tail = Buffer.alloc(0);
+  const keepTail = new Writable({
+    write: (chunk: Buffer, _encoding, callback) => {
+      tail = Buffer.concat([tail, chunk]);
+      if (tail.length > STDERR_TAIL) {
+        tail = tail.subarray(tail.length - STDERR_TAIL);
+      }
+      callback();
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => keepTail.write(chunk));
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>(
+    (resolve, reject) => {
+      child.once('close', (code, signalName) => resolve([code, signalName]));
+      child.once('error', reject);
+    }
+  );
+  await Promise.all([
+    pipeline(child.stdout!, stdout),
+    pipeline(child.stderr!, stderr)
+  ]).catch(() => undefined);
+  const [code, signalName] = await closed;
+  stdout.flush();
+  stderr.flush();
+  const exitCode = code ?? 128 + (signalName ? signalNumber(signalName) : 9);
+  onEvent({
+    type: 'step-end',
+    time: Date.now(),
+    step: position,
+    exitCode,
+    durationMs: Date.now() - started
+  });
+  return { exitCode, stderrTail: tail.toString('utf8') };
+}
+
+function signalNumber(name: NodeJS.Signals): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGILL: 4,
+    SIGABRT: 6,
+    SIGBUS: 7,
+    SIGFPE: 8,
+    SIGKILL: 9,
+    SIGSEGV: 11,
+    SIGPIPE: 13,
+    SIGALRM: 14,
+    SIGTERM: 15
+  };
+  return numbers[name] ?? 9;
+}
+
+async function placeInput(
+  root: string,
+  input: InputPlacement,
+  open: (input: InputPlacement) => Promise<{ body: NodeJS.ReadableStream }>
+): Promise<void> {
+  const { body } = await open(input);
+  await placeFile(root, input.path, input.mode, async file => {
+    for await (const chunk of body) {
+      await file.write(chunk as Buffer);
+    }
+  });
+}
+
+/** Copies the declared outputs, then every other file the run created or changed. */
+async function collectOutputs(
+  root: string,
+  rootfs: Pick<PreparedRootfs, 'root' | 'info'>,
+  plan: RunPlan,
+  changed: { path: string }[],
+  stepStarts: { time: number; uid: number; gid: number }[],
+  sink: OutputSink,
+  onEvent: (event: RunEvent) => void
+): Promise<void> {
+  let budget = plan.limits.outputBytes;
+  const owners = rootfs.info.owners;
+  const ownerOf = (
+    path: string,
+    inCache: boolean,
+    mtimeMs: number
+  ): { uid: number; gid: number } => {
+    const recorded = owners.others[path.slice(1)];
+    if (inCache || recorded) {
+      const [uid, gid] = recorded ?? owners.common;
+      return { uid, gid };
+    }
+    // A new file: it belongs to the step that was running when it was last written.
+    let writer = stepStarts[0];
+    for (const start of stepStarts) {
+      if (start.time <= mtimeMs + 10) {
+        writer = start;
+      }
+    }
+    return writer
+      ? { uid: writer.uid, gid: writer.gid }
+      : { uid: owners.common[0], gid: owners.common[1] };
+  };
+  const copy = async (
+    name: string,
+    path: string,
+    kind: 'declared' | 'changed'
+  ): Promise<void> => {
+    const missing = (reason: string): void =>
+      onEvent({ type: 'output-missing', time: Date.now(), name, path, reason });
+    const opened = await openRegularFile(root, path);
+    if (opened === 'missing') {
+      missing('The run did not create it.');
+      return;
+    }
+    if (opened === 'not-a-file') {
+      if (kind === 'declared') {
+        missing('It is not a regular file.');
+      }
+      return;
+    }
+    const { file, info } = opened;
+    let handedOver = false;
+    try {
+      if (info.size > budget) {
+        missing(
+          `The outputs reached their size limit of ${plan.limits.outputBytes} bytes.`
+        );
+        return;
+      }
+      // The stream closes the file when it ends or is destroyed.
+      handedOver = true;
+      const stored = await sink.store(
+        { name, path, kind },
+        file.createReadStream()
+      );
+      budget -= stored.size;
+      const inCache = await existsInRoot(rootfs.root, path);
+      onEvent({
+        type: 'output',
+        time: Date.now(),
+        name,
+        path,
+        kind,
+        ...stored,
+        ...ownerOf(path, inCache, info.mtimeMs),
+        mode: info.mode & 0o7777
+      });
+    } finally {
+      if (!handedOver) {
+        await file.close();
+      }
+    }
+  };
+
+  for (const output of plan.outputs) {
+    await copy(output.name, output.path, 'declared');
+  }
+  // Replaced inputs were put there by the user, not made by the run.
+  const declared = new Set(
+    [...plan.outputs, ...plan.inputs].map(file => file.path)
+  );
+  for (const { path } of changed) {
+    if (!declared.has(path)) {
+      await copy(path, path, 'changed');
+    }
+  }
+}
+
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).trim();
+}
