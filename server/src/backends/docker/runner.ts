@@ -17,6 +17,7 @@ import type { RunEvent, RunStatus } from '../../runs/events';
 import type { OutputSink } from '../../runs/output-sink';
 import type { InputPlacement, RunPlan, StepPlan } from '../../runs/plan';
 import { firstFileOfTar, tarOfFiles } from './archive';
+import { stepFailed, stoppedBy } from '../common/endings';
 import { LogBudget } from './log-pump';
 
 /** Where the helper lives inside containers: at the root, so no packed `/bin` link can hide it. */
@@ -116,29 +117,12 @@ export async function runOnDocker(
         onEvent
       );
       if (ending) {
-        result = {
-          status: ending,
-          failedStep: position,
-          reason:
-            ending === 'timed-out'
-              ? `The run exceeded its time limit of ${plan.limits.timeoutSeconds} s.`
-              : 'The run was cancelled.'
-        };
+        result = stoppedBy(ending, plan, position);
         break;
       }
       if (exitCode !== 0) {
         const oom = exitCode === 137 && (await wasOomKilled(docker, container));
-        result = oom
-          ? {
-              status: 'out-of-memory',
-              failedStep: position,
-              reason: `Step ${position} (${plan.steps[position].id}) ran out of memory (limit ${plan.limits.memoryMiB} MiB).`
-            }
-          : {
-              status: 'failed',
-              failedStep: position,
-              reason: `Step ${position} (${plan.steps[position].id}) exited with code ${exitCode}.`
-            };
+        result = stepFailed(plan, position, exitCode, oom);
         break;
       }
     }

@@ -57,6 +57,7 @@ import {
   rlimitLauncher,
   type LimitsMode
 } from './limits';
+import { stepFailed, stoppedBy } from '../common/endings';
 import { OverlayTree } from './overlay';
 import {
   changedFiles,
@@ -180,7 +181,7 @@ export async function runOnSandbox(
         await placeInput(root, input, options.openInput ?? openFileInput);
       }
       if (ending) {
-        result = endedBy(ending, plan, position);
+        result = stoppedBy(ending, plan, position);
         break;
       }
       stepStarts.push({ time: Date.now(), uid: step.uid, gid: step.gid });
@@ -200,24 +201,14 @@ export async function runOnSandbox(
       );
       current = undefined;
       if (ending) {
-        result = endedBy(ending, plan, position);
+        result = stoppedBy(ending, plan, position);
         break;
       }
       if (exitCode !== 0) {
         const oom = group
           ? (await group.oomKills()) > oomBefore
           : looksOutOfMemory(stderrTail);
-        result = oom
-          ? {
-              status: 'out-of-memory',
-              failedStep: position,
-              reason: `Step ${position} (${step.id}) ran out of memory (limit ${plan.limits.memoryMiB} MiB).`
-            }
-          : {
-              status: 'failed',
-              failedStep: position,
-              reason: `Step ${position} (${step.id}) exited with code ${exitCode}.`
-            };
+        result = stepFailed(plan, position, exitCode, oom);
         break;
       }
     }
@@ -262,21 +253,6 @@ async function removeStaleRuns(runsDir: string): Promise<void> {
       await removeTree(join(runsDir, name)).catch(() => undefined);
     }
   }
-}
-
-function endedBy(
-  ending: 'timed-out' | 'cancelled',
-  plan: RunPlan,
-  position: number
-): SandboxRunResult {
-  return {
-    status: ending,
-    failedStep: position,
-    reason:
-      ending === 'timed-out'
-        ? `The run exceeded its time limit of ${plan.limits.timeoutSeconds} s.`
-        : 'The run was cancelled.'
-  };
 }
 
 function finish(
