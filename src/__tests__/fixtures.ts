@@ -103,7 +103,8 @@ export function packageDetails(): PackageDetails {
     path: 'work/shell-pipeline.rpz',
     createdAt: '2026-11-29T12:00:00.000Z',
     model,
-    parameters: packageParameters(model)
+    parameters: packageParameters(model),
+    fileSizes: { arg1: 310, arg2: 2048, 'top-words.txt': null }
   };
 }
 

@@ -210,6 +210,10 @@ describe('RpzPanel', () => {
     const { panel, node } = await openPanel(client);
     panel.selectTab('inputs');
     const slot = () => node.querySelector('[data-input="arg2"]') as HTMLElement;
+    // The original's path and packed size, as the server measured it.
+    expect(slot().querySelector('.jp-ReproServer-inputSize')?.textContent).toBe(
+      '2.0 KB'
+    );
     click(buttonByText(slot(), 'Choose from workspace…'));
     await flush();
     expect(slot().textContent).toContain('Replaced by data/other.txt');

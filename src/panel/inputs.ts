@@ -1,6 +1,6 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { PackageSession } from '../model/package';
-import { button, h } from './dom';
+import { button, formatBytes, h } from './dom';
 
 /** The MIME type of file-browser items dragged with Lumino's drag and drop. */
 export const CONTENTS_MIME = 'application/x-jupyter-icontents';
@@ -77,6 +77,11 @@ export class InputsView {
           { class: 'jp-ReproServer-inputHead' },
           h('strong', {}, file.name),
           h('code', { class: 'jp-ReproServer-muted' }, file.path),
+          h(
+            'span',
+            { class: 'jp-ReproServer-muted jp-ReproServer-inputSize' },
+            sizeText(session.details?.fileSizes?.[file.name], trans)
+          ),
           h(
             'span',
             { class: 'jp-ReproServer-muted' },
@@ -176,4 +181,15 @@ export class InputsView {
       }
     });
   }
+}
+
+/** An input's packed size; empty while the server has not measured it. */
+function sizeText(
+  size: number | null | undefined,
+  trans: TranslationBundle
+): string {
+  if (size === undefined) {
+    return '';
+  }
+  return size === null ? trans.__('not in the package') : formatBytes(size);
 }

@@ -157,6 +157,10 @@ test.describe('ReproServer panel', () => {
     const panel = await openPackage(page, 'shell-pipeline');
     await panel.getByRole('tab', { name: 'Inputs' }).click();
     const slot = panel.locator('[data-input="arg2"]');
+    // The original file's packed size (words.txt: well under a kilobyte).
+    await expect(slot.locator('.jp-ReproServer-inputSize')).toHaveText(
+      /^\d+ B$/
+    );
     await slot.getByRole('button', { name: 'Choose from workspace…' }).click();
     // JupyterLab's own file dialog: into the test's folder, pick the file.
     const dialog = page.locator('.jp-Dialog');

@@ -95,8 +95,8 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         await packages.upload(request, name || 'package.rpz')
       );
     })
-    .add('GET', '/api/packages/:sha256', ({ response, params }) =>
-      sendJson(response, 200, packages.details(params.sha256))
+    .add('GET', '/api/packages/:sha256', async ({ response, params }) =>
+      sendJson(response, 200, await packages.details(params.sha256))
     )
     .add('GET', '/api/packages/:sha256/build', ({ response, params }) => {
       packages.get(params.sha256);

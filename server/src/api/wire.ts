@@ -98,6 +98,11 @@ export interface PackageDetails extends PackageSummary {
   model: PackageModel;
   /** Typed parameters derived from each run's argv. */
   parameters: RunParameters[];
+  /**
+   * Packed size of each input/output file by name (null: not in the package); null while the
+   * server has not measured a large package yet.
+   */
+  fileSizes: Record<string, number | null> | null;
 }
 
 /** `POST /api/packages`. */

@@ -10,7 +10,11 @@ import { pipeline } from 'node:stream/promises';
 import { ApiError } from '../api/errors';
 import type { PackageDetails, PackageSummary } from '../api/wire';
 import { isRpzError, readPackage } from '../rpz';
+import { ioFileSizes } from '../rpz/file-sizes';
 import { packageParameters } from '../rpz/parameters';
+
+/** Packages whose data is at most this big get their file sizes in the first answer. */
+const SIZES_INLINE_BYTES = 256 * 1024 * 1024;
 import {
   BlobTooLargeError,
   FsBlobStore,
@@ -104,12 +108,29 @@ export class PackageService {
     return record;
   }
 
-  details(sha256: string): PackageDetails {
+  /**
+   * Everything the panel shows before a run. File sizes need a pass over the package's data: it
+   * is awaited for packages up to a few hundred MB and runs in the background for bigger ones
+   * (the panel asks again later), once per package per process.
+   */
+  async details(sha256: string): Promise<PackageDetails> {
     const record = this.get(sha256);
+    let sizes = this._sizes.get(sha256);
+    if (!sizes) {
+      sizes = this.pathOf(sha256).then(path => ioFileSizes(path, record.model));
+      sizes.catch(() => this._sizes.delete(sha256));
+      this._sizes.set(sha256, sizes);
+    }
+    const measured = sizes.catch(() => null);
+    const fileSizes =
+      record.model.data.compressedSize <= SIZES_INLINE_BYTES
+        ? await measured
+        : await Promise.race([measured, Promise.resolve(null)]);
     return {
       ...toSummary(record),
       model: record.model,
-      parameters: packageParameters(record.model)
+      parameters: packageParameters(record.model),
+      fileSizes
     };
   }
 
@@ -179,6 +200,10 @@ export class PackageService {
   }
 
   private readonly _hashes = new Map<string, string>();
+  private readonly _sizes = new Map<
+    string,
+    Promise<Record<string, number | null>>
+  >();
 }
 
 function toSummary(record: {

@@ -36,6 +36,8 @@ export interface ManifestVariant {
 export interface Manifest {
   name: string;
   runs: ManifestRun[];
+  /** The inputs' recorded contents, by input name. */
+  inputs?: Record<string, ManifestFile>;
   outputs: Record<string, ManifestFile>;
   variants?: ManifestVariant[];
   package: { file: string; runs: { uid: number; gid: number }[] };
