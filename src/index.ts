@@ -61,6 +61,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const client = new ReproServerClient(app.serviceManager.serverSettings);
     let options: IPanelOptions = {
       limits: { memoryMiB: 2048, timeoutSeconds: 3600 },
+      backend: 'auto',
       outputFolder: '',
       autoSave: true
     };
@@ -293,6 +294,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
               settings.composite as unknown as Partial<IReproServerSettings>;
             client.setServerUrl(values.serverUrl ?? '');
             options = {
+              backend: values.backend ?? 'auto',
               limits: {
                 memoryMiB: values.memoryMiB ?? 2048,
                 timeoutSeconds: values.timeoutSeconds ?? 3600

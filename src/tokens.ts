@@ -27,10 +27,15 @@ export namespace CommandIDs {
   export const showTab = 'reproserver:show-tab';
 }
 
+/** The backend a run asks for. */
+export type BackendChoice = 'auto' | 'docker' | 'sandbox';
+
 /** The user's settings (`schema/plugin.json`). */
 export interface IReproServerSettings {
   /** Companion server URL; empty means the proxied one under JupyterLab's base URL. */
   serverUrl: string;
+  /** Where experiments run: `auto` (Docker when a daemon answers, else the sandbox). */
+  backend: BackendChoice;
   /** Default memory limit of a run, MiB. */
   memoryMiB: number;
   /** Default wall-clock limit of a run, seconds. */

@@ -115,6 +115,7 @@ async function openPanel(client: ReturnType<typeof fakeClient>) {
     'work/shell-pipeline.rpz',
     {
       limits: { memoryMiB: 1024, timeoutSeconds: 600 },
+      backend: 'sandbox',
       outputFolder: '',
       autoSave: true
     },
@@ -248,7 +249,10 @@ describe('RpzPanel', () => {
     expect(panel.currentTab).toBe('run');
     const request = client.createRun.mock.calls[0][0] as {
       edits: { stepEdits: unknown; limits: unknown };
+      backend: string;
     };
+    // The backend chosen in the settings.
+    expect(request.backend).toBe('sandbox');
     expect(request.edits.stepEdits).toEqual([
       { step: 0, args: [{ index: 3, value: '2' }] }
     ]);

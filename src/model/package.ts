@@ -8,6 +8,7 @@ import type {
 import { ReproServerError, type ReproServerClient } from '../api/client';
 import { RunEventStream, type StreamState } from '../api/events';
 import { EditsModel, commandForEdits, type EditableLimits } from './edits';
+import type { BackendChoice } from '../tokens';
 import { RunSession, isFinal } from './run';
 
 /** What the panel can show as a whole. */
@@ -23,6 +24,8 @@ export type PanelPhase =
 /** Options from the user's settings. */
 export interface IPanelOptions {
   limits: EditableLimits;
+  /** The backend runs ask for. */
+  backend: BackendChoice;
   /** Workspace folder pattern for outputs; empty = the server's default. */
   outputFolder: string;
   autoSave: boolean;
@@ -205,7 +208,8 @@ export class PackageSession {
     try {
       const record = await this._client.createRun({
         package: this._details.sha256,
-        edits
+        edits,
+        backend: this._options.backend
       });
       this._fresh.add(record.id);
       this._show(record, true);

@@ -86,6 +86,7 @@ export class HistoryView {
             {},
             h('th', {}, trans.__('Started')),
             h('th', {}, trans.__('Status')),
+            h('th', {}, trans.__('Backend')),
             h('th', {}, trans.__('Changes')),
             h('th', {}, '')
           )
@@ -115,6 +116,7 @@ export class HistoryView {
                   statusLabel(r.status, trans)
                 )
               ),
+              h('td', { class: 'jp-ReproServer-runBackend' }, r.backend ?? ''),
               h(
                 'td',
                 {},

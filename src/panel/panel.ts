@@ -147,7 +147,11 @@ export class RpzPanel extends Widget {
     const trans = this._services.trans;
     const path = this.session.path;
     const backends = this.session.backends;
-    const usable = backends?.backends.find(b => b.name === backends.default);
+    // The backend the next run will use: the one chosen in the settings, or the server's default.
+    const chosen = this.session.options.backend;
+    const usable = backends?.backends.find(
+      b => b.name === (chosen === 'auto' ? backends.default : chosen)
+    );
     this._header.replaceChildren(
       h('h2', { class: 'jp-ReproServer-title' }, path.split('/').pop() ?? path),
       h('div', { class: 'jp-ReproServer-path' }, path),

@@ -241,6 +241,43 @@ test.describe('ReproServer panel', () => {
   });
 });
 
+test.describe('ReproServer panel with the sandbox backend chosen in the settings', () => {
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      'jupyterlab-reproserver:plugin': { backend: 'sandbox' }
+    }
+  });
+
+  test('runs without Docker and says which backend ran it', async ({
+    page,
+    baseURL
+  }) => {
+    const expected = example('shell-pipeline').variants.find(
+      v => v.id === 'top-2'
+    )!;
+    const panel = await openPackage(page, 'shell-pipeline');
+    await expect(panel.locator('.jp-ReproServer-backend')).toContainText(
+      'Runs on sandbox: Sandbox:'
+    );
+    await panel.getByRole('tab', { name: 'Parameters' }).click();
+    await argField(panel, 0, 3).fill('2');
+    await panel.getByRole('button', { name: 'Run', exact: true }).click();
+    expect(await waitForEnd(panel)).toBe('Succeeded');
+    const folder = await savedFolder(panel);
+    expect(
+      await readWorkspaceFile(page, baseURL, `${folder}/top-words.txt`)
+    ).toBe(expected.outputs['top-words.txt'].text);
+    await panel.getByRole('tab', { name: /^History/ }).click();
+    await expect(
+      panel
+        .locator('.jp-ReproServer-historyRun')
+        .first()
+        .locator('.jp-ReproServer-runBackend')
+    ).toHaveText('sandbox');
+  });
+});
+
 test.describe('ReproServer panel without its server', () => {
   test.use({
     mockSettings: {
