@@ -2,17 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxMechanism } from '../../src/backends/sandbox/detect';
-import {
-  runOnSandbox,
-  type SandboxRunResult
-} from '../../src/backends/sandbox/runner';
+import { runOnSandbox } from '../../src/backends/sandbox/runner';
 import { readPackage } from '../../src/rpz';
-import type { PackageModel } from '../../src/rpz/model';
 import type { RunEdits } from '../../src/runs/edits';
 import type { RunEvent } from '../../src/runs/events';
-import { DirectorySink } from '../../src/runs/output-sink';
-import { planRun } from '../../src/runs/plan';
 import { prepareRootfs, type PreparedRootfs } from '../../src/sandbox';
+import { recordRun, type FinishedRun } from './run-recorder';
 
 /** One state folder per test file: its rootfs cache is shared by that file's runs. */
 let stateDir: string | undefined;
@@ -38,14 +33,7 @@ export function rootfsOf(rpz: string): Promise<PreparedRootfs> {
   return found;
 }
 
-export interface FinishedSandboxRun {
-  result: SandboxRunResult;
-  events: RunEvent[];
-  outDir: string;
-  stdout: string;
-  stderr: string;
-  model: PackageModel;
-}
+export type FinishedSandboxRun = FinishedRun;
 
 /** Plans and runs a package in the sandbox, collecting every event. */
 export async function runPackageInSandbox(
@@ -59,39 +47,16 @@ export async function runPackageInSandbox(
     isolation?: 'auto' | 'copy';
   } = {}
 ): Promise<FinishedSandboxRun> {
-  const model = await readPackage(rpz);
-  const plan = planRun(model, edits);
   const rootfs = await rootfsOf(rpz);
-  const outDir = mkdtempSync(join(tmpdir(), 'reproserver-out-'));
-  const events: RunEvent[] = [];
-  const result = await runOnSandbox({
-    plan,
-    rootfs,
-    stateDir: sandboxStateDir(),
-    mechanism: options.mechanism,
-    limits: options.limits,
-    isolation: options.isolation,
-    sink: new DirectorySink(outDir),
-    signal: options.signal,
-    onEvent: event => {
-      events.push(event);
-      options.onEvent?.(event);
-    }
-  });
-  const text = (stream: 'stdout' | 'stderr'): string =>
-    events
-      .filter(
-        (e): e is Extract<RunEvent, { type: 'log' }> =>
-          e.type === 'log' && e.stream === stream
-      )
-      .map(e => e.text)
-      .join('');
-  return {
-    result,
-    events,
-    outDir,
-    stdout: text('stdout'),
-    stderr: text('stderr'),
-    model
-  };
+  return recordRun(rpz, edits, options.onEvent, common =>
+    runOnSandbox({
+      ...common,
+      rootfs,
+      stateDir: sandboxStateDir(),
+      mechanism: options.mechanism,
+      limits: options.limits,
+      isolation: options.isolation,
+      signal: options.signal
+    })
+  );
 }

@@ -8,8 +8,6 @@
  * separate stdout/stderr streams. Outputs are copied out of the container when the steps are done,
  * then the container is removed; the package image stays.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
@@ -18,7 +16,12 @@ import type { OutputSink } from '../../runs/output-sink';
 import type { InputPlacement, RunPlan, StepPlan } from '../../runs/plan';
 import { firstFileOfTar, tarOfFiles } from './archive';
 import { stepFailed, stoppedBy } from '../common/endings';
-import { LogBudget } from './log-pump';
+import { LogBudget } from '../common/log-budget';
+import {
+  openFileInput,
+  type RunBackendOptions,
+  type RunResult
+} from '../common/run-backend';
 
 /** Where the helper lives inside containers: at the root, so no packed `/bin` link can hide it. */
 export const HELPER_DIR = '/.reproserver';
@@ -37,29 +40,16 @@ const ENGINE_PATHS = [
   '/sys'
 ];
 
-export interface DockerRunOptions {
+export interface DockerRunOptions extends RunBackendOptions {
   docker: Docker;
   image: string;
-  plan: RunPlan;
   /** The static `rpz-exec` binary on this host. */
   helperPath: string;
-  sink: OutputSink;
-  onEvent: (event: RunEvent) => void;
-  /** Aborting cancels the run, whatever it is doing. */
-  signal?: AbortSignal;
-  /** Opens a replacement input; the default reads `{ kind: 'file' }` sources from disk. */
-  openInput?: (
-    input: InputPlacement
-  ) => Promise<{ body: Readable; size: number }>;
   /** Labels added to the container, e.g. the run's id for reconciliation after a restart. */
   labels?: Record<string, string>;
 }
 
-export interface DockerRunResult {
-  status: RunStatus;
-  failedStep?: number;
-  reason?: string;
-}
+export type DockerRunResult = RunResult;
 
 /** Runs the plan; always resolves (failures are statuses), and always removes its container. */
 export async function runOnDocker(
@@ -179,16 +169,6 @@ async function createContainer(
     }
   });
   return container;
-}
-
-async function openFileInput(
-  input: InputPlacement
-): Promise<{ body: Readable; size: number }> {
-  if (input.source.kind !== 'file') {
-    throw new Error(`The input "${input.name}" is not a file on this host.`);
-  }
-  const info = await stat(input.source.path);
-  return { body: createReadStream(input.source.path), size: info.size };
 }
 
 async function placeInputs(

@@ -19,7 +19,7 @@ import {
   type SandboxMechanism
 } from '../../../src/backends/sandbox/detect';
 import { example } from '../../helpers/examples';
-import { outputsOf } from '../../helpers/docker-run';
+import { outputsOf } from '../../helpers/run-recorder';
 import { rootfsOf, runPackageInSandbox } from '../../helpers/sandbox-run';
 import { runCases } from '../runs/run-cases';
 
