@@ -320,27 +320,17 @@ export class RunService {
           this._onRunEvent(id, event, steps, missing)
       };
       if (run.backend === 'sandbox') {
-        let rootfs;
-        try {
-          rootfs = await prepareRootfs(
-            await this.options.packages.pathOf(pkg.sha256),
-            {
+        const rootfs = await this._prepare(
+          id,
+          abort.signal,
+          'The package could not be unpacked',
+          async () =>
+            prepareRootfs(await this.options.packages.pathOf(pkg.sha256), {
               stateDir: this.options.stateDir,
               sha256: pkg.sha256
-            }
-          );
-        } catch (error) {
-          await this._finish(id, {
-            status: 'error',
-            reason: `The package could not be unpacked: ${error instanceof Error ? error.message : String(error)}`
-          });
-          return;
-        }
-        if (abort.signal.aborted) {
-          await this._finish(id, {
-            status: 'cancelled',
-            reason: 'The run was cancelled.'
-          });
+            })
+        );
+        if (!rootfs) {
           return;
         }
         records.setExecution(id, { backend: 'sandbox' });
@@ -351,25 +341,18 @@ export class RunService {
         });
         return;
       }
-      let image: string;
-      try {
-        image = await this.options.builds.ensure(
-          pkg.sha256,
-          build =>
-            void this._append(id, { type: 'build', time: Date.now(), build })
-        );
-      } catch (error) {
-        await this._finish(id, {
-          status: 'error',
-          reason: `The image could not be made: ${error instanceof Error ? error.message : String(error)}`
-        });
-        return;
-      }
-      if (abort.signal.aborted) {
-        await this._finish(id, {
-          status: 'cancelled',
-          reason: 'The run was cancelled.'
-        });
+      const image = await this._prepare(
+        id,
+        abort.signal,
+        'The image could not be made',
+        () =>
+          this.options.builds.ensure(
+            pkg.sha256,
+            build =>
+              void this._append(id, { type: 'build', time: Date.now(), build })
+          )
+      );
+      if (!image) {
         return;
       }
       records.setExecution(id, { backend: 'docker', image });
@@ -393,6 +376,34 @@ export class RunService {
       resolveEnded();
       this._ended.delete(id);
     }
+  }
+
+  /**
+   * Gets what a run needs before it can start (its image, its unpacked package). Ends the run when
+   * that fails (with `what` and the reason) or when it was cancelled meanwhile; undefined then.
+   */
+  private async _prepare<T>(
+    id: string,
+    signal: AbortSignal,
+    what: string,
+    work: () => Promise<T>
+  ): Promise<T | undefined> {
+    let value: T;
+    try {
+      value = await work();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await this._finish(id, { status: 'error', reason: `${what}: ${reason}` });
+      return undefined;
+    }
+    if (signal.aborted) {
+      await this._finish(id, {
+        status: 'cancelled',
+        reason: 'The run was cancelled.'
+      });
+      return undefined;
+    }
+    return value;
   }
 
   /** Keeps the records in step with the events, then appends each to the log. */
