@@ -11,6 +11,7 @@ export default tseslint.config(
       '**/lib/**',
       '**/dist/**',
       'jupyterlab_reproserver/labextension/**',
+      'jupyterlab_reproserver/server/**',
       '.venv/**',
       '.state/**',
       'workspace/**',

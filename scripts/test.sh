@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test command (what CI runs): install and build, start the services the tests need, run lint,
-# unit, integration and UI tests, and stop what this run started.
+# unit, integration and UI tests and the Binder check, and stop what this run started.
 set -euo pipefail
 LOG_TAG=test
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -45,5 +45,8 @@ step "integration tests (real dockerd, registry and reprozip packages)"
 
 step "UI tests (real JupyterLab in Debian Chromium)"
 (cd ui-tests && PATH="$VENV_DIR/bin:$PATH" npx playwright test)
+
+step "Binder check (the wheel alone, a non-root user, no Docker, 2 GiB)"
+scripts/binder-check.sh
 
 step "all tests passed in $((SECONDS - started_at)) s"

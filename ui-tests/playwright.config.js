@@ -13,6 +13,8 @@ module.exports = {
   // One JupyterLab and one Docker engine on two cores: tests run one at a time.
   workers: 1,
   retries: 0,
+  // Needs the JupyterLab that scripts/binder-check.sh sets up (playwright.binder.config.js).
+  testIgnore: '**/binder.spec.ts',
   reporter: [['list']],
   use: {
     ...baseConfig.use,

@@ -34,11 +34,71 @@ export async function openPackage(
     path.join(examplesDir, `${name}.rpz`),
     `${PACKAGES_DIR}/${name}.rpz`
   );
-  await page.filebrowser.openDirectory(PACKAGES_DIR);
-  await page.filebrowser.open(`${name}.rpz`);
+  return openInFileBrowser(page, PACKAGES_DIR, `${name}.rpz`);
+}
+
+/** Opens a package already in the workspace by double-click in the file browser. */
+export async function openInFileBrowser(
+  page: IJupyterLabPageFixture,
+  folder: string,
+  file: string
+): Promise<Locator> {
+  await page.filebrowser.openDirectory(folder);
+  await page.filebrowser.open(file);
+  return waitForPanel(page);
+}
+
+/** The ReproServer panel, once it shows the package's command lines. */
+export async function waitForPanel(
+  page: IJupyterLabPageFixture,
+  timeout = 30000
+): Promise<Locator> {
   const panel = page.locator('.jp-ReproServer-panel');
   await expect(panel.locator('.jp-ReproServer-cmdline').first()).toBeVisible({
-    timeout: 30000
+    timeout
   });
   return panel;
+}
+
+/** The text of a workspace file, through Jupyter's contents API. */
+export async function readWorkspaceFile(
+  page: IJupyterLabPageFixture,
+  baseURL: string | undefined,
+  filePath: string
+): Promise<string> {
+  const response = await page.request.get(
+    `${baseURL}/api/contents/${filePath
+      .split('/')
+      .map(encodeURIComponent)
+      .join('/')}?content=1&type=file&format=text`
+  );
+  expect(response.status()).toBe(200);
+  return (await response.json()).content;
+}
+
+/** Waits until the run shown in the panel has ended, and returns its status label. */
+export async function waitForEnd(
+  panel: Locator,
+  timeout = 180000
+): Promise<string> {
+  const badge = panel.locator('.jp-ReproServer-runHead .jp-ReproServer-badge');
+  await expect(badge).toHaveText(
+    /Succeeded|Failed|Cancelled|Timed out|Out of memory|Error|Interrupted/,
+    { timeout }
+  );
+  return (await badge.textContent()) ?? '';
+}
+
+/** The saved outputs folder the panel reports. */
+export async function savedFolder(panel: Locator): Promise<string> {
+  const saved = panel.locator('.jp-ReproServer-savedTo');
+  await expect(saved).toBeVisible({ timeout: 30000 });
+  return ((await saved.textContent()) ?? '').replace(/^Saved in /, '').trim();
+}
+
+/** The field of argument `index` of step `step` on the Parameters tab. */
+export function argField(panel: Locator, step: number, index: number): Locator {
+  return panel.locator(
+    `[data-step="${step}"] .jp-ReproServer-field[data-index="${index}"] input`
+  );
 }

@@ -1,57 +1,21 @@
-import {
-  expect,
-  galata,
-  test,
-  type IJupyterLabPageFixture
-} from '@jupyterlab/galata';
-import type { Locator } from '@playwright/test';
+import { expect, galata, test } from '@jupyterlab/galata';
 import * as path from 'path';
-import { example, examplesDir, openPackage, PACKAGES_DIR } from './helpers';
+import {
+  argField,
+  example,
+  examplesDir,
+  openPackage,
+  PACKAGES_DIR,
+  readWorkspaceFile,
+  savedFolder,
+  waitForEnd
+} from './helpers';
 
 /**
  * The ReproServer panel against the real companion server and real Docker: open, edit, run,
  * watch the log, get outputs, replace inputs, cancel, history, and what happens when the server
  * does not answer.
  */
-
-/** The text of a workspace file, through Jupyter's contents API. */
-async function readWorkspaceFile(
-  page: IJupyterLabPageFixture,
-  baseURL: string | undefined,
-  filePath: string
-): Promise<string> {
-  const response = await page.request.get(
-    `${baseURL}/api/contents/${filePath
-      .split('/')
-      .map(encodeURIComponent)
-      .join('/')}?content=1&type=file&format=text`
-  );
-  expect(response.status()).toBe(200);
-  return (await response.json()).content;
-}
-
-/** Waits until the run shown in the panel has ended, and returns its status label. */
-async function waitForEnd(panel: Locator, timeout = 180000): Promise<string> {
-  const badge = panel.locator('.jp-ReproServer-runHead .jp-ReproServer-badge');
-  await expect(badge).toHaveText(
-    /Succeeded|Failed|Cancelled|Timed out|Out of memory|Error|Interrupted/,
-    { timeout }
-  );
-  return (await badge.textContent()) ?? '';
-}
-
-/** The saved outputs folder the panel reports. */
-async function savedFolder(panel: Locator): Promise<string> {
-  const saved = panel.locator('.jp-ReproServer-savedTo');
-  await expect(saved).toBeVisible({ timeout: 30000 });
-  return ((await saved.textContent()) ?? '').replace(/^Saved in /, '').trim();
-}
-
-function argField(panel: Locator, step: number, index: number): Locator {
-  return panel.locator(
-    `[data-step="${step}"] .jp-ReproServer-field[data-index="${index}"] input`
-  );
-}
 
 test.describe('ReproServer panel', () => {
   test.setTimeout(300000);

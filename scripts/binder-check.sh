@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Binder's constraints, reproduced on this machine, and what a Binder user does under them.
+#
+#   scripts/binder-check.sh [--without-bwrap]   (after scripts/setup.sh; the test command runs it)
+#
+#  1. builds the wheel from this tree (the companion server bundled in it);
+#  2. makes a fresh Python environment in .state/binder-check/venv: JupyterLab and
+#     jupyter-server-proxy from PyPI, then the wheel and nothing else of this tree;
+#  3. checks `jupyter labextension list` says OK and runs `python -m jupyterlab.browser_check`;
+#  4. starts that JupyterLab as a non-root user (reproserver-binder; Binder's is jovyan), with its
+#     own home folder holding the example packages in examples/ (as Binder's postBuild leaves them),
+#     a clean environment (no DOCKER_HOST, no REPROSERVER_*), no Docker socket it can reach, in a
+#     memory cgroup of 2 GiB (mybinder.org gives 1 to 2 GiB);
+#  5. runs ui-tests/tests/binder.spec.ts in Debian's Chromium: double-click a package, see the
+#     sandbox backend, change an argument, run, read the log, find the outputs in the workspace;
+#  6. reports the wheel's size, the install time, the server's cold start through the proxy, the
+#     peak memory of JupyterLab + server + experiments, and the time taken.
+# --without-bwrap: JupyterLab sees a bubblewrap that fails, as where user namespaces are refused
+# (Docker's default seccomp profile, so likely on mybinder.org): the server must fall back to proot.
+# Needs root for the user and the cgroup; without root it runs as the current user and says loudly
+# what it could not reproduce.
+set -euo pipefail
+LOG_TAG=binder-check
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT_DIR"
+started_at=$SECONDS
+
+CHECK_DIR="$STATE_DIR/binder-check"
+BINDER_VENV="$CHECK_DIR/venv"
+BINDER_USER="${REPROSERVER_BINDER_USER:-reproserver-binder}"
+MEMORY_LIMIT=$((2 * 1024 * 1024 * 1024))
+# A Python the non-root user can run: a pyenv one under /root is out of its reach.
+BINDER_PYTHON="${REPROSERVER_BINDER_PYTHON:-/usr/bin/python3}"
+
+step() { log "── $1 ($((SECONDS - started_at)) s)"; }
+warn() { log "WARNING: $*"; warnings+=("$*"); }
+seconds_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
+summary=()
+warnings=()
+
+without_bwrap=0
+case "${1:-}" in
+  "") ;;
+  --without-bwrap) without_bwrap=1 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+esac
+
+# ---- the JupyterLab under test, its cgroup, and their cleanup --------------------------------
+
+lab_pid=""
+cgroup=""        # the cgroup's directory
+cgroup_kind=""   # v2 or v1
+run_dir=""       # the user's home folder and temporary files
+outside=""       # commands that must not see the source tree run from here
+
+# Creates a cgroup with memory limited to MEMORY_LIMIT: cgroup v2 where the memory controller
+# is on the unified hierarchy, else the v1 memory hierarchy (below our own cgroup). Sets
+# cgroup/cgroup_kind, or leaves them empty when this machine does not let us.
+make_memory_cgroup() {
+  local name="reproserver-binder-check-$$" root own
+  root="$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)"
+  if [ -n "$root" ] && grep -qw memory "$root/cgroup.controllers" 2>/dev/null; then
+    grep -qw memory "$root/cgroup.subtree_control" ||
+      echo +memory > "$root/cgroup.subtree_control" 2>/dev/null || true
+    if mkdir "$root/$name" 2>/dev/null; then
+      if echo "$MEMORY_LIMIT" > "$root/$name/memory.max" 2>/dev/null; then
+        cgroup="$root/$name" cgroup_kind=v2
+        return
+      fi
+      rmdir "$root/$name"
+    fi
+  fi
+  root="$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)"
+  own="$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; exit }' /proc/self/cgroup)"
+  if [ -n "$root" ] && mkdir "$root$own/$name" 2>/dev/null; then
+    if echo "$MEMORY_LIMIT" > "$root$own/$name/memory.limit_in_bytes" 2>/dev/null; then
+      cgroup="$root$own/$name" cgroup_kind=v1
+      return
+    fi
+    rmdir "$root$own/$name"
+  fi
+}
+
+memory_peak() {
+  case "$cgroup_kind" in
+    v2) cat "$cgroup/memory.peak" 2>/dev/null || echo 0 ;;
+    v1) cat "$cgroup/memory.max_usage_in_bytes" ;;
+  esac
+}
+
+oom_kills() {
+  case "$cgroup_kind" in
+    v2) awk '$1 == "oom_kill" { print $2 }' "$cgroup/memory.events" ;;
+    v1) awk '$1 == "oom_kill" { print $2; f = 1 } END { if (!f) print 0 }' "$cgroup/memory.oom_control" ;;
+  esac
+}
+
+# Stops the JupyterLab we started, then whatever of ours is left in its cgroup (the companion
+# server, sandboxes), and removes the cgroup.
+stop_lab() {
+  if [ -n "$lab_pid" ] && kill -0 "$lab_pid" 2>/dev/null; then
+    kill -TERM "$lab_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$lab_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$lab_pid" 2>/dev/null || true
+  fi
+  lab_pid=""
+  if [ -n "$cgroup" ] && [ -d "$cgroup" ]; then
+    local pid
+    for _ in $(seq 1 50); do
+      [ -s "$cgroup/cgroup.procs" ] || break
+      while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done < "$cgroup/cgroup.procs"
+      sleep 0.1
+    done
+    rmdir "$cgroup" 2>/dev/null || warn "could not remove the cgroup $cgroup"
+  fi
+  cgroup=""
+}
+
+on_exit() {
+  local status=$?
+  stop_lab
+  [ -z "$outside" ] || rm -rf "$outside"
+  if [ "$status" != 0 ]; then
+    [ -f "$CHECK_DIR/jupyterlab.log" ] && {
+      log "last lines of $CHECK_DIR/jupyterlab.log:"
+      tail -n 30 "$CHECK_DIR/jupyterlab.log" >&2
+    }
+    [ -n "$run_dir" ] && log "the home folder and workspace are kept in $run_dir"
+    log "binder check FAILED after $((SECONDS - started_at)) s"
+  elif [ -n "$run_dir" ]; then
+    rm -rf "$run_dir"
+  fi
+}
+trap on_exit EXIT
+
+# ---- 0. what the check needs ----------------------------------------------------------------
+
+[ -x "$VENV_DIR/bin/python" ] && [ -d node_modules ] &&
+  [ -f jupyterlab_reproserver/labextension/package.json ] ||
+  die "the tree is not built: run scripts/setup.sh first"
+[ -x "$BINDER_PYTHON" ] || die "$BINDER_PYTHON is missing (set REPROSERVER_BINDER_PYTHON to a Python 3.9+ that any user can run)"
+"$BINDER_PYTHON" -c 'import venv, ensurepip' 2>/dev/null || ensure_debs python3-venv ||
+  die "$BINDER_PYTHON cannot make virtual environments (Debian package python3-venv)"
+if [ ! -f "$STATE_DIR/examples/shell-pipeline.json" ] || [ ! -f "$STATE_DIR/examples/slow-printer.json" ]; then
+  scripts/make-examples.sh
+fi
+mkdir -p "$CHECK_DIR"
+rm -f "$CHECK_DIR/jupyterlab.log"
+# Nothing of the developer's environment may point JupyterLab or the server at this tree.
+unset REPROSERVER_SERVER_JS REPROSERVER_NODE REPROSERVER_HELPER REPROSERVER_WORKSPACE \
+  REPROSERVER_STATE_DIR DOCKER_HOST DOCKER_SOCKET PYTHONPATH JUPYTER_PATH JUPYTER_CONFIG_DIR
+outside="$(mktemp -d)"
+
+# ---- 1. the wheel ---------------------------------------------------------------------------
+
+step "building the wheel"
+npm run --silent build:server-bundle   # the bundle always matches the compiled server
+rm -rf "$CHECK_DIR/dist"
+"$VENV_DIR/bin/pip" wheel --quiet --no-deps --no-build-isolation --disable-pip-version-check \
+  -w "$CHECK_DIR/dist" .
+wheel="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.whl)"
+summary+=("wheel: $(basename "$wheel"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$wheel")")")
+
+# The sdist must give the same wheel (it carries the built parts, as the labextension always did).
+"$VENV_DIR/bin/python" -m hatchling build -t sdist -d "$CHECK_DIR/dist" >/dev/null
+sdist="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.tar.gz)"
+(cd "$outside" && "$VENV_DIR/bin/pip" wheel --quiet --no-deps --no-build-isolation \
+  --disable-pip-version-check -w "$CHECK_DIR/dist/from-sdist" "$sdist")
+zip_listing() { "$VENV_DIR/bin/python" -m zipfile -l "$1" | awk 'NR > 1 { print $1, $NF }' | sort; }
+diff <(zip_listing "$wheel") <(zip_listing "$CHECK_DIR"/dist/from-sdist/*.whl) >&2 ||
+  die "the wheel built from the sdist differs from the one built from the tree (above)"
+summary+=("sdist: $(basename "$sdist"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$sdist")"); its wheel has the same files")
+
+# ---- 2. a fresh environment with the wheel alone --------------------------------------------
+
+step "installing JupyterLab, jupyter-server-proxy and the wheel into a fresh $BINDER_VENV"
+rm -rf "$BINDER_VENV"
+"$BINDER_PYTHON" -m venv "$BINDER_VENV"
+t0=$EPOCHREALTIME
+(cd "$outside" && "$BINDER_VENV/bin/pip" install --quiet --disable-pip-version-check \
+  "$(grep '^jupyterlab==' "$ROOT_DIR/requirements-dev.txt")" \
+  "$(grep '^jupyter-server-proxy==' "$ROOT_DIR/requirements-dev.txt")")
+t1=$EPOCHREALTIME
+(cd "$outside" && "$BINDER_VENV/bin/pip" install --quiet --disable-pip-version-check "$wheel")
+summary+=("install: JupyterLab + jupyter-server-proxy $(seconds_since "$t0") s (PyPI, through pip's cache), of which the wheel $(seconds_since "$t1") s")
+
+# The package and the server it starts come from the environment, not from this tree.
+mapfile -t where < <(cd "$outside" && "$BINDER_VENV/bin/python" -c '
+import jupyterlab_reproserver.proxy as proxy
+print(proxy.__file__)
+print(proxy._server_script())')
+for path in "${where[@]}"; do
+  case "$path" in
+    "$BINDER_VENV"/*) ;;
+    *) die "the installed package resolves $path, outside $BINDER_VENV" ;;
+  esac
+done
+log "the proxy starts ${where[1]}"
+
+# ---- 3. JupyterLab's own checks -------------------------------------------------------------
+
+step "jupyter labextension list; python -m jupyterlab.browser_check"
+listing="$(cd "$outside" && "$BINDER_VENV/bin/jupyter" labextension list 2>&1 | sed 's/\x1b\[[0-9;]*m//g')"
+line="$(grep 'jupyterlab-reproserver' <<<"$listing" || true)"
+grep -Eq 'jupyterlab-reproserver v[0-9.]+ enabled +OK' <<<"$line" ||
+  die "jupyter labextension list does not say OK for jupyterlab-reproserver:"$'\n'"$listing"
+log "labextension list:$line"
+scripts/browser-check.sh "$BINDER_VENV/bin/python"
+
+# ---- 4. the user, its home folder, no Docker, 2 GiB -----------------------------------------
+
+step "a non-root user, no Docker, 2 GiB"
+as_user=()
+if is_root; then
+  if ! id -u "$BINDER_USER" >/dev/null 2>&1; then
+    log "creating the user $BINDER_USER"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$BINDER_USER"
+  fi
+  uid="$(id -u "$BINDER_USER")" gid="$(id -g "$BINDER_USER")"
+  as_user=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --)
+  lab_user="$BINDER_USER"
+else
+  lab_user="$(id -un)"
+  warn "not root: JupyterLab runs as $lab_user (already non-root), but no user could be created"
+fi
+"${as_user[@]}" "$BINDER_VENV/bin/python" -c 'import jupyterlab_reproserver' ||
+  die "$lab_user cannot use $BINDER_VENV (are its parent folders readable by all?)"
+
+run_dir="$(mktemp -d /tmp/reproserver-binder.XXXXXX)"
+home="$run_dir/home"
+mkdir -p "$home/examples" "$run_dir/tmp"
+# Binder's layout: the repository's committed examples in ~/examples; the packed ones beside them.
+cp examples/*.rpz "$home/examples/"
+for rpz in "$STATE_DIR"/examples/*.rpz; do
+  [ -e "$home/examples/$(basename "$rpz")" ] || cp "$rpz" "$home/examples/"
+done
+cp ui-tests/jupyter_server_binder_config.py "$run_dir/jupyter_server_config.py"
+is_root && chown -R "$uid:$gid" "$run_dir"
+
+# No Docker: neither the system socket nor the project's dockerd may answer this user.
+project_socket="$(sed -n 's/^DOCKER_SOCKET=//p' "$SERVICES_ENV" 2>/dev/null || true)"
+for socket in /var/run/docker.sock $project_socket; do
+  if [ ! -e "$socket" ]; then
+    summary+=("docker: $socket absent")
+  elif "${as_user[@]}" curl -s --max-time 2 --unix-socket "$socket" http://localhost/_ping >/dev/null 2>&1; then
+    die "$lab_user reaches the Docker Engine at $socket: Binder has none. (Is the socket open to all?)"
+  else
+    summary+=("docker: $socket out of $lab_user's reach")
+  fi
+done
+
+if is_root; then make_memory_cgroup; fi
+if [ -n "$cgroup" ]; then
+  log "memory cgroup ($cgroup_kind) $cgroup, limit $(mib "$MEMORY_LIMIT")"
+else
+  warn "NO MEMORY LIMIT: no memory cgroup could be created here ($(is_root && echo 'cgroups not writable' || echo 'not root')); JupyterLab runs without the 2 GiB limit of Binder"
+fi
+
+# ---- 5. JupyterLab as that user, in the cgroup, and the UI flow -----------------------------
+
+# Bubblewrap made to fail: in a private mount namespace, /bin/false is mounted over it.
+hide_bwrap=()
+if [ "$without_bwrap" = 1 ]; then
+  is_root || die "--without-bwrap needs root (for a private mount namespace)"
+  bwrap="$(command -v bwrap)" || die "bubblewrap is not installed: nothing to hide"
+  hide_bwrap=(unshare --mount --propagation private -- sh -c \
+    'mount --bind /bin/false "$1" && shift && exec "$@"' sh "$bwrap")
+fi
+
+step "starting JupyterLab as $lab_user"
+port="$(free_port)"
+lab_env=(HOME="$home" USER="$lab_user" LOGNAME="$lab_user" SHELL=/bin/bash LANG=C.UTF-8
+  TMPDIR="$run_dir/tmp" PATH="$BINDER_VENV/bin:/usr/local/bin:/usr/bin:/bin"
+  REPROSERVER_BINDER_PORT="$port")
+# The shell joins the cgroup, then becomes the user's JupyterLab: everything it starts is in too.
+(cd "$home" && exec sh -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh \
+  "$cgroup" "${hide_bwrap[@]}" "${as_user[@]}" env -i "${lab_env[@]}" \
+  "$BINDER_VENV/bin/jupyter" lab --config "$run_dir/jupyter_server_config.py" --no-browser \
+  >"$CHECK_DIR/jupyterlab.log" 2>&1) &
+lab_pid=$!
+wait_for 120 curl -sf "http://127.0.0.1:$port/api/status" ||
+  die "JupyterLab did not answer on port $port within 120 s"
+if [ -n "$cgroup" ]; then
+  grep -qx "$lab_pid" "$cgroup/cgroup.procs" || die "JupyterLab (pid $lab_pid) is not in $cgroup"
+fi
+
+# The first request through the proxy starts the companion server: its cold start.
+answer="$(curl -s -o "$CHECK_DIR/backends.json" -w '%{http_code} %{time_total}' --max-time 120 \
+  "http://127.0.0.1:$port/reproserver/api/backends" || true)"
+read -r code cold_start <<<"$answer"
+[ "${code:-}" = 200 ] || die "GET /reproserver/api/backends through the proxy answered ${code:-nothing}"
+summary+=("cold start of the companion server through jupyter-server-proxy: ${cold_start} s")
+sandbox="$(node -p "require('$CHECK_DIR/backends.json').backends.find(b => b.name === 'sandbox').detail")"
+log "$sandbox"
+summary+=("backend: $sandbox")
+if [ "$without_bwrap" = 1 ]; then
+  grep -q 'Sandbox: proot' <<<"$sandbox" || die "with bubblewrap failing, the sandbox should be proot"
+fi
+server_pid=""
+if [ -n "$cgroup" ]; then
+  while read -r pid; do
+    grep -qa 'reproserver\.js' "/proc/$pid/cmdline" 2>/dev/null && server_pid="$pid"
+  done < "$cgroup/cgroup.procs"
+  [ -n "$server_pid" ] || die "no companion server process in $cgroup"
+  server_cmd="$(tr '\0' ' ' < "/proc/$server_pid/cmdline")"
+  case "$server_cmd" in
+    *" $BINDER_VENV"/*/jupyterlab_reproserver/server/bin/reproserver.js*) ;;
+    *) die "the companion server runs from elsewhere than $BINDER_VENV: $server_cmd" ;;
+  esac
+  server_uid="$(awk '/^Uid:/ { print $2 }' "/proc/$server_pid/status")"
+  [ "$server_uid" = "$(id -u "$lab_user")" ] || die "the companion server runs as uid $server_uid"
+  log "companion server: pid $server_pid, uid $server_uid: $server_cmd"
+fi
+
+step "galata: ui-tests/tests/binder.spec.ts"
+ui_started=$EPOCHREALTIME
+(cd ui-tests && REPROSERVER_BINDER_URL="http://127.0.0.1:$port" \
+  REPROSERVER_EXAMPLES_DIR="$STATE_DIR/examples" npx playwright test --config playwright.binder.config.js)
+summary+=("UI flow: $(seconds_since "$ui_started") s")
+
+# ---- 6. what it took ------------------------------------------------------------------------
+
+if [ -n "$cgroup" ]; then
+  summary+=("memory: peak $(mib "$(memory_peak)") of $(mib "$MEMORY_LIMIT") (cgroup $cgroup_kind, JupyterLab + companion server + experiments, page cache included), OOM kills: $(oom_kills)")
+  [ "$(oom_kills)" = 0 ] || die "the kernel killed processes for lack of memory in the cgroup"
+fi
+stop_lab
+summary+=("binder check: $((SECONDS - started_at)) s in all")
+log "binder check passed"
+for line in "${summary[@]}"; do log "  $line"; done
+for line in "${warnings[@]}"; do log "  WARNING: $line"; done
+printf '%s\n' "${summary[@]}" "${warnings[@]/#/WARNING: }" > "$CHECK_DIR/report.txt"

@@ -1,0 +1,185 @@
+/**
+ * Bundles the compiled companion server (server/dist, from `npm run build:server`) into
+ * jupyterlab_reproserver/server/, which the Python wheel ships, so that `pip install` gives a
+ * server that needs nothing but Node.js:
+ *
+ *   package.json                    name and version (the server reads ../package.json from bin/),
+ *                                   and the Node.js it was built for
+ *   bin/reproserver.js              the server and all its JavaScript dependencies, one CommonJS file
+ *   helpers/rpz-exec                the static helper run inside sandboxes and containers
+ *   node_modules/better-sqlite3/    native: cannot be bundled; only what it loads at run time,
+ *   node_modules/bindings/          with the two small packages that find its .node file
+ *   node_modules/file-uri-to-path/
+ *
+ * The folder is generated (ignored by git) and rebuilt from scratch each time.
+ * Usage: node scripts/bundle-server.mjs
+ */
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SERVER = join(ROOT, 'server');
+const OUT = join(ROOT, 'jupyterlab_reproserver', 'server');
+const BUNDLE = join(OUT, 'bin', 'reproserver.js');
+
+/** The runtime files of each package copied beside the bundle (what `require` reaches). */
+const NATIVE_PACKAGES = {
+  'better-sqlite3': [
+    'package.json',
+    'LICENSE',
+    'lib',
+    'build/Release/better_sqlite3.node'
+  ],
+  bindings: ['package.json', 'LICENSE.md', 'bindings.js'],
+  'file-uri-to-path': ['package.json', 'LICENSE', 'index.js']
+};
+
+/**
+ * Left to `require` at run time. better-sqlite3 is native (above). The others are optional
+ * native add-ons their users load inside try/catch (ssh2, via dockerode) and do without.
+ */
+const EXTERNAL = ['better-sqlite3', 'cpu-features', '*.node'];
+
+function fail(message) {
+  console.error(`bundle-server: ${message}`);
+  process.exit(1);
+}
+
+function checkInputs() {
+  for (const file of ['dist/cli/main.js', 'dist/helpers/rpz-exec']) {
+    if (!existsSync(join(SERVER, file))) {
+      fail(`server/${file} is missing: run "npm run build:server" first.`);
+    }
+  }
+}
+
+/** The directory of a package as the server resolves it (npm workspaces hoist to the root). */
+function packageDir(name, from) {
+  return dirname(
+    createRequire(join(from, 'package.json')).resolve(`${name}/package.json`)
+  );
+}
+
+/**
+ * The native module must load in this Node.js: it is the one whose ABI we record. A module
+ * compiled for another Node.js fails here, at build time, rather than on the user's machine.
+ */
+function checkNativeModuleLoads() {
+  const Database = createRequire(join(SERVER, 'package.json'))(
+    'better-sqlite3'
+  );
+  try {
+    new Database(':memory:').close();
+  } catch (error) {
+    fail(
+      `better-sqlite3 does not load in Node.js ${process.version} (${error.message.split('\n')[0]}); ` +
+        'rebuild it for this Node.js ("npm rebuild better-sqlite3") and bundle again.'
+    );
+  }
+}
+
+async function bundle() {
+  await build({
+    entryPoints: [join(ROOT, 'scripts', 'bundle-server-entry.cjs')],
+    outfile: BUNDLE,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: EXTERNAL,
+    banner: { js: '#!/usr/bin/env node' },
+    // Readable code keeps stack traces from users meaningful; the wheel compresses it anyway.
+    minify: false,
+    legalComments: 'eof',
+    logLevel: 'warning'
+  });
+  chmodSync(BUNDLE, 0o755);
+}
+
+function writePackageJson() {
+  const server = JSON.parse(readFileSync(join(SERVER, 'package.json'), 'utf8'));
+  const manifest = {
+    name: server.name,
+    version: server.version,
+    description: `${server.description} Bundled for the jupyterlab-reproserver Python package.`,
+    license: server.license,
+    private: true,
+    bin: { reproserver: 'bin/reproserver.js' },
+    engines: server.engines,
+    // Read by the entry point: better-sqlite3 only loads in a Node.js with this ABI.
+    builtWith: {
+      node: process.version,
+      modules: process.versions.modules,
+      platform: process.platform,
+      arch: process.arch
+    }
+  };
+  writeFileSync(
+    join(OUT, 'package.json'),
+    `${JSON.stringify(manifest, null, 2)}\n`
+  );
+}
+
+function copyRuntimeFiles() {
+  mkdirSync(join(OUT, 'helpers'), { recursive: true });
+  copyFileSync(
+    join(SERVER, 'dist', 'helpers', 'rpz-exec'),
+    join(OUT, 'helpers', 'rpz-exec')
+  );
+  chmodSync(join(OUT, 'helpers', 'rpz-exec'), 0o755);
+  const betterSqlite = packageDir('better-sqlite3', SERVER);
+  for (const [name, files] of Object.entries(NATIVE_PACKAGES)) {
+    // bindings and file-uri-to-path are what better-sqlite3 requires: resolve them from there.
+    const from = name === 'better-sqlite3' ? SERVER : betterSqlite;
+    const source = packageDir(name, from);
+    for (const file of files) {
+      if (!existsSync(join(source, file))) {
+        fail(`${join(source, file)} is missing (npm ci, then build again).`);
+      }
+      cpSync(join(source, file), join(OUT, 'node_modules', name, file), {
+        recursive: true
+      });
+    }
+  }
+}
+
+/** The bundle must run from its own folder alone: ask it its version, from elsewhere. */
+function smokeTest() {
+  const env = { ...process.env };
+  delete env.REPROSERVER_HELPER;
+  const version = execFileSync(process.execPath, [BUNDLE, '--version'], {
+    cwd: '/',
+    env,
+    encoding: 'utf8'
+  }).trim();
+  const expected = JSON.parse(
+    readFileSync(join(SERVER, 'package.json'), 'utf8')
+  ).version;
+  if (version !== expected) {
+    fail(`the bundle says version "${version}", expected "${expected}".`);
+  }
+}
+
+checkInputs();
+checkNativeModuleLoads();
+rmSync(OUT, { recursive: true, force: true });
+await bundle();
+writePackageJson();
+copyRuntimeFiles();
+smokeTest();
+console.log(
+  `bundle-server: ${relative(ROOT, OUT)}/ (Node.js ${process.version}, ABI ${process.versions.modules})`
+);
