@@ -289,6 +289,21 @@ export const OPENAPI = {
         }
       }
     },
+    '/api/packages/{sha256}/build/events': {
+      get: {
+        summary:
+          'The build’s latest events (those of the last build when none is going on), then its new events as they happen, as newline-delimited BuildEvent; the answer ends with the build.',
+        parameters: [sha256Param],
+        responses: {
+          '200': {
+            description: 'Build events.',
+            content: { 'application/x-ndjson': {} }
+          },
+          '404': error('Not registered.'),
+          ...common
+        }
+      }
+    },
     '/api/uploads': {
       post: {
         summary:

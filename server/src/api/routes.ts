@@ -104,10 +104,30 @@ export function apiRoutes(services: Services, startedAt: number): Router {
     })
     .add('POST', '/api/packages/:sha256/build', ({ response, params }) => {
       packages.get(params.sha256);
-      // The build goes on after the answer; its state is polled or followed through a run.
+      // The build goes on after the answer; its state is polled or its events followed.
       builds.ensure(params.sha256).catch(() => undefined);
       sendJson(response, 202, builds.status(params.sha256));
     })
+    .add(
+      'GET',
+      '/api/packages/:sha256/build/events',
+      async ({ response, params }) => {
+        packages.get(params.sha256);
+        response.writeHead(200, {
+          'content-type': 'application/x-ndjson',
+          'cache-control': 'no-store'
+        });
+        // Live: the answer ends with the build (or with the client).
+        const gone = new AbortController();
+        response.on('close', () => gone.abort());
+        await builds.follow(
+          params.sha256,
+          event => response.write(JSON.stringify(event) + '\n'),
+          gone.signal
+        );
+        response.end();
+      }
+    )
     .add('POST', '/api/uploads', async ({ request, response }) => {
       try {
         sendJson(

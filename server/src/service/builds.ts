@@ -1,6 +1,6 @@
 /**
- * The image of each package: built at most once at a time (the builder joins concurrent
- * requests), with its state and latest events kept for `GET /api/packages/:sha256/build`.
+ * The image of each package: built at most once at a time, with its state and latest events kept
+ * for `GET /api/packages/:sha256/build`, and its events streamed to whoever follows it.
  */
 import { buildImage } from '../build';
 import type { BuildEvent } from '../build/events';
@@ -14,6 +14,8 @@ export interface BuildServiceOptions {
   /** Finds a file holding the package. */
   pathOf: (sha256: string) => Promise<string>;
 }
+
+type Listener = (event: BuildEvent) => void;
 
 export class BuildService {
   constructor(private readonly options: BuildServiceOptions) {}
@@ -33,45 +35,95 @@ export class BuildService {
    * Starts or joins the build of a package's image; resolves with the image reference. Every
    * caller gets the events of the build from the moment it joins.
    */
-  async ensure(
+  async ensure(sha256: string, onEvent?: Listener): Promise<string> {
+    const flight = this._flights.get(sha256) ?? this._start(sha256);
+    const stop = onEvent ? this._listen(sha256, onEvent) : undefined;
+    try {
+      return await flight;
+    } finally {
+      stop?.();
+    }
+  }
+
+  /**
+   * Hands over the latest events of the package's build (the last one, when none is going on),
+   * then each new one until the build ends or `signal` aborts.
+   */
+  async follow(
     sha256: string,
-    onEvent?: (event: BuildEvent) => void
-  ): Promise<string> {
+    onEvent: Listener,
+    signal: AbortSignal
+  ): Promise<void> {
+    // Kept events and the subscription happen in one turn: no event falls between them.
+    this.status(sha256).events.forEach(onEvent);
+    const flight = this._flights.get(sha256);
+    if (!flight || signal.aborted) {
+      return;
+    }
+    const stop = this._listen(sha256, onEvent);
+    try {
+      await Promise.race([
+        flight.catch(() => undefined),
+        new Promise(resolve =>
+          signal.addEventListener('abort', resolve, { once: true })
+        )
+      ]);
+    } finally {
+      stop();
+    }
+  }
+
+  private _start(sha256: string): Promise<string> {
     const status: BuildStatus = {
       state: 'building',
       image: null,
       events: [],
       error: null
     };
-    const previous = this._status.get(sha256);
-    if (previous?.state !== 'building') {
-      this._status.set(sha256, status);
+    this._status.set(sha256, status);
+    const flight = (async () => {
+      try {
+        const result = await buildImage(await this.options.pathOf(sha256), {
+          dockerSocket: this.options.dockerSocket,
+          registry: this.options.registry,
+          sha256,
+          onEvent: event => {
+            status.events = [...status.events, event].slice(-KEPT_EVENTS);
+            this._listeners.get(sha256)?.forEach(listener => listener(event));
+          }
+        });
+        Object.assign(status, { state: 'ready', image: result.image });
+        return result.image;
+      } catch (error) {
+        Object.assign(status, {
+          state: 'failed',
+          error: error instanceof Error ? error.message : String(error)
+        });
+        throw error;
+      } finally {
+        this._flights.delete(sha256);
+      }
+    })();
+    this._flights.set(sha256, flight);
+    return flight;
+  }
+
+  private _listen(sha256: string, listener: Listener): () => void {
+    let listeners = this._listeners.get(sha256);
+    if (!listeners) {
+      listeners = new Set();
+      this._listeners.set(sha256, listeners);
     }
-    const current = this._status.get(sha256)!;
-    try {
-      const result = await buildImage(await this.options.pathOf(sha256), {
-        dockerSocket: this.options.dockerSocket,
-        registry: this.options.registry,
-        sha256,
-        onEvent: event => {
-          current.events = [...current.events, event].slice(-KEPT_EVENTS);
-          onEvent?.(event);
-        }
-      });
-      Object.assign(current, {
-        state: 'ready',
-        image: result.image,
-        error: null
-      });
-      return result.image;
-    } catch (error) {
-      Object.assign(current, {
-        state: 'failed',
-        error: error instanceof Error ? error.message : String(error)
-      });
-      throw error;
-    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this._listeners.get(sha256) === listeners) {
+        this._listeners.delete(sha256);
+      }
+    };
   }
 
   private readonly _status = new Map<string, BuildStatus>();
+  private readonly _flights = new Map<string, Promise<string>>();
+  private readonly _listeners = new Map<string, Set<Listener>>();
 }

@@ -23,6 +23,7 @@ import { runOnSandbox } from '../backends/sandbox/runner';
 import type { InputSource, RunEdits } from '../runs/edits';
 import { FINAL_STATUSES, type RunEvent, type RunStatus } from '../runs/events';
 import { PlanError, planRun, type InputPlacement } from '../runs/plan';
+import { LoggedEvents } from '../runs/replay';
 import { prepareRootfs } from '../sandbox';
 import {
   BlobTooLargeError,
@@ -71,30 +72,38 @@ export class RunService {
   readonly queue: RunQueue;
 
   /**
-   * Makes the records agree with the world after a (re)start: runs that were executing when the
-   * server stopped are marked interrupted and their containers removed; queued runs are queued
-   * again, oldest first.
+   * Makes the records agree with the world after a (re)start. A Docker run whose container is
+   * still there is re-attached: its steps went on without us, and it goes on from where they
+   * are (a finished container has its outputs collected). A run that was still preparing (its
+   * image, its unpacked files) starts again. Any other run that was executing cannot be
+   * recovered (the sandbox's processes stop with the server): it is marked interrupted. Queued
+   * runs are queued again, after the re-attached ones, oldest first.
    */
   async start(): Promise<void> {
     const { records } = this.options;
     for (const run of records.listRunsInStatuses(ACTIVE_STATUSES)) {
-      await this._removeContainers(run.id);
-      const reason =
-        'The server stopped while this run was executing; it could not be resumed. Its log up to then is kept.';
-      records.updateStatus(run.id, 'interrupted', { reason });
-      await this._append(run.id, {
-        type: 'status',
-        time: Date.now(),
-        status: 'interrupted',
-        detail: reason
-      });
-      await this._append(run.id, {
-        type: 'end',
-        time: Date.now(),
-        status: 'interrupted',
-        reason
-      });
-      await this.options.logs.close(run.id);
+      const container =
+        run.backend === 'docker' ? await this._containerOf(run.id) : undefined;
+      if (container) {
+        this._reattach.set(run.id, container);
+        this.queue.enqueue(run.id);
+      } else if (run.status === 'building') {
+        records.updateStatus(run.id, 'queued');
+        await this._append(run.id, {
+          type: 'status',
+          time: Date.now(),
+          status: 'queued',
+          detail: 'The server restarted while this run was being prepared.'
+        });
+      } else {
+        await this._finish(run.id, {
+          status: 'interrupted',
+          reason:
+            run.backend === 'docker'
+              ? 'The server stopped while this run was executing, and its container is gone. Its log up to then is kept.'
+              : 'The server stopped while this run was executing in the sandbox, whose processes stop with it. Its log up to then is kept.'
+        });
+      }
     }
     for (const run of records.listRunsInStatuses(['queued'])) {
       this.queue.enqueue(run.id);
@@ -170,6 +179,8 @@ export class RunService {
       );
     }
     if (this.queue.remove(id)) {
+      this._reattach.delete(id);
+      await this._removeContainers(id);
       await this._finish(id, {
         status: 'cancelled',
         reason: 'The run was cancelled before it started.'
@@ -282,7 +293,9 @@ export class RunService {
 
   private async execute(id: string): Promise<void> {
     const run = this._record(id);
-    if (run.status !== 'queued') {
+    const container = this._reattach.get(id);
+    this._reattach.delete(id);
+    if (run.status !== 'queued' && !container) {
       return;
     }
     const abort = new AbortController();
@@ -290,17 +303,45 @@ export class RunService {
     let resolveEnded!: () => void;
     this._ended.set(id, new Promise(resolve => (resolveEnded = resolve)));
     const { records } = this.options;
-    const steps: StepRecord[] = [];
-    const missing: { name: string; path: string; reason: string }[] = [];
+    const steps: StepRecord[] = container ? run.steps.map(s => ({ ...s })) : [];
+    const missing = container ? [...run.missingOutputs] : [];
     try {
       const pkg = this.options.packages.get(run.packageSha256);
+      const plan = planRun(pkg.model, run.edits);
+      // A re-attached run's backend replays what its steps wrote: pass on only what is new.
+      const record = (event: RunEvent): void =>
+        this._onRunEvent(id, event, steps, missing);
+      const onEvent = container
+        ? (await LoggedEvents.read(this.options.logs, id)).filter(record)
+        : record;
+      const common = {
+        plan,
+        sink: new BlobSink(this.options.blobs),
+        signal: abort.signal,
+        openInput: (input: InputPlacement) => this._openInput(input),
+        onEvent
+      };
+      const docker = {
+        docker: this._docker,
+        helperPath: helperPath(),
+        labels: { 'org.reproserver.run': id },
+        stepsDir: join(this.options.stateDir, 'docker-steps', id)
+      };
+      if (container) {
+        await runOnDocker({
+          ...common,
+          ...docker,
+          image: run.image ?? '',
+          reattach: { container, startedAt: run.startedAt ?? Date.now() }
+        });
+        return;
+      }
       records.updateStatus(id, 'building');
       await this._append(id, {
         type: 'status',
         time: Date.now(),
         status: 'building'
       });
-      const plan = planRun(pkg.model, run.edits);
       steps.push(
         ...plan.steps.map(s => ({
           index: s.index,
@@ -311,14 +352,6 @@ export class RunService {
         }))
       );
       records.setSteps(id, steps);
-      const common = {
-        plan,
-        sink: new BlobSink(this.options.blobs),
-        signal: abort.signal,
-        openInput: (input: InputPlacement) => this._openInput(input),
-        onEvent: (event: RunEvent) =>
-          this._onRunEvent(id, event, steps, missing)
-      };
       if (run.backend === 'sandbox') {
         const rootfs = await this._prepare(
           id,
@@ -356,13 +389,7 @@ export class RunService {
         return;
       }
       records.setExecution(id, { backend: 'docker', image });
-      await runOnDocker({
-        ...common,
-        docker: this._docker,
-        image,
-        helperPath: helperPath(),
-        labels: { 'org.reproserver.run': id }
-      });
+      await runOnDocker({ ...common, ...docker, image });
     } catch (error) {
       await this._finish(id, {
         status: 'error',
@@ -598,6 +625,21 @@ export class RunService {
     return 'sandbox';
   }
 
+  /** The container of a Docker run, if the engine still has it (running or not). */
+  private async _containerOf(
+    runId: string
+  ): Promise<Docker.Container | undefined> {
+    try {
+      const [info] = await this._docker.listContainers({
+        all: true,
+        filters: { label: [`org.reproserver.run=${runId}`] }
+      });
+      return info ? this._docker.getContainer(info.Id) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private async _removeContainers(runId: string): Promise<void> {
     try {
       const containers = await this._docker.listContainers({
@@ -663,4 +705,6 @@ export class RunService {
   private readonly _aborts = new Map<string, AbortController>();
   private readonly _ended = new Map<string, Promise<void>>();
   private readonly _appends = new Map<string, Promise<void>>();
+  /** Docker runs found running at start, waiting in the queue to be re-attached. */
+  private readonly _reattach = new Map<string, Docker.Container>();
 }

@@ -2,19 +2,23 @@
  * Executes a run plan on the Docker Engine.
  *
  * One container per run, from the package's image, whose main process idles (under Docker's init,
- * which reaps orphans) while each step runs through `exec` with its recorded user, working
- * directory, and — through our static `rpz-exec` helper — exactly its recorded environment and
+ * which reaps orphans) while each step runs through a detached `exec` of our static `rpz-exec`
+ * helper, with its recorded user and working directory and exactly its recorded environment and
  * argv. Steps therefore see what earlier steps wrote, and each step gets its own exit code and
- * separate stdout/stderr streams. Outputs are copied out of the container when the steps are done,
- * then the container is removed; the package image stays.
+ * separate stdout/stderr. The helper writes each step's output and exit code into a host folder
+ * mounted in the container, which the server follows: steps do not depend on the server process,
+ * and a restarted server re-attaches to the container (`reattach`), replays what the steps wrote
+ * and goes on. Outputs are copied out when the steps are done, then the container is removed; the
+ * package image stays.
  */
 import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { RunEvent, RunStatus } from '../../runs/events';
-import type { OutputSink } from '../../runs/output-sink';
-import type { InputPlacement, RunPlan, StepPlan } from '../../runs/plan';
-import { firstFileOfTar, tarOfFiles } from './archive';
+import type { RunEvent } from '../../runs/events';
+import type { InputPlacement } from '../../runs/plan';
 import { stepFailed, stoppedBy } from '../common/endings';
 import { LogBudget } from '../common/log-budget';
 import {
@@ -22,23 +26,11 @@ import {
   type RunBackendOptions,
   type RunResult
 } from '../common/run-backend';
-
-/** Where the helper lives inside containers: at the root, so no packed `/bin` link can hide it. */
-export const HELPER_DIR = '/.reproserver';
-const HELPER = `${HELPER_DIR}/rpz-exec`;
-
-/** Paths Docker itself changes in every container; they are not the experiment's outputs. */
-const ENGINE_PATHS = [
-  '/etc/hostname',
-  '/etc/hosts',
-  '/etc/resolv.conf',
-  // Docker's init (HostConfig.Init) is bind-mounted here, through a packed /sbin link or not.
-  '/sbin/docker-init',
-  '/usr/sbin/docker-init',
-  '/dev',
-  '/proc',
-  '/sys'
-];
+import { tarOfFiles } from './archive';
+import { HELPER } from './layout';
+import { collectOutputs } from './outputs';
+import { followStep, startIfNeverStarted, startStep } from './step-exec';
+import { STEPS_MOUNT, StepFiles } from './step-files';
 
 export interface DockerRunOptions extends RunBackendOptions {
   docker: Docker;
@@ -47,6 +39,17 @@ export interface DockerRunOptions extends RunBackendOptions {
   helperPath: string;
   /** Labels added to the container, e.g. the run's id for reconciliation after a restart. */
   labels?: Record<string, string>;
+  /**
+   * The host folder for the steps' logs and exit codes (created, and removed at the end). A run
+   * whose folder is known can be re-attached after a restart. Default: a temporary folder.
+   */
+  stepsDir?: string;
+  /**
+   * Goes on with a run that a previous server process started in this container (with the same
+   * `stepsDir`): steps that ended are replayed from their files (events the caller already has
+   * must be dropped by the caller), the one running is followed, the others run.
+   */
+  reattach?: { container: Docker.Container; startedAt: number };
 }
 
 export type DockerRunResult = RunResult;
@@ -55,18 +58,16 @@ export type DockerRunResult = RunResult;
 export async function runOnDocker(
   options: DockerRunOptions
 ): Promise<DockerRunResult> {
-  const { docker, plan, onEvent, signal } = options;
-  const emit = (status: RunStatus, detail?: string): void =>
-    onEvent({
-      type: 'status',
-      time: Date.now(),
-      status,
-      ...(detail ? { detail } : {})
-    });
-  let container: Docker.Container | undefined;
+  const { plan, onEvent, signal } = options;
+  const files = new StepFiles(
+    options.stepsDir ?? (await mkdtemp(join(tmpdir(), 'reproserver-steps-')))
+  );
+  let container = options.reattach?.container;
   let ending: 'timed-out' | 'cancelled' | undefined;
+  const stopFollowing = new AbortController();
   const kill = (why: 'timed-out' | 'cancelled'): void => {
     ending ??= why;
+    stopFollowing.abort();
     void container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
   };
   const onAbort = (): void => kill('cancelled');
@@ -77,47 +78,26 @@ export async function runOnDocker(
     if (signal?.aborted) {
       return finish(onEvent, { status: 'cancelled' });
     }
-    container = await createContainer(options);
-    if (signal?.aborted) {
-      return finish(onEvent, { status: 'cancelled' });
+    if (!container) {
+      await files.create();
+      container = await createContainer(options, files.hostDir);
+      if (signal?.aborted) {
+        return finish(onEvent, { status: 'cancelled' });
+      }
+      await container.start();
     }
-    await container.start();
-    emit('running');
+    onEvent({ type: 'status', time: Date.now(), status: 'running' });
+    const startedAt = options.reattach?.startedAt ?? Date.now();
     timer = setTimeout(
       () => kill('timed-out'),
-      plan.limits.timeoutSeconds * 1000
+      Math.max(0, startedAt + plan.limits.timeoutSeconds * 1000 - Date.now())
     );
-    const log = new LogBudget(plan.limits.logBytes, onEvent);
-    result = { status: 'succeeded' };
-    for (let position = 0; position < plan.steps.length; position++) {
-      const inputs = plan.inputs.filter(input => input.beforeStep === position);
-      if (inputs.length > 0) {
-        await placeInputs(
-          container,
-          inputs,
-          options.openInput ?? openFileInput
-        );
-      }
-      const exitCode = await runStep(
-        docker,
-        container,
-        plan.steps[position],
-        position,
-        log,
-        onEvent
-      );
-      if (ending) {
-        result = stoppedBy(ending, plan, position);
-        break;
-      }
-      if (exitCode !== 0) {
-        const oom = exitCode === 137 && (await wasOomKilled(docker, container));
-        result = stepFailed(plan, position, exitCode, oom);
-        break;
-      }
+    result = await runSteps(options, container, files, stopFollowing.signal);
+    if (ending) {
+      result = stoppedBy(ending, plan, result.failedStep ?? 0);
     }
     clearTimeout(timer);
-    if (result.status !== 'cancelled') {
+    if (result.status !== 'cancelled' && result.status !== 'error') {
       await collectOutputs(container, plan, options.sink, onEvent);
     }
   } catch (error) {
@@ -128,6 +108,7 @@ export async function runOnDocker(
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
     await container?.remove({ force: true, v: true }).catch(() => undefined);
+    await files.remove().catch(() => undefined);
   }
   return finish(onEvent, result);
 }
@@ -140,8 +121,90 @@ function finish(
   return result;
 }
 
+/**
+ * Each step in turn: started unless its files say it already was, then followed to its end. The
+ * result names the step that ended the run; `failedStep` is where it stopped when `stop` aborts.
+ */
+async function runSteps(
+  options: DockerRunOptions,
+  container: Docker.Container,
+  files: StepFiles,
+  stop: AbortSignal
+): Promise<RunResult> {
+  const { docker, plan, onEvent } = options;
+  const log = new LogBudget(plan.limits.logBytes, onEvent);
+  for (let position = 0; position < plan.steps.length; position++) {
+    const step = plan.steps[position];
+    let state = await files.state(position);
+    if (state.kind === 'not-started') {
+      const inputs = plan.inputs.filter(input => input.beforeStep === position);
+      await placeInputs(container, inputs, options.openInput ?? openFileInput);
+      // One byte past what the log may still keep, so that we see it overflow.
+      await startStep(
+        container,
+        files,
+        position,
+        step,
+        plan.limits.logBytes - log.used + 1
+      );
+      state = await files.state(position);
+    } else if (state.kind === 'started' && state.exitCode === undefined) {
+      await startIfNeverStarted(docker, state.execId);
+    }
+    if (state.kind !== 'started') {
+      throw new Error(`step ${position} did not record its start`);
+    }
+    const started = Date.now();
+    onEvent({
+      type: 'step-start',
+      time: started,
+      step: position,
+      id: step.id,
+      argv: step.argv
+    });
+    const stdout = log.pump(position, 'stdout');
+    const stderr = log.pump(position, 'stderr');
+    const end = await followStep({
+      docker,
+      files,
+      position,
+      execId: state.execId,
+      signal: stop,
+      onFrame: (stream, bytes) =>
+        (stream === 'stdout' ? stdout : stderr).write(bytes)
+    });
+    stdout.flush();
+    stderr.flush();
+    if (end.kind === 'stopped') {
+      return { status: 'cancelled', failedStep: position };
+    }
+    if (end.kind === 'lost') {
+      // Re-attached after a restart: what stopped it happened while no server was watching.
+      return {
+        status: options.reattach ? 'interrupted' : 'error',
+        failedStep: position,
+        reason: `Step ${position} (${step.id}) ended without an exit code: ${end.reason}.`
+      };
+    }
+    onEvent({
+      type: 'step-end',
+      time: Date.now(),
+      step: position,
+      exitCode: end.exitCode,
+      durationMs: Date.now() - started
+    });
+    if (end.exitCode !== 0) {
+      const oom =
+        end.exitCode === 137 && (await wasOomKilled(docker, container));
+      return stepFailed(plan, position, end.exitCode, oom);
+    }
+  }
+  return { status: 'succeeded' };
+}
+
 async function createContainer(
-  options: DockerRunOptions
+  options: DockerRunOptions,
+  stepsDir: string
 ): Promise<Docker.Container> {
   const { docker, image, plan } = options;
   const { limits } = plan;
@@ -162,9 +225,12 @@ async function createContainer(
       PidsLimit: limits.pids,
       SecurityOpt: ['no-new-privileges'],
       // The helper comes from the host, read-only, as Docker's own init does: the image keeps
-      // only the package's files, and nothing is copied per run. (The daemon is local: we talk to
-      // it over a unix socket.)
-      Binds: [`${options.helperPath}:${HELPER}:ro`],
+      // only the package's files, and nothing is copied per run. The steps' folder is the
+      // server's. (The daemon is local: we talk to it over a unix socket.)
+      Binds: [
+        `${options.helperPath}:${HELPER}:ro`,
+        `${stepsDir}:${STEPS_MOUNT}:rw`
+      ],
       LogConfig: { Type: 'none', Config: {} }
     }
   });
@@ -192,73 +258,6 @@ async function placeInputs(
       { path: '/' }
     );
   }
-}
-
-/** Runs one step to its end; resolves with its exit code (128 + N when killed by signal N). */
-async function runStep(
-  docker: Docker,
-  container: Docker.Container,
-  step: StepPlan,
-  position: number,
-  log: LogBudget,
-  onEvent: (event: RunEvent) => void
-): Promise<number> {
-  const started = Date.now();
-  onEvent({
-    type: 'step-start',
-    time: started,
-    step: position,
-    id: step.id,
-    argv: step.argv
-  });
-  const environ = Object.entries(step.environ).map(
-    ([name, value]) => `${name}=${value}`
-  );
-  const exec = await container.exec({
-    Cmd: [
-      HELPER,
-      'run',
-      step.binary ?? '-',
-      String(environ.length),
-      ...environ,
-      '--',
-      ...step.argv
-    ],
-    User: `${step.uid}:${step.gid}`,
-    WorkingDir: step.workingdir,
-    AttachStdin: false,
-    AttachStdout: true,
-    AttachStderr: true,
-    Tty: false
-  });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const stdout = log.pump(position, 'stdout');
-  const stderr = log.pump(position, 'stderr');
-  docker.modem.demuxStream(stream, stdout, stderr);
-  await Promise.race([once(stream, 'end'), once(stream, 'close')]);
-  stdout.flush();
-  stderr.flush();
-  const exitCode = await execExitCode(exec);
-  onEvent({
-    type: 'step-end',
-    time: Date.now(),
-    step: position,
-    exitCode,
-    durationMs: Date.now() - started
-  });
-  return exitCode;
-}
-
-/** The engine may report the exec as running for a moment after its stream ended. */
-async function execExitCode(exec: Docker.Exec): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const info = await exec.inspect();
-    if (!info.Running && info.ExitCode !== null) {
-      return info.ExitCode;
-    }
-    await new Promise(resolve => setTimeout(resolve, 20));
-  }
-  return 137;
 }
 
 /**
@@ -289,130 +288,6 @@ async function wasOomKilled(
   docker.modem.demuxStream(stream, out, new PassThrough().resume());
   await Promise.race([once(stream, 'end'), once(stream, 'close')]);
   return Number(text.trim()) > 0;
-}
-
-/** Copies the declared outputs, then every other file the run created or changed. */
-async function collectOutputs(
-  container: Docker.Container,
-  plan: RunPlan,
-  sink: OutputSink,
-  onEvent: (event: RunEvent) => void
-): Promise<void> {
-  let budget = plan.limits.outputBytes;
-  const copy = async (
-    name: string,
-    path: string,
-    kind: 'declared' | 'changed'
-  ): Promise<void> => {
-    const missing = (reason: string): void =>
-      onEvent({ type: 'output-missing', time: Date.now(), name, path, reason });
-    let archive: NodeJS.ReadableStream;
-    try {
-      archive = await container.getArchive({ path });
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) {
-        missing('The run did not create it.');
-        return;
-      }
-      throw error;
-    }
-    let stored: { size: number; sha256: string } | undefined;
-    let owner: { uid: number; gid: number; mode: number } | undefined;
-    const result = await firstFileOfTar(archive, async (body, header) => {
-      owner = { uid: header.uid, gid: header.gid, mode: header.mode };
-      if (header.size > budget) {
-        body.resume();
-        await once(body, 'end');
-        return;
-      }
-      stored = await sink.store({ name, path, kind }, body);
-      budget -= stored.size;
-    });
-    if (result === 'not-a-file') {
-      if (kind === 'declared') {
-        missing('It is not a regular file.');
-      }
-    } else if (!stored) {
-      missing(
-        `The outputs reached their size limit of ${plan.limits.outputBytes} bytes.`
-      );
-    } else {
-      onEvent({
-        type: 'output',
-        time: Date.now(),
-        name,
-        path,
-        kind,
-        ...stored,
-        ...owner!
-      });
-    }
-  };
-
-  for (const output of plan.outputs) {
-    await copy(output.name, output.path, 'declared');
-  }
-  // Replaced inputs were put there by the user, not made by the run.
-  const declared = new Set(
-    [...plan.outputs, ...plan.inputs].map(file => file.path)
-  );
-  const changes = ((await container.changes()) ?? []) as {
-    Path: string;
-    Kind: number;
-  }[];
-  const paths = changes.filter(c => c.Kind !== 2).map(c => c.Path);
-  // A path with changed paths below it is a directory: no need to ask the engine.
-  const parents = new Set(paths.flatMap(ancestorsOf));
-  for (const path of paths.sort()) {
-    if (declared.has(path) || parents.has(path) || isEngineOrHelperPath(path)) {
-      continue;
-    }
-    if (!(await isRegularFile(container, path))) {
-      continue;
-    }
-    await copy(path, path, 'changed');
-  }
-}
-
-function ancestorsOf(path: string): string[] {
-  const parts = path.split('/').filter(Boolean);
-  return parts
-    .slice(0, -1)
-    .map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
-}
-
-/**
- * Asks the engine for a path's type without transferring it (HEAD …/archive). The stat is a
- * base64 JSON header whose mode uses Go's bits: any of the type bits set means not a regular file.
- */
-async function isRegularFile(
-  container: Docker.Container,
-  path: string
-): Promise<boolean> {
-  try {
-    const info = (await container.infoArchive({ path })) as {
-      headers?: Record<string, string>;
-      resume?: () => void;
-    };
-    info.resume?.();
-    const header = info.headers?.['x-docker-container-path-stat'];
-    if (!header) {
-      return true;
-    }
-    const stat = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as {
-      mode: number;
-    };
-    const GO_TYPE_BITS = 0x8f280000; // dir, symlink, named pipe, socket, device, char device, irregular
-    return (stat.mode & GO_TYPE_BITS) === 0;
-  } catch {
-    return false;
-  }
-}
-
-function isEngineOrHelperPath(path: string): boolean {
-  return [HELPER_DIR, ...ENGINE_PATHS].some(
-    p => path === p || path.startsWith(p + '/')
-  );
 }
 
 function describe(error: unknown): string {

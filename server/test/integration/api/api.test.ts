@@ -80,6 +80,34 @@ describe('API', () => {
       });
     });
 
+    it('builds the image on request and streams the build’s events until it ends', async () => {
+      const [started, events] = await Promise.all([
+        api.call('POST', `/api/packages/${shell.sha256}/build`),
+        api.call('GET', `/api/packages/${shell.sha256}/build/events`)
+      ]);
+      expect(started.status).toBe(202);
+      expect(events.status).toBe(200);
+      const lines = events.text
+        .trim()
+        .split('\n')
+        .map(line => JSON.parse(line) as { type: string; image?: string });
+      expect(lines.some(e => e.type === 'phase')).toBe(true);
+      const status = await api.call<{ state: string; image: string }>(
+        'GET',
+        `/api/packages/${shell.sha256}/build`
+      );
+      expect(status.body.state).toBe('ready');
+      expect(lines[lines.length - 1]).toMatchObject({
+        type: 'result',
+        image: status.body.image
+      });
+      const missing = await api.call<{ error: { code: string } }>(
+        'GET',
+        `/api/packages/${'0'.repeat(64)}/build/events`
+      );
+      expect(missing.status).toBe(404);
+    });
+
     it.each([
       ['../outside.rpz', 400, 'bad-path'],
       ['/etc/passwd', 400, 'bad-path'],
@@ -441,7 +469,8 @@ describe('API', () => {
         expect.arrayContaining([
           '/api/runs',
           '/api/runs/{id}/events',
-          '/api/packages/{sha256}/build'
+          '/api/packages/{sha256}/build',
+          '/api/packages/{sha256}/build/events'
         ])
       );
     });

@@ -1,6 +1,8 @@
 /**
  * The server under stress and across restarts: the real server process, Docker and packages.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import type {
   PackageSummary,
@@ -35,15 +37,24 @@ async function register(api: ApiClient, name: string): Promise<PackageSummary> {
   ).body;
 }
 
-/** Starts a long run of slow-printer and waits until its first log line is in its log. */
-async function startLongRun(
-  api: ApiClient
+/**
+ * Starts slow-printer counting to `ticks` (a line a second) and waits until its second tick is
+ * in the log; resolves with what a client saw until then.
+ */
+async function startSlowRun(
+  api: ApiClient,
+  ticks: number,
+  backend: 'docker' | 'sandbox' = 'docker'
 ): Promise<{ id: string; seen: RunEventMessage[] }> {
   const slow = await register(api, 'slow-printer');
   const created = await api.call<RunRecord>('POST', '/api/runs', {
     package: slow.sha256,
-    edits: { stepEdits: [{ step: 0, args: [{ index: 2, value: '30' }] }] }
+    backend,
+    edits: {
+      stepEdits: [{ step: 0, args: [{ index: 2, value: String(ticks) }] }]
+    }
   });
+  expect(created.status).toBe(202);
   const seen: RunEventMessage[] = [];
   await api.follow(created.body.id, 0, (message, socket) => {
     seen.push(message);
@@ -57,49 +68,158 @@ async function startLongRun(
   return { id: created.body.id, seen };
 }
 
+function logText(messages: RunEventMessage[]): string {
+  return messages
+    .filter(m => m.event.type === 'log')
+    .map(m => (m.event as { text: string }).text)
+    .join('');
+}
+
+function slowPrinterLog(ticks: number): string {
+  const lines = Array.from(
+    { length: ticks },
+    (_, i) => `tick ${i + 1}/${ticks}`
+  );
+  return [`counting to ${ticks}`, ...lines, 'done'].join('\n') + '\n';
+}
+
+async function containersOf(id: string): Promise<Docker.ContainerInfo[]> {
+  const docker = new Docker({ socketPath: dockerSocket() });
+  return docker.listContainers({
+    all: true,
+    filters: { label: [`org.reproserver.run=${id}`] }
+  });
+}
+
+/** Restarts the server on the same state, runs `check` against it, and stops it. */
+async function afterRestart(
+  first: ApiClient,
+  root: string,
+  check: (second: ApiClient) => Promise<void>
+): Promise<void> {
+  const second = await serverWith(
+    root,
+    first.server.stateDir,
+    first.server.token
+  );
+  try {
+    await check(second);
+  } finally {
+    await second.server.stop();
+  }
+}
+
+/**
+ * The run ends on the restarted server: its log is everything a client saw before the stop, in
+ * order, then the rest, with no line repeated or lost; its container is gone.
+ */
+async function expectCompleteLog(
+  api: ApiClient,
+  id: string,
+  seen: RunEventMessage[],
+  ticks: number
+): Promise<RunRecord> {
+  const events = await api.follow(id, 0);
+  expect(events.code).toBe(1000);
+  expect(events.messages.slice(0, seen.length)).toEqual(seen);
+  expect(logText(events.messages)).toBe(slowPrinterLog(ticks));
+  const run = (await api.call<RunRecord>('GET', `/api/runs/${id}`)).body;
+  expect(events.messages[events.messages.length - 1].offset).toBe(
+    run.eventsSize
+  );
+  expect(await containersOf(id)).toEqual([]);
+  return run;
+}
+
+async function expectTicksOutput(
+  api: ApiClient,
+  run: RunRecord,
+  ticks: number
+): Promise<void> {
+  expect(run.outputs.map(o => o.name)).toEqual(['ticks.txt']);
+  const output = await api.call('GET', `/api/runs/${run.id}/outputs/ticks.txt`);
+  expect(output.text).toBe(
+    Array.from({ length: ticks }, (_, i) => `tick ${i + 1}/${ticks}\n`).join('')
+  );
+}
+
 describe.each([['SIGKILL' as const], ['SIGTERM' as const]])(
-  'a server stopped by %s during a run',
+  'a server stopped by %s during a Docker run',
   signal => {
-    it('is marked interrupted after the restart, its log so far intact, its container gone', async () => {
+    it('re-attaches after the restart: the log goes on where it was, the run finishes with its outputs', async () => {
       const { root } = makeWorkspace();
       const first = await serverWith(root);
-      const { id, seen } = await startLongRun(first);
+      const { id, seen } = await startSlowRun(first, 8);
       await first.server.stop(signal);
-
-      const second = await serverWith(
-        root,
-        first.server.stateDir,
-        first.server.token
-      );
-      try {
-        const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`))
-          .body;
-        expect(run.status).toBe('interrupted');
-        expect(run.reason).toMatch(
-          /server stopped while this run was executing/
-        );
-        const events = await second.follow(id, 0);
-        expect(events.code).toBe(1000);
-        // Everything a client saw before the stop is still there, in order, then the ending.
-        expect(events.messages.slice(0, seen.length)).toEqual(seen);
-        expect(events.messages[events.messages.length - 1].event).toMatchObject(
-          {
-            type: 'end',
-            status: 'interrupted'
-          }
-        );
-        const docker = new Docker({ socketPath: dockerSocket() });
-        const left = await docker.listContainers({
-          all: true,
-          filters: { label: [`org.reproserver.run=${id}`] }
-        });
-        expect(left).toEqual([]);
-      } finally {
-        await second.server.stop();
-      }
+      await afterRestart(first, root, async second => {
+        const run = await expectCompleteLog(second, id, seen, 8);
+        expect(run.status).toBe('succeeded');
+        expect(run.steps[0].exitCode).toBe(0);
+        await expectTicksOutput(second, run, 8);
+      });
     });
   }
 );
+
+describe('a server killed during a run, restarted later', () => {
+  it('collects the outputs of a run whose step finished while no server was there', async () => {
+    const { root } = makeWorkspace();
+    const first = await serverWith(root);
+    const { id, seen } = await startSlowRun(first, 4);
+    await first.server.stop('SIGKILL');
+    // The step goes on without a server; its helper writes the exit code on the host.
+    const exitFile = join(first.server.stateDir, 'docker-steps', id, '0.exit');
+    for (let waited = 0; readFileSync(exitFile, 'utf8') === ''; waited += 100) {
+      expect(waited).toBeLessThan(30_000);
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    await afterRestart(first, root, async second => {
+      const run = await expectCompleteLog(second, id, seen, 4);
+      expect(run.status).toBe('succeeded');
+      await expectTicksOutput(second, run, 4);
+    });
+  });
+
+  it('marks interrupted a run whose container was killed meanwhile, its log so far kept', async () => {
+    const { root } = makeWorkspace();
+    const first = await serverWith(root);
+    const { id, seen } = await startSlowRun(first, 30);
+    await first.server.stop('SIGKILL');
+    const [container] = await containersOf(id);
+    await new Docker({ socketPath: dockerSocket() })
+      .getContainer(container.Id)
+      .kill();
+    await afterRestart(first, root, async second => {
+      const events = await second.follow(id, 0);
+      expect(events.messages.slice(0, seen.length)).toEqual(seen);
+      const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
+      expect(run.status).toBe('interrupted');
+      expect(run.reason).toMatch(/Step 0 \(run0\) ended without an exit code/);
+      expect(events.messages[events.messages.length - 1].event).toMatchObject({
+        type: 'end',
+        status: 'interrupted'
+      });
+      expect(await containersOf(id)).toEqual([]);
+    });
+  });
+
+  it('marks interrupted a sandbox run, whose processes stop with the server', async () => {
+    const { root } = makeWorkspace();
+    const first = await serverWith(root);
+    const { id, seen } = await startSlowRun(first, 30, 'sandbox');
+    await first.server.stop('SIGKILL');
+    await afterRestart(first, root, async second => {
+      const events = await second.follow(id, 0);
+      expect(events.code).toBe(1000);
+      expect(events.messages.slice(0, seen.length)).toEqual(seen);
+      const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
+      expect(run.status).toBe('interrupted');
+      expect(run.reason).toMatch(
+        /stopped while this run was executing in the sandbox/
+      );
+    });
+  });
+});
 
 describe('load', () => {
   it('finishes 20 runs submitted at once with concurrency 2, each complete', async () => {

@@ -1,0 +1,148 @@
+/**
+ * Copies a Docker run's outputs out of its container (running or stopped): the declared outputs,
+ * then every other regular file the run created or changed, within the run's output budget.
+ */
+import { once } from 'node:events';
+import type Docker from 'dockerode';
+import type { RunEvent } from '../../runs/events';
+import type { OutputSink } from '../../runs/output-sink';
+import type { RunPlan } from '../../runs/plan';
+import { firstFileOfTar } from './archive';
+import { HELPER_DIR } from './layout';
+
+/** Paths Docker itself changes in every container; they are not the experiment's outputs. */
+const ENGINE_PATHS = [
+  '/etc/hostname',
+  '/etc/hosts',
+  '/etc/resolv.conf',
+  // Docker's init (HostConfig.Init) is bind-mounted here, through a packed /sbin link or not.
+  '/sbin/docker-init',
+  '/usr/sbin/docker-init',
+  '/dev',
+  '/proc',
+  '/sys'
+];
+
+/** Copies the declared outputs, then every other file the run created or changed. */
+export async function collectOutputs(
+  container: Docker.Container,
+  plan: RunPlan,
+  sink: OutputSink,
+  onEvent: (event: RunEvent) => void
+): Promise<void> {
+  let budget = plan.limits.outputBytes;
+  const copy = async (
+    name: string,
+    path: string,
+    kind: 'declared' | 'changed'
+  ): Promise<void> => {
+    const missing = (reason: string): void =>
+      onEvent({ type: 'output-missing', time: Date.now(), name, path, reason });
+    let archive: NodeJS.ReadableStream;
+    try {
+      archive = await container.getArchive({ path });
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) {
+        missing('The run did not create it.');
+        return;
+      }
+      throw error;
+    }
+    let stored: { size: number; sha256: string } | undefined;
+    let owner: { uid: number; gid: number; mode: number } | undefined;
+    const result = await firstFileOfTar(archive, async (body, header) => {
+      owner = { uid: header.uid, gid: header.gid, mode: header.mode };
+      if (header.size > budget) {
+        body.resume();
+        await once(body, 'end');
+        return;
+      }
+      stored = await sink.store({ name, path, kind }, body);
+      budget -= stored.size;
+    });
+    if (result === 'not-a-file') {
+      if (kind === 'declared') {
+        missing('It is not a regular file.');
+      }
+    } else if (!stored) {
+      missing(
+        `The outputs reached their size limit of ${plan.limits.outputBytes} bytes.`
+      );
+    } else {
+      onEvent({
+        type: 'output',
+        time: Date.now(),
+        name,
+        path,
+        kind,
+        ...stored,
+        ...owner!
+      });
+    }
+  };
+
+  for (const output of plan.outputs) {
+    await copy(output.name, output.path, 'declared');
+  }
+  // Replaced inputs were put there by the user, not made by the run.
+  const declared = new Set(
+    [...plan.outputs, ...plan.inputs].map(file => file.path)
+  );
+  const changes = ((await container.changes()) ?? []) as {
+    Path: string;
+    Kind: number;
+  }[];
+  const paths = changes.filter(c => c.Kind !== 2).map(c => c.Path);
+  // A path with changed paths below it is a directory: no need to ask the engine.
+  const parents = new Set(paths.flatMap(ancestorsOf));
+  for (const path of paths.sort()) {
+    if (declared.has(path) || parents.has(path) || isEngineOrHelperPath(path)) {
+      continue;
+    }
+    if (!(await isRegularFile(container, path))) {
+      continue;
+    }
+    await copy(path, path, 'changed');
+  }
+}
+
+function ancestorsOf(path: string): string[] {
+  const parts = path.split('/').filter(Boolean);
+  return parts
+    .slice(0, -1)
+    .map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
+}
+
+/**
+ * Asks the engine for a path's type without transferring it (HEAD …/archive). The stat is a
+ * base64 JSON header whose mode uses Go's bits: any of the type bits set means not a regular file.
+ */
+async function isRegularFile(
+  container: Docker.Container,
+  path: string
+): Promise<boolean> {
+  try {
+    const info = (await container.infoArchive({ path })) as {
+      headers?: Record<string, string>;
+      resume?: () => void;
+    };
+    info.resume?.();
+    const header = info.headers?.['x-docker-container-path-stat'];
+    if (!header) {
+      return true;
+    }
+    const stat = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as {
+      mode: number;
+    };
+    const GO_TYPE_BITS = 0x8f280000; // dir, symlink, named pipe, socket, device, char device, irregular
+    return (stat.mode & GO_TYPE_BITS) === 0;
+  } catch {
+    return false;
+  }
+}
+
+function isEngineOrHelperPath(path: string): boolean {
+  return [HELPER_DIR, ...ENGINE_PATHS].some(
+    p => path === p || path.startsWith(p + '/')
+  );
+}

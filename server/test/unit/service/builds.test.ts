@@ -1,0 +1,102 @@
+/** The build service's sharing and following of builds, with the builder faked. */
+import type { BuildEvent } from '../../../src/build/events';
+
+type Options = { onEvent?: (event: BuildEvent) => void };
+const calls: {
+  finish: (image: string) => void;
+  fail: (e: Error) => void;
+  emit: (e: BuildEvent) => void;
+}[] = [];
+
+jest.mock('../../../src/build', () => ({
+  buildImage: (_path: string, options: Options) =>
+    new Promise((resolve, reject) => {
+      calls.push({
+        finish: image => resolve({ image }),
+        fail: reject,
+        emit: event => options.onEvent?.(event)
+      });
+    })
+}));
+
+import { BuildService } from '../../../src/service/builds';
+
+const phase = (p: 'checking-cache' | 'building'): BuildEvent => ({
+  type: 'phase',
+  time: 't',
+  phase: p
+});
+const flush = (): Promise<void> =>
+  new Promise(resolve => setImmediate(resolve));
+
+describe('BuildService', () => {
+  beforeEach(() => (calls.length = 0));
+  const service = (): BuildService =>
+    new BuildService({
+      dockerSocket: '/none',
+      pathOf: async sha => `/pkg/${sha}`
+    });
+
+  it('builds once for concurrent callers, each getting the events from when it joined', async () => {
+    const builds = service();
+    const first: BuildEvent[] = [];
+    const second: BuildEvent[] = [];
+    const a = builds.ensure('s', e => first.push(e));
+    await flush();
+    calls[0].emit(phase('checking-cache'));
+    const b = builds.ensure('s', e => second.push(e));
+    calls[0].emit(phase('building'));
+    calls[0].finish('img');
+    expect(await a).toBe('img');
+    expect(await b).toBe('img');
+    expect(calls).toHaveLength(1);
+    expect(first).toEqual([phase('checking-cache'), phase('building')]);
+    expect(second).toEqual([phase('building')]);
+    expect(builds.status('s')).toMatchObject({
+      state: 'ready',
+      image: 'img',
+      error: null
+    });
+    expect(builds.status('s').events).toEqual([
+      phase('checking-cache'),
+      phase('building')
+    ]);
+  });
+
+  it('lets a follower catch up, then live, until the build ends', async () => {
+    const builds = service();
+    const built = builds.ensure('s');
+    await flush();
+    calls[0].emit(phase('checking-cache'));
+    const seen: BuildEvent[] = [];
+    let ended = false;
+    const following = builds
+      .follow('s', e => seen.push(e), new AbortController().signal)
+      .then(() => (ended = true));
+    calls[0].emit(phase('building'));
+    await flush();
+    expect(ended).toBe(false);
+    calls[0].fail(new Error('no space left'));
+    await expect(built).rejects.toThrow('no space left');
+    await following;
+    expect(seen).toEqual([phase('checking-cache'), phase('building')]);
+    expect(builds.status('s')).toMatchObject({
+      state: 'failed',
+      error: 'no space left'
+    });
+  });
+
+  it('ends a follow at once when nothing builds, and when the follower goes', async () => {
+    const builds = service();
+    const none: BuildEvent[] = [];
+    await builds.follow('s', e => none.push(e), new AbortController().signal);
+    expect(none).toEqual([]);
+    void builds.ensure('s').catch(() => undefined);
+    await flush();
+    const gone = new AbortController();
+    const following = builds.follow('s', () => undefined, gone.signal);
+    gone.abort();
+    await following;
+    calls[0].finish('img');
+  });
+});
