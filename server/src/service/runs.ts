@@ -3,7 +3,7 @@
  * every event appended to the run's log on disk, records updated as events happen.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -86,7 +86,6 @@ export class RunService {
         run.backend === 'docker' ? await this._containerOf(run.id) : undefined;
       if (container) {
         this._reattach.set(run.id, container);
-        this.queue.enqueue(run.id);
       } else if (run.status === 'building') {
         records.updateStatus(run.id, 'queued');
         await this._append(run.id, {
@@ -104,6 +103,11 @@ export class RunService {
               : 'The server stopped while this run was executing in the sandbox, whose processes stop with it. Its log up to then is kept.'
         });
       }
+    }
+    const reattached = [...this._reattach.keys()];
+    await this._removeStepFolders(id => !reattached.includes(id));
+    for (const id of reattached) {
+      this.queue.enqueue(id);
     }
     for (const run of records.listRunsInStatuses(['queued'])) {
       this.queue.enqueue(run.id);
@@ -325,7 +329,7 @@ export class RunService {
         docker: this._docker,
         helperPath: helperPath(),
         labels: { 'org.reproserver.run': id },
-        stepsDir: join(this.options.stateDir, 'docker-steps', id)
+        stepsDir: this._stepsDir(id)
       };
       if (container) {
         await runOnDocker({
@@ -623,6 +627,22 @@ export class RunService {
       );
     }
     return 'sandbox';
+  }
+
+  /** The host folder where a Docker run's steps write their logs and exit codes. */
+  private _stepsDir(id: string): string {
+    return join(this.options.stateDir, 'docker-steps', id);
+  }
+
+  /** Step folders that a server stopped in the middle of a run left behind. */
+  private async _removeStepFolders(
+    unused: (runId: string) => boolean
+  ): Promise<void> {
+    const folder = join(this.options.stateDir, 'docker-steps');
+    const ids = await readdir(folder).catch(() => [] as string[]);
+    for (const id of ids.filter(unused)) {
+      await rm(join(folder, id), { recursive: true, force: true });
+    }
   }
 
   /** The container of a Docker run, if the engine still has it (running or not). */

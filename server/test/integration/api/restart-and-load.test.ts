@@ -1,7 +1,7 @@
 /**
  * The server under stress and across restarts: the real server process, Docker and packages.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type {
@@ -189,7 +189,11 @@ describe('a server killed during a run, restarted later', () => {
     await new Docker({ socketPath: dockerSocket() })
       .getContainer(container.Id)
       .kill();
+    // What a run whose container was removed by hand would leave behind.
+    const stray = join(first.server.stateDir, 'docker-steps', 'stray-run');
+    mkdirSync(stray);
     await afterRestart(first, root, async second => {
+      expect(existsSync(stray)).toBe(false);
       const events = await second.follow(id, 0);
       expect(events.messages.slice(0, seen.length)).toEqual(seen);
       const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
