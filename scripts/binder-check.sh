@@ -163,7 +163,8 @@ wheel="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.whl)"
 summary+=("wheel: $(basename "$wheel"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$wheel")")")
 
 # The sdist must give the same wheel (it carries the built parts, as the labextension always did).
-"$VENV_DIR/bin/python" -m hatchling build -t sdist -d "$CHECK_DIR/dist" >/dev/null
+"$VENV_DIR/bin/python" -m hatchling build -t sdist -d "$CHECK_DIR/dist" >"$CHECK_DIR/sdist.log" 2>&1 ||
+  { cat "$CHECK_DIR/sdist.log" >&2; die "building the sdist failed"; }
 sdist="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.tar.gz)"
 (cd "$outside" && "$VENV_DIR/bin/pip" wheel --quiet --no-deps --no-build-isolation \
   --disable-pip-version-check -w "$CHECK_DIR/dist/from-sdist" "$sdist")
@@ -183,7 +184,7 @@ t0=$EPOCHREALTIME
   "$(grep '^jupyter-server-proxy==' "$ROOT_DIR/requirements-dev.txt")")
 t1=$EPOCHREALTIME
 (cd "$outside" && "$BINDER_VENV/bin/pip" install --quiet --disable-pip-version-check "$wheel")
-summary+=("install: JupyterLab + jupyter-server-proxy $(seconds_since "$t0") s (PyPI, through pip's cache), of which the wheel $(seconds_since "$t1") s")
+summary+=("install into the fresh environment: $(seconds_since "$t0") s in all (JupyterLab, jupyter-server-proxy and dependencies from PyPI through pip's cache), of which the wheel $(seconds_since "$t1") s (most of it pip checking dependencies)")
 
 # The package and the server it starts come from the environment, not from this tree.
 mapfile -t where < <(cd "$outside" && "$BINDER_VENV/bin/python" -c '
