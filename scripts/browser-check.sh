@@ -8,7 +8,8 @@
 # browser_check installs the npm package `playwright` into <app dir>/browser_test, runs
 # `npx playwright install chromium` and launches Playwright's own Chromium. Here that folder gets
 # the Playwright the UI tests use (from npm's cache), and scripts/seed-playwright-browsers.cjs lays
-# out a browsers folder whose "downloaded" Chromium is Debian's: the install finds nothing to do.
+# out a browsers folder whose "downloaded" Chromium is Debian's; the install command itself is
+# answered by a shim and never runs.
 set -euo pipefail
 LOG_TAG=browser-check
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -41,6 +42,20 @@ extra=()
 is_root && extra+=(--allow-root)
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# browser_check runs `npx playwright install chromium`; we never run `playwright install` (the
+# browser is Debian's, seeded above): an `npx` first on PATH answers that one call itself.
+mkdir "$work/bin"
+real_npx="$(command -v npx)"
+cat >"$work/bin/npx" <<SHIM
+#!/bin/sh
+if [ "\$1" = playwright ] && [ "\$2" = install ]; then
+  echo "browser-check: not running 'playwright install': Debian's Chromium is used" >&2
+  exit 0
+fi
+exec "$real_npx" "\$@"
+SHIM
+chmod +x "$work/bin/npx"
+export PATH="$work/bin:$PATH"
 log "python -m jupyterlab.browser_check ($PYTHON, $("$CHROMIUM" --version 2>/dev/null))"
 (cd "$work" && "$PYTHON" -m jupyterlab.browser_check --ServerApp.port="$(free_port)" \
   --ServerApp.port_retries=0 --ServerApp.log_level=WARN --BrowserApp.log_level=WARN --LabApp.log_level=WARN "${extra[@]}")
