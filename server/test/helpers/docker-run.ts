@@ -3,8 +3,7 @@ import { helperPath } from '../../src/backends/docker/helper-path';
 import { runOnDocker } from '../../src/backends/docker/runner';
 import { buildImage } from '../../src/build';
 import type { RunEdits } from '../../src/runs/edits';
-import type { RunEvent } from '../../src/runs/events';
-import { recordRun, type FinishedRun } from './run-recorder';
+import { recordRun, type FinishedRun, type RunOptions } from './run-recorder';
 
 export { outputsOf, type FinishedRun } from './run-recorder';
 
@@ -33,15 +32,23 @@ export function imageOf(rpz: string): Promise<string> {
   return image;
 }
 
+/** The containers the tests' runs left behind: none, when every run removed its own. */
+export async function leftContainers(): Promise<string[]> {
+  const docker = new Docker({ socketPath: dockerSocket() });
+  const left = await docker.listContainers({
+    all: true,
+    filters: { label: ['org.reproserver.test=docker-run'] }
+  });
+  return left.map(
+    container => `container ${container.Id} (${container.State})`
+  );
+}
+
 /** Plans and runs a package on the real Docker Engine, collecting every event. */
 export async function runPackage(
   rpz: string,
   edits: RunEdits = {},
-  options: {
-    signal?: AbortSignal;
-    onEvent?: (event: RunEvent) => void;
-    docker?: Docker;
-  } = {}
+  options: RunOptions & { docker?: Docker } = {}
 ): Promise<FinishedRun> {
   const image = await imageOf(rpz);
   return recordRun(rpz, edits, options.onEvent, common =>

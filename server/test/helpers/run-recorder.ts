@@ -9,6 +9,12 @@ import type { RunEvent } from '../../src/runs/events';
 import { DirectorySink } from '../../src/runs/output-sink';
 import { planRun, type RunPlan } from '../../src/runs/plan';
 
+/** What a test may hand any backend's run: a way to cancel it, and a listener for its events. */
+export interface RunOptions {
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+}
+
 /** A finished run as the tests look at it, whatever backend ran it. */
 export interface FinishedRun {
   result: RunResult;
