@@ -92,6 +92,9 @@ class Normalizer {
   constructor(private readonly warn: (message: string) => void) {}
 
   private throughSymlink(path: string): string | null {
+    if (this.symlinks.size === 0) {
+      return null;
+    }
     for (const ancestor of ancestors(path)) {
       if (this.symlinks.has(ancestor)) {
         return ancestor;

@@ -29,6 +29,72 @@ export interface InflateCounters {
   uncompressedBytes: number;
 }
 
+/** Output bytes per zlib job: bigger jobs mean fewer round trips through the event loop. */
+const CHUNK_SIZE = 1024 * 1024;
+/**
+ * Decompressed bytes zlib may produce ahead of the consumer. Zlib runs in the libuv threadpool,
+ * so a consumer busy with synchronous work (the extractor's file writes) keeps it decompressing
+ * the next chunks instead of leaving it idle until the next `read()`; this bounds the memory.
+ */
+export const READ_AHEAD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The decompressor's output as a queue the consumer pulls from, filled as zlib produces it and
+ * paused once `READ_AHEAD_BYTES` wait. (A stream's own async iterator would hand out everything
+ * buffered concatenated into one copy; this hands out zlib's chunks as they are.)
+ */
+class ReadAhead {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: { error: unknown } | null = null;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly stream: Readable) {
+    stream.on('data', (chunk: Buffer) => {
+      this.queue.push(chunk);
+      this.queued += chunk.length;
+      if (this.queued >= READ_AHEAD_BYTES) {
+        stream.pause();
+      }
+      this.notify();
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      this.notify();
+    });
+    stream.on('error', (error: unknown) => {
+      this.failure ??= { error };
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  /** The next chunk, or null at the end. Chunks produced before an error come first. */
+  async next(): Promise<Buffer | null> {
+    while (this.queue.length === 0) {
+      if (this.failure !== null) {
+        throw this.failure.error;
+      }
+      if (this.ended) {
+        return null;
+      }
+      await new Promise<void>(resolve => (this.wake = resolve));
+    }
+    const chunk = this.queue.shift()!;
+    this.queued -= chunk.length;
+    if (this.queued < READ_AHEAD_BYTES && this.stream.isPaused()) {
+      this.stream.resume();
+    }
+    return chunk;
+  }
+}
+
 /**
  * Decompresses `source` (gzip), yielding output chunks. `what` names the compressed thing in
  * messages (e.g. "DATA.tar.gz", "the package"). The source is destroyed when iteration stops early.
@@ -44,16 +110,17 @@ export async function* gunzipGuarded(
     ...limits
   };
   const What = what.charAt(0).toUpperCase() + what.slice(1);
-  const gunzip = createGunzip({ chunkSize: 128 * 1024 });
+  const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
   let sourceError: unknown = null;
   source.on('error', error => {
     sourceError = error;
     gunzip.destroy(error);
   });
   source.pipe(gunzip);
+  const output = new ReadAhead(gunzip);
   const start = counters.uncompressedBytes;
   try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    for (let chunk = await output.next(); chunk; chunk = await output.next()) {
       counters.uncompressedBytes += chunk.length;
       counters.compressedBytes = gunzip.bytesWritten;
       const produced = counters.uncompressedBytes - start;

@@ -13,6 +13,9 @@ export const DATA_PREFIX = 'DATA/';
  * Throws `unsafe-path` (or `unsafe-link` when `link` is true) for absolute or escaping names.
  */
 export function dataPath(name: string, link = false): string | null {
+  if (isPlainDataName(name)) {
+    return name.slice(DATA_PREFIX.length); // already normal: nothing to strip or resolve
+  }
   // Some writers prefix every name with "./"; it means the same member.
   const raw = name.replace(/^(\.\/)+/, '');
   const code = link ? 'unsafe-link' : 'unsafe-path';
@@ -66,6 +69,33 @@ export function dataPath(name: string, link = false): string | null {
     parts.push(part);
   }
   return parts.join('/');
+}
+
+/**
+ * True for `DATA/a/b` with no empty, `.` or `..` part and no trailing slash: what nearly every
+ * member is called, and what `dataPath` would return unchanged after `DATA/`. A fast path only.
+ */
+function isPlainDataName(name: string): boolean {
+  if (!name.startsWith(DATA_PREFIX) || name.length === DATA_PREFIX.length) {
+    return false;
+  }
+  let partStart = DATA_PREFIX.length;
+  for (let i = partStart; i <= name.length; i++) {
+    if (i < name.length && name.charCodeAt(i) !== 0x2f) {
+      continue;
+    }
+    const length = i - partStart;
+    if (
+      length === 0 ||
+      (name.charCodeAt(partStart) === 0x2e &&
+        (length === 1 ||
+          (length === 2 && name.charCodeAt(partStart + 1) === 0x2e)))
+    ) {
+      return false; // '', '.' or '..'
+    }
+    partStart = i + 1;
+  }
+  return true;
 }
 
 /** The proper ancestors of a root-relative path: `a/b/c` → `a`, `a/b`. */

@@ -92,20 +92,28 @@ export function parseNumber(field: Buffer, what: string): number {
     }
     return value;
   }
-  const text = field
-    .toString('latin1')
-    .replace(/[\0 ]+$/, '')
-    .replace(/^[ \0]+/, '');
-  if (text === '') {
-    return 0;
+  // Octal text, padded with spaces or NULs on either side. Parsed byte by byte: this runs for
+  // eight fields of every header, and strings plus regular expressions cost more than the parse.
+  let start = 0;
+  let end = field.length;
+  while (end > start && (field[end - 1] === 0 || field[end - 1] === 0x20)) {
+    end--;
   }
-  if (!/^[0-7]+$/.test(text)) {
-    throw new RpzError(
-      'corrupt-tar',
-      `A tar header has a ${what} that is not a number ("${text}").`
-    );
+  while (start < end && (field[start] === 0x20 || field[start] === 0)) {
+    start++;
   }
-  return parseInt(text, 8);
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = field[i] - 0x30;
+    if (digit < 0 || digit > 7) {
+      throw new RpzError(
+        'corrupt-tar',
+        `A tar header has a ${what} that is not a number ("${field.toString('latin1', start, end)}").`
+      );
+    }
+    value = value * 8 + digit;
+  }
+  return value;
 }
 
 /** True when the block is all zeros (an end-of-archive marker). */
@@ -129,14 +137,21 @@ export function checksumOk(block: Buffer): boolean {
   } catch {
     return false;
   }
+  // One pass: the sum of the bytes, and how many are above 127 (each counts 256 less when signed).
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const byte = i >= 148 && i < 156 ? 0x20 : block[i];
+    const byte = block[i];
     unsigned += byte;
-    signed += byte > 127 ? byte - 256 : byte;
+    high += byte >>> 7;
   }
-  return stored === unsigned || stored === signed;
+  // The checksum field itself counts as eight spaces.
+  for (let i = 148; i < 156; i++) {
+    const byte = block[i];
+    unsigned += 0x20 - byte;
+    high -= byte >>> 7;
+  }
+  return stored === unsigned || stored === unsigned - 256 * high;
 }
 
 /** Decodes one header block. Returns null for an all-zero block. Throws `corrupt-tar`. */
@@ -177,6 +192,8 @@ export function decodeHeader(block: Buffer): RawHeader | null {
 
 /** Pax records, values kept as bytes (their charset depends on `hdrcharset`). */
 export type PaxRecords = Map<string, Buffer>;
+
+const NO_RECORDS: PaxRecords = new Map();
 
 /** Parses pax extended header data (`<len> <key>=<value>\n` records). Throws `corrupt-tar`. */
 export function parsePax(data: Buffer): PaxRecords {
@@ -307,7 +324,12 @@ export class HeaderState {
 
   /** Builds the member from a real header, consuming the pending long names and pax records. */
   resolve(raw: RawHeader, headerOffset: number, dataOffset: number): TarMember {
-    const pax = new Map([...this.globalPax, ...(this.pax ?? [])]);
+    // Most members have per-file records (Python's tarfile writes an mtime for each) and no
+    // global ones: use them as they are rather than merging into a new map.
+    const pax =
+      this.globalPax.size === 0
+        ? (this.pax ?? NO_RECORDS)
+        : new Map([...this.globalPax, ...(this.pax ?? [])]);
     const nameBytes = pax.get('path') ?? this.longName ?? raw.nameBytes;
     const linkBytes = pax.get('linkpath') ?? this.longLink ?? raw.linkBytes;
     this.longName = null;

@@ -387,7 +387,7 @@ describe('metadata without the data', () => {
 });
 
 describe('streaming', () => {
-  it('streams a large body in bounded chunks without decompressing ahead, and skips unread bodies', async () => {
+  it('streams a large body in bounded chunks without decompressing far ahead, and skips unread bodies', async () => {
     const big = randomBytes(8 * 1024 * 1024);
     const path = await writeRpz(folder, 'p.rpz', {
       data: [

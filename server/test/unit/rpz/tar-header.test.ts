@@ -28,6 +28,45 @@ describe('tar header decoding', () => {
     );
   });
 
+  it('parses octal fields byte by byte with the padding old and new writers use', () => {
+    const cases: [string, number][] = [
+      ['0000644\0', 0o644],
+      ['   644 \0', 0o644], // leading spaces, trailing space and NUL
+      ['\x00\x00\x00644\x00\x00', 0o644], // leading NULs
+      ['000000000000', 0],
+      ['\0\0\0\0\0\0\0\0', 0], // empty field
+      ['        ', 0],
+      ['77777777777\0', 0o77777777777]
+    ];
+    for (const [text, value] of cases) {
+      expect(parseNumber(Buffer.from(text, 'latin1'), 'size')).toBe(value);
+    }
+    expect(() => parseNumber(Buffer.from('0000800\0'), 'mode')).toThrow(
+      'A tar header has a mode that is not a number ("0000800").'
+    );
+    expect(() => parseNumber(Buffer.from(' 12 34\0'), 'gid')).toThrow(
+      'A tar header has a gid that is not a number ("12 34").'
+    );
+  });
+
+  it('accepts the signed checksum old writers computed over bytes above 127', () => {
+    const name = Buffer.from('DATA/café-ñ', 'utf8');
+    const block = rawHeader({ name });
+    let signed = 0;
+    block.fill(0x20, 148, 156);
+    for (const byte of block) {
+      signed += byte > 127 ? byte - 256 : byte;
+    }
+    block.write(signed.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    expect(decodeHeader(block)?.nameBytes.equals(name)).toBe(true);
+    block.write(
+      (signed + 1).toString(8).padStart(6, '0') + '\0 ',
+      148,
+      'latin1'
+    );
+    expect(() => decodeHeader(block)).toThrow(/bad checksum/);
+  });
+
   it('returns null for a zero block and rejects a bad checksum', () => {
     expect(decodeHeader(Buffer.alloc(512))).toBeNull();
     expect(() =>
