@@ -9,6 +9,7 @@ import type { OutputSink } from '../../runs/output-sink';
 import type { RunPlan } from '../../runs/plan';
 import { firstFileOfTar } from './archive';
 import { HELPER_DIR } from './layout';
+import { OutputCollector, type OutputKind } from '../common/output-collector';
 
 /** Paths Docker itself changes in every container; they are not the experiment's outputs. */
 const ENGINE_PATHS = [
@@ -30,64 +31,38 @@ export async function collectOutputs(
   sink: OutputSink,
   onEvent: (event: RunEvent) => void
 ): Promise<void> {
-  let budget = plan.limits.outputBytes;
+  const outputs = new OutputCollector(plan, sink, onEvent);
   const copy = async (
     name: string,
     path: string,
-    kind: 'declared' | 'changed'
+    kind: OutputKind
   ): Promise<void> => {
-    const missing = (reason: string): void =>
-      onEvent({ type: 'output-missing', time: Date.now(), name, path, reason });
     let archive: NodeJS.ReadableStream;
     try {
       archive = await container.getArchive({ path });
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) {
-        missing('The run did not create it.');
+        outputs.notCreated(name, path);
         return;
       }
       throw error;
     }
-    let stored: { size: number; sha256: string } | undefined;
-    let owner: { uid: number; gid: number; mode: number } | undefined;
     const result = await firstFileOfTar(archive, async (body, header) => {
-      owner = { uid: header.uid, gid: header.gid, mode: header.mode };
-      if (header.size > budget) {
+      if (outputs.fits(name, path, header.size)) {
+        await outputs.store(name, path, kind, body, () => header);
+      } else {
         body.resume();
         await once(body, 'end');
-        return;
       }
-      stored = await sink.store({ name, path, kind }, body);
-      budget -= stored.size;
     });
     if (result === 'not-a-file') {
-      if (kind === 'declared') {
-        missing('It is not a regular file.');
-      }
-    } else if (!stored) {
-      missing(
-        `The outputs reached their size limit of ${plan.limits.outputBytes} bytes.`
-      );
-    } else {
-      onEvent({
-        type: 'output',
-        time: Date.now(),
-        name,
-        path,
-        kind,
-        ...stored,
-        ...owner!
-      });
+      outputs.notAFile(name, path, kind);
     }
   };
 
   for (const output of plan.outputs) {
     await copy(output.name, output.path, 'declared');
   }
-  // Replaced inputs were put there by the user, not made by the run.
-  const declared = new Set(
-    [...plan.outputs, ...plan.inputs].map(file => file.path)
-  );
   const changes = ((await container.changes()) ?? []) as {
     Path: string;
     Kind: number;
@@ -96,7 +71,11 @@ export async function collectOutputs(
   // A path with changed paths below it is a directory: no need to ask the engine.
   const parents = new Set(paths.flatMap(ancestorsOf));
   for (const path of paths.sort()) {
-    if (declared.has(path) || parents.has(path) || isEngineOrHelperPath(path)) {
+    if (
+      outputs.declaredPaths.has(path) ||
+      parents.has(path) ||
+      isEngineOrHelperPath(path)
+    ) {
       continue;
     }
     if (!(await isRegularFile(container, path))) {

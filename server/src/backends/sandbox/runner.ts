@@ -37,6 +37,7 @@ import type { InputPlacement, RunPlan, StepPlan } from '../../runs/plan';
 import type { OutputSink } from '../../runs/output-sink';
 import { removeTree, type PreparedRootfs } from '../../sandbox';
 import { LogBudget } from '../common/log-budget';
+import { OutputCollector, type OutputKind } from '../common/output-collector';
 import {
   openFileInput,
   type RunBackendOptions,
@@ -514,7 +515,7 @@ async function collectOutputs(
   sink: OutputSink,
   onEvent: (event: RunEvent) => void
 ): Promise<void> {
-  let budget = plan.limits.outputBytes;
+  const outputs = new OutputCollector(plan, sink, onEvent);
   const owners = rootfs.info.owners;
   const ownerOf = (
     path: string,
@@ -540,64 +541,40 @@ async function collectOutputs(
   const copy = async (
     name: string,
     path: string,
-    kind: 'declared' | 'changed'
+    kind: OutputKind
   ): Promise<void> => {
-    const missing = (reason: string): void =>
-      onEvent({ type: 'output-missing', time: Date.now(), name, path, reason });
     const opened = await openRegularFile(root, path);
     if (opened === 'missing') {
-      missing('The run did not create it.');
+      outputs.notCreated(name, path);
       return;
     }
     if (opened === 'not-a-file') {
-      if (kind === 'declared') {
-        missing('It is not a regular file.');
-      }
+      outputs.notAFile(name, path, kind);
       return;
     }
     const { file, info } = opened;
-    let handedOver = false;
-    try {
-      if (info.size > budget) {
-        missing(
-          `The outputs reached their size limit of ${plan.limits.outputBytes} bytes.`
-        );
-        return;
-      }
-      // The stream closes the file when it ends or is destroyed.
-      handedOver = true;
-      const stored = await sink.store(
-        { name, path, kind },
-        file.createReadStream()
-      );
-      budget -= stored.size;
-      const inCache = await existsInRoot(rootfs.root, path);
-      onEvent({
-        type: 'output',
-        time: Date.now(),
-        name,
-        path,
-        kind,
-        ...stored,
-        ...ownerOf(path, inCache, info.mtimeMs),
-        mode: info.mode & 0o7777
-      });
-    } finally {
-      if (!handedOver) {
-        await file.close();
-      }
+    if (!outputs.fits(name, path, info.size)) {
+      await file.close();
+      return;
     }
+    // The stream closes the file when it ends or is destroyed.
+    await outputs.store(
+      name,
+      path,
+      kind,
+      file.createReadStream(),
+      async () => ({
+        ...ownerOf(path, await existsInRoot(rootfs.root, path), info.mtimeMs),
+        mode: info.mode & 0o7777
+      })
+    );
   };
 
   for (const output of plan.outputs) {
     await copy(output.name, output.path, 'declared');
   }
-  // Replaced inputs were put there by the user, not made by the run.
-  const declared = new Set(
-    [...plan.outputs, ...plan.inputs].map(file => file.path)
-  );
   for (const { path } of changed) {
-    if (!declared.has(path)) {
+    if (!outputs.declaredPaths.has(path)) {
       await copy(path, path, 'changed');
     }
   }
