@@ -44,13 +44,23 @@ function step(
 }
 
 describe('rpz-exec step', () => {
-  it('frames stdout and stderr in order, with exactly the given environment, and writes the exit code', () => {
+  it('frames stdout and stderr apart, with exactly the given environment, and writes the exit code', () => {
     const run = step(1000, 'echo out; echo err >&2; env; exit 3');
-    expect(run.frames.join('')).toBe(
-      'stdout:out\nstderr:err\nstdout:ONLY=this\nPWD=' + process.cwd() + '\n'
-    );
+    const of = (stream: string): string =>
+      run.frames
+        .filter(f => f.startsWith(`${stream}:`))
+        .map(f => f.slice(stream.length + 1))
+        .join('');
+    expect(of('stdout')).toBe(`out\nONLY=this\nPWD=${process.cwd()}\n`);
+    expect(of('stderr')).toBe('err\n');
     expect(run.exit).toBe('3\n');
     expect(run.code).toBe(3);
+  });
+
+  it('keeps the order in which the two streams were written', () => {
+    // Apart in time: written at once, two pipes have no order to keep.
+    const run = step(1000, 'echo 1; sleep 0.3; echo 2 >&2; sleep 0.3; echo 3');
+    expect(run.frames).toEqual(['stdout:1\n', 'stderr:2\n', 'stdout:3\n']);
   });
 
   it('keeps at most the limit and drains the rest without blocking the program', () => {
