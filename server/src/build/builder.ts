@@ -29,7 +29,8 @@ import { pingDocker } from '../backends/docker/ping';
 import { readEntries, readPackage, type PackageModel } from '../rpz';
 import { commitRootfs } from './commit';
 import { engineMessage } from './engine-stream';
-import { BuildError, messageOf } from './errors';
+import { errorMessage } from '../describe';
+import { BuildError } from './errors';
 import {
   stamp,
   type BuildEvent,
@@ -475,5 +476,5 @@ function errorEvent(error: unknown): BuildEventData {
     typeof (error as { code?: unknown } | null)?.code === 'string'
       ? (error as { code: string }).code
       : 'internal';
-  return { type: 'error', code, message: messageOf(error) };
+  return { type: 'error', code, message: errorMessage(error) };
 }

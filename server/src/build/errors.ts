@@ -30,15 +30,3 @@ export class BuildError extends Error {
     return { code: this.code, message: this.message };
   }
 }
-
-/** The message of anything thrown (duck-typed: Node errors may come from another realm). */
-export function messageOf(error: unknown): string {
-  if (
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as { message?: unknown }).message === 'string'
-  ) {
-    return (error as { message: string }).message;
-  }
-  return String(error);
-}

@@ -10,7 +10,7 @@ import {
   type BuildOptions,
   type BuildPhase
 } from '../build';
-import { messageOf } from '../build/errors';
+import { errorMessage } from '../describe';
 import { loadConfig } from '../config';
 import { lastValues, parseArgs } from './args';
 
@@ -126,7 +126,9 @@ export async function buildCommand(
   try {
     parsed = parseArgs(args, ['no-registry', 'json', 'help']);
   } catch (error) {
-    io.stderr.write(`reproserver build: ${messageOf(error)}\n${BUILD_USAGE}\n`);
+    io.stderr.write(
+      `reproserver build: ${errorMessage(error)}\n${BUILD_USAGE}\n`
+    );
     return 2;
   }
   const flags = lastValues(parsed.flags);
@@ -171,7 +173,7 @@ export async function buildCommand(
     );
     return 0;
   } catch (error) {
-    io.stderr.write(`${messageOf(error)}\n`);
+    io.stderr.write(`${errorMessage(error)}\n`);
     return 1;
   }
 }

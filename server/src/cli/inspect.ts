@@ -3,6 +3,7 @@
  * `readPackage`; with `--json` it prints the package model (the same wire type as the API).
  */
 import type { Writable } from 'node:stream';
+import { formatBytes } from '../describe';
 import { readPackage, RpzError, type PackageModel } from '../rpz';
 
 const USAGE = 'Usage: reproserver inspect PACKAGE [--json]';
@@ -18,17 +19,6 @@ export function shellQuote(word: string): string {
   return /^[\p{L}\p{N}_\-+=/:.,%@]+$/u.test(word)
     ? word
     : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-function humanSize(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function runList(indexes: number[], model: PackageModel): string {
@@ -50,7 +40,7 @@ export function formatSummary(model: PackageModel, name: string): string {
       `${model.configVersion !== null ? `, config ${model.configVersion}` : ''})`
   );
   lines.push(
-    `Size:         ${humanSize(model.size)}${model.sha256 !== null ? `, sha256 ${model.sha256}` : ''}`
+    `Size:         ${formatBytes(model.size)}${model.sha256 !== null ? `, sha256 ${model.sha256}` : ''}`
   );
   const first = model.runs[0];
   if (first !== undefined) {

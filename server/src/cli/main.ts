@@ -8,6 +8,7 @@ import { BUILD_USAGE, buildCommand } from './build';
 import { inspectCommand } from './inspect';
 import { RUN_USAGE, runCommand } from './run';
 import { SERVE_USAGE, serveCommand } from './serve';
+import { errorMessage } from '../describe';
 
 const USAGE = `Usage: reproserver <command> [options]
 
@@ -62,9 +63,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(
-      `reproserver: ${error instanceof Error ? error.message : String(error)}`
-    );
+    console.error(`reproserver: ${errorMessage(error)}`);
     process.exitCode = 1;
   }
 );

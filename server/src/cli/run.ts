@@ -25,10 +25,11 @@ import { loadConfig } from '../config';
 import { isRpzError, readPackage } from '../rpz';
 import type { RunEvent } from '../runs/events';
 import { DirectorySink, HashingCounter } from '../runs/output-sink';
-import { PlanError, planRun, type InputPlacement } from '../runs/plan';
+import { planRun, type InputPlacement } from '../runs/plan';
 import { lastValues, parseArgs } from './args';
 import { editsFromFlags } from './run-flags';
 import { ensureImageForRun } from './run-image';
+import { errorMessage } from '../describe';
 
 export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
                 [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
@@ -74,9 +75,7 @@ export async function runCommand(args: string[]): Promise<number> {
     await checkInputsReadable(plan.inputs);
     await checkOutDir(outDir);
   } catch (error) {
-    console.error(
-      `reproserver: ${error instanceof PlanError || error instanceof Error ? error.message : String(error)}`
-    );
+    console.error(`reproserver: ${errorMessage(error)}`);
     return 2;
   }
 
@@ -145,9 +144,7 @@ export async function runCommand(args: string[]): Promise<number> {
   try {
     execute = await prepare();
   } catch (error) {
-    console.error(
-      `reproserver: ${error instanceof Error ? error.message : String(error)}`
-    );
+    console.error(`reproserver: ${errorMessage(error)}`);
     return 1;
   }
 

@@ -15,7 +15,8 @@
  * negative ids) are `invalid-config` errors.
  */
 import { parseDocument } from 'yaml';
-import { RpzError, errorMessage } from './errors';
+import { errorMessage } from '../describe';
+import { RpzError } from './errors';
 import type { IoFileModel, RunModel, SoftwarePackageModel } from './model';
 
 const CONFIG = 'METADATA/config.yml';

@@ -1,3 +1,5 @@
+import { errorMessage } from '../describe';
+
 /**
  * The one error type of the package reader. Every problem with a package (or with reading it) is an
  * `RpzError` with a stable `code` (for the API and tests) and a sentence saying what is wrong and,
@@ -51,21 +53,6 @@ export class RpzError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, member: this.member };
   }
-}
-
-/**
- * The message of anything thrown. Duck-typed, because errors from Node internals can come from
- * another realm (e.g. under Jest) where `instanceof Error` is false.
- */
-export function errorMessage(error: unknown): string {
-  if (
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as { message?: unknown }).message === 'string'
-  ) {
-    return (error as { message: string }).message;
-  }
-  return String(error);
 }
 
 /** True for an `RpzError` (also across module copies, by name and code). */

@@ -5,7 +5,8 @@
  */
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { RpzError, errorMessage } from './errors';
+import { errorMessage } from '../describe';
+import { RpzError } from './errors';
 
 /** Limits on decompression, to stop gzip bombs. All sizes in bytes. */
 export interface InflateLimits {

@@ -4,7 +4,7 @@
  * temporary copy, and any failure becomes `{ status: 'unreadable' }` rather than an exception.
  */
 import Database from 'better-sqlite3';
-import { errorMessage } from './errors';
+import { errorMessage } from '../describe';
 import type { TraceModel, TraceRunSummary } from './model';
 
 const MODE_READ = 0x01;

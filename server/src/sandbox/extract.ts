@@ -35,6 +35,7 @@ import {
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { formatBytes } from '../describe';
 import type { FsEntry } from '../rpz';
 import { BodyStream } from '../rpz/tar-parse';
 import { OwnerTally, type Owners } from './owners';
@@ -253,15 +254,4 @@ async function checkFreeSpace(path: string, minFree: number): Promise<void> {
       `The disk holding ${path} is almost full (${formatBytes(free)} free); extraction stopped to keep ${formatBytes(minFree)} free.`
     );
   }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }

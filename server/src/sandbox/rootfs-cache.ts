@@ -28,12 +28,12 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SingleFlight } from '../build/single-flight';
+import { formatBytes } from '../describe';
 import { readEntries, readPackage } from '../rpz';
 import { readLayout } from '../rpz/layout';
 import {
   DiskFullError,
   extractEntries,
-  formatBytes,
   freeBytes,
   type Owners
 } from './extract';

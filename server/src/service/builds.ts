@@ -5,6 +5,7 @@
 import { buildImage } from '../build';
 import type { BuildEvent } from '../build/events';
 import type { BuildStatus } from '../api/wire';
+import { errorMessage } from '../describe';
 
 const KEPT_EVENTS = 20;
 
@@ -97,7 +98,7 @@ export class BuildService {
       } catch (error) {
         Object.assign(status, {
           state: 'failed',
-          error: error instanceof Error ? error.message : String(error)
+          error: errorMessage(error)
         });
         throw error;
       } finally {

@@ -43,6 +43,7 @@ import type { BuildService } from './builds';
 import type { PackageService } from './packages';
 import { RateLimiter } from './rate-limit';
 import { RunQueue } from './run-queue';
+import { errorMessage } from '../describe';
 
 export interface RunServiceOptions {
   records: Records;
@@ -397,7 +398,7 @@ export class RunService {
     } catch (error) {
       await this._finish(id, {
         status: 'error',
-        reason: `The server failed to run it: ${error instanceof Error ? error.message : String(error)}`
+        reason: `The server failed to run it: ${errorMessage(error)}`
       });
     } finally {
       await this._appends.get(id);
@@ -423,7 +424,7 @@ export class RunService {
     try {
       value = await work();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       await this._finish(id, { status: 'error', reason: `${what}: ${reason}` });
       return undefined;
     }

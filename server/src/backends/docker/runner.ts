@@ -31,6 +31,7 @@ import { HELPER } from './layout';
 import { collectOutputs } from './outputs';
 import { followStep, startIfNeverStarted, startStep } from './step-exec';
 import { STEPS_MOUNT, StepFiles } from './step-files';
+import { errorMessage } from '../../describe';
 
 export interface DockerRunOptions extends RunBackendOptions {
   docker: Docker;
@@ -291,7 +292,7 @@ async function wasOomKilled(
 }
 
 function describe(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return message
     .replace(/^\(HTTP code \d+\)\s*/, '')
     .replace(/^Error: /, '')

@@ -67,6 +67,7 @@ import {
   openRegularFile,
   placeFile
 } from './run-tree';
+import { errorMessage } from '../../describe';
 
 const HELPER = '/.reproserver/rpz-exec';
 
@@ -581,5 +582,5 @@ async function collectOutputs(
 }
 
 function describe(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).trim();
+  return errorMessage(error).trim();
 }
