@@ -26,7 +26,7 @@ import type { BuildEvent } from '../build/events';
 import type { PackageModel } from '../rpz/model';
 import type { RunParameters } from '../rpz/parameters';
 import type { RunEdits, RunLimits } from '../runs/edits';
-import type { RunEvent, RunStatus } from '../runs/events';
+import type { OutputFile, RunEvent, RunStatus } from '../runs/events';
 
 export type {
   BuildEvent,
@@ -147,13 +147,7 @@ export interface StepRecord {
 }
 
 /** One collected output. */
-export interface OutputRecord {
-  name: string;
-  path: string;
-  kind: 'declared' | 'changed';
-  size: number;
-  sha256: string;
-}
+export type OutputRecord = OutputFile;
 
 /** A run as the API shows it. */
 export interface RunRecord {

@@ -34,6 +34,26 @@ export const FINAL_STATUSES: readonly RunStatus[] = [
 /** Milliseconds since the epoch. */
 type Time = number;
 
+/** A declared output of the package, or a file the run created or changed elsewhere. */
+export type OutputKind = 'declared' | 'changed';
+
+/** A collected output: which file, and its stored bytes. */
+export interface OutputFile {
+  /** Declared output name, or the path for a changed file. */
+  name: string;
+  path: string;
+  kind: OutputKind;
+  size: number;
+  sha256: string;
+}
+
+/** Owner and permission bits of a file in the experiment's filesystem. */
+export interface FileOwner {
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
 export type RunEvent =
   | { type: 'status'; time: Time; status: RunStatus; detail?: string }
   /** Progress of the package's image, while the run waits for it. */
@@ -57,20 +77,7 @@ export type RunEvent =
       exitCode: number;
       durationMs: number;
     }
-  | {
-      type: 'output';
-      time: Time;
-      /** Declared output name, or the path for a changed file. */
-      name: string;
-      path: string;
-      kind: 'declared' | 'changed';
-      size: number;
-      sha256: string;
-      /** Owner and permission bits of the file in the experiment's filesystem. */
-      uid: number;
-      gid: number;
-      mode: number;
-    }
+  | ({ type: 'output'; time: Time } & OutputFile & FileOwner)
   | {
       type: 'output-missing';
       time: Time;

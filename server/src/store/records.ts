@@ -1,7 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { PackageModel } from '../rpz/model';
 import type { RunEdits, RunLimits } from '../runs/edits';
-import { FINAL_STATUSES, type RunStatus } from '../runs/events';
+import {
+  FINAL_STATUSES,
+  type FileOwner,
+  type OutputFile,
+  type RunStatus
+} from '../runs/events';
 import { openDatabase } from './database';
 import { newRunId } from './run-id';
 
@@ -62,16 +67,7 @@ export interface RunRecord {
 }
 
 /** A collected output whose blob is stored. */
-export interface OutputRecord {
-  name: string;
-  path: string;
-  kind: 'declared' | 'changed';
-  size: number;
-  sha256: string;
-  uid: number;
-  gid: number;
-  mode: number;
-}
+export type OutputRecord = OutputFile & FileOwner;
 
 /** A replacement input file of a run, stored as a blob. */
 export interface InputRecord {

@@ -4,18 +4,9 @@
  * container's archive, in a sandbox's tree) and hand them over.
  */
 import type { Readable } from 'node:stream';
-import type { RunEvent } from '../../runs/events';
+import type { FileOwner, OutputKind, RunEvent } from '../../runs/events';
 import type { OutputSink } from '../../runs/output-sink';
 import type { RunPlan } from '../../runs/plan';
-
-export type OutputKind = 'declared' | 'changed';
-
-/** Owner and permission bits of the file in the experiment's filesystem. */
-export interface FileOwner {
-  uid: number;
-  gid: number;
-  mode: number;
-}
 
 export class OutputCollector {
   constructor(

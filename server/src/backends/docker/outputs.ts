@@ -4,12 +4,12 @@
  */
 import { once } from 'node:events';
 import type Docker from 'dockerode';
-import type { RunEvent } from '../../runs/events';
+import type { OutputKind, RunEvent } from '../../runs/events';
 import type { OutputSink } from '../../runs/output-sink';
 import type { RunPlan } from '../../runs/plan';
 import { firstFileOfTar } from './archive';
 import { HELPER_DIR } from './layout';
-import { OutputCollector, type OutputKind } from '../common/output-collector';
+import { OutputCollector } from '../common/output-collector';
 
 /** Paths Docker itself changes in every container; they are not the experiment's outputs. */
 const ENGINE_PATHS = [

@@ -32,12 +32,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import type { RunEvent, RunStatus } from '../../runs/events';
+import type { OutputKind, RunEvent, RunStatus } from '../../runs/events';
 import type { InputPlacement, RunPlan, StepPlan } from '../../runs/plan';
 import type { OutputSink } from '../../runs/output-sink';
 import { removeTree, type PreparedRootfs } from '../../sandbox';
 import { LogBudget } from '../common/log-budget';
-import { OutputCollector, type OutputKind } from '../common/output-collector';
+import { OutputCollector } from '../common/output-collector';
 import {
   openFileInput,
   type RunBackendOptions,
