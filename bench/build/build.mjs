@@ -27,7 +27,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  createReadStream,
   createWriteStream,
   existsSync,
   mkdirSync,
@@ -35,19 +34,18 @@ import {
   rmSync,
   statSync
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { tar, wrapInPackage, writeEntry } from '../lib/synthetic-rpz.mjs';
+import { best } from '../lib/timing.mjs';
 import { createGzip } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
 const serverDir = join(root, 'server');
 const dist = join(serverDir, 'dist');
-const requireFromServer = createRequire(join(serverDir, 'package.json'));
-const tar = requireFromServer('tar-stream');
 
 const MIB = 1024 * 1024;
 const sizeMib = Number(process.env.BUILD_BENCH_MIB ?? 1024);
@@ -72,17 +70,6 @@ if (!socket) {
 
 const repository = `reproserver-bench-${process.pid}/rpz`;
 const work = mkdtempSync(join(tmpdir(), 'build-bench-'));
-
-/** Writes chunks into a tar-stream entry with backpressure. */
-async function writeEntry(pack, header, chunks = []) {
-  const entry = pack.entry(header);
-  for (const chunk of chunks) {
-    if (!entry.write(chunk)) {
-      await new Promise(r => entry.once('drain', r));
-    }
-  }
-  await new Promise((res, rej) => entry.end(err => (err ? rej(err) : res())));
-}
 
 /**
  * DATA.tar.gz of about `mib` MiB: files of 4 KiB to 32 MiB, half of each file random bytes, half
@@ -164,33 +151,6 @@ async function makeDataTarGz(path, mib) {
       left -= size;
     }
   }
-  pack.finalize();
-  await done;
-}
-
-async function makePackage(dataPath, rpzPath) {
-  const pack = tar.pack();
-  const done = pipeline(pack, createWriteStream(rpzPath));
-  const meta = { mode: 0o644, uid: 0, gid: 0, mtime: new Date() };
-  const entry = pack.entry({
-    ...meta,
-    name: 'DATA.tar.gz',
-    size: statSync(dataPath).size
-  });
-  await pipeline(createReadStream(dataPath), entry);
-  await writeEntry(pack, { ...meta, name: 'METADATA/version', size: 19 }, [
-    Buffer.from('REPROZIP VERSION 2\n')
-  ]);
-  const config = Buffer.from(
-    'version: "0.8"\nruns:\n- {argv: [sh, run.sh], binary: /bin/sh, workingdir: /bench, uid: 1000, gid: 1000, ' +
-      'environ: {PATH: /bin}, exitcode: 0, architecture: x86_64, distribution: [debian, "12"]}\n' +
-      'inputs_outputs: []\npackages: []\nother_files: [/bench]\n'
-  );
-  await writeEntry(
-    pack,
-    { ...meta, name: 'METADATA/config.yml', size: config.length },
-    [config]
-  );
   pack.finalize();
   await done;
 }
@@ -345,17 +305,6 @@ const timings = {
   }
 };
 
-function best(fn) {
-  let kept = null;
-  for (let i = 0; i < runs; i++) {
-    const r = fn();
-    if (kept === null || r.ms < kept.ms) {
-      kept = r;
-    }
-  }
-  return kept;
-}
-
 function warm(path) {
   spawnSync('sh', ['-c', `cat "${path}" > /dev/null`]);
 }
@@ -364,12 +313,12 @@ function measure(label, rpzPath, dataPath) {
   warm(rpzPath);
   warm(dataPath);
   const rows = [];
-  const floorTar = best(() => timings.floorTar(dataPath));
-  const floorImport = best(() => timings.floorImport(dataPath));
-  const a = best(() => timings.builder(rpzPath));
-  const aKnown = best(() => timings.builder(rpzPath, a.sha256));
-  const b = best(() => timings.context(rpzPath));
-  const c = best(() => timings.commit(rpzPath));
+  const floorTar = best(() => timings.floorTar(dataPath), runs);
+  const floorImport = best(() => timings.floorImport(dataPath), runs);
+  const a = best(() => timings.builder(rpzPath), runs);
+  const aKnown = best(() => timings.builder(rpzPath, a.sha256), runs);
+  const b = best(() => timings.context(rpzPath), runs);
+  const c = best(() => timings.commit(rpzPath), runs);
   rows.push(['floor: gzip -dc | tar -x', floorTar]);
   rows.push(['floor: engine import of DATA.tar.gz', floorImport]);
   rows.push(['A: buildImage (import, cold, hashes)', a]);
@@ -411,7 +360,7 @@ try {
   const rpzPath = join(work, 'generated.rpz');
   let t = Date.now();
   await makeDataTarGz(dataPath, sizeMib);
-  await makePackage(dataPath, rpzPath);
+  await wrapInPackage(dataPath, rpzPath);
   console.log(
     `\nGenerated ${sizeMib} MiB of data in ${((Date.now() - t) / 1000).toFixed(1)} s.`
   );

@@ -17,25 +17,18 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  createReadStream,
-  createWriteStream,
-  mkdtempSync,
-  rmSync,
-  statSync
-} from 'node:fs';
-import { createRequire } from 'node:module';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { tar, wrapInPackage, writeEntry } from '../lib/synthetic-rpz.mjs';
+import { best } from '../lib/timing.mjs';
 import { createGzip } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const serverDir = resolve(here, '../../server');
 const rpzModule = join(serverDir, 'dist/rpz/index.js');
-const requireFromServer = createRequire(join(serverDir, 'package.json'));
-const tar = requireFromServer('tar-stream');
 
 const MIB = 1024 * 1024;
 const sizeMib = Number(process.env.RPZ_BENCH_MIB ?? 1024);
@@ -48,17 +41,6 @@ try {
     `Build the server first: cd server && npx tsc -p tsconfig.build.json (${rpzModule} is missing).`
   );
   process.exit(2);
-}
-
-/** Writes `content` chunks into a tar-stream entry with backpressure. */
-async function writeEntry(pack, header, chunks) {
-  const entry = pack.entry(header);
-  for (const chunk of chunks) {
-    if (!entry.write(chunk)) {
-      await new Promise(r => entry.once('drain', r));
-    }
-  }
-  await new Promise((res, rej) => entry.end(err => (err ? rej(err) : res())));
 }
 
 async function makeDataTarGz(path) {
@@ -109,36 +91,6 @@ async function makeDataTarGz(path) {
     );
     left -= size;
   }
-  pack.finalize();
-  await done;
-}
-
-async function makePackage(dataPath, rpzPath) {
-  const pack = tar.pack();
-  const done = pipeline(pack, createWriteStream(rpzPath));
-  const meta = { mode: 0o644, uid: 0, gid: 0, mtime: new Date() };
-  const entry = pack.entry({
-    ...meta,
-    name: 'DATA.tar.gz',
-    size: statSync(dataPath).size
-  });
-  await pipeline(createReadStream(dataPath), entry);
-  const version = Buffer.from('REPROZIP VERSION 2\n');
-  await writeEntry(
-    pack,
-    { ...meta, name: 'METADATA/version', size: version.length },
-    [version]
-  );
-  const config = Buffer.from(
-    'version: "0.8"\nruns:\n- {argv: [sh, run.sh], binary: /bin/sh, workingdir: /bench, uid: 1000, gid: 1000, ' +
-      'environ: {PATH: /bin}, exitcode: 0, architecture: x86_64, distribution: [debian, "12"]}\n' +
-      'inputs_outputs: []\npackages: []\nother_files: [/bench]\n'
-  );
-  await writeEntry(
-    pack,
-    { ...meta, name: 'METADATA/config.yml', size: config.length },
-    [config]
-  );
   pack.finalize();
   await done;
 }
@@ -199,34 +151,23 @@ function floor(dataPath) {
   return { ms: Number(process.hrtime.bigint() - t) / 1e6 };
 }
 
-function best(fn) {
-  let result = null;
-  for (let i = 0; i < runs; i++) {
-    const r = fn();
-    if (result === null || r.ms < result.ms) {
-      result = r;
-    }
-  }
-  return result;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'rpz-bench-'));
 try {
   const dataPath = join(dir, 'DATA.tar.gz');
   const rpzPath = join(dir, 'bench.rpz');
   let t = Date.now();
   await makeDataTarGz(dataPath);
-  await makePackage(dataPath, rpzPath);
+  await wrapInPackage(dataPath, rpzPath);
   const size = statSync(rpzPath).size;
   console.log(
     `Generated ${(size / MIB).toFixed(0)} MiB package (${sizeMib} MiB of data) in ${((Date.now() - t) / 1000).toFixed(1)} s`
   );
 
   const base = trivial();
-  const meta = best(() => inspect(rpzPath, false));
-  const full = best(() => inspect(rpzPath, true));
-  const ours = best(() => stream(rpzPath));
-  const ref = best(() => floor(dataPath));
+  const meta = best(() => inspect(rpzPath, false), runs);
+  const full = best(() => inspect(rpzPath, true), runs);
+  const ours = best(() => stream(rpzPath), runs);
+  const ref = best(() => floor(dataPath), runs);
   const uncompressedMib = ours.bytes / MIB;
   const rssAbove = (meta.maxRssKiB - base.maxRssKiB) / 1024;
   const streamRssAbove = (ours.maxRssKiB - base.maxRssKiB) / 1024;

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lastArgumentChanged } from '../lib/edits.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(root, 'server', 'package.json'));
@@ -58,15 +59,7 @@ const { image } = await buildImage(rpz, {
   registry: process.env.REGISTRY
 });
 const step = model.runs[0];
-// Change the last argument when it is a number (as the panel's number field would), else keep it.
-const last = step.argv.length - 1;
-const changed = /^\d+$/.test(step.argv[last])
-  ? String(Number(step.argv[last]) + 1)
-  : step.argv[last];
-const edits = {
-  stepEdits: [{ step: 0, args: [{ index: last, value: changed }] }]
-};
-const argv = [...step.argv.slice(0, last), changed];
+const { index, value, edits, argv } = lastArgumentChanged(model);
 
 const dockerEnv = {
   ...process.env,
@@ -106,7 +99,7 @@ const cli = () => {
       '--out',
       join(out, 'o'),
       '--arg',
-      `0:${last}=${changed}`
+      `0:${index}=${value}`
     ],
     { stdio: ['ignore', 'ignore', 'ignore'] }
   );

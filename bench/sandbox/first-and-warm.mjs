@@ -31,6 +31,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lastArgumentChanged } from '../lib/edits.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(root, 'server', 'package.json'));
@@ -163,15 +164,7 @@ async function measureExtraction(rpz, sha256) {
 
 /** First runs (a new cache each round), warm re-runs, and the experiment alone. */
 async function measureRuns(rpz, model, sandbox) {
-  // Change the last number of the first step, as the panel's number field would.
-  const step = model.runs[0];
-  const last = step.argv.length - 1;
-  const changed = /^\d+$/.test(step.argv[last])
-    ? String(Number(step.argv[last]) + 1)
-    : step.argv[last];
-  const edits = {
-    stepEdits: [{ step: 0, args: [{ index: last, value: changed }] }]
-  };
+  const { edits } = lastArgumentChanged(model);
 
   async function runOnce(rootfs, stateDir) {
     const events = [];
