@@ -38,6 +38,36 @@ stop_pid_file() {
   rm -f "$file"
 }
 
+# For services on a TCP port, whose script defines `answers PORT`: whether the one recorded in
+# PID_FILE and PORT_FILE runs and answers.
+port_service_up() {
+  local pid_file="$1" port_file="$2"
+  pid_alive "$pid_file" && [ -s "$port_file" ] && answers "$(cat "$port_file")"
+}
+
+# Starts COMMAND... in a session of its own, output to LOG, and records its pid and PORT; waits
+# until `answers PORT`, else shows the end of LOG, stops it and dies.
+start_port_service() {
+  local name="$1" pid_file="$2" port_file="$3" logfile="$4" port="$5"; shift 5
+  log "starting $name on 127.0.0.1:$port (log $logfile)"
+  setsid "$@" > "$logfile" 2>&1 < /dev/null &
+  echo $! > "$pid_file"
+  echo "$port" > "$port_file"
+  if ! wait_for 30 answers "$port"; then
+    tail -n 20 "$logfile" >&2 || true
+    stop_pid_file "$pid_file" "$name"
+    die "$name did not start; see $logfile"
+  fi
+}
+
+# The command line of a service script: calls its start, stop or status function.
+service_main() {
+  case "${1:-}" in
+    start | stop | status) "$1" ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  esac
+}
+
 # A TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

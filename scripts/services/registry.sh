@@ -14,7 +14,7 @@ answers() { curl -sf --max-time 2 "http://127.0.0.1:$1/v2/" >/dev/null 2>&1; }
 
 start() {
   mkdir -p "$DIR/data"
-  if pid_alive "$PID_FILE" && [ -s "$PORT_FILE" ] && answers "$(cat "$PORT_FILE")"; then
+  if port_service_up "$PID_FILE" "$PORT_FILE"; then
     log "already running on 127.0.0.1:$(cat "$PORT_FILE")"
     set_service_var REGISTRY "127.0.0.1:$(cat "$PORT_FILE")"
     return
@@ -35,15 +35,8 @@ storage:
 http:
   addr: 127.0.0.1:$port
 YAML
-  log "starting docker-registry on 127.0.0.1:$port (log $DIR/registry.log)"
-  setsid docker-registry serve "$DIR/config.yml" > "$DIR/registry.log" 2>&1 < /dev/null &
-  echo $! > "$PID_FILE"
-  echo "$port" > "$PORT_FILE"
-  if ! wait_for 30 answers "$port"; then
-    tail -n 20 "$DIR/registry.log" >&2 || true
-    stop_pid_file "$PID_FILE" docker-registry
-    die "docker-registry did not start; see $DIR/registry.log"
-  fi
+  start_port_service docker-registry "$PID_FILE" "$PORT_FILE" "$DIR/registry.log" "$port" \
+    docker-registry serve "$DIR/config.yml"
   set_service_var REGISTRY "127.0.0.1:$port"
   log "ready at 127.0.0.1:$port"
 }
@@ -51,13 +44,8 @@ YAML
 stop() { stop_pid_file "$PID_FILE" docker-registry; }
 
 status() {
-  if pid_alive "$PID_FILE" && answers "$(cat "$PORT_FILE")"; then echo "running on 127.0.0.1:$(cat "$PORT_FILE")";
+  if port_service_up "$PID_FILE" "$PORT_FILE"; then echo "running on 127.0.0.1:$(cat "$PORT_FILE")";
   else echo "stopped"; return 1; fi
 }
 
-case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+service_main "$@"
