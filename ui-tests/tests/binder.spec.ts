@@ -1,10 +1,10 @@
 import { expect, test } from '@jupyterlab/galata';
 import {
-  argField,
-  example,
   openInFileBrowser,
   readWorkspaceFile,
+  runTopTwoWords,
   savedFolder,
+  topTwoWords,
   waitForEnd,
   waitForPanel
 } from './helpers';
@@ -42,9 +42,7 @@ test.describe('ReproServer under Binder constraints', () => {
     page,
     baseURL
   }) => {
-    const expected = example('shell-pipeline').variants.find(
-      v => v.id === 'top-2'
-    )!;
+    const expected = topTwoWords();
     const panel = await openInFileBrowser(page, EXAMPLES, 'shell-pipeline.rpz');
     // The panel names the backend the run will use: the sandbox, with its mechanism.
     const backend = panel.locator('.jp-ReproServer-backend');
@@ -53,10 +51,7 @@ test.describe('ReproServer under Binder constraints', () => {
     );
     console.log(`binder: the panel says "${await backend.textContent()}"`);
 
-    await panel.getByRole('tab', { name: 'Parameters' }).click();
-    await argField(panel, 0, 3).fill('2');
-    await panel.getByRole('button', { name: 'Run', exact: true }).click();
-    expect(await waitForEnd(panel)).toBe('Succeeded');
+    await runTopTwoWords(panel);
     await expect(panel.locator('pre.jp-ReproServer-log')).toContainText(
       'top 2 words in words.txt:'
     );

@@ -89,6 +89,24 @@ export async function waitForEnd(
   return (await badge.textContent()) ?? '';
 }
 
+/** Clicks Run and waits until that run has ended; returns its status label. */
+export async function runToEnd(panel: Locator): Promise<string> {
+  await panel.getByRole('button', { name: 'Run', exact: true }).click();
+  return waitForEnd(panel);
+}
+
+/** shell-pipeline's variant with its count (step 0, argument 3) set to 2: what it must give. */
+export function topTwoWords(): ReturnType<typeof example>['variants'][number] {
+  return example('shell-pipeline').variants.find(v => v.id === 'top-2')!;
+}
+
+/** In a shell-pipeline panel: sets the count to 2 on the Parameters tab, runs, expects success. */
+export async function runTopTwoWords(panel: Locator): Promise<void> {
+  await panel.getByRole('tab', { name: 'Parameters' }).click();
+  await argField(panel, 0, 3).fill('2');
+  expect(await runToEnd(panel)).toBe('Succeeded');
+}
+
 /** The saved outputs folder the panel reports. */
 export async function savedFolder(panel: Locator): Promise<string> {
   const saved = panel.locator('.jp-ReproServer-savedTo');

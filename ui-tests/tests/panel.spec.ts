@@ -7,7 +7,10 @@ import {
   openPackage,
   PACKAGES_DIR,
   readWorkspaceFile,
+  runToEnd,
+  runTopTwoWords,
   savedFolder,
+  topTwoWords,
   waitForEnd
 } from './helpers';
 
@@ -24,9 +27,7 @@ test.describe('ReproServer panel', () => {
     page,
     baseURL
   }) => {
-    const expected = example('shell-pipeline').variants.find(
-      v => v.id === 'top-2'
-    )!;
+    const expected = topTwoWords();
     const panel = await openPackage(page, 'shell-pipeline');
     await panel.getByRole('tab', { name: 'Parameters' }).click();
     const count = argField(panel, 0, 3);
@@ -137,8 +138,7 @@ test.describe('ReproServer panel', () => {
     await dialog.getByRole('button', { name: 'Select' }).click();
     await expect(slot).toContainText(`Replaced by ${tmpPath}/other words.txt`);
 
-    await panel.getByRole('button', { name: 'Run', exact: true }).click();
-    expect(await waitForEnd(panel)).toBe('Succeeded');
+    expect(await runToEnd(panel)).toBe('Succeeded');
     const folder = await savedFolder(panel);
     expect(
       await readWorkspaceFile(page, baseURL, `${folder}/top-words.txt`)
@@ -149,14 +149,9 @@ test.describe('ReproServer panel', () => {
     page,
     baseURL
   }) => {
-    const expected = example('shell-pipeline').variants.find(
-      v => v.id === 'top-2'
-    )!;
+    const expected = topTwoWords();
     const panel = await openPackage(page, 'shell-pipeline');
-    await panel.getByRole('tab', { name: 'Parameters' }).click();
-    await argField(panel, 0, 3).fill('2');
-    await panel.getByRole('button', { name: 'Run', exact: true }).click();
-    expect(await waitForEnd(panel)).toBe('Succeeded');
+    await runTopTwoWords(panel);
     const firstFolder = await savedFolder(panel);
 
     // Back to the recorded parameters, then re-run the earlier run from the history.
@@ -197,8 +192,7 @@ test.describe('ReproServer panel', () => {
       await page.filebrowser.openDirectory(folder);
       await page.filebrowser.open(name);
       const panel = page.locator('.jp-ReproServer-panel:visible');
-      await panel.getByRole('button', { name: 'Run', exact: true }).click();
-      expect(await waitForEnd(panel)).toBe('Succeeded');
+      expect(await runToEnd(panel)).toBe('Succeeded');
       await page.menu.clickMenuItem('File>Close All Tabs');
       await page.contents.deleteDirectory(folder);
     }
@@ -217,17 +211,12 @@ test.describe('ReproServer panel with the sandbox backend chosen in the settings
     page,
     baseURL
   }) => {
-    const expected = example('shell-pipeline').variants.find(
-      v => v.id === 'top-2'
-    )!;
+    const expected = topTwoWords();
     const panel = await openPackage(page, 'shell-pipeline');
     await expect(panel.locator('.jp-ReproServer-backend')).toContainText(
       'Runs on sandbox: Sandbox:'
     );
-    await panel.getByRole('tab', { name: 'Parameters' }).click();
-    await argField(panel, 0, 3).fill('2');
-    await panel.getByRole('button', { name: 'Run', exact: true }).click();
-    expect(await waitForEnd(panel)).toBe('Succeeded');
+    await runTopTwoWords(panel);
     const folder = await savedFolder(panel);
     expect(
       await readWorkspaceFile(page, baseURL, `${folder}/top-words.txt`)
