@@ -3,6 +3,8 @@
  * panel. The TypeScript wire types in `wire.ts` are the source of truth; the schemas here name
  * their fields so that generated clients and schema-based testers can use it.
  */
+import { LIMIT_NAMES } from '../runs/edits-check';
+import { RUN_STATUSES } from '../runs/events';
 import { SERVER_VERSION } from '../version';
 
 const ref = (name: string): { $ref: string } => ({
@@ -145,14 +147,7 @@ export const OPENAPI = {
             type: 'object',
             additionalProperties: false,
             properties: Object.fromEntries(
-              [
-                'memoryMiB',
-                'cpus',
-                'pids',
-                'timeoutSeconds',
-                'outputBytes',
-                'logBytes'
-              ].map(n => [n, { type: 'number', exclusiveMinimum: 0 }])
+              LIMIT_NAMES.map(n => [n, { type: 'number', exclusiveMinimum: 0 }])
             )
           }
         }
@@ -166,20 +161,7 @@ export const OPENAPI = {
           id: { type: 'string' },
           package: ref('Sha256'),
           packageName: { type: 'string' },
-          status: {
-            enum: [
-              'queued',
-              'building',
-              'running',
-              'succeeded',
-              'failed',
-              'timed-out',
-              'out-of-memory',
-              'cancelled',
-              'error',
-              'interrupted'
-            ]
-          },
+          status: { enum: [...RUN_STATUSES] },
           steps: { type: 'array', items: { type: 'object' } },
           outputs: { type: 'array', items: { type: 'object' } },
           eventsSize: { type: 'integer' }

@@ -91,7 +91,7 @@ function inputSource(value: unknown, what: string): InputSource {
   );
 }
 
-const LIMIT_NAMES: (keyof RunLimits)[] = [
+export const LIMIT_NAMES: readonly (keyof RunLimits)[] = [
   'memoryMiB',
   'cpus',
   'pids',

@@ -21,6 +21,20 @@ export type RunStatus =
   /** The server stopped during the run and the run could not be recovered. */
   | 'interrupted';
 
+/** Every status, in the order a run goes through them (the API document lists them). */
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'building',
+  'running',
+  'succeeded',
+  'failed',
+  'timed-out',
+  'out-of-memory',
+  'cancelled',
+  'error',
+  'interrupted'
+];
+
 export const FINAL_STATUSES: readonly RunStatus[] = [
   'succeeded',
   'failed',
