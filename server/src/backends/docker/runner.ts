@@ -136,24 +136,24 @@ async function runSteps(
   const log = new LogBudget(plan.limits.logBytes, onEvent);
   for (let position = 0; position < plan.steps.length; position++) {
     const step = plan.steps[position];
-    let state = await files.state(position);
+    const state = await files.state(position);
+    let execId: string;
     if (state.kind === 'not-started') {
       const inputs = plan.inputs.filter(input => input.beforeStep === position);
       await placeInputs(container, inputs, options.openInput ?? openFileInput);
       // One byte past what the log may still keep, so that we see it overflow.
-      await startStep(
+      execId = await startStep(
         container,
         files,
         position,
         step,
         plan.limits.logBytes - log.used + 1
       );
-      state = await files.state(position);
-    } else if (state.kind === 'started' && state.exitCode === undefined) {
-      await startIfNeverStarted(docker, state.execId);
-    }
-    if (state.kind !== 'started') {
-      throw new Error(`step ${position} did not record its start`);
+    } else {
+      execId = state.execId;
+      if (state.exitCode === undefined) {
+        await startIfNeverStarted(docker, execId);
+      }
     }
     const started = Date.now();
     onEvent({
@@ -169,7 +169,7 @@ async function runSteps(
       docker,
       files,
       position,
-      execId: state.execId,
+      execId,
       signal: stop,
       onFrame: (stream, bytes) =>
         (stream === 'stdout' ? stdout : stderr).write(bytes)

@@ -22,14 +22,14 @@ export type StepEnd =
   /** The caller stopped following (the run is being cancelled or timed out). */
   | { kind: 'stopped' };
 
-/** Starts the step; `keepBytes` bounds the output its log file may grow to. */
+/** Starts the step; `keepBytes` bounds the output its log file may grow to. Returns the exec's id. */
 export async function startStep(
   container: Docker.Container,
   files: StepFiles,
   position: number,
   step: StepPlan,
   keepBytes: number
-): Promise<void> {
+): Promise<string> {
   await files.prepare(position);
   const environ = Object.entries(step.environ).map(
     ([name, value]) => `${name}=${value}`
@@ -56,6 +56,7 @@ export async function startStep(
   });
   await files.recordExec(position, exec.id);
   await startDetached(exec);
+  return exec.id;
 }
 
 /** Starts an exec without attaching to it; the engine's (empty) answer is read to its end. */
