@@ -142,7 +142,8 @@ export function runRecord(overrides: Partial<RunRecord> = {}): RunRecord {
       pids: 512,
       timeoutSeconds: 3600,
       outputBytes: 1e9,
-      logBytes: 1e6
+      logBytes: 1e6,
+      diskMiB: 10240
     },
     steps: [
       {

@@ -3,6 +3,7 @@
  * panel. The TypeScript wire types in `wire.ts` are the source of truth; the schemas here name
  * their fields so that generated clients and schema-based testers can use it.
  */
+import { MAX_LIMITS } from '../runs/edits';
 import { LIMIT_NAMES } from '../runs/edits-check';
 import { RUN_STATUSES } from '../runs/events';
 import { SERVER_VERSION } from '../version';
@@ -147,7 +148,10 @@ export const OPENAPI = {
             type: 'object',
             additionalProperties: false,
             properties: Object.fromEntries(
-              LIMIT_NAMES.map(n => [n, { type: 'number', exclusiveMinimum: 0 }])
+              LIMIT_NAMES.map(n => [
+                n,
+                { type: 'number', exclusiveMinimum: 0, maximum: MAX_LIMITS[n] }
+              ])
             )
           }
         }

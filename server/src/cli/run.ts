@@ -22,6 +22,7 @@ import { detectSandbox } from '../backends/sandbox/detect';
 import { runOnSandbox } from '../backends/sandbox/runner';
 import { prepareRootfs } from '../sandbox';
 import { loadConfig } from '../config';
+import { preparePrivateStateDir } from '../store/private-state';
 import { isRpzError, readPackage } from '../rpz';
 import type { RunEvent } from '../runs/events';
 import { DirectorySink, HashingCounter } from '../runs/output-sink';
@@ -126,6 +127,7 @@ export async function runCommand(args: string[]): Promise<number> {
         throw new Error(sandbox.detail);
       }
       console.error(`[reproserver] ${sandbox.detail}`);
+      preparePrivateStateDir(config.stateDir);
       const rootfs = await prepareRootfs(packagePath, {
         stateDir: config.stateDir,
         sha256: model.sha256 ?? undefined,

@@ -1,6 +1,7 @@
 import { ReproServer } from '../api/server';
 import { resolveToken } from '../api/token';
 import { loadConfig } from '../config';
+import { preparePrivateStateDir } from '../store/private-state';
 import { lastValues, parseArgs } from './args';
 
 export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
@@ -16,6 +17,8 @@ Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSER
 export async function serveCommand(args: string[]): Promise<number> {
   const { flags } = parseArgs(args);
   const config = loadConfig(lastValues(flags));
+  // Private before the token file or anything else is written into it.
+  preparePrivateStateDir(config.stateDir);
   const { token, file } = resolveToken(config);
   // Signals are caught before anything is announced: a supervisor may stop us as soon as it
   // reads the address. A second signal while stopping is ignored rather than killing mid-close.

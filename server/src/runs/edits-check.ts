@@ -97,7 +97,8 @@ export const LIMIT_NAMES: readonly (keyof RunLimits)[] = [
   'pids',
   'timeoutSeconds',
   'outputBytes',
-  'logBytes'
+  'logBytes',
+  'diskMiB'
 ];
 
 /** The edits, checked for shape; unknown keys are refused so typos are not silently ignored. */

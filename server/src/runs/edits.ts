@@ -39,6 +39,11 @@ export interface RunLimits {
   outputBytes: number;
   /** Size of the log kept, bytes; what goes beyond is dropped with a notice. */
   logBytes: number;
+  /**
+   * Disk the run may fill, MiB: files the experiment writes (its writable layer or run tree).
+   * Past it the run is stopped. Also the largest single file it may write.
+   */
+  diskMiB: number;
 }
 
 export interface RunEdits {
@@ -56,5 +61,20 @@ export const DEFAULT_LIMITS: RunLimits = {
   pids: 512,
   timeoutSeconds: 3600,
   outputBytes: 2 * 1024 ** 3,
-  logBytes: 64 * 1024 ** 2
+  logBytes: 64 * 1024 ** 2,
+  diskMiB: 10 * 1024
+};
+
+/**
+ * The largest value each limit accepts. A limit is a promise the backends must keep: the time
+ * limit must fit a Node.js timer (24.8 days), the others what Docker and the kernel take.
+ */
+export const MAX_LIMITS: RunLimits = {
+  memoryMiB: 1024 * 1024,
+  cpus: 1024,
+  pids: 4_194_304,
+  timeoutSeconds: 7 * 24 * 3600,
+  outputBytes: 1024 ** 4,
+  logBytes: 4 * 1024 ** 3,
+  diskMiB: 1024 * 1024
 };

@@ -7,6 +7,7 @@ import { posix } from 'node:path';
 import type { PackageModel } from '../rpz/model';
 import {
   DEFAULT_LIMITS,
+  MAX_LIMITS,
   type InputSource,
   type RunEdits,
   type RunLimits
@@ -277,6 +278,13 @@ function planLimits(limits: Partial<RunLimits> | undefined): RunLimits {
       throw new PlanError(
         'bad-limit',
         `The limit ${name} must be a positive number, not ${String(value)}.`
+      );
+    }
+    const max = MAX_LIMITS[name as keyof RunLimits];
+    if (value > max) {
+      throw new PlanError(
+        'bad-limit',
+        `The limit ${name} must be at most ${max}, not ${value}.`
       );
     }
   }

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations';
+import { PRIVATE_DIR_MODE, ensurePrivateFile } from './private-state';
 
 /**
  * Opens (creating it if needed) the records database and brings its schema up to date. WAL lets
@@ -13,7 +14,8 @@ export function openDatabase(
   migrations: readonly string[] = MIGRATIONS
 ): Database.Database {
   if (path !== ':memory:') {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
+    ensurePrivateFile(path);
   }
   const db = new Database(path);
   try {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-state';
 import type { FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { RunEvent } from '../runs/events';
@@ -317,12 +318,12 @@ function parseLine(line: Buffer, runId: string, end: number): RunEvent {
  * write): no reader has taken it as an event, and appending after it would glue two events.
  */
 async function openForAppend(path: string): Promise<FileHandle> {
-  await mkdir(join(path, '..'), { recursive: true });
+  await mkdir(join(path, '..'), { recursive: true, mode: PRIVATE_DIR_MODE });
   const complete = await completeLength(path);
   if (complete !== undefined) {
     await truncate(path, complete);
   }
-  return open(path, 'a');
+  return open(path, 'a', PRIVATE_FILE_MODE);
 }
 
 /** The length of a file's complete lines, when it ends with an incomplete one; else undefined. */

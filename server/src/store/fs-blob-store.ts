@@ -39,7 +39,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(body: Readable, options: PutOptions = {}): Promise<BlobInfo> {
-    await mkdir(this.tmpDir, { recursive: true });
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     const temporary = join(
       this.tmpDir,
       `${process.pid}-${randomBytes(8).toString('hex')}`
@@ -50,7 +50,7 @@ export class FsBlobStore implements BlobStore {
         body,
         hasher,
         // Read-only once in place: a blob's content is its name.
-        createWriteStream(temporary, { flags: 'wx', mode: 0o444 })
+        createWriteStream(temporary, { flags: 'wx', mode: 0o400 })
       );
       await syncPath(temporary);
       const sha256 = hasher.digest();
@@ -59,7 +59,7 @@ export class FsBlobStore implements BlobStore {
         // Already stored: same name, same bytes.
         await rm(temporary, { force: true });
       } else {
-        await mkdir(dirname(target), { recursive: true });
+        await mkdir(dirname(target), { recursive: true, mode: 0o700 });
         // Two puts of the same content may both get here; the later rename atomically replaces
         // the earlier file with identical bytes, and open readers keep theirs.
         await rename(temporary, target);

@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import type { BlobStore } from './blob-store';
 import { createBlobStore, type BlobStoreOptions } from './blob-config';
 import { EventLogs, type EventLogOptions } from './event-log';
+import { preparePrivateStateDir } from './private-state';
 import { Records } from './records';
 
 export * from './blob-store';
 export * from './blob-config';
 export * from './event-log';
 export * from './fs-blob-store';
+export * from './private-state';
 export * from './records';
 export * from './run-id';
 export * from './s3-blob-store';
@@ -33,6 +35,7 @@ export function openStore(
   stateDir: string,
   options: { blobs?: BlobStoreOptions; logs?: EventLogOptions } = {}
 ): Store {
+  preparePrivateStateDir(stateDir);
   const records = Records.open(join(stateDir, 'records.sqlite'));
   const blobs = createBlobStore(
     options.blobs ?? { kind: 'fs', root: join(stateDir, 'blobs') }

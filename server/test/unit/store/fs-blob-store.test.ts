@@ -37,7 +37,7 @@ describe('FsBlobStore on disk', () => {
     expect(store.pathOf(sha256)).toBe(
       join(root, sha256.slice(0, 2), sha256.slice(2))
     );
-    expect((await stat(store.pathOf(sha256))).mode & 0o777).toBe(0o444);
+    expect((await stat(store.pathOf(sha256))).mode & 0o777).toBe(0o400);
   });
 
   it('never maps a key to a path outside its root', () => {
