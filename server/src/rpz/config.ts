@@ -17,7 +17,9 @@
 import { parseDocument } from 'yaml';
 import { errorMessage } from '../describe';
 import { RpzError } from './errors';
+import { overLimit, readLimits, type ReadLimits } from './limits';
 import type { IoFileModel, RunModel, SoftwarePackageModel } from './model';
+import { yamlShape } from './yaml-depth';
 
 const CONFIG = 'METADATA/config.yml';
 
@@ -82,6 +84,11 @@ function isObj(value: Json | undefined): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A value for a message: at most 100 characters of it. */
+function clip(value: string): string {
+  return value.length > 100 ? `${value.slice(0, 100)}…` : value;
+}
+
 function describe(value: Json | undefined): string {
   if (value === undefined || value === null || value === '') {
     return 'empty';
@@ -90,7 +97,42 @@ function describe(value: Json | undefined): string {
     ? 'a list'
     : typeof value === 'object'
       ? 'a mapping'
-      : `"${value}"`;
+      : `"${clip(value)}"`;
+}
+
+/** Bytes of the strings together, as the kernel counts argv (each with its NUL). */
+function byteLength(strings: string[]): number {
+  let total = 0;
+  for (const item of strings) {
+    total += Buffer.byteLength(item) + 1;
+  }
+  return total;
+}
+
+/**
+ * A warning list whose `push` keeps at most `max` sentences (see `addWarning`), so the parsing
+ * code can push freely: a config of a million unknown keys keeps a thousand warnings, not a
+ * million.
+ */
+function boundedList(max: number): string[] {
+  const list: string[] = [];
+  const push = Array.prototype.push;
+  Object.defineProperty(list, 'push', {
+    value: (...messages: string[]): number => {
+      for (const message of messages) {
+        if (list.length < max) {
+          push.call(list, message);
+        } else if (list.length === max) {
+          push.call(
+            list,
+            `Further warnings are not listed (limit maxWarnings, ${max}).`
+          );
+        }
+      }
+      return list.length;
+    }
+  });
+  return list;
 }
 
 /** A scalar as text; null for absent/empty. Throws for collections. */
@@ -128,7 +170,7 @@ function integer(value: Json | undefined, where: string): number | null {
     result = match[1] === '-' ? -magnitude : magnitude;
   }
   if (!Number.isSafeInteger(result)) {
-    throw invalid(`${where} should be an integer, not "${raw}"`);
+    throw invalid(`${where} should be an integer, not "${clip(raw)}"`);
   }
   return result;
 }
@@ -145,7 +187,7 @@ function boolean(value: Json | undefined, where: string): boolean | null {
   if (['false', 'no', 'off', 'n'].includes(lower)) {
     return false;
   }
-  throw invalid(`${where} should be true or false, not "${raw}"`);
+  throw invalid(`${where} should be true or false, not "${clip(raw)}"`);
 }
 
 function list(value: Json | undefined, where: string): Json[] {
@@ -172,38 +214,117 @@ function unknownKeys(
 ): void {
   for (const key of Object.keys(obj)) {
     if (!known.has(key)) {
-      warnings.push(`${CONFIG}: unknown key "${key}" in ${where} is ignored.`);
+      warnings.push(
+        `${CONFIG}: unknown key "${clip(key)}" in ${where} is ignored.`
+      );
     }
   }
+}
+
+/** Spaces and tabs, the only indentation/separation `quoteNamesAndPaths` looks at. */
+function isBlank(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/**
+ * The unquoted value of a `name:` or `path:` line (`  - name: value`), as
+ * `[prefix, key, value]`, or null. Parsed by hand, in one pass: the regular expression this
+ * replaces (`(.*?)\s*$`) took time quadratic in a run of spaces, minutes for one long line.
+ */
+function nameOrPathLine(line: string): [string, string, string] | null {
+  let i = 0;
+  while (i < line.length && isBlank(line.charCodeAt(i))) {
+    i++;
+  }
+  if (line[i] === '-' && isBlank(line.charCodeAt(i + 1))) {
+    i += 2;
+    while (i < line.length && isBlank(line.charCodeAt(i))) {
+      i++;
+    }
+  }
+  const key = line.startsWith('name:', i)
+    ? 'name'
+    : line.startsWith('path:', i)
+      ? 'path'
+      : null;
+  if (key === null || !isBlank(line.charCodeAt(i + 5))) {
+    return null;
+  }
+  const prefix = line.slice(0, i);
+  const value = line.slice(i + 5).trim();
+  return [prefix, key, value];
 }
 
 /** Quotes unquoted `name:`/`path:` values, the values ReproZip writes without quoting. */
 function quoteNamesAndPaths(source: string): { text: string; lines: number[] } {
   const lines: number[] = [];
   const out = source.split('\n').map((line, index) => {
-    const match = /^(\s*(?:-\s+)?)(name|path):[ \t]+(.*?)\s*$/.exec(line);
-    if (!match || /^["'[{&*!|>]/.test(match[3]) || match[3] === '') {
+    const match = nameOrPathLine(line);
+    if (
+      match === null ||
+      match[2] === '' ||
+      `"'[{&*!|>`.includes(match[2][0])
+    ) {
       return line;
     }
     lines.push(index + 1);
-    return `${match[1]}${match[2]}: '${match[3].replace(/'/g, "''")}'`;
+    return `${match[0]}${match[1]}: '${match[2].replaceAll("'", "''")}'`;
   });
   return { text: out.join('\n'), lines };
 }
 
-function parseYaml(source: string, warnings: string[]): Json {
+/**
+ * `parseDocument` without stack traces: the parser makes an Error per YAML error, and capturing a
+ * stack for each was 80% of the time on a config of a million stray commas. Synchronous, so
+ * nothing else runs while the limit is lowered.
+ */
+function parseWithoutStacks(
+  source: string,
+  options: Parameters<typeof parseDocument>[1]
+): ReturnType<typeof parseDocument> {
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return parseDocument(source, options);
+  } finally {
+    Error.stackTraceLimit = saved;
+  }
+}
+
+function parseYaml(
+  source: string,
+  warnings: string[],
+  limits: ReadLimits
+): Json {
+  // Before the parser sees it: a deep document exhausts the composer's stack (or memory), and
+  // the composer's memory grows with the number of nodes.
+  const shape = yamlShape(source, limits.maxYamlDepth, limits.maxYamlTokens);
+  if (shape.depth > limits.maxYamlDepth) {
+    throw new RpzError(
+      'limit-exceeded',
+      `${CONFIG} is nested more than ${limits.maxYamlDepth} levels deep (limit maxYamlDepth); refusing to read it.`,
+      CONFIG
+    );
+  }
+  if (shape.tokens > limits.maxYamlTokens) {
+    throw new RpzError(
+      'limit-exceeded',
+      `${CONFIG} has more than ${limits.maxYamlTokens} YAML tokens (limit maxYamlTokens); refusing to read it.`,
+      CONFIG
+    );
+  }
   const options = {
     schema: 'failsafe',
     version: '1.1',
     prettyErrors: false,
     uniqueKeys: false
   } as const;
-  let doc = parseDocument(source, options);
+  let doc = parseWithoutStacks(source, options);
   if (doc.errors.length > 0) {
     const firstError = doc.errors[0];
     const retry = quoteNamesAndPaths(source);
     const second =
-      retry.lines.length > 0 ? parseDocument(retry.text, options) : null;
+      retry.lines.length > 0 ? parseWithoutStacks(retry.text, options) : null;
     if (second === null || second.errors.length > 0) {
       const line = source.slice(0, firstError.pos[0]).split('\n').length;
       throw new RpzError(
@@ -234,7 +355,8 @@ function parseYaml(source: string, warnings: string[]): Json {
 function parseRun(
   raw: Json,
   index: number,
-  warnings: string[]
+  warnings: string[],
+  limits: ReadLimits
 ): { run: RunModel; inputs: Obj; outputs: Obj } {
   const where = `run ${index}`;
   if (!isObj(raw)) {
@@ -248,10 +370,26 @@ function parseRun(
   if (argv.length === 0) {
     throw invalid(`${where} has an empty argv`);
   }
+  if (argv.length > limits.maxArgs) {
+    throw overLimit(
+      `arguments in the argv of ${where}`,
+      'maxArgs',
+      limits.maxArgs,
+      CONFIG
+    );
+  }
+  if (byteLength(argv) > limits.maxArgvBytes) {
+    throw overLimit(
+      `bytes in the argv of ${where}`,
+      'maxArgvBytes',
+      limits.maxArgvBytes,
+      CONFIG
+    );
+  }
   let binary = text(raw.binary, `${where} binary`);
   if (binary === null || binary === '') {
     warnings.push(
-      `${CONFIG}: ${where} has no binary; using argv[0] (${argv[0]}).`
+      `${CONFIG}: ${where} has no binary; using argv[0] (${clip(argv[0])}).`
     );
     binary = argv[0];
   }
@@ -267,8 +405,18 @@ function parseRun(
         `${where} environ should be a mapping, not ${describe(raw.environ)}`
       );
     }
+    let bytes = 0;
     for (const [key, value] of Object.entries(raw.environ)) {
-      environ[key] = text(value, `${where} environ ${key}`) ?? '';
+      environ[key] = text(value, `${where} environ ${clip(key)}`) ?? '';
+      bytes += Buffer.byteLength(key) + Buffer.byteLength(environ[key]) + 2;
+      if (bytes > limits.maxEnvironBytes) {
+        throw overLimit(
+          `bytes in the environment of ${where}`,
+          'maxEnvironBytes',
+          limits.maxEnvironBytes,
+          CONFIG
+        );
+      }
     }
   }
   const ids: Record<'uid' | 'gid', number> = { uid: 1000, gid: 1000 };
@@ -343,51 +491,89 @@ function runIndexes(
   runCount: number,
   warnings: string[]
 ): number[] {
-  const result: number[] = [];
+  const result = new Set<number>();
   for (const [i, item] of list(value, where).entries()) {
     const index = integer(item, `${where}[${i}]`);
     if (index === null || index < 0 || index >= runCount) {
       warnings.push(
-        `${CONFIG}: ${where} refers to run ${String(item)}, which does not exist; ignored.`
+        `${CONFIG}: ${where} refers to run ${clip(String(item))}, which does not exist; ignored.`
       );
-    } else if (!result.includes(index)) {
-      result.push(index);
+    } else {
+      result.add(index);
     }
   }
-  return result.sort((a, b) => a - b);
+  return [...result].sort((a, b) => a - b);
 }
 
-/** Adds an input/output, merging duplicate paths and renaming duplicate names like ReproZip. */
-function addFile(
-  files: IoFileModel[],
-  file: IoFileModel,
-  warnings: string[]
-): void {
-  const samePath = files.find(f => f.path === file.path);
-  if (samePath !== undefined) {
-    if (samePath.name !== file.name) {
-      warnings.push(
-        `${CONFIG}: "${file.name}" and "${samePath.name}" name the same path ${file.path}; merged as "${samePath.name}".`
+/**
+ * The inputs/outputs being collected: duplicate paths are merged and duplicate names renamed like
+ * ReproZip does (`name_2`, `name_3`…). Lookups go through maps and run sets, so a config with
+ * many entries for one path or one name costs linear time, not quadratic or cubic.
+ */
+class IoFiles {
+  private readonly byPath = new Map<
+    string,
+    { file: IoFileModel; readBy: Set<number>; writtenBy: Set<number> }
+  >();
+  private readonly names = new Set<string>();
+  /** Per base name, the suffix to try first (all below it are taken). */
+  private readonly nextSuffix = new Map<string, number>();
+  private added = 0;
+
+  constructor(
+    private readonly warnings: string[],
+    private readonly limits: ReadLimits
+  ) {}
+
+  add(file: IoFileModel): void {
+    if (++this.added > this.limits.maxIoFiles) {
+      throw overLimit(
+        'input and output files in config.yml',
+        'maxIoFiles',
+        this.limits.maxIoFiles,
+        CONFIG
       );
     }
-    samePath.readBy = [...new Set([...samePath.readBy, ...file.readBy])].sort(
-      (a, b) => a - b
-    );
-    samePath.writtenBy = [
-      ...new Set([...samePath.writtenBy, ...file.writtenBy])
-    ].sort((a, b) => a - b);
-    return;
+    const samePath = this.byPath.get(file.path);
+    if (samePath !== undefined) {
+      if (samePath.file.name !== file.name) {
+        this.warnings.push(
+          `${CONFIG}: "${clip(file.name)}" and "${clip(samePath.file.name)}" name the same path ${clip(file.path)}; merged as "${clip(samePath.file.name)}".`
+        );
+      }
+      file.readBy.forEach(run => samePath.readBy.add(run));
+      file.writtenBy.forEach(run => samePath.writtenBy.add(run));
+      return;
+    }
+    let name = file.name;
+    if (this.names.has(name)) {
+      let n = this.nextSuffix.get(file.name) ?? 2;
+      while (this.names.has(`${file.name}_${n}`)) {
+        n++;
+      }
+      this.nextSuffix.set(file.name, n + 1);
+      name = `${file.name}_${n}`;
+      this.warnings.push(
+        `${CONFIG}: two files are named "${clip(file.name)}"; the one at ${clip(file.path)} is renamed "${clip(name)}".`
+      );
+    }
+    this.names.add(name);
+    this.byPath.set(file.path, {
+      file: { ...file, name },
+      readBy: new Set(file.readBy),
+      writtenBy: new Set(file.writtenBy)
+    });
   }
-  let name = file.name;
-  for (let n = 2; files.some(f => f.name === name); n++) {
-    name = `${file.name}_${n}`;
+
+  /** The files in the order first seen, run lists sorted. */
+  list(): IoFileModel[] {
+    const byNumber = (a: number, b: number): number => a - b;
+    return [...this.byPath.values()].map(({ file, readBy, writtenBy }) => ({
+      ...file,
+      readBy: [...readBy].sort(byNumber),
+      writtenBy: [...writtenBy].sort(byNumber)
+    }));
   }
-  if (name !== file.name) {
-    warnings.push(
-      `${CONFIG}: two files are named "${file.name}"; the one at ${file.path} is renamed "${name}".`
-    );
-  }
-  files.push({ ...file, name });
 }
 
 function parsePackage(
@@ -414,9 +600,12 @@ function parsePackage(
 }
 
 /** Parses the text of `config.yml`. Throws `invalid-yaml` or `invalid-config`. */
-export function parseConfig(source: string): ParsedConfig {
-  const warnings: string[] = [];
-  const root = parseYaml(source, warnings);
+export function parseConfig(
+  source: string,
+  limits: ReadLimits = readLimits()
+): ParsedConfig {
+  const warnings = boundedList(limits.maxWarnings);
+  const root = parseYaml(source, warnings, limits);
   if (!isObj(root)) {
     throw invalid(
       `the top level should be a mapping, but it is ${describe(root)}`
@@ -435,22 +624,26 @@ export function parseConfig(source: string): ParsedConfig {
     const numeric = /^(\d+)\.(\d+)/.exec(configVersion);
     if (numeric === null) {
       warnings.push(
-        `${CONFIG}: version "${configVersion}" is not a version number; reading it anyway.`
+        `${CONFIG}: version "${clip(configVersion)}" is not a version number; reading it anyway.`
       );
     } else if (
       Number(numeric[1]) > 1 ||
       (Number(numeric[1]) === 1 && Number(numeric[2]) >= 2)
     ) {
       warnings.push(
-        `${CONFIG}: version ${configVersion} is newer than the newest known (1.1); reading it anyway.`
+        `${CONFIG}: version ${clip(configVersion)} is newer than the newest known (1.1); reading it anyway.`
       );
     }
   }
   if (root.runs === undefined || root.runs === null) {
     throw invalid('it has no runs');
   }
-  const parsedRuns = list(root.runs, 'runs').map((run, i) =>
-    parseRun(run, i, warnings)
+  const runList = list(root.runs, 'runs');
+  if (runList.length > limits.maxRuns) {
+    throw overLimit('runs in config.yml', 'maxRuns', limits.maxRuns, CONFIG);
+  }
+  const parsedRuns = runList.map((run, i) =>
+    parseRun(run, i, warnings, limits)
   );
   if (parsedRuns.length === 0) {
     throw invalid('it has no runs');
@@ -459,11 +652,11 @@ export function parseConfig(source: string): ParsedConfig {
   const ids = new Set<string>();
   for (const run of runs) {
     if (ids.has(run.id)) {
-      warnings.push(`${CONFIG}: two runs have the id "${run.id}".`);
+      warnings.push(`${CONFIG}: two runs have the id "${clip(run.id)}".`);
     }
     ids.add(run.id);
   }
-  const files: IoFileModel[] = [];
+  const files = new IoFiles(warnings, limits);
   for (const [i, entry] of list(
     root.inputs_outputs,
     'inputs_outputs'
@@ -478,26 +671,22 @@ export function parseConfig(source: string): ParsedConfig {
     if (name === null || name === '' || path === null || path === '') {
       throw invalid(`${where} needs both a name and a path`);
     }
-    addFile(
-      files,
-      {
-        name,
-        path,
-        readBy: runIndexes(
-          entry.read_by_runs,
-          `${where} read_by_runs`,
-          runs.length,
-          warnings
-        ),
-        writtenBy: runIndexes(
-          entry.written_by_runs,
-          `${where} written_by_runs`,
-          runs.length,
-          warnings
-        )
-      },
-      warnings
-    );
+    files.add({
+      name,
+      path,
+      readBy: runIndexes(
+        entry.read_by_runs,
+        `${where} read_by_runs`,
+        runs.length,
+        warnings
+      ),
+      writtenBy: runIndexes(
+        entry.written_by_runs,
+        `${where} written_by_runs`,
+        runs.length,
+        warnings
+      )
+    });
   }
   // Before 0.7, each run had its own {name: path} maps.
   parsedRuns.forEach(({ inputs, outputs }, runIndex) => {
@@ -506,35 +695,52 @@ export function parseConfig(source: string): ParsedConfig {
       [outputs, 'output_files']
     ] as const) {
       for (const [name, value] of Object.entries(map)) {
-        const path = text(value, `run ${runIndex} ${role} ${name}`);
+        const path = text(value, `run ${runIndex} ${role} ${clip(name)}`);
         if (path === null || path === '') {
           warnings.push(
-            `${CONFIG}: run ${runIndex} ${role} "${name}" has no path; ignored.`
+            `${CONFIG}: run ${runIndex} ${role} "${clip(name)}" has no path; ignored.`
           );
           continue;
         }
-        addFile(
-          files,
-          {
-            name,
-            path,
-            readBy: role === 'input_files' ? [runIndex] : [],
-            writtenBy: role === 'output_files' ? [runIndex] : []
-          },
-          warnings
-        );
+        files.add({
+          name,
+          path,
+          readBy: role === 'input_files' ? [runIndex] : [],
+          writtenBy: role === 'output_files' ? [runIndex] : []
+        });
       }
     }
   });
+  const packageList = list(root.packages, 'packages');
+  if (packageList.length > limits.maxPackages) {
+    throw overLimit(
+      'software packages in config.yml',
+      'maxPackages',
+      limits.maxPackages,
+      CONFIG
+    );
+  }
+  const packages = packageList.map((p, i) => parsePackage(p, i, warnings));
+  const otherFiles = stringList(root.other_files, 'other_files');
+  let listed = otherFiles.length;
+  for (const pkg of packages) {
+    listed += pkg.files.length;
+  }
+  if (listed > limits.maxListedFiles) {
+    throw overLimit(
+      'files listed in config.yml (packages and other_files)',
+      'maxListedFiles',
+      limits.maxListedFiles,
+      CONFIG
+    );
+  }
   return {
     configVersion,
     packId: text(root.pack_id, 'pack_id'),
     runs,
-    files,
-    packages: list(root.packages, 'packages').map((p, i) =>
-      parsePackage(p, i, warnings)
-    ),
-    otherFiles: stringList(root.other_files, 'other_files'),
-    warnings
+    files: files.list(),
+    packages,
+    otherFiles,
+    warnings: [...warnings]
   };
 }

@@ -9,9 +9,10 @@
  * - a name may appear once (`duplicate-entry`), so what was checked is what gets written;
  * - no entry may sit below an earlier symlink, and no hard link may target a path below one
  *   (`path-through-symlink`). This is the symlink-chain guard: since every symlink is seen before
- *   anything that could go through it (tar order), tracking the set of symlink paths and checking
- *   each new path's ancestors against it means no later entry can be written through a link,
- *   wherever the link points;
+ *   anything that could go through it (tar order), tracking the symlink paths (in a trie, so the
+ *   check is linear in the path's length) and checking each new path's ancestors against them
+ *   means no later entry can be written through a link, wherever the link points;
+ * - counts, path lengths, depths and the memory kept per entry are capped (`limits.ts`);
  * - a hard link must target an earlier regular file (`unsafe-link`);
  * - devices, FIFOs and unknown types are skipped with a warning.
  * Bodies are streamed (see `tar-parse.ts`); decompression is guarded against gzip bombs.
@@ -28,7 +29,8 @@ import {
 } from './gunzip';
 import { sniffContainer } from './detect';
 import { DATA_MEMBER } from './layout';
-import { ancestors, dataPath } from './paths';
+import { addWarning, overLimit, readLimits, type ReadLimits } from './limits';
+import { PathTrie, dataPath } from './paths';
 import { parseTar, type StreamMember } from './tar-parse';
 import { walkTar } from './tar-walk';
 
@@ -74,6 +76,8 @@ export interface ReadEntriesOptions {
   onWarning?: (message: string) => void;
   /** Stops the stream with an `aborted` error. */
   signal?: AbortSignal;
+  /** Caps on counts and lengths (see `READ_LIMITS`); the defaults when absent. */
+  readLimits?: Partial<ReadLimits>;
 }
 
 /** An async iterable of entries, with progress counters and warnings. Iterate it once. */
@@ -87,24 +91,61 @@ type Kind = 'directory' | 'file' | 'symlink' | 'hardlink';
 /** Applies the safety rules to raw members, one at a time. */
 class Normalizer {
   private readonly seen = new Map<string, Kind>();
-  private readonly symlinks = new Set<string>();
+  private readonly symlinks = new PathTrie<true>();
+  private members = 0;
+  private pathBytes = 0;
 
-  constructor(private readonly warn: (message: string) => void) {}
+  constructor(
+    private readonly warn: (message: string) => void,
+    private readonly limits: ReadLimits = readLimits()
+  ) {}
 
   private throughSymlink(path: string): string | null {
     if (this.symlinks.size === 0) {
       return null;
     }
-    for (const ancestor of ancestors(path)) {
-      if (this.symlinks.has(ancestor)) {
-        return ancestor;
-      }
+    return this.symlinks.ancestorWithValue(path)?.[0] ?? null;
+  }
+
+  /** Checks the path's depth and counts the bytes kept for it. Throws `limit-exceeded`. */
+  private account(member: StreamMember, path: string): void {
+    const { maxPathBytes, maxPathDepth } = this.limits;
+    let depth = 1;
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+      depth++;
     }
-    return null;
+    if (depth > maxPathDepth) {
+      const shown =
+        member.name.length > 100
+          ? `${member.name.slice(0, 100)}…`
+          : member.name;
+      throw overLimit(
+        `components in one path ("${shown}")`,
+        'maxPathDepth',
+        maxPathDepth,
+        shown
+      );
+    }
+    this.pathBytes += path.length;
+    if (this.pathBytes > maxPathBytes) {
+      throw overLimit(
+        'bytes of entry paths in its data',
+        'maxPathBytes',
+        maxPathBytes
+      );
+    }
   }
 
   /** The entry for `member`, or null when it is skipped. Throws RpzError. */
   accept(member: StreamMember): FsEntry | null {
+    // Every member counts, skipped ones too: each costs a header's work.
+    if (++this.members > this.limits.maxEntries) {
+      throw overLimit(
+        'entries in its data',
+        'maxEntries',
+        this.limits.maxEntries
+      );
+    }
     const path = dataPath(member.name);
     if (path === null) {
       this.warn(
@@ -128,6 +169,7 @@ class Normalizer {
       this.warn(`${member.name} is ${what}; it is skipped.`);
       return null;
     }
+    this.account(member, path);
     if (this.seen.has(path)) {
       throw new RpzError(
         'duplicate-entry',
@@ -165,7 +207,7 @@ class Normalizer {
             member.name
           );
         }
-        this.symlinks.add(path);
+        this.symlinks.set(path, true);
         entry = { ...common, type: 'symlink', target: member.linkname };
         break;
       case 'hardlink': {
@@ -202,7 +244,8 @@ async function* members(
   mapError: (error: unknown) => Error,
   counters: InflateCounters,
   progress: EntryProgress,
-  limits: InflateLimits | undefined
+  limits: InflateLimits | undefined,
+  caps: ReadLimits
 ): AsyncGenerator<StreamMember> {
   const file = await open(path, 'r');
   let dataRange: { offset: number; size: number } | null = null;
@@ -212,7 +255,7 @@ async function* members(
     fileSize = (await file.stat()).size;
     encoding = await sniffContainer(file, fileSize);
     if (encoding === 'tar') {
-      for await (const member of walkTar(file, fileSize)) {
+      for await (const member of walkTar(file, fileSize, caps)) {
         if (member.name === DATA_MEMBER) {
           dataRange = { offset: member.dataOffset, size: member.size };
           break;
@@ -235,7 +278,8 @@ async function* members(
             end: dataRange.offset + dataRange.size - 1
           });
     yield* parseTar(gunzipGuarded(source, DATA_MEMBER, limits, counters), {
-      mapError
+      mapError,
+      limits: caps
     });
     return;
   }
@@ -250,7 +294,7 @@ async function* members(
         )
       : (createReadStream(path, big) as AsyncIterable<Buffer>);
   let sawData = false;
-  for await (const member of parseTar(outer, { mapError })) {
+  for await (const member of parseTar(outer, { mapError, limits: caps })) {
     if (member.name === DATA_MEMBER && member.kind === 'file') {
       // v2 with a gzip outer tar: the inner archive is streamed from inside the outer one. Its
       // compressed size is not tracked separately; the outer counters show progress.
@@ -261,9 +305,7 @@ async function* members(
           compressedBytes: 0,
           uncompressedBytes: 0
         }),
-        {
-          mapError
-        }
+        { mapError, limits: caps }
       );
     } else if (
       member.name === 'DATA' ||
@@ -304,22 +346,28 @@ export function readEntries(
     compressedBytes: 0,
     uncompressedBytes: 0
   };
+  const caps = readLimits(options.readLimits);
+  // A package can hold millions of skipped devices: keep (and report) the first ones only.
   const warn = (message: string): void => {
-    warnings.push(message);
-    options.onWarning?.(message);
+    const before = warnings.length;
+    addWarning(warnings, message, caps.maxWarnings);
+    for (const kept of warnings.slice(before)) {
+      options.onWarning?.(kept);
+    }
   };
   let started = false;
   // Errors surfacing from a body stream get the package name too.
   const mapError = (error: unknown): Error => inPackage(error, label);
   async function* iterate(): AsyncGenerator<FsEntry> {
-    const normalizer = new Normalizer(warn);
+    const normalizer = new Normalizer(warn, caps);
     try {
       for await (const member of members(
         path,
         mapError,
         counters,
         progress,
-        options.limits
+        options.limits,
+        caps
       )) {
         progress.compressedBytes = counters.compressedBytes;
         progress.uncompressedBytes = counters.uncompressedBytes;

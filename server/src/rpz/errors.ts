@@ -27,7 +27,12 @@ export type RpzErrorCode =
   | 'duplicate-entry' // the same path appears twice in DATA
   | 'non-utf8-name' // a member name is not valid UTF-8
   | 'size-limit' // decompression exceeded the configured size or ratio (gzip bomb guard)
-  | 'aborted'; // the caller aborted the read
+  | 'aborted' // the caller aborted the read
+  | 'bad-number' // a numeric tar or pax field is not a whole number in range
+  | 'limit-exceeded' // a count, length or depth is over a read limit (see limits.ts)
+  | 'read-timeout' // reading took longer than the reader's deadline (the reader was stopped)
+  | 'read-memory' // reading used more memory than the reader's cap (the reader was stopped)
+  | 'read-failed'; // the reader process stopped unexpectedly (a crash, not the package's fault)
 
 /** An error in a package, or in reading it. `message` is one human sentence naming the package. */
 export class RpzError extends Error {

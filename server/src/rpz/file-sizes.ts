@@ -6,6 +6,7 @@
 import { posix } from 'node:path';
 import { readEntries } from './entries';
 import type { PackageModel } from './model';
+import { PathTrie } from './paths';
 
 const MAX_LINK_HOPS = 40;
 
@@ -15,7 +16,8 @@ export async function ioFileSizes(
   model: Pick<PackageModel, 'files'>
 ): Promise<Record<string, number | null>> {
   const sizes = new Map<string, number>();
-  const links = new Map<string, string>();
+  // Keyed without the leading slash; a trie, so a lookup costs the path's length, not its square.
+  const links = new PathTrie<string>();
   for await (const entry of readEntries(packagePath)) {
     const path = '/' + entry.path;
     if (entry.type === 'file') {
@@ -27,7 +29,7 @@ export async function ioFileSizes(
         sizes.set(path, size);
       }
     } else if (entry.type === 'symlink') {
-      links.set(path, entry.target);
+      links.set(entry.path, entry.target);
     }
   }
   const resolve = (path: string): number | null => {
@@ -50,18 +52,23 @@ export async function ioFileSizes(
   );
 }
 
-/** Where `path` leads when it, or one of its ancestors, is a symlink; undefined otherwise. */
-function linkOf(path: string, links: Map<string, string>): string | undefined {
-  const parts = path.split('/').filter(Boolean);
-  for (let i = parts.length; i > 0; i--) {
-    const prefix = '/' + parts.slice(0, i).join('/');
-    const target = links.get(prefix);
-    if (target !== undefined) {
-      const base = target.startsWith('/')
-        ? target
-        : posix.join(posix.dirname(prefix), target);
-      return posix.normalize(posix.join(base, ...parts.slice(i)));
-    }
+/**
+ * Where `path` (absolute, normalised) leads when it, or one of its ancestors, is a symlink;
+ * undefined otherwise. The package never holds an entry below a symlink (the reader refuses it),
+ * so at most one component of the path is a link.
+ */
+function linkOf(path: string, links: PathTrie<string>): string | undefined {
+  if (!path.startsWith('/')) {
+    return undefined;
   }
-  return undefined;
+  const hit = links.ancestorWithValue(`${path.slice(1)}/`);
+  if (hit === null) {
+    return undefined;
+  }
+  const [prefix, target] = hit;
+  const rest = path.slice(prefix.length + 2);
+  const base = target.startsWith('/')
+    ? target
+    : posix.join(posix.dirname(`/${prefix}`), target);
+  return posix.normalize(posix.join(base, rest));
 }

@@ -9,7 +9,8 @@
  *   entries (`DATA/` stripped, links checked, bodies streamed), with live progress counters.
  * - `scanEntries(path, options?) → Promise<EntryTotals>`: entry count and byte total, one pass.
  * - `runParameters` / `packageParameters`: typed parameters derived from each run's argv.
- * Every failure is an `RpzError` with a stable `code` and a sentence naming the package.
+ * Every failure is an `RpzError` with a stable `code` and a sentence naming the package. Every
+ * count, length and depth read from a package is capped by `READ_LIMITS` (option `readLimits`).
  */
 export { RpzError, isRpzError, type RpzErrorCode } from './errors';
 export type {
@@ -33,6 +34,7 @@ export {
   type ReadEntriesOptions
 } from './entries';
 export { DEFAULT_LIMITS, type InflateLimits } from './gunzip';
+export { READ_LIMITS, type ReadLimits } from './limits';
 export { parseConfig, type ParsedConfig } from './config';
 export {
   isNumber,

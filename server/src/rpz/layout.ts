@@ -6,15 +6,15 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { sniffContainer, type OuterEncoding } from './detect';
 import { RpzError } from './errors';
 import { gunzipGuarded, type InflateLimits } from './gunzip';
+import { addWarning, overLimit, readLimits, type ReadLimits } from './limits';
 import { parseTar } from './tar-parse';
 import { readAt, walkTar } from './tar-walk';
 import type { TarMember } from './tar-header';
-import type { Readable } from 'node:stream';
 
 export const VERSION_MEMBER = 'METADATA/version';
 export const CONFIG_MEMBER = 'METADATA/config.yml';
@@ -41,6 +41,8 @@ export interface Layout {
   hasDataDir: boolean;
   /** Whether a trace was found and copied to `tracePath`. */
   traceCopied: boolean;
+  /** Why a trace that is present was not copied (too big, broken gzip), when it was not. */
+  traceProblem: string | null;
   extensions: string[];
   warnings: string[];
 }
@@ -50,6 +52,8 @@ export interface LayoutOptions {
   limits?: InflateLimits;
   /** Copy the trace (plain or .gz) to this path, when present. */
   tracePath?: string;
+  /** Caps on counts and lengths (see `READ_LIMITS`). */
+  readLimits?: ReadLimits;
 }
 
 function metadataCap(name: string, maxConfigBytes: number): number {
@@ -68,7 +72,8 @@ function tooLarge(name: string, size: number, cap: number): RpzError {
 function note(
   layout: Layout,
   member: TarMember,
-  seen: Set<string>
+  seen: Set<string>,
+  limits: ReadLimits
 ): 'version' | 'config' | 'trace' | 'trace-gz' | 'data' | 'other' {
   const special = [
     VERSION_MEMBER,
@@ -110,16 +115,56 @@ function note(
   if (member.name === 'DATA' || member.name.startsWith('DATA/')) {
     layout.hasDataDir = true;
   } else if (member.name.startsWith('EXTENSIONS/')) {
-    const name = member.name.split('/')[1];
-    if (name && !layout.extensions.includes(name)) {
+    const end = member.name.indexOf('/', 'EXTENSIONS/'.length);
+    const name = member.name.slice(
+      'EXTENSIONS/'.length,
+      end === -1 ? undefined : end
+    );
+    if (name !== '' && !seenExtensions(layout).has(name)) {
+      if (layout.extensions.length >= limits.maxExtensions) {
+        throw overLimit(
+          'extensions (names under EXTENSIONS/)',
+          'maxExtensions',
+          limits.maxExtensions,
+          member.name
+        );
+      }
+      seenExtensions(layout).add(name);
       layout.extensions.push(name);
     }
   } else if (member.name !== 'METADATA' && member.name !== 'EXTENSIONS') {
-    layout.warnings.push(
-      `The package holds an unexpected member ${member.name}; it is ignored.`
+    addWarning(
+      layout.warnings,
+      `The package holds an unexpected member ${member.name}; it is ignored.`,
+      limits.maxWarnings
     );
   }
   return 'other';
+}
+
+/** The extension names seen so far, as a set (a list lookup per member would be quadratic). */
+const extensionSets = new WeakMap<Layout, Set<string>>();
+function seenExtensions(layout: Layout): Set<string> {
+  let set = extensionSets.get(layout);
+  if (set === undefined) {
+    set = new Set(layout.extensions);
+    extensionSets.set(layout, set);
+  }
+  return set;
+}
+
+/** Counts outer members against `maxEntries` (a v1 package holds its data there). */
+function counter(limits: ReadLimits): () => void {
+  let members = 0;
+  return () => {
+    if (++members > limits.maxEntries) {
+      throw overLimit(
+        'members in its outer archive',
+        'maxEntries',
+        limits.maxEntries
+      );
+    }
+  };
 }
 
 async function collect(
@@ -152,6 +197,7 @@ function emptyLayout(encoding: OuterEncoding, fileSize: number): Layout {
     dataSize: null,
     hasDataDir: false,
     traceCopied: false,
+    traceProblem: null,
     extensions: [],
     warnings: []
   };
@@ -167,10 +213,13 @@ export async function readLayout(
   const encoding = await sniffContainer(file, fileSize);
   const maxConfig = options.maxConfigBytes ?? DEFAULT_MAX_CONFIG_BYTES;
   const layout = emptyLayout(encoding, fileSize);
+  const limits = options.readLimits ?? readLimits();
+  const count = counter(limits);
   const seen = new Set<string>();
   if (encoding === 'tar') {
-    for await (const member of walkTar(file, fileSize)) {
-      const kind = note(layout, member, seen);
+    for await (const member of walkTar(file, fileSize, limits)) {
+      count();
+      const kind = note(layout, member, seen, limits);
       if (kind === 'version' || kind === 'config') {
         const cap = metadataCap(member.name, maxConfig);
         if (member.size > cap) {
@@ -192,13 +241,19 @@ export async function readLayout(
       ) {
         const source =
           member.size === 0
-            ? null
+            ? Readable.from([])
             : createReadStream(path, {
                 start: member.dataOffset,
                 end: member.dataOffset + member.size - 1
               });
-        await copyTrace(source, kind === 'trace-gz', options.tracePath);
-        layout.traceCopied = true;
+        await copyTrace(
+          layout,
+          source,
+          member,
+          kind === 'trace-gz',
+          options.tracePath,
+          limits
+        );
       }
     }
     return layout;
@@ -211,9 +266,10 @@ export async function readLayout(
   );
   let first = true;
   try {
-    for await (const member of parseTar(chunks)) {
+    for await (const member of parseTar(chunks, { limits })) {
       first = false;
-      const kind = note(layout, member, seen);
+      count();
+      const kind = note(layout, member, seen, limits);
       if (kind === 'version' || kind === 'config') {
         const cap = metadataCap(member.name, maxConfig);
         if (member.size > cap) {
@@ -229,8 +285,14 @@ export async function readLayout(
         (kind === 'trace' || kind === 'trace-gz') &&
         options.tracePath !== undefined
       ) {
-        await copyTrace(member.body, kind === 'trace-gz', options.tracePath);
-        layout.traceCopied = true;
+        await copyTrace(
+          layout,
+          member.body ?? Readable.from([]),
+          member,
+          kind === 'trace-gz',
+          options.tracePath,
+          limits
+        );
       }
     }
   } catch (error) {
@@ -250,33 +312,68 @@ export async function readLayout(
   return layout;
 }
 
+/**
+ * Copies the trace to `target` (a private scratch folder), decompressing a `.gz` one through the
+ * gzip-bomb guard, at most `maxTraceBytes` either way. A trace too big or not valid gzip is
+ * informational damage, not a broken package: it is noted in `traceProblem` and not copied. A
+ * failure of the package stream (truncation) or of the scratch disk (ENOSPC) still fails.
+ */
 async function copyTrace(
-  source: Readable | null,
+  layout: Layout,
+  source: Readable,
+  member: TarMember,
   gzipped: boolean,
-  target: string
+  target: string,
+  limits: ReadLimits
 ): Promise<void> {
-  const out = createWriteStream(target, { flags: 'wx', mode: 0o600 });
-  if (source === null) {
-    out.end();
-    await new Promise<void>((resolve, reject) =>
-      out.on('close', resolve).on('error', reject)
+  const cap = limits.maxTraceBytes;
+  if (layout.traceCopied || layout.traceProblem !== null) {
+    // Both trace.sqlite3 and trace.sqlite3.gz: keep the first, do not overwrite it.
+    source.destroy();
+    addWarning(
+      layout.warnings,
+      `The package holds a second trace database, ${member.name}; it is ignored.`,
+      limits.maxWarnings
     );
     return;
   }
+  if (!gzipped && member.size > cap) {
+    source.destroy();
+    layout.traceProblem = `${member.name} is ${member.size} bytes, over the limit maxTraceBytes (${cap})`;
+    return;
+  }
+  let sourceFailed = false;
+  source.once('error', () => {
+    sourceFailed = true;
+  });
+  const out = createWriteStream(target, { flags: 'wx', mode: 0o600 });
   try {
-    if (gzipped) {
-      await pipeline(source, createGunzip(), out);
-    } else {
-      await pipeline(source, out);
-    }
+    await pipeline(
+      gzipped
+        ? Readable.from(
+            gunzipGuarded(source, member.name, {
+              maxBytes: cap,
+              ratioGraceBytes: Math.min(cap, 64 * 1024 * 1024)
+            })
+          )
+        : source,
+      out
+    );
+    layout.traceCopied = true;
   } catch (error) {
-    // A broken compressed trace is informational damage, not a broken package: leave an empty copy
-    // that the summariser will report as unreadable. A truncated outer stream still fails.
-    if (error instanceof RpzError) {
-      throw error;
+    if (
+      gzipped &&
+      !sourceFailed &&
+      error instanceof RpzError &&
+      error.member === member.name
+    ) {
+      // The guard names its own option; the limit to raise here is maxTraceBytes.
+      layout.traceProblem =
+        error.code === 'size-limit' && error.message.includes('(maxBytes)')
+          ? `${member.name} expands to more than ${cap} bytes, over the limit maxTraceBytes`
+          : error.message.replace(/\.$/, '');
+      return;
     }
-    if (!gzipped) {
-      throw error;
-    }
+    throw error;
   }
 }

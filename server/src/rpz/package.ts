@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +19,7 @@ import {
   readLayout,
   type Layout
 } from './layout';
+import { readLimits, type ReadLimits } from './limits';
 import type { ContainerKind, PackageModel, TraceModel } from './model';
 import { summariseTrace } from './trace';
 
@@ -31,6 +32,14 @@ export interface ReadPackageOptions {
   maxConfigBytes?: number;
   /** Gzip-bomb limits for gzip outer tars. */
   limits?: InflateLimits;
+  /** Caps on counts, lengths and depths (see `READ_LIMITS`); the defaults when absent. */
+  readLimits?: Partial<ReadLimits>;
+  /**
+   * Where the trace is copied (decompressed) to be summarised: a private folder (mode 0700) is
+   * made inside it and removed afterwards. Default: the system's temporary folder. The server
+   * passes a folder of its own state, so an untrusted trace never lands in a shared /tmp.
+   */
+  scratchDir?: string;
 }
 
 /** Parses `METADATA/version`. Throws `missing-version` / `bad-version`. */
@@ -90,15 +99,19 @@ export async function readPackage(
   options: ReadPackageOptions = {}
 ): Promise<PackageModel> {
   const label = basename(path);
+  const limits = readLimits(options.readLimits);
   let tempDir: string | null = null;
   try {
+    const wantTrace = options.trace !== false;
+    if (wantTrace) {
+      const scratch = options.scratchDir ?? tmpdir();
+      await mkdir(scratch, { recursive: true, mode: 0o700 });
+      // mkdtemp makes the folder 0700: only this user reads the copy.
+      tempDir = await mkdtemp(join(scratch, 'reproserver-rpz-'));
+    }
     const file = await open(path, 'r');
     let layout: Layout;
     let fileSize: number;
-    const wantTrace = options.trace !== false;
-    if (wantTrace) {
-      tempDir = await mkdtemp(join(tmpdir(), 'reproserver-rpz-'));
-    }
     const tracePath =
       tempDir === null ? undefined : join(tempDir, 'trace.sqlite3');
     try {
@@ -106,7 +119,8 @@ export async function readPackage(
       layout = await readLayout(file, path, fileSize, {
         maxConfigBytes: options.maxConfigBytes,
         limits: options.limits,
-        tracePath
+        tracePath,
+        readLimits: limits
       });
     } finally {
       await file.close();
@@ -120,12 +134,15 @@ export async function readPackage(
         CONFIG_MEMBER
       );
     }
-    const config = parseConfig(layout.configText);
+    const config = parseConfig(layout.configText, limits);
     let trace: TraceModel = { status: 'absent' };
-    if (tracePath !== undefined && layout.traceCopied) {
-      trace = summariseTrace(tracePath);
+    const traceWarnings: string[] = [];
+    if (layout.traceProblem !== null) {
+      trace = { status: 'unreadable', reason: layout.traceProblem };
+    } else if (tracePath !== undefined && layout.traceCopied) {
+      trace = summariseTrace(tracePath, limits, traceWarnings);
     }
-    const warnings = [...layout.warnings, ...config.warnings];
+    const warnings = [...layout.warnings, ...config.warnings, ...traceWarnings];
     if (trace.status === 'unreadable') {
       warnings.push(
         `The trace database cannot be read (${trace.reason}); the trace summary is missing.`

@@ -59,23 +59,47 @@ export function isNumber(text: string): boolean {
   return NUMBER.test(text);
 }
 
-function findFile(
-  text: string,
-  workingdir: string,
-  files: IoFileModel[]
-): number {
-  if (text === '' || text.startsWith('-')) {
-    return -1;
-  }
-  const resolved = posix.resolve(workingdir, text);
-  return files.findIndex(f => posix.normalize(f.path) === resolved);
-}
+/**
+ * The package's files by normalised path (first one wins), and each named file's runs as sets.
+ * Built once per call, so classifying an argv costs one lookup per item: scanning the files for
+ * each item was quadratic (200 000 arguments against 100 000 files never finished).
+ */
+class FileIndex {
+  private readonly byPath = new Map<string, number>();
+  private readonly runs = new Map<
+    number,
+    { reads: Set<number>; writes: Set<number> }
+  >();
 
-function roleOf(file: IoFileModel, run: number): 'input' | 'output' | 'both' {
-  const reads = file.readBy.includes(run);
-  const writes = file.writtenBy.includes(run);
-  // A file the run neither reads nor writes but names is most likely an input of it.
-  return reads && writes ? 'both' : writes ? 'output' : 'input';
+  constructor(private readonly files: IoFileModel[]) {
+    for (let i = 0; i < files.length; i++) {
+      const key = posix.normalize(files[i].path);
+      if (!this.byPath.has(key)) {
+        this.byPath.set(key, i);
+      }
+    }
+  }
+
+  /** The index of the file `text` names from `workingdir`, or -1. */
+  find(text: string, workingdir: string): number {
+    if (text === '' || text.startsWith('-')) {
+      return -1;
+    }
+    return this.byPath.get(posix.resolve(workingdir, text)) ?? -1;
+  }
+
+  role(file: number, run: number): 'input' | 'output' | 'both' {
+    let sets = this.runs.get(file);
+    if (sets === undefined) {
+      const { readBy, writtenBy } = this.files[file];
+      sets = { reads: new Set(readBy), writes: new Set(writtenBy) };
+      this.runs.set(file, sets);
+    }
+    const reads = sets.reads.has(run);
+    const writes = sets.writes.has(run);
+    // A file the run neither reads nor writes but names is most likely an input of it.
+    return reads && writes ? 'both' : writes ? 'output' : 'input';
+  }
 }
 
 /** Classifies every argv item of `run` (index `runIndex`) against the package's files. */
@@ -84,9 +108,18 @@ export function runParameters(
   runIndex: number,
   files: IoFileModel[]
 ): RunParameters {
+  return classify(run, runIndex, new FileIndex(files));
+}
+
+function classify(
+  run: RunModel,
+  runIndex: number,
+  index: FileIndex
+): RunParameters {
   const args: ArgParameter[] = [];
-  const fileAt = (text: string): number =>
-    findFile(text, run.workingdir, files);
+  const fileAt = (text: string): number => index.find(text, run.workingdir);
+  const roleOf = (file: number): 'input' | 'output' | 'both' =>
+    index.role(file, runIndex);
   for (let i = 0; i < run.argv.length; i++) {
     const text = run.argv[i];
     if (i === 0) {
@@ -101,7 +134,7 @@ export function runParameters(
         kind: 'file',
         valueType: 'file',
         file,
-        role: roleOf(files[file], runIndex)
+        role: roleOf(file)
       });
       continue;
     }
@@ -118,7 +151,7 @@ export function runParameters(
           ? {
               valueType: 'file' as const,
               file: valueFile,
-              role: roleOf(files[valueFile], runIndex)
+              role: roleOf(valueFile)
             }
           : {
               valueType: isNumber(inline[2])
@@ -148,7 +181,7 @@ export function runParameters(
             ? {
                 valueType: 'file' as const,
                 file: nextFile,
-                role: roleOf(files[nextFile], runIndex)
+                role: roleOf(nextFile)
               }
             : {
                 valueType: isNumber(next)
@@ -174,5 +207,6 @@ export function packageParameters(model: {
   runs: RunModel[];
   files: IoFileModel[];
 }): RunParameters[] {
-  return model.runs.map((run, index) => runParameters(run, index, model.files));
+  const index = new FileIndex(model.files);
+  return model.runs.map((run, i) => classify(run, i, index));
 }

@@ -106,3 +106,60 @@ export function* ancestors(path: string): Generator<string> {
     index = path.indexOf('/', index + 1);
   }
 }
+
+/** A node of `PathTrie`: one path component. */
+interface TrieNode<T> {
+  children: Map<string, TrieNode<T>> | null;
+  value: T | undefined;
+}
+
+/**
+ * Values keyed by root-relative paths, answering "which ancestor of this path has a value" in
+ * time linear in the path's length. (Looking each ancestor up in a Set hashes every prefix: time
+ * quadratic in the depth, which a package of deep names turns into minutes.)
+ */
+export class PathTrie<T> {
+  private readonly root: TrieNode<T> = { children: null, value: undefined };
+  size = 0;
+
+  set(path: string, value: T): void {
+    let node = this.root;
+    for (const part of path.split('/')) {
+      node.children ??= new Map();
+      let next = node.children.get(part);
+      if (next === undefined) {
+        next = { children: null, value: undefined };
+        node.children.set(part, next);
+      }
+      node = next;
+    }
+    if (node.value === undefined) {
+      this.size++;
+    }
+    node.value = value;
+  }
+
+  /**
+   * The shortest proper ancestor of `path` (a prefix of whole components) that has a value, as
+   * `[ancestor, value]`, or null.
+   */
+  ancestorWithValue(path: string): [string, T] | null {
+    let node = this.root;
+    let start = 0;
+    while (true) {
+      const slash = path.indexOf('/', start);
+      if (slash === -1) {
+        return null; // the last component is the path itself, not an ancestor
+      }
+      const next = node.children?.get(path.slice(start, slash));
+      if (next === undefined) {
+        return null;
+      }
+      if (next.value !== undefined) {
+        return [path.slice(0, slash), next.value];
+      }
+      node = next;
+      start = slash + 1;
+    }
+  }
+}

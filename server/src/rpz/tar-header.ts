@@ -8,6 +8,7 @@
  * what a lossy decoder would do, and what a later path lookup would then miss).
  */
 import { RpzError } from './errors';
+import { READ_LIMITS, overLimit, type ReadLimits } from './limits';
 
 /** Size of a tar block. */
 export const BLOCK = 512;
@@ -195,23 +196,51 @@ export type PaxRecords = Map<string, Buffer>;
 
 const NO_RECORDS: PaxRecords = new Map();
 
-/** Parses pax extended header data (`<len> <key>=<value>\n` records). Throws `corrupt-tar`. */
-export function parsePax(data: Buffer): PaxRecords {
+/** Digits a pax record length may have: a header is at most `MAX_LONG_HEADER` (7 digits). */
+const MAX_LENGTH_DIGITS = 12;
+
+function malformedPax(): RpzError {
+  return new RpzError('corrupt-tar', 'A pax extended header is malformed.');
+}
+
+/**
+ * Parses pax extended header data (`<len> <key>=<value>\n` records), at most `maxRecords` of
+ * them. The length is plain decimal digits (no sign, exponent or spaces). Throws `corrupt-tar`,
+ * or `limit-exceeded` past `maxRecords`.
+ */
+export function parsePax(
+  data: Buffer,
+  maxRecords: number = READ_LIMITS.maxPaxRecords
+): PaxRecords {
   const records: PaxRecords = new Map();
   let pos = 0;
+  let count = 0;
   while (pos < data.length) {
     if (data[pos] === 0) {
       break; // padding
     }
-    const space = data.indexOf(0x20, pos);
-    const length =
-      space === -1 ? NaN : Number(data.toString('latin1', pos, space));
+    let length = 0;
+    let space = pos;
+    while (
+      space < data.length &&
+      space - pos < MAX_LENGTH_DIGITS &&
+      data[space] >= 0x30 &&
+      data[space] <= 0x39
+    ) {
+      length = length * 10 + data[space] - 0x30;
+      space++;
+    }
+    // At least one digit, then a space, and a length that covers them and stays in the data.
     if (
-      !Number.isInteger(length) ||
-      length <= 0 ||
+      space === pos ||
+      data[space] !== 0x20 ||
+      length < space - pos + 2 ||
       pos + length > data.length
     ) {
-      throw new RpzError('corrupt-tar', 'A pax extended header is malformed.');
+      throw malformedPax();
+    }
+    if (++count > maxRecords) {
+      throw overLimit('records in one pax header', 'maxPaxRecords', maxRecords);
     }
     const record = data.subarray(space + 1, pos + length - 1); // drop the trailing '\n'
     const eq = record.indexOf(0x3d);
@@ -232,20 +261,35 @@ export function parsePax(data: Buffer): PaxRecords {
 
 /** Decodes name bytes as strict UTF-8; throws `non-utf8-name` naming the bytes as escapes. */
 export function decodeName(bytes: Buffer, what: string): string {
+  // A NUL cannot be part of a file name: only pax records and long names can carry one.
+  if (bytes.includes(0)) {
+    const shown = escaped(bytes);
+    throw new RpzError(
+      'corrupt-tar',
+      `A ${what} in the package contains a NUL byte ("${shown}"), which no file name can.`,
+      shown
+    );
+  }
   try {
     return strictUtf8.decode(bytes);
   } catch {
-    const shown = Array.from(bytes, b =>
-      b >= 0x20 && b < 0x7f
-        ? String.fromCharCode(b)
-        : `\\x${b.toString(16).padStart(2, '0')}`
-    ).join('');
+    const shown = escaped(bytes);
     throw new RpzError(
       'non-utf8-name',
       `A ${what} in the package is not valid UTF-8 ("${shown}"); such names are not supported.`,
       shown
     );
   }
+}
+
+/** The first 200 bytes of a name, printable ASCII as is and the rest as `\xNN` escapes. */
+function escaped(bytes: Buffer): string {
+  const shown = Array.from(bytes.subarray(0, 200), b =>
+    b >= 0x20 && b < 0x7f
+      ? String.fromCharCode(b)
+      : `\\x${b.toString(16).padStart(2, '0')}`
+  ).join('');
+  return bytes.length > 200 ? `${shown}…` : shown;
 }
 
 function kindOf(typeflag: string): MemberKind {
@@ -277,30 +321,81 @@ export function isMetaHeader(typeflag: string): boolean {
   );
 }
 
-function paxNumber(records: PaxRecords, key: string, fallback: number): number {
-  const raw = records.get(key);
-  if (raw === undefined) {
-    return fallback;
-  }
-  const value = Number(raw.toString('latin1'));
-  if (!Number.isFinite(value) || value < 0) {
+/** Pax keys holding numbers, and whether the value may be negative or have a fraction. */
+const PAX_NUMBERS = {
+  size: { seconds: false },
+  uid: { seconds: false },
+  gid: { seconds: false },
+  mtime: { seconds: true }
+} as const;
+type PaxNumberKey = keyof typeof PAX_NUMBERS;
+
+/** A whole number: 1 to 16 digits, nothing else. Bounded quantifiers: linear. */
+const WHOLE = /^[0-9]{1,16}$/;
+/** Seconds since the epoch as Python's tarfile writes them: `1700000000` or `-12.5`. */
+const SECONDS = /^-?[0-9]{1,16}(?:\.[0-9]{1,32})?$/;
+
+/**
+ * Parses a numeric pax record strictly: `size`, `uid` and `gid` are whole numbers from 0 to
+ * 2^53-1 (no sign, fraction, exponent, hex, spaces or empty value); `mtime` may also be negative
+ * or fractional. Anything else is `bad-number`, naming the key and the member.
+ */
+export function paxNumber(
+  key: PaxNumberKey,
+  raw: Buffer,
+  member: string
+): number {
+  const text = raw.length <= 64 ? raw.toString('latin1') : null;
+  const pattern = PAX_NUMBERS[key].seconds ? SECONDS : WHOLE;
+  const value = text !== null && pattern.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER) {
+    const shown = JSON.stringify(raw.toString('latin1', 0, 40)).slice(1, -1);
     throw new RpzError(
-      'corrupt-tar',
-      `A pax header has an invalid ${key} ("${raw.toString('latin1')}").`
+      'bad-number',
+      `The pax header of ${member} has an invalid ${key} "${shown}${raw.length > 40 ? '…' : ''}": it must be ${PAX_NUMBERS[key].seconds ? 'a number of seconds' : 'a whole number from 0 to 9007199254740991'}.`,
+      member
     );
   }
   return value;
 }
 
+/** GNU sparse files store a map of holes that a plain reader would write out as file data. */
+function refuseSparse(records: PaxRecords, member: string): void {
+  for (const key of records.keys()) {
+    if (key.startsWith('GNU.sparse.')) {
+      throw new RpzError(
+        'corrupt-tar',
+        `${member} is a GNU sparse file (pax record ${key}), which ReproZip never writes; refusing the package.`,
+        member
+      );
+    }
+  }
+}
+
+/** The first 100 bytes of a name, for messages about names too long to show. */
+function shortName(bytes: Buffer): string {
+  const shown = bytes.toString('utf8', 0, 100);
+  return bytes.length > 100 ? `${shown}…` : shown;
+}
+
 /**
  * Accumulates GNU long names and pax records across header blocks and applies them to the next
  * real member. One instance per tar stream (global pax records last for the whole stream).
+ *
+ * Work per member is bounded by that member's own headers: global records are looked up, never
+ * copied per member, and the global numbers and user/group names are checked and decoded once.
  */
 export class HeaderState {
   private longName: Buffer | null = null;
   private longLink: Buffer | null = null;
   private pax: PaxRecords | null = null;
-  private globalPax: PaxRecords = new Map();
+  private readonly globalPax: PaxRecords = new Map();
+  /** Global numeric records, already checked. */
+  private readonly globalNumbers = new Map<PaxNumberKey, number>();
+  /** Global uname/gname, already decoded. */
+  private readonly globalText = new Map<'uname' | 'gname', string>();
+
+  constructor(private readonly limits: ReadLimits = READ_LIMITS) {}
 
   /** Feeds the data of a meta header (`L`, `K`, `x`, `g`). */
   absorb(typeflag: string, data: Buffer): void {
@@ -312,55 +407,134 @@ export class HeaderState {
         this.longLink = stripNuls(data);
         break;
       case 'x':
-        this.pax = parsePax(data);
+        this.pax = parsePax(data, this.limits.maxPaxRecords);
         break;
       case 'g':
-        for (const [key, value] of parsePax(data)) {
-          this.globalPax.set(key, value);
-        }
+        this.absorbGlobal(parsePax(data, this.limits.maxPaxRecords));
         break;
+    }
+  }
+
+  private absorbGlobal(records: PaxRecords): void {
+    const where = 'a global pax header';
+    refuseSparse(records, where);
+    for (const [key, value] of records) {
+      if (
+        !this.globalPax.has(key) &&
+        this.globalPax.size >= this.limits.maxGlobalPaxRecords
+      ) {
+        throw overLimit(
+          'distinct global pax records',
+          'maxGlobalPaxRecords',
+          this.limits.maxGlobalPaxRecords
+        );
+      }
+      this.globalPax.set(key, value);
+      if (key in PAX_NUMBERS) {
+        const numberKey = key as PaxNumberKey;
+        this.globalNumbers.set(numberKey, paxNumber(numberKey, value, where));
+      } else if (key === 'uname' || key === 'gname') {
+        this.globalText.set(key, this.ownerName(value, where));
+      }
+    }
+  }
+
+  private ownerName(value: Buffer, member: string): string {
+    if (value.length > this.limits.maxNameBytes) {
+      throw overLimit(
+        `bytes in the user or group name of ${member}`,
+        'maxNameBytes',
+        this.limits.maxNameBytes,
+        member
+      );
+    }
+    return value.toString('utf8');
+  }
+
+  private checkName(bytes: Buffer, what: string): void {
+    if (bytes.length > this.limits.maxNameBytes) {
+      throw overLimit(
+        `bytes in one ${what} ("${shortName(bytes)}")`,
+        'maxNameBytes',
+        this.limits.maxNameBytes,
+        shortName(bytes)
+      );
     }
   }
 
   /** Builds the member from a real header, consuming the pending long names and pax records. */
   resolve(raw: RawHeader, headerOffset: number, dataOffset: number): TarMember {
-    // Most members have per-file records (Python's tarfile writes an mtime for each) and no
-    // global ones: use them as they are rather than merging into a new map.
-    const pax =
-      this.globalPax.size === 0
-        ? (this.pax ?? NO_RECORDS)
-        : new Map([...this.globalPax, ...(this.pax ?? [])]);
-    const nameBytes = pax.get('path') ?? this.longName ?? raw.nameBytes;
-    const linkBytes = pax.get('linkpath') ?? this.longLink ?? raw.linkBytes;
+    const own = this.pax ?? NO_RECORDS;
+    const nameBytes =
+      own.get('path') ??
+      this.globalPax.get('path') ??
+      this.longName ??
+      raw.nameBytes;
+    const linkBytes =
+      own.get('linkpath') ??
+      this.globalPax.get('linkpath') ??
+      this.longLink ??
+      raw.linkBytes;
     this.longName = null;
     this.longLink = null;
     this.pax = null;
+    this.checkName(nameBytes, 'member name');
     let kind = kindOf(raw.typeflag);
     let name = decodeName(nameBytes, 'member name');
+    if (raw.typeflag === 'S') {
+      throw new RpzError(
+        'corrupt-tar',
+        `${name} is a GNU sparse file, which ReproZip never writes; refusing the package.`,
+        name
+      );
+    }
+    refuseSparse(own, name);
     // Very old tars mark directories with a trailing slash on a regular-file entry.
     if (kind === 'file' && name.endsWith('/')) {
       kind = 'directory';
     }
     if (name.endsWith('/')) {
-      name = name.replace(/\/+$/, '');
+      let end = name.length;
+      while (end > 0 && name.charCodeAt(end - 1) === 0x2f) {
+        end--;
+      }
+      name = name.slice(0, end);
     }
-    const linkname =
-      linkBytes.length === 0 ? '' : decodeName(linkBytes, 'link target');
-    const size = paxNumber(pax, 'size', raw.size);
+    // Only links have a target; a file's stray link field is not even decoded.
+    let linkname = '';
+    if ((kind === 'hardlink' || kind === 'symlink') && linkBytes.length > 0) {
+      this.checkName(linkBytes, 'link target');
+      linkname = decodeName(linkBytes, 'link target');
+    }
+    const number = (key: PaxNumberKey, fallback: number): number => {
+      const value = own.get(key);
+      return value !== undefined
+        ? paxNumber(key, value, name)
+        : (this.globalNumbers.get(key) ?? fallback);
+    };
+    const size = number('size', raw.size);
+    const ownUname = own.get('uname');
+    const ownGname = own.get('gname');
     return {
       name,
       linkname,
       kind,
       typeflag: raw.typeflag,
       mode: raw.mode & 0o7777,
-      uid: paxNumber(pax, 'uid', raw.uid),
-      gid: paxNumber(pax, 'gid', raw.gid),
+      uid: number('uid', raw.uid),
+      gid: number('gid', raw.gid),
       // Like Python's tarfile (the writer's own reader), only regular files and unknown types are
       // followed by data; any size on a link, directory or device header is ignored.
       size: kind === 'file' || kind === 'unknown' ? size : 0,
-      mtime: paxNumber(pax, 'mtime', raw.mtime),
-      uname: pax.get('uname')?.toString('utf8') ?? raw.uname,
-      gname: pax.get('gname')?.toString('utf8') ?? raw.gname,
+      mtime: number('mtime', raw.mtime),
+      uname:
+        ownUname !== undefined
+          ? this.ownerName(ownUname, name)
+          : (this.globalText.get('uname') ?? raw.uname),
+      gname:
+        ownGname !== undefined
+          ? this.ownerName(ownGname, name)
+          : (this.globalText.get('gname') ?? raw.gname),
       headerOffset,
       dataOffset
     };

@@ -9,6 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import { RpzError } from './errors';
+import { READ_LIMITS, type ReadLimits } from './limits';
 import {
   BLOCK,
   HeaderState,
@@ -18,6 +19,19 @@ import {
   paddedSize,
   type TarMember
 } from './tar-header';
+
+/**
+ * Lengths come from tar headers. The header decoder only lets whole numbers through, but a
+ * fraction here would make the loops below ask for half a byte forever: refuse it at the door.
+ */
+function checkLength(length: number): void {
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new RpzError(
+      'bad-number',
+      `A tar length of ${length} bytes is not a whole number.`
+    );
+  }
+}
 
 /** Pulls exact byte counts out of an async iterator of chunks. */
 export class ByteReader {
@@ -59,6 +73,7 @@ export class ByteReader {
 
   /** Exactly `length` bytes, or fewer if the source ends first. */
   async readExact(length: number): Promise<Buffer> {
+    checkLength(length);
     const first = await this.readSome(length);
     if (first === null || first.length === length) {
       return first ?? Buffer.alloc(0);
@@ -78,6 +93,7 @@ export class ByteReader {
 
   /** Skips `length` bytes; returns how many were actually skipped. */
   async skip(length: number): Promise<number> {
+    checkLength(length);
     let skipped = 0;
     while (skipped < length) {
       const part = await this.readSome(length - skipped);
@@ -126,6 +142,7 @@ export class BodyStream extends Readable {
     private readonly mapError: (error: unknown) => Error
   ) {
     super({ highWaterMark: 256 * 1024 });
+    checkLength(size);
     this.remaining = size;
   }
 
@@ -208,6 +225,7 @@ export async function* parseTar(
   options: {
     drainAfterEnd?: boolean;
     mapError?: (error: unknown) => Error;
+    limits?: ReadLimits;
   } = {}
 ): AsyncGenerator<StreamMember> {
   const reader = new ByteReader(source[Symbol.asyncIterator]());
@@ -216,7 +234,12 @@ export async function* parseTar(
     ((error: unknown) =>
       error instanceof Error ? error : new Error(String(error)));
   try {
-    yield* members(reader, options.drainAfterEnd !== false, mapError);
+    yield* members(
+      reader,
+      options.drainAfterEnd !== false,
+      mapError,
+      options.limits ?? READ_LIMITS
+    );
   } finally {
     await reader.close();
   }
@@ -225,9 +248,10 @@ export async function* parseTar(
 async function* members(
   reader: ByteReader,
   drainAfterEnd: boolean,
-  mapError: (error: unknown) => Error
+  mapError: (error: unknown) => Error,
+  limits: ReadLimits
 ): AsyncGenerator<StreamMember> {
-  const state = new HeaderState();
+  const state = new HeaderState(limits);
   let memberStart = 0;
   while (true) {
     const headerOffset = reader.consumed;

@@ -5,6 +5,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { RpzError } from './errors';
+import { READ_LIMITS, type ReadLimits } from './limits';
 import {
   BLOCK,
   HeaderState,
@@ -44,9 +45,10 @@ async function readAt(
  */
 export async function* walkTar(
   file: FileHandle,
-  fileSize: number
+  fileSize: number,
+  limits: ReadLimits = READ_LIMITS
 ): AsyncGenerator<TarMember> {
-  const state = new HeaderState();
+  const state = new HeaderState(limits);
   let offset = 0;
   let memberStart = 0;
   while (true) {

@@ -1,15 +1,32 @@
 /**
  * Summarises `METADATA/trace.sqlite3`: per run, the processes, the programs executed and the files
- * read and written. The database is untrusted input, so it is opened read-only from a private
- * temporary copy, and any failure becomes `{ status: 'unreadable' }` rather than an exception.
+ * read and written. The database is untrusted input, so:
+ * - it is opened read-only from a private copy (`fileMustExist`; better-sqlite3 loads no
+ *   extensions unless asked) with `trusted_schema` off;
+ * - only real tables are read: the summary refuses a database where a table it queries is a
+ *   view (a recursive view never ends), a virtual table, or has generated columns (an expression
+ *   per row read), or where any trigger exists;
+ * - rows are read in table order (`ORDER BY rowid`: ReproZip's `id` is the rowid, and a table
+ *   where it is not is never sorted), temporary storage stays in memory;
+ * - every query has a LIMIT (`maxTraceRows`), names are cut at `maxTraceNameBytes`, and the lists
+ *   kept are capped, so the work is bounded by the limits whatever the tables hold (better-sqlite3
+ *   has no progress handler to stop a query midway);
+ * - any failure becomes `{ status: 'unreadable' }` rather than an exception.
  */
 import Database from 'better-sqlite3';
 import { errorMessage } from '../describe';
+import { readLimits, type ReadLimits } from './limits';
 import type { TraceModel, TraceRunSummary } from './model';
 
 const MODE_READ = 0x01;
 const MODE_WRITE = 0x02;
 const MODE_SOCKET = 0x20;
+
+/** The tables the summary queries. */
+const TABLES = ['processes', 'opened_files', 'executed_files'] as const;
+
+/** Objects read from sqlite_master at most: a trace has a handful. */
+const MAX_SCHEMA_OBJECTS = 10_000;
 
 function columns(db: Database.Database, table: string): Set<string> {
   const rows = db.prepare(`PRAGMA table_info(${table})`).all() as {
@@ -18,11 +35,154 @@ function columns(db: Database.Database, table: string): Set<string> {
   return new Set(rows.map(row => row.name));
 }
 
-/** Reads the trace at `dbPath` (a private copy). Never throws. */
-export function summariseTrace(dbPath: string): TraceModel {
+/**
+ * Why the schema cannot be trusted for the summary's queries, or null. Only the catalogue is read:
+ * nothing here evaluates a view or an expression.
+ */
+function schemaProblem(db: Database.Database): string | null {
+  const objects = db
+    .prepare(
+      `SELECT type, name, substr(sql, 1, 64) AS head FROM sqlite_master LIMIT ${MAX_SCHEMA_OBJECTS + 1}`
+    )
+    .all() as { type: string; name: string; head: string | null }[];
+  if (objects.length > MAX_SCHEMA_OBJECTS) {
+    return `the trace database has more than ${MAX_SCHEMA_OBJECTS} schema objects`;
+  }
+  const trigger = objects.find(object => object.type === 'trigger');
+  if (trigger !== undefined) {
+    return `the trace database has a trigger (${String(trigger.name).slice(0, 100)})`;
+  }
+  for (const table of TABLES) {
+    // SQLite names are case-insensitive: a view called PROCESSES answers for processes.
+    const object = objects.find(o => String(o.name).toLowerCase() === table);
+    if (object === undefined) {
+      continue; // reported below as a missing column
+    }
+    if (object.type !== 'table') {
+      return `${table} is a ${object.type}, not a table`;
+    }
+    if (/^\s*create\s+virtual\s/i.test(object.head ?? '')) {
+      return `${table} is a virtual table`;
+    }
+    const generated = (
+      db.prepare(`PRAGMA table_xinfo(${table})`).all() as {
+        name: string;
+        hidden: number;
+      }[]
+    ).find(column => column.hidden === 2 || column.hidden === 3);
+    if (generated !== undefined) {
+      return `${table} has a generated column (${String(generated.name).slice(0, 100)})`;
+    }
+  }
+  return null;
+}
+
+/** Collects per-run summaries, within the limits. */
+class Summaries {
+  readonly runs = new Map<number, TraceRunSummary>();
+  private readonly files = new Map<
+    number,
+    { read: Set<string>; written: Set<string>; programs: Set<string> }
+  >();
+  /** What was left out, for one warning each. */
+  readonly cut = new Set<string>();
+
+  constructor(private readonly limits: ReadLimits) {}
+
+  /** The summary of run `id`, or null when it is not a run id or one run too many. */
+  run(id: unknown): TraceRunSummary | null {
+    const run = Number(id);
+    if (!Number.isSafeInteger(run)) {
+      this.cut.add('rows whose run_id is not an integer were skipped');
+      return null;
+    }
+    let summary = this.runs.get(run);
+    if (summary === undefined) {
+      if (this.runs.size >= this.limits.maxRuns) {
+        this.cut.add(
+          `runs past the first ${this.limits.maxRuns} (limit maxRuns) were skipped`
+        );
+        return null;
+      }
+      summary = {
+        run,
+        processes: 0,
+        programs: [],
+        filesRead: [],
+        filesWritten: []
+      };
+      this.runs.set(run, summary);
+      this.files.set(run, {
+        read: new Set(),
+        written: new Set(),
+        programs: new Set()
+      });
+    }
+    return summary;
+  }
+
+  /** Adds `name` to a list of the run, once, up to `maxTraceFilesPerRun`. */
+  add(
+    summary: TraceRunSummary,
+    list: 'programs' | 'filesRead' | 'filesWritten',
+    name: string
+  ): void {
+    const sets = this.files.get(summary.run)!;
+    const seen =
+      list === 'programs'
+        ? sets.programs
+        : list === 'filesRead'
+          ? sets.read
+          : sets.written;
+    if (seen.has(name)) {
+      return;
+    }
+    if (seen.size >= this.limits.maxTraceFilesPerRun) {
+      this.cut.add(
+        `lists were cut at ${this.limits.maxTraceFilesPerRun} names per run (limit maxTraceFilesPerRun)`
+      );
+      return;
+    }
+    seen.add(name);
+    summary[list].push(name);
+  }
+
+  /** A name from a row, or null when it is not text or longer than the limit. */
+  name(value: unknown): string | null {
+    if (typeof value !== 'string') {
+      return null;
+    }
+    if (value.length > this.limits.maxTraceNameBytes) {
+      this.cut.add(
+        `names longer than ${this.limits.maxTraceNameBytes} characters (limit maxTraceNameBytes) were skipped`
+      );
+      return null;
+    }
+    return value;
+  }
+}
+
+/**
+ * Reads the trace at `dbPath` (a private copy). Never throws. What the limits left out is said
+ * in `warnings`.
+ */
+export function summariseTrace(
+  dbPath: string,
+  limits: ReadLimits = readLimits(),
+  warnings: string[] = []
+): TraceModel {
   let db: Database.Database | null = null;
   try {
     db = new Database(dbPath, { readonly: true, fileMustExist: true });
+    // Functions in the schema (views, defaults) may only be the harmless built-ins.
+    db.pragma('trusted_schema = OFF');
+    // A GROUP BY's temporary b-tree stays in memory (bounded by the limits), never in a shared
+    // temporary folder.
+    db.pragma('temp_store = MEMORY');
+    const problem = schemaProblem(db);
+    if (problem !== null) {
+      return { status: 'unreadable', reason: problem };
+    }
     const processCols = columns(db, 'processes');
     const openedCols = columns(db, 'opened_files');
     const executedCols = columns(db, 'executed_files');
@@ -40,20 +200,16 @@ export function summariseTrace(dbPath: string): TraceModel {
         }
       }
     }
-    const runs = new Map<number, TraceRunSummary>();
-    const runOf = (id: number): TraceRunSummary => {
-      let run = runs.get(id);
-      if (run === undefined) {
-        run = {
-          run: id,
-          processes: 0,
-          programs: [],
-          filesRead: [],
-          filesWritten: []
-        };
-        runs.set(id, run);
+    const rows = limits.maxTraceRows;
+    // One more character than allowed, so a longer name shows as longer without being copied.
+    const nameLength = limits.maxTraceNameBytes + 1;
+    const summaries = new Summaries(limits);
+    const full = (table: string, count: number): void => {
+      if (count >= rows) {
+        summaries.cut.add(
+          `only the first ${rows} rows of ${table} were read (limit maxTraceRows)`
+        );
       }
-      return run;
     };
     // Threads are recorded as processes since 0.7; they are not separate programs, so skip them.
     const threadFilter = processCols.has('is_thread')
@@ -61,62 +217,67 @@ export function summariseTrace(dbPath: string): TraceModel {
       : '';
     const counts = db
       .prepare(
-        `SELECT run_id AS run, COUNT(*) AS n FROM processes ${threadFilter} GROUP BY run_id`
+        `SELECT run, COUNT(*) AS n FROM (SELECT run_id AS run FROM processes ${threadFilter} LIMIT ${rows}) GROUP BY run LIMIT ${limits.maxRuns + 1}`
       )
-      .all() as { run: number; n: number }[];
+      .all() as { run: unknown; n: number }[];
+    let processRows = 0;
     for (const { run, n } of counts) {
-      runOf(Number(run)).processes = Number(n);
-    }
-    const seenPrograms = new Map<number, Set<string>>();
-    for (const row of db
-      .prepare('SELECT run_id AS run, name FROM executed_files ORDER BY id')
-      .iterate() as Iterable<{
-      run: number;
-      name: string;
-    }>) {
-      const seen = seenPrograms.get(row.run) ?? new Set<string>();
-      seenPrograms.set(row.run, seen);
-      if (!seen.has(row.name)) {
-        seen.add(row.name);
-        runOf(Number(row.run)).programs.push(String(row.name));
+      processRows += Number(n);
+      const summary = summaries.run(run);
+      if (summary !== null) {
+        summary.processes = Number(n);
       }
     }
-    const dirColumn = openedCols.has('is_directory') ? 'is_directory' : '0';
-    const seenFiles = new Map<
-      number,
-      { read: Set<string>; written: Set<string> }
-    >();
+    full('processes', processRows);
+    let count = 0;
     for (const row of db
       .prepare(
-        `SELECT run_id AS run, name, mode, ${dirColumn} AS dir FROM opened_files ORDER BY id`
+        `SELECT run_id AS run, substr(name, 1, ${nameLength}) AS name FROM executed_files ORDER BY rowid LIMIT ${rows}`
+      )
+      .iterate() as Iterable<{ run: unknown; name: unknown }>) {
+      count++;
+      const summary = summaries.run(row.run);
+      const name = summaries.name(row.name);
+      if (summary !== null && name !== null) {
+        summaries.add(summary, 'programs', name);
+      }
+    }
+    full('executed_files', count);
+    const dirColumn = openedCols.has('is_directory') ? 'is_directory' : '0';
+    count = 0;
+    for (const row of db
+      .prepare(
+        `SELECT run_id AS run, substr(name, 1, ${nameLength}) AS name, mode, ${dirColumn} AS dir FROM opened_files ORDER BY rowid LIMIT ${rows}`
       )
       .iterate() as Iterable<{
-      run: number;
-      name: string;
+      run: unknown;
+      name: unknown;
       mode: number;
       dir: number;
     }>) {
+      count++;
       if (row.dir || (row.mode & MODE_SOCKET) !== 0) {
         continue;
       }
-      const seen = seenFiles.get(row.run) ?? {
-        read: new Set<string>(),
-        written: new Set<string>()
-      };
-      seenFiles.set(row.run, seen);
-      const summary = runOf(Number(row.run));
-      if ((row.mode & MODE_READ) !== 0 && !seen.read.has(row.name)) {
-        seen.read.add(row.name);
-        summary.filesRead.push(String(row.name));
+      const summary = summaries.run(row.run);
+      const name = summaries.name(row.name);
+      if (summary === null || name === null) {
+        continue;
       }
-      if ((row.mode & MODE_WRITE) !== 0 && !seen.written.has(row.name)) {
-        seen.written.add(row.name);
-        summary.filesWritten.push(String(row.name));
+      if ((row.mode & MODE_READ) !== 0) {
+        summaries.add(summary, 'filesRead', name);
       }
+      if ((row.mode & MODE_WRITE) !== 0) {
+        summaries.add(summary, 'filesWritten', name);
+      }
+    }
+    full('opened_files', count);
+    for (const what of summaries.cut) {
+      warnings.push(`The trace summary is partial: ${what}.`);
     }
     return {
       status: 'ok',
-      runs: [...runs.values()].sort((a, b) => a.run - b.run)
+      runs: [...summaries.runs.values()].sort((a, b) => a.run - b.run)
     };
   } catch (error) {
     return { status: 'unreadable', reason: errorMessage(error) };

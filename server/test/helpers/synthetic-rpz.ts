@@ -136,6 +136,26 @@ function pad(data: Buffer): Buffer {
   return rest === 0 ? data : Buffer.concat([data, Buffer.alloc(512 - rest)]);
 }
 
+/**
+ * Overwrites bytes of the first header block of `member` (a raw member, header first) and fixes
+ * its checksum, for damage `rawHeader` cannot express (garbage in a numeric field).
+ */
+export function patchHeader(
+  member: Buffer,
+  offset: number,
+  bytes: Buffer | number[]
+): Buffer {
+  const copy = Buffer.from(member);
+  Buffer.from(bytes).copy(copy, offset);
+  copy.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) {
+    sum += copy[i];
+  }
+  copy.write(octal(sum, 7) + ' ', 148, 'latin1');
+  return copy;
+}
+
 /** A complete member: header plus padded data. */
 export function rawMember(
   f: Omit<RawFields, 'size'> & { size?: number },
@@ -305,6 +325,20 @@ function makeTrace(): Buffer {
       INSERT INTO opened_files VALUES (1, 0, '/home/ana/in.txt', 1, 1, 0, 1), (2, 0, '/home/ana/out.txt', 2, 2, 0, 1),
         (3, 0, '/home/ana', 3, 4, 1, 1), (4, 0, '/home/ana/in.txt', 4, 1, 0, 2), (5, 0, '/run/sock', 5, 34, 0, 1);
     `);
+    db.close();
+    return readFileSync(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A trace database made by running `sql` on an empty SQLite file, as bytes. */
+export function traceWith(sql: string): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'rpz-trace-'));
+  try {
+    const path = join(dir, 'trace.sqlite3');
+    const db = new Database(path);
+    db.exec(sql);
     db.close();
     return readFileSync(path);
   } finally {

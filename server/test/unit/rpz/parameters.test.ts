@@ -1,5 +1,9 @@
 import type { IoFileModel, RunModel } from '../../../src/rpz/model';
-import { isNumber, runParameters } from '../../../src/rpz/parameters';
+import {
+  isNumber,
+  packageParameters,
+  runParameters
+} from '../../../src/rpz/parameters';
 
 function run(argv: string[], workingdir = '/home/ana'): RunModel {
   return {
@@ -144,5 +148,27 @@ describe('runParameters', () => {
     expect(isNumber('1.')).toBe(true);
     expect(isNumber('1.2.3')).toBe(false);
     expect(isNumber('-')).toBe(false);
+  });
+
+  it('classifies a huge argv against many files in linear time', () => {
+    // 100 000 arguments against 100 000 files: a scan per argument was 10^10 path comparisons.
+    const many: IoFileModel[] = Array.from({ length: 100_000 }, (_, i) => ({
+      name: `f${i}`,
+      path: `/data/f${i}`,
+      readBy: [0],
+      writtenBy: []
+    }));
+    const argv = [
+      'prog',
+      ...Array.from({ length: 100_000 }, (_, i) => `f${i}`)
+    ];
+    const started = Date.now();
+    const [p] = packageParameters({ runs: [run(argv, '/data')], files: many });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(p.args[100_000]).toMatchObject({
+      kind: 'file',
+      file: 99_999,
+      role: 'input'
+    });
   });
 });
