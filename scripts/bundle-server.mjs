@@ -6,6 +6,8 @@
  *   package.json                    name and version (the server reads ../package.json from bin/),
  *                                   and the Node.js it was built for
  *   bin/reproserver.js              the server and all its JavaScript dependencies, one CommonJS file
+ *   bin/reader-process.js           the package reader the server runs in child processes (it looks
+ *                                   for it beside its own code)
  *   helpers/rpz-exec                the static helper run inside sandboxes and containers
  *   node_modules/better-sqlite3/    native: cannot be bundled; only what it loads at run time,
  *   node_modules/bindings/          with the two small packages that find its .node file
@@ -34,6 +36,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER = join(ROOT, 'server');
 const OUT = join(ROOT, 'jupyterlab_reproserver', 'server');
 const BUNDLE = join(OUT, 'bin', 'reproserver.js');
+const READER = join(OUT, 'bin', 'reader-process.js');
 
 /** The runtime files of each package copied beside the bundle (what `require` reaches). */
 const NATIVE_PACKAGES = {
@@ -59,7 +62,11 @@ function fail(message) {
 }
 
 function checkInputs() {
-  for (const file of ['dist/cli/main.js', 'dist/helpers/rpz-exec']) {
+  for (const file of [
+    'dist/cli/main.js',
+    'dist/rpz/worker/reader-process.js',
+    'dist/helpers/rpz-exec'
+  ]) {
     if (!existsSync(join(SERVER, file))) {
       fail(`server/${file} is missing: run "npm run build:server" first.`);
     }
@@ -92,21 +99,30 @@ function checkNativeModuleLoads() {
 }
 
 async function bundle() {
-  await build({
-    entryPoints: [join(ROOT, 'scripts', 'bundle-server-entry.cjs')],
-    outfile: BUNDLE,
+  const common = {
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     external: EXTERNAL,
-    banner: { js: '#!/usr/bin/env node' },
     // Readable code keeps stack traces from users meaningful; the wheel compresses it anyway.
     minify: false,
     legalComments: 'eof',
     logLevel: 'warning'
+  };
+  await build({
+    ...common,
+    entryPoints: [join(ROOT, 'scripts', 'bundle-server-entry.cjs')],
+    outfile: BUNDLE,
+    banner: { js: '#!/usr/bin/env node' }
   });
   chmodSync(BUNDLE, 0o755);
+  // The package reader runs in child processes started from this file (rpz/worker/).
+  await build({
+    ...common,
+    entryPoints: [join(SERVER, 'dist', 'rpz', 'worker', 'reader-process.js')],
+    outfile: READER
+  });
 }
 
 function writePackageJson() {
@@ -156,10 +172,14 @@ function copyRuntimeFiles() {
   }
 }
 
-/** The bundle must run from its own folder alone: ask it its version, from elsewhere. */
+/**
+ * The bundle must run from its own folder alone: ask it its version, from elsewhere, and have it
+ * read an example package (which starts a reader process from bin/reader-process.js).
+ */
 function smokeTest() {
   const env = { ...process.env };
   delete env.REPROSERVER_HELPER;
+  delete env.REPROSERVER_READER_SCRIPT;
   const version = execFileSync(process.execPath, [BUNDLE, '--version'], {
     cwd: '/',
     env,
@@ -170,6 +190,18 @@ function smokeTest() {
   ).version;
   if (version !== expected) {
     fail(`the bundle says version "${version}", expected "${expected}".`);
+  }
+  const example = join(ROOT, 'examples', 'shell-pipeline.rpz');
+  const model = JSON.parse(
+    execFileSync(process.execPath, [BUNDLE, 'inspect', example, '--json'], {
+      cwd: '/',
+      env: { ...env, REPROSERVER_STATE_DIR: join(OUT, '.smoke-state') },
+      encoding: 'utf8'
+    })
+  );
+  rmSync(join(OUT, '.smoke-state'), { recursive: true, force: true });
+  if (model.format !== 2) {
+    fail(`the bundle read ${example} as format ${model.format}, expected 2.`);
   }
 }
 

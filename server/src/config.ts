@@ -1,5 +1,7 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { READ_LIMITS_VARIABLE, parseReadLimits } from './rpz/limits';
+import { READER_DEFAULTS } from './rpz/worker';
 
 /** Everything the server needs to know about where it runs; built once at start. */
 export interface ServerConfig {
@@ -26,6 +28,12 @@ export interface ServerConfig {
   runsPerPackagePerMinute: number;
   /** `fs` (default) or `s3`; see `blobStoreOptionsFromEnv` for the S3 settings. */
   storage: 'fs' | 's3';
+  /** Deadline of one package read in a reader process, seconds (plus 1 s per 16 MiB). */
+  readTimeoutSeconds: number;
+  /** Memory cap of a reader process, MiB. */
+  readMemoryMib: number;
+  /** Reader processes at most. */
+  readProcesses: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -73,6 +81,8 @@ export function loadConfig(
   if (storage !== 'fs' && storage !== 's3') {
     throw new Error(`Invalid --storage "${storage}": use fs or s3.`);
   }
+  // Checked here so that a mistake stops the start with a sentence; readers apply it themselves.
+  parseReadLimits(env[READ_LIMITS_VARIABLE] ?? '');
   return {
     maxUploadBytes:
       positive('max-upload-mib', 'REPROSERVER_MAX_UPLOAD_MIB', 10 * 1024) *
@@ -89,6 +99,21 @@ export function loadConfig(
       30
     ),
     storage,
+    readTimeoutSeconds: positive(
+      'read-timeout-seconds',
+      'REPROSERVER_READ_TIMEOUT_SECONDS',
+      READER_DEFAULTS.timeoutSeconds
+    ),
+    readMemoryMib: positive(
+      'read-memory-mib',
+      'REPROSERVER_READ_MEMORY_MIB',
+      READER_DEFAULTS.memoryMib
+    ),
+    readProcesses: positive(
+      'read-processes',
+      'REPROSERVER_READ_PROCESSES',
+      READER_DEFAULTS.processes
+    ),
     host: pick('host', 'REPROSERVER_HOST') ?? '127.0.0.1',
     port,
     workspace: resolve(

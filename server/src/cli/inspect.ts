@@ -1,10 +1,14 @@
 /**
  * `reproserver inspect PACKAGE [--json]`: describes a ReproZip package. A thin shell over
- * `readPackage`; with `--json` it prints the package model (the same wire type as the API).
+ * `readPackage`, run in a reader process with the server's deadline and memory cap (set through
+ * REPROSERVER_READ_TIMEOUT_SECONDS and REPROSERVER_READ_MEMORY_MIB); with `--json` it prints the
+ * package model (the same wire type as the API).
  */
 import type { Writable } from 'node:stream';
-import { formatBytes } from '../describe';
-import { readPackage, RpzError, type PackageModel } from '../rpz';
+import { loadConfig } from '../config';
+import { errorMessage, formatBytes } from '../describe';
+import { RpzError, type PackageModel } from '../rpz';
+import { PackageReader, readerOptionsOf } from '../rpz/worker';
 
 const USAGE = 'Usage: reproserver inspect PACKAGE [--json]';
 
@@ -128,8 +132,13 @@ export async function inspectCommand(
     return 2;
   }
   const path = rest[0];
+  let reader: PackageReader | undefined;
   try {
-    const model = await readPackage(path);
+    reader = new PackageReader({
+      ...readerOptionsOf(loadConfig({})),
+      processes: 1
+    });
+    const model = await reader.readPackage(path);
     io.stdout.write(
       json ? `${JSON.stringify(model, null, 2)}\n` : formatSummary(model, path)
     );
@@ -138,8 +147,10 @@ export async function inspectCommand(
     const message =
       error instanceof RpzError
         ? error.message
-        : `Cannot inspect ${path}: ${String(error)}`;
+        : `Cannot inspect ${path}: ${errorMessage(error)}`;
     io.stderr.write(`${message}\n`);
     return 1;
+  } finally {
+    reader?.close();
   }
 }

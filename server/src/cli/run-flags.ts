@@ -93,6 +93,10 @@ export function editsFromFlags(
   };
   const timeout = number('timeout');
   const memory = number('memory');
+  const disk = number('disk');
+  if (disk !== undefined) {
+    limits.diskMiB = disk;
+  }
   if (timeout !== undefined) {
     limits.timeoutSeconds = timeout;
   }

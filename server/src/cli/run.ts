@@ -23,7 +23,8 @@ import { runOnSandbox } from '../backends/sandbox/runner';
 import { prepareRootfs } from '../sandbox';
 import { loadConfig } from '../config';
 import { preparePrivateStateDir } from '../store/private-state';
-import { isRpzError, readPackage } from '../rpz';
+import { isRpzError } from '../rpz';
+import { PackageReader, readerOptionsOf } from '../rpz/worker';
 import type { RunEvent } from '../runs/events';
 import { DirectorySink, HashingCounter } from '../runs/output-sink';
 import { planRun, type InputPlacement } from '../runs/plan';
@@ -34,7 +35,7 @@ import { errorMessage } from '../describe';
 
 export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
                 [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
-                [--input NAME=PATH] [--timeout SECONDS] [--memory MIB]
+                [--input NAME=PATH] [--timeout SECONDS] [--memory MIB] [--disk MIB]
                 [--backend auto|docker|sandbox]
                 [--image REF]`;
 
@@ -58,8 +59,13 @@ export async function runCommand(args: string[]): Promise<number> {
   const config = loadConfig(options);
 
   let model;
+  // Read in a reader process (deadline, memory cap), like the server does.
+  const reader = new PackageReader({
+    ...readerOptionsOf(config),
+    processes: 1
+  });
   try {
-    model = await readPackage(packagePath);
+    model = await reader.readPackage(packagePath);
   } catch (error) {
     console.error(
       isRpzError(error)
@@ -67,6 +73,8 @@ export async function runCommand(args: string[]): Promise<number> {
         : `Cannot read ${packagePath}: ${String(error)}`
     );
     return 2;
+  } finally {
+    reader.close();
   }
   let plan;
   let edits;

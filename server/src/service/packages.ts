@@ -9,9 +9,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApiError } from '../api/errors';
 import type { PackageDetails, PackageSummary } from '../api/wire';
-import { isRpzError, readPackage } from '../rpz';
-import { ioFileSizes } from '../rpz/file-sizes';
+import { isRpzError, type PackageModel } from '../rpz';
 import { packageParameters } from '../rpz/parameters';
+import { PackageReader } from '../rpz/worker';
 
 /** Packages whose data is at most this big get their file sizes in the first answer. */
 const SIZES_INLINE_BYTES = 256 * 1024 * 1024;
@@ -31,10 +31,19 @@ export interface PackageServiceOptions {
   stateDir: string;
   /** Largest upload accepted, bytes. */
   maxUploadBytes: number;
+  /**
+   * Reads packages in reader processes (deadline, memory cap); by default one with the default
+   * limits and its scratch folder in `<stateDir>/scratch`.
+   */
+  reader?: PackageReader;
 }
 
 export class PackageService {
-  constructor(private readonly options: PackageServiceOptions) {}
+  constructor(private readonly options: PackageServiceOptions) {
+    this._reader =
+      options.reader ??
+      new PackageReader({ scratchDir: join(options.stateDir, 'scratch') });
+  }
 
   /** Registers a workspace package by its workspace-relative path. */
   async registerWorkspacePackage(path: string): Promise<PackageSummary> {
@@ -79,7 +88,8 @@ export class PackageService {
       throw error;
     }
     const path = await this.localPath(stored.sha256, { kind: 'blob' });
-    const model = await this._read(path, name);
+    // The store hashed it on the way in: the reader need not read it all again.
+    const model = await this._read(path, name, stored.sha256);
     const record = this.options.records.putPackage({
       sha256: stored.sha256,
       name,
@@ -117,7 +127,16 @@ export class PackageService {
     const record = this.get(sha256);
     let sizes = this._sizes.get(sha256);
     if (!sizes) {
-      sizes = this.pathOf(sha256).then(path => ioFileSizes(path, record.model));
+      // A package whose data the reader refuses (over its deadline, say) is not tried again
+      // on each request: that would hold a reader per request.
+      sizes = this.pathOf(sha256)
+        .then(path => this._reader.fileSizes(path, record.model, record.name))
+        .catch((error: unknown) => {
+          if (isRpzError(error)) {
+            return null;
+          }
+          throw error;
+        });
       sizes.catch(() => this._sizes.delete(sha256));
       this._sizes.set(sha256, sizes);
     }
@@ -184,9 +203,21 @@ export class PackageService {
     return target;
   }
 
-  private async _read(path: string, name: string) {
+  private async _read(
+    path: string,
+    name: string,
+    sha256?: string
+  ): Promise<PackageModel> {
     try {
-      return await readPackage(path);
+      if (sha256 === undefined) {
+        return await this._reader.readPackage(path, {}, name);
+      }
+      const model = await this._reader.readPackage(
+        path,
+        { sha256: false },
+        name
+      );
+      return { ...model, sha256 };
     } catch (error) {
       if (isRpzError(error)) {
         throw new ApiError(422, 'bad-package', error.message);
@@ -199,10 +230,16 @@ export class PackageService {
     }
   }
 
+  /** Stops the reader processes. */
+  close(): void {
+    this._reader.close();
+  }
+
+  private readonly _reader: PackageReader;
   private readonly _hashes = new Map<string, string>();
   private readonly _sizes = new Map<
     string,
-    Promise<Record<string, number | null>>
+    Promise<Record<string, number | null> | null>
   >();
 }
 

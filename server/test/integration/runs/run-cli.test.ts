@@ -167,7 +167,12 @@ describe('reproserver run', () => {
     [
       ['--timeout', '-3'],
       'reproserver: --timeout "-3" is not a positive number.'
-    ]
+    ],
+    [
+      ['--timeout', '99999999'],
+      'reproserver: The limit timeoutSeconds must be at most 604800, not 99999999.'
+    ],
+    [['--disk', '0'], 'reproserver: --disk "0" is not a positive number.']
   ])(
     'refuses %j before anything starts, in one sentence',
     async (flags, message) => {

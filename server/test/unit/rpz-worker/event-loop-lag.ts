@@ -1,0 +1,21 @@
+/** Measures how late a timer fires while work runs: the event loop's responsiveness. */
+export interface LagProbe {
+  /** Stops the probe; returns the largest lateness seen, in ms. */
+  stop(): number;
+}
+
+export function probeEventLoopLag(intervalMs = 10): LagProbe {
+  let worst = 0;
+  let expected = performance.now() + intervalMs;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - expected);
+    expected = now + intervalMs;
+  }, intervalMs);
+  return {
+    stop(): number {
+      clearInterval(timer);
+      return worst;
+    }
+  };
+}
