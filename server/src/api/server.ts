@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServerConfig } from '../config';
 import { BuildService } from '../service/builds';
+import { PackageReader, readerOptionsOf } from '../rpz/worker';
 import { PackageService } from '../service/packages';
 import { RunService } from '../service/runs';
 import { blobStoreOptionsFromEnv, openStore, type Store } from '../store';
@@ -59,12 +60,15 @@ export class ReproServer {
       blobs: store.blobs,
       workspace: config.workspace,
       stateDir: config.stateDir,
-      maxUploadBytes: config.maxUploadBytes
+      maxUploadBytes: config.maxUploadBytes,
+      reader: new PackageReader(readerOptionsOf(config))
     });
     const builds = new BuildService({
       dockerSocket: config.dockerSocket,
       registry: config.registry,
-      pathOf: sha256 => packages.pathOf(sha256)
+      pathOf: sha256 => packages.pathOf(sha256),
+      modelOf: sha256 => store.records.getPackage(sha256)?.model,
+      digests: store.records
     });
     const runs = new RunService({
       records: store.records,

@@ -19,14 +19,25 @@
  *   14.5 s (0.95×) with the hash known, 1.6× A. Import cannot stack on a parent, so C is what the
  *   builder uses when the package needs a base image (see `commit.ts`).
  *
+ * The tar is generated in a reader process (`PackageReader.rootfsTar`): its bytes reach the engine
+ * through this process unread, so a hostile package stalls or exhausts that process only (killed
+ * at its memory cap or after `READER_DEFAULTS.stallSeconds` without progress), never the server.
+ *
  * Steps: ping the engine (fail fast), read the package model, check architecture and left-out
  * packages, then under single-flight: local engine → registry pull → build → push. Progress and
  * log lines go out as `BuildEvent`s.
  */
 import type Docker from 'dockerode';
+import { basename } from 'node:path';
 import { dockerClient } from '../backends/docker/client';
 import { pingDocker } from '../backends/docker/ping';
-import { readEntries, readPackage, type PackageModel } from '../rpz';
+import type { PackageModel } from '../rpz';
+import {
+  PackageReader,
+  StreamJobAbortedError,
+  type PackageReaderOptions,
+  type StreamProgress
+} from '../rpz/worker';
 import { commitRootfs } from './commit';
 import { engineMessage } from './engine-stream';
 import { errorMessage } from '../describe';
@@ -42,7 +53,6 @@ import {
 import { BUILDER_VERSION, imageRef, LABELS, type ImageRef } from './image-ref';
 import { importRootfs } from './import';
 import { localImageId, pullImage, pushImage } from './registry';
-import { rootfsTar, TarAbortedError } from './rootfs-tar';
 import { SingleFlight } from './single-flight';
 
 export interface BuildOptions {
@@ -59,6 +69,25 @@ export interface BuildOptions {
   baseImage?: string;
   /** The package's sha256 when the caller knows it already (skips hashing the file again). */
   sha256?: string;
+  /**
+   * The package's model when the caller has read it already (the server has, within its reader's
+   * limits). Without it the package is read here, in a reader process, never on this thread.
+   */
+  model?: PackageModel;
+  /**
+   * The registry digest (`sha256:…`) recorded when this image was pushed or first pulled (a
+   * `BuildResult.digest`): the registry is then asked for that manifest only, never the tag, so
+   * that whoever can push to the tag cannot change what runs. Without one, the tag is pulled once
+   * and its digest returned for the caller to record.
+   */
+  digest?: string;
+  /**
+   * Limits of the reader processes that read the package and generate its tar (deadline, memory
+   * cap, stall timeout); the defaults of `READER_DEFAULTS` when absent.
+   */
+  reader?: PackageReaderOptions;
+  /** Stops the build this call started (its reader is killed; joined callers get the error). */
+  signal?: AbortSignal;
   /** Receives progress and log events. */
   onEvent?: BuildListener;
   /** How long to wait for the engine to answer a ping; default 2000 ms. */
@@ -74,6 +103,8 @@ export interface BuildResult {
   source: ImageSource;
   /** True when the image was pushed to the registry by this build. */
   pushed: boolean;
+  /** The registry digest of the image when it was pushed or pulled: record it, pass it next time. */
+  digest?: string;
   /** True when this call waited for a build another caller had started. */
   joined: boolean;
   /** The warnings sent as events, one sentence each. */
@@ -87,6 +118,7 @@ interface Outcome {
   imageId: string;
   source: ImageSource;
   pushed: boolean;
+  digest?: string;
 }
 
 /** One flight per engine and image reference, shared by every builder in the process. */
@@ -182,8 +214,15 @@ interface Plan {
   packagePath: string;
   ref: ImageRef;
   registry: string | undefined;
+  /** The recorded registry digest, when there is one. */
+  digest: string | undefined;
   baseImage: { reference: string; id: string } | undefined;
   labels: Record<string, string>;
+  /** Runs the tar's generation (a reader process of its own per build). */
+  reader: PackageReader;
+  /** Names the package in the reader's refusals. */
+  label: string;
+  signal: AbortSignal | undefined;
 }
 
 async function buildShared(
@@ -214,14 +253,22 @@ async function buildShared(
       docker,
       ref,
       () => phase('pulling'),
-      progress.update
+      progress.update,
+      plan.digest
     );
     progress.flush();
     if (pulled.status === 'pulled') {
       const id = await localImageId(docker, ref.reference);
       if (id !== null) {
-        info(`Pulled ${ref.reference} from the registry.`);
-        return { imageId: id, source: 'registry', pushed: false };
+        info(
+          `Pulled ${ref.reference} from the registry${plan.digest ? ` by its digest ${plan.digest}` : ''}.`
+        );
+        return {
+          imageId: id,
+          source: 'registry',
+          pushed: false,
+          digest: pulled.digest
+        };
       }
     } else if (pulled.status === 'unreachable') {
       registryUsable = false;
@@ -232,46 +279,61 @@ async function buildShared(
   }
 
   phase('building');
-  const entries = readEntries(plan.packagePath, { onWarning: warn });
-  const rootfs = rootfsTar(entries, { onWarning: warn });
-  let lastSent = -1;
+  // The tar is generated in a reader process: this thread passes its bytes to the engine
+  // unread, and only hears the counters.
+  let counters: StreamProgress | undefined;
+  const job = plan.reader.rootfsTar(
+    plan.packagePath,
+    {
+      onWarning: warn,
+      onProgress: latest => {
+        counters = latest;
+      },
+      signal: plan.signal
+    },
+    plan.label
+  );
+  let lastSent: StreamProgress | undefined;
   const timer = setInterval(() => {
-    const p = entries.progress;
-    if (p.compressedBytes + p.entries !== lastSent) {
-      lastSent = p.compressedBytes + p.entries;
+    if (counters !== undefined && counters !== lastSent) {
+      lastSent = counters;
       emit({
         type: 'progress',
         phase: 'building',
-        bytes: p.compressedBytes,
-        totalBytes: p.compressedTotal,
-        entries: p.entries
+        bytes: counters.compressedBytes,
+        totalBytes: counters.compressedTotal,
+        entries: counters.entries
       });
     }
   }, PROGRESS_INTERVAL_MS);
   let imageId: string;
+  let p: StreamProgress;
   try {
     imageId =
       plan.baseImage !== undefined
-        ? await commitRootfs(docker, rootfs.tar, {
+        ? await commitRootfs(docker, job.output, {
             baseImage: plan.baseImage.id,
             repository: ref.repository,
             tag: ref.tag,
             labels: plan.labels
           })
-        : await importRootfs(docker, rootfs.tar, {
+        : await importRootfs(docker, job.output, {
             repository: ref.repository,
             tag: ref.tag,
             labels: plan.labels
           });
-    await rootfs.done;
+    p = await job.result;
   } catch (error) {
-    rootfs.abort();
+    job.abort();
     // A damaged package fails the upload too; report the package's error, not the socket's.
-    const producerError = await rootfs.done.then(
+    const producerError = await job.result.then(
       () => null,
       (e: unknown) => e
     );
-    if (producerError !== null && !(producerError instanceof TarAbortedError)) {
+    if (
+      producerError !== null &&
+      !(producerError instanceof StreamJobAbortedError)
+    ) {
       throw producerError;
     }
     throw new BuildError(
@@ -282,7 +344,6 @@ async function buildShared(
   } finally {
     clearInterval(timer);
   }
-  const p = entries.progress;
   emit({
     type: 'progress',
     phase: 'building',
@@ -293,11 +354,12 @@ async function buildShared(
   info(`Built ${ref.reference} from ${p.entries} entries.`);
 
   let pushed = false;
+  let digest: string | undefined;
   if (registryUsable) {
     phase('pushing');
     const progress = layerProgress('pushing');
     try {
-      await pushImage(docker, ref, progress.update);
+      digest = await pushImage(docker, ref, progress.update);
       progress.flush();
       pushed = true;
       info(`Pushed ${ref.reference} to the registry.`);
@@ -307,7 +369,7 @@ async function buildShared(
       );
     }
   }
-  return { imageId, source: 'built', pushed };
+  return { imageId, source: 'built', pushed, digest };
 }
 
 /** The id of the base image, pulling it when the engine does not have it. */
@@ -366,6 +428,8 @@ export async function buildImage(
     options.onEvent?.(event);
   };
   const local = (data: BuildEventData): void => listener(stamp(data));
+  // Reads the model (when not given) and generates the tar; closed with this call.
+  const reader = new PackageReader({ processes: 1, ...options.reader });
   try {
     const ping = await pingDocker(options.dockerSocket, options.pingTimeoutMs);
     if (!ping.ok) {
@@ -377,10 +441,11 @@ export async function buildImage(
     const docker = dockerClient(options.dockerSocket);
     // The engine's architecture is asked while the package is read (and hashed).
     const [model, version] = await Promise.all([
-      readPackage(packagePath, {
-        sha256: options.sha256 === undefined,
-        trace: false
-      }),
+      options.model ??
+        reader.readPackage(packagePath, {
+          sha256: options.sha256 === undefined,
+          trace: false
+        }),
       docker.version()
     ]);
     const sha256 = options.sha256 ?? model.sha256;
@@ -422,8 +487,12 @@ export async function buildImage(
       packagePath,
       ref,
       registry: options.registry,
+      digest: options.digest,
       baseImage,
-      labels
+      labels,
+      reader,
+      label: basename(packagePath),
+      signal: options.signal
     };
     const flight = flights.run(
       `${options.dockerSocket}\n${ref.reference}`,
@@ -453,6 +522,7 @@ export async function buildImage(
       imageId: outcome.imageId,
       source: outcome.source,
       pushed: outcome.pushed,
+      digest: outcome.digest,
       joined: flight.joined,
       warnings,
       packageSha256: sha256
@@ -462,6 +532,8 @@ export async function buildImage(
       local(errorEvent(error));
     }
     throw error;
+  } finally {
+    reader.close();
   }
 }
 

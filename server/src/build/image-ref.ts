@@ -66,3 +66,11 @@ export function imageRef(input: ImageRefInput): ImageRef {
   }
   return { repository, tag, reference: `${repository}:${tag}` };
 }
+
+/**
+ * The reference of an image by its registry digest (`repository@sha256:…`): what the registry
+ * holds under that name can never change, whoever can push to the tag.
+ */
+export function pinnedReference(ref: ImageRef, digest: string): string {
+  return `${ref.repository}@${digest}`;
+}

@@ -53,9 +53,15 @@ function layerCounter(onProgress: LayerProgress | undefined) {
   };
 }
 
+/** A registry digest: `sha256:` and 64 hex digits; nothing else is pulled by. */
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && /^sha256:[0-9a-f]{64}$/.test(value);
+}
+
 /** What a pull found. */
 export type PullOutcome =
-  | { status: 'pulled' }
+  /** `digest`: the manifest's, as the engine reported it (the one asked for, when pinned). */
+  | { status: 'pulled'; digest: string | undefined }
   | { status: 'absent' }
   /** The registry could not be asked; `reason` is the engine's sentence. */
   | { status: 'unreachable'; reason: string };
@@ -63,35 +69,44 @@ export type PullOutcome =
 const ABSENT = /manifest unknown|not found|name unknown|does not exist/i;
 
 /**
- * Pulls `ref` from its registry. `onStart` is called once, when the registry turned out to have
- * the image and layers start coming (so a miss never looks like a pull).
+ * Pulls `ref` from its registry: by `digest` when one was recorded (what the registry holds
+ * under the tag is then never used; the pulled image is tagged `ref` locally), by tag otherwise.
+ * `onStart` is called once, when the registry turned out to have the image and layers start
+ * coming (so a miss never looks like a pull).
  */
 export async function pullImage(
   docker: Docker,
   ref: ImageRef,
   onStart: () => void,
-  onProgress?: LayerProgress
+  onProgress?: LayerProgress,
+  digest?: string
 ): Promise<PullOutcome> {
+  if (digest !== undefined && !isDigest(digest)) {
+    throw new Error(`"${digest}" is not a registry digest (sha256:…).`);
+  }
   let started = false;
+  let reported: string | undefined;
   const count = layerCounter(onProgress);
+  const wanted = digest ?? ref.tag;
   try {
     const stream = (await docker.createImage({
       fromImage: ref.repository,
-      tag: ref.tag
+      tag: wanted
     })) as Readable;
     await followEngineStream(stream, message => {
       if (
         !started &&
         message.id !== undefined &&
-        message.id !== ref.tag &&
+        message.id !== wanted &&
         message.error === undefined
       ) {
         started = true;
         onStart();
       }
+      const said = /^Digest: (sha256:[0-9a-f]{64})$/.exec(message.status ?? '');
+      reported = said?.[1] ?? reported;
       count(message);
     });
-    return { status: 'pulled' };
   } catch (error) {
     const reason = engineMessage(error);
     if (engineStatus(error) === 404 || ABSENT.test(reason)) {
@@ -99,18 +114,40 @@ export async function pullImage(
     }
     return { status: 'unreachable', reason };
   }
+  if (digest !== undefined) {
+    await docker
+      .getImage(`${ref.repository}@${digest}`)
+      .tag({ repo: ref.repository, tag: ref.tag });
+  }
+  return { status: 'pulled', digest: digest ?? reported };
 }
 
-/** Pushes `ref` to its registry; rejects with the engine's sentence on failure. */
+/**
+ * Pushes `ref` to its registry; resolves with the manifest's digest, which later pulls use.
+ * Rejects with the engine's sentence on failure.
+ */
 export async function pushImage(
   docker: Docker,
   ref: ImageRef,
   onProgress?: LayerProgress
-): Promise<void> {
+): Promise<string> {
   const stream = (await docker.getImage(ref.repository).push({
     tag: ref.tag,
     // The engine expects an auth header; the project's registries take none.
     authconfig: {}
   })) as Readable;
-  await followEngineStream(stream, layerCounter(onProgress));
+  const counter = layerCounter(onProgress);
+  let digest: string | undefined;
+  await followEngineStream(stream, message => {
+    counter(message);
+    if (isDigest(message.aux?.Digest) && message.aux?.Tag === ref.tag) {
+      digest = message.aux.Digest;
+    }
+  });
+  if (digest === undefined) {
+    throw new Error(
+      `The registry did not give the digest of ${ref.reference} when it was pushed.`
+    );
+  }
+  return digest;
 }

@@ -20,6 +20,7 @@ export async function ensureImageForRun(
     dockerSocket: config.dockerSocket,
     registry: config.registry,
     sha256: model.sha256 ?? undefined,
+    model,
     onEvent: (event: BuildEvent) => {
       if (event.type === 'phase') {
         console.error(`[reproserver] image: ${event.phase}`);

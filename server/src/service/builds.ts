@@ -5,6 +5,7 @@
 import { buildImage } from '../build';
 import type { BuildEvent } from '../build/events';
 import type { BuildStatus } from '../api/wire';
+import type { PackageModel } from '../rpz/model';
 import { errorMessage } from '../describe';
 
 const KEPT_EVENTS = 20;
@@ -14,6 +15,16 @@ export interface BuildServiceOptions {
   registry?: string;
   /** Finds a file holding the package. */
   pathOf: (sha256: string) => Promise<string>;
+  /** The package's model, as read when it was registered (never read again on this thread). */
+  modelOf?: (sha256: string) => PackageModel | undefined;
+  /** Keeps the registry digests of the images across restarts. */
+  digests?: ImageDigests;
+}
+
+/** Where the registry digest of each package's image is kept (the records, in the server). */
+export interface ImageDigests {
+  imageDigest(registry: string, sha256: string): string | undefined;
+  setImageDigest(registry: string, sha256: string, digest: string): void;
 }
 
 type Listener = (event: BuildEvent) => void;
@@ -88,11 +99,22 @@ export class BuildService {
           dockerSocket: this.options.dockerSocket,
           registry: this.options.registry,
           sha256,
+          model: this.options.modelOf?.(sha256),
+          // Pulls ask the registry for the digest it gave before, never the tag again.
+          digest: this._digestOf(sha256),
           onEvent: event => {
             status.events = [...status.events, event].slice(-KEPT_EVENTS);
             this._listeners.get(sha256)?.forEach(listener => listener(event));
           }
         });
+        if (result.digest !== undefined && this.options.registry) {
+          this._digests.set(sha256, result.digest);
+          this.options.digests?.setImageDigest(
+            this.options.registry,
+            sha256,
+            result.digest
+          );
+        }
         Object.assign(status, { state: 'ready', image: result.image });
         return result.image;
       } catch (error) {
@@ -127,4 +149,17 @@ export class BuildService {
   private readonly _status = new Map<string, BuildStatus>();
   private readonly _flights = new Map<string, Promise<string>>();
   private readonly _listeners = new Map<string, Set<Listener>>();
+
+  private _digestOf(sha256: string): string | undefined {
+    const registry = this.options.registry;
+    return (
+      this._digests.get(sha256) ??
+      (registry
+        ? this.options.digests?.imageDigest(registry, sha256)
+        : undefined)
+    );
+  }
+
+  /** Registry digests of the packages' images, as pushed or first pulled. */
+  private readonly _digests = new Map<string, string>();
 }

@@ -3,7 +3,7 @@
  * every event appended to the run's log on disk, records updated as events happen.
  */
 import { createReadStream } from 'node:fs';
-import { open, readdir, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,7 +17,7 @@ import type {
 } from '../api/wire';
 import { helperPath } from '../backends/docker/helper-path';
 import { pingDocker } from '../backends/docker/ping';
-import { runOnDocker } from '../backends/docker/runner';
+import { runOnDocker, startedByOlderVersion } from '../backends/docker/runner';
 import { detectSandbox } from '../backends/sandbox/detect';
 import { runOnSandbox } from '../backends/sandbox/runner';
 import type { InputSource, RunEdits } from '../runs/edits';
@@ -86,6 +86,10 @@ export class RunService {
       const container =
         run.backend === 'docker' ? await this._containerOf(run.id) : undefined;
       if (container) {
+        if (await startedByOlderVersion(container).catch(() => false)) {
+          // It writes into a host folder removed below: stopped first; ends as interrupted.
+          await container.kill().catch(() => undefined);
+        }
         this._reattach.set(run.id, container);
       } else if (run.status === 'building') {
         records.updateStatus(run.id, 'queued');
@@ -105,9 +109,8 @@ export class RunService {
         });
       }
     }
-    const reattached = [...this._reattach.keys()];
-    await this._removeStepFolders(id => !reattached.includes(id));
-    for (const id of reattached) {
+    await this._removeOldStepFolders();
+    for (const id of this._reattach.keys()) {
       this.queue.enqueue(id);
     }
     for (const run of records.listRunsInStatuses(['queued'])) {
@@ -329,8 +332,7 @@ export class RunService {
       const docker = {
         docker: this._docker,
         helperPath: helperPath(),
-        labels: { 'org.reproserver.run': id },
-        stepsDir: this._stepsDir(id)
+        labels: { 'org.reproserver.run': id }
       };
       if (container) {
         await runOnDocker({
@@ -630,19 +632,20 @@ export class RunService {
     return 'sandbox';
   }
 
-  /** The host folder where a Docker run's steps write their logs and exit codes. */
-  private _stepsDir(id: string): string {
-    return join(this.options.stateDir, 'docker-steps', id);
-  }
-
-  /** Step folders that a server stopped in the middle of a run left behind. */
-  private async _removeStepFolders(
-    unused: (runId: string) => boolean
-  ): Promise<void> {
+  /**
+   * The host folder where an earlier version of the server had Docker runs write their steps'
+   * logs and exit codes (this one keeps them inside the container). Removed at start, once the
+   * containers that could write in it are stopped: without following links (`rm` unlinks a link
+   * instead of entering it), and never stopping the start when a file will not go.
+   */
+  private async _removeOldStepFolders(): Promise<void> {
     const folder = join(this.options.stateDir, 'docker-steps');
-    const ids = await readdir(folder).catch(() => [] as string[]);
-    for (const id of ids.filter(unused)) {
-      await rm(join(folder, id), { recursive: true, force: true });
+    try {
+      await rm(folder, { recursive: true, force: true });
+    } catch (error) {
+      console.error(
+        `reproserver: cannot remove ${folder}, left by an earlier version (${errorMessage(error)}); remove it by hand.`
+      );
     }
   }
 

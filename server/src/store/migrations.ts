@@ -66,5 +66,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (run_id, name)
   );
   CREATE INDEX run_inputs_sha256 ON run_inputs (sha256);
+  `,
+  `
+  -- The registry digest of each package's image, as pushed (or first pulled): later pulls ask
+  -- for exactly these bytes, never for whatever the tag points at by then.
+  CREATE TABLE image_digests (
+    registry TEXT NOT NULL,
+    package_sha256 TEXT NOT NULL CHECK (length(package_sha256) = 64),
+    digest TEXT NOT NULL CHECK (digest GLOB 'sha256:*' AND length(digest) = 71),
+    PRIMARY KEY (registry, package_sha256)
+  );
   `
 ];

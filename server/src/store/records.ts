@@ -166,6 +166,13 @@ function prepareStatements(db: Database.Database) {
          name = excluded.name
          WHERE excluded.source_kind = 'blob' OR packages.source_kind = 'workspace'`
     ),
+    getImageDigest: prepare<[string, string], { digest: string }>(
+      'SELECT digest FROM image_digests WHERE registry = ? AND package_sha256 = ?'
+    ),
+    putImageDigest: prepare<[string, string, string]>(
+      `INSERT INTO image_digests (registry, package_sha256, digest) VALUES (?, ?, ?)
+       ON CONFLICT (registry, package_sha256) DO UPDATE SET digest = excluded.digest`
+    ),
     getPackage: prepare<[string], PackageRow>(
       `SELECT ${SUMMARY_COLUMNS}, model FROM packages WHERE sha256 = ?`
     ),
@@ -287,6 +294,15 @@ export class Records {
   getPackage(sha256: string): PackageRecord | undefined {
     const row = this.statements.getPackage.get(sha256);
     return row && { ...toSummary(row), model: JSON.parse(row.model!) };
+  }
+
+  /** The digest the registry gave the package's image, if it was pushed or pulled before. */
+  imageDigest(registry: string, sha256: string): string | undefined {
+    return this.statements.getImageDigest.get(registry, sha256)?.digest;
+  }
+
+  setImageDigest(registry: string, sha256: string, digest: string): void {
+    this.statements.putImageDigest.run(registry, sha256, digest);
   }
 
   /** Newest first. */

@@ -2,20 +2,21 @@
  * Executes a run plan on the Docker Engine.
  *
  * One container per run, from the package's image, whose main process idles (under Docker's init,
- * which reaps orphans) while each step runs through a detached `exec` of our static `rpz-exec`
- * helper, with its recorded user and working directory and exactly its recorded environment and
- * argv. Steps therefore see what earlier steps wrote, and each step gets its own exit code and
- * separate stdout/stderr. The helper writes each step's output and exit code into a host folder
- * mounted in the container, which the server follows: steps do not depend on the server process,
- * and a restarted server re-attaches to the container (`reattach`), replays what the steps wrote
- * and goes on. Outputs are copied out when the steps are done, then the container is removed; the
- * package image stays.
+ * which reaps orphans) while each step runs through an exec of our static `rpz-exec` helper, with
+ * its recorded user and working directory and exactly its recorded environment and argv. Steps
+ * therefore see what earlier steps wrote, and each step gets its own exit code and separate
+ * stdout/stderr. The helper keeps each step's output and exit code in files inside the container
+ * (no host folder is mounted writable), and the server follows them through attached execs (see
+ * `step-exec.ts`): steps do not depend on the server process, and a restarted server re-attaches
+ * to the container (`reattach`), replays what the steps wrote and goes on. Outputs are copied out
+ * when the steps are done, then the container is removed; the package image stays.
+ *
+ * Limits: memory, CPU, processes (cgroup), time (a timer), disk (`DiskWatch`, and the same number
+ * as the largest file a process may write), open files per process (`REPROSERVER_OPEN_FILES`,
+ * default 4096). Capabilities that experiments do not need are dropped from the container; a
+ * non-root step keeps none at all (the helper drops them before it runs the step).
  */
-import { once } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { RunEvent } from '../../runs/events';
 import type { InputPlacement } from '../../runs/plan';
@@ -27,11 +28,34 @@ import {
   type RunResult
 } from '../common/run-backend';
 import { tarOfFiles } from './archive';
+import { runAttached } from './attached-exec';
+import { DiskWatch } from './disk-watch';
 import { HELPER } from './layout';
 import { collectOutputs } from './outputs';
-import { followStep, startIfNeverStarted, startStep } from './step-exec';
-import { STEPS_MOUNT, StepFiles } from './step-files';
+import type { StreamName } from './frames';
+import { followStep, runStep, wasStarted } from './step-exec';
 import { errorMessage } from '../../describe';
+
+/**
+ * Capabilities of Docker's default set that experiments do not need: creating device nodes, raw
+ * sockets, file capabilities, audit messages, chroot. Kept: what root steps use to chown, chmod,
+ * kill, and to run later steps as other users (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID,
+ * SETUID, SETPCAP, NET_BIND_SERVICE).
+ */
+export const DROPPED_CAPABILITIES = [
+  'MKNOD',
+  'NET_RAW',
+  'SETFCAP',
+  'AUDIT_WRITE',
+  'SYS_CHROOT'
+];
+
+/** Open files per process in a run; `REPROSERVER_OPEN_FILES` changes it. */
+export const DEFAULT_OPEN_FILES = 4096;
+
+/** Marks containers whose steps keep their files inside (this version), for reattaching. */
+const STEP_CONTROL_LABEL = 'org.reproserver.step-control';
+const STEP_CONTROL = 'in-container-1';
 
 export interface DockerRunOptions extends RunBackendOptions {
   docker: Docker;
@@ -41,14 +65,9 @@ export interface DockerRunOptions extends RunBackendOptions {
   /** Labels added to the container, e.g. the run's id for reconciliation after a restart. */
   labels?: Record<string, string>;
   /**
-   * The host folder for the steps' logs and exit codes (created, and removed at the end). A run
-   * whose folder is known can be re-attached after a restart. Default: a temporary folder.
-   */
-  stepsDir?: string;
-  /**
-   * Goes on with a run that a previous server process started in this container (with the same
-   * `stepsDir`): steps that ended are replayed from their files (events the caller already has
-   * must be dropped by the caller), the one running is followed, the others run.
+   * Goes on with a run that a previous server process started in this container: steps that
+   * ended are replayed from their files (events the caller already has must be dropped by the
+   * caller), the one running is followed, the others run.
    */
   reattach?: { container: Docker.Container; startedAt: number };
 }
@@ -60,13 +79,10 @@ export async function runOnDocker(
   options: DockerRunOptions
 ): Promise<DockerRunResult> {
   const { plan, onEvent, signal } = options;
-  const files = new StepFiles(
-    options.stepsDir ?? (await mkdtemp(join(tmpdir(), 'reproserver-steps-')))
-  );
   let container = options.reattach?.container;
-  let ending: 'timed-out' | 'cancelled' | undefined;
+  let ending: 'timed-out' | 'cancelled' | { diskBytes: number } | undefined;
   const stopFollowing = new AbortController();
-  const kill = (why: 'timed-out' | 'cancelled'): void => {
+  const kill = (why: NonNullable<typeof ending>): void => {
     ending ??= why;
     stopFollowing.abort();
     void container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
@@ -74,14 +90,19 @@ export async function runOnDocker(
   const onAbort = (): void => kill('cancelled');
   signal?.addEventListener('abort', onAbort);
   let timer: NodeJS.Timeout | undefined;
+  let disk: DiskWatch | undefined;
   let result: DockerRunResult;
   try {
     if (signal?.aborted) {
       return finish(onEvent, { status: 'cancelled' });
     }
-    if (!container) {
-      await files.create();
-      container = await createContainer(options, files.hostDir);
+    if (container) {
+      const old = await olderRun(container);
+      if (old) {
+        return finish(onEvent, old);
+      }
+    } else {
+      container = await createContainer(options);
       if (signal?.aborted) {
         return finish(onEvent, { status: 'cancelled' });
       }
@@ -93,23 +114,34 @@ export async function runOnDocker(
       () => kill('timed-out'),
       Math.max(0, startedAt + plan.limits.timeoutSeconds * 1000 - Date.now())
     );
-    result = await runSteps(options, container, files, stopFollowing.signal);
-    if (ending) {
+    disk = new DiskWatch(container, diskBytes(options), used =>
+      kill({ diskBytes: used })
+    );
+    result = await runSteps(options, container, stopFollowing.signal);
+    disk.stop();
+    if (ending === 'timed-out' || ending === 'cancelled') {
       result = stoppedBy(ending, plan, result.failedStep ?? 0);
+    } else if (ending) {
+      result = {
+        status: 'failed',
+        failedStep: result.failedStep ?? 0,
+        reason: `The run used more than its disk limit of ${plan.limits.diskMiB} MiB (${Math.ceil(ending.diskBytes / 1024 ** 2)} MiB written); raise limits.diskMiB if it needs more.`
+      };
     }
     clearTimeout(timer);
     if (result.status !== 'cancelled' && result.status !== 'error') {
       await collectOutputs(container, plan, options.sink, onEvent);
     }
   } catch (error) {
-    result = ending
-      ? { status: ending }
-      : { status: 'error', reason: `Docker failed: ${describe(error)}` };
+    result =
+      ending === 'timed-out' || ending === 'cancelled'
+        ? { status: ending }
+        : { status: 'error', reason: `Docker failed: ${describe(error)}` };
   } finally {
     clearTimeout(timer);
+    disk?.stop();
     signal?.removeEventListener('abort', onAbort);
     await container?.remove({ force: true, v: true }).catch(() => undefined);
-    await files.remove().catch(() => undefined);
   }
   return finish(onEvent, result);
 }
@@ -122,38 +154,57 @@ function finish(
   return result;
 }
 
+function diskBytes(options: DockerRunOptions): number {
+  return options.plan.limits.diskMiB * 1024 * 1024;
+}
+
 /**
- * Each step in turn: started unless its files say it already was, then followed to its end. The
- * result names the step that ended the run; `failedStep` is where it stopped when `stop` aborts.
+ * A container that an earlier version of the server started kept its steps' files in a host
+ * folder, which this version no longer follows: such a run is stopped and said interrupted.
+ */
+async function olderRun(
+  container: Docker.Container
+): Promise<RunResult | undefined> {
+  if (!(await startedByOlderVersion(container))) {
+    return undefined;
+  }
+  return {
+    status: 'interrupted',
+    reason:
+      'An earlier version of the server started this run, and this one cannot follow it; run it again.'
+  };
+}
+
+/** Whether an earlier version of the server, which mounted a host folder in it, made it. */
+export async function startedByOlderVersion(
+  container: Docker.Container
+): Promise<boolean> {
+  const info = await container.inspect();
+  return info.Config.Labels?.[STEP_CONTROL_LABEL] !== STEP_CONTROL;
+}
+
+/**
+ * Each step in turn: started unless it already was (a re-attached run), then followed to its
+ * end. The result names the step that ended the run; `failedStep` is where it stopped when
+ * `stop` aborts.
  */
 async function runSteps(
   options: DockerRunOptions,
   container: Docker.Container,
-  files: StepFiles,
   stop: AbortSignal
 ): Promise<RunResult> {
   const { docker, plan, onEvent } = options;
   const log = new LogBudget(plan.limits.logBytes, onEvent);
+  // After a restart, steps are asked whether they started until one did not: later ones did not.
+  let maybeStarted = options.reattach !== undefined;
   for (let position = 0; position < plan.steps.length; position++) {
     const step = plan.steps[position];
-    const state = await files.state(position);
-    let execId: string;
-    if (state.kind === 'not-started') {
+    // One byte past what the log may still keep, so that we see it overflow.
+    const keepBytes = plan.limits.logBytes - log.used + 1;
+    maybeStarted &&= await wasStarted(container, position);
+    if (!maybeStarted) {
       const inputs = plan.inputs.filter(input => input.beforeStep === position);
       await placeInputs(container, inputs, options.openInput ?? openFileInput);
-      // One byte past what the log may still keep, so that we see it overflow.
-      execId = await startStep(
-        container,
-        files,
-        position,
-        step,
-        plan.limits.logBytes - log.used + 1
-      );
-    } else {
-      execId = state.execId;
-      if (state.exitCode === undefined) {
-        await startIfNeverStarted(docker, execId);
-      }
     }
     const started = Date.now();
     onEvent({
@@ -165,15 +216,21 @@ async function runSteps(
     });
     const stdout = log.pump(position, 'stdout');
     const stderr = log.pump(position, 'stderr');
-    const end = await followStep({
+    const follow = {
       docker,
-      files,
+      container,
       position,
-      execId,
+      keepBytes,
       signal: stop,
-      onFrame: (stream, bytes) =>
+      onFrame: (stream: StreamName, bytes: Buffer) =>
         (stream === 'stdout' ? stdout : stderr).write(bytes)
-    });
+    };
+    // A step started by a server that stopped is not run again: `runStep` finds its claim and
+    // follows it; in a container that stopped meanwhile, only its files are left to read.
+    const end =
+      maybeStarted && !(await isRunning(container))
+        ? await followStep(follow)
+        : await runStep({ ...follow, step });
     stdout.flush();
     stderr.flush();
     if (end.kind === 'stopped') {
@@ -203,12 +260,24 @@ async function runSteps(
   return { status: 'succeeded' };
 }
 
+async function isRunning(container: Docker.Container): Promise<boolean> {
+  return (await container.inspect()).State.Running === true;
+}
+
+function openFilesLimit(): number {
+  const text = process.env.REPROSERVER_OPEN_FILES;
+  const value = text === undefined || text === '' ? NaN : Number(text);
+  return Number.isInteger(value) && value >= 64 && value <= 1_048_576
+    ? value
+    : DEFAULT_OPEN_FILES;
+}
+
 async function createContainer(
-  options: DockerRunOptions,
-  stepsDir: string
+  options: DockerRunOptions
 ): Promise<Docker.Container> {
   const { docker, image, plan } = options;
   const { limits } = plan;
+  const openFiles = openFilesLimit();
   const container = await docker.createContainer({
     Image: image,
     Cmd: [HELPER, '--idle'],
@@ -216,7 +285,11 @@ async function createContainer(
     User: '0:0',
     WorkingDir: '/',
     NetworkDisabled: true,
-    Labels: { 'org.reproserver.role': 'run', ...options.labels },
+    Labels: {
+      'org.reproserver.role': 'run',
+      [STEP_CONTROL_LABEL]: STEP_CONTROL,
+      ...options.labels
+    },
     HostConfig: {
       NetworkMode: 'none',
       Init: true,
@@ -225,13 +298,15 @@ async function createContainer(
       NanoCpus: Math.round(limits.cpus * 1e9),
       PidsLimit: limits.pids,
       SecurityOpt: ['no-new-privileges'],
-      // The helper comes from the host, read-only, as Docker's own init does: the image keeps
-      // only the package's files, and nothing is copied per run. The steps' folder is the
-      // server's. (The daemon is local: we talk to it over a unix socket.)
-      Binds: [
-        `${options.helperPath}:${HELPER}:ro`,
-        `${stepsDir}:${STEPS_MOUNT}:rw`
+      CapDrop: DROPPED_CAPABILITIES,
+      Ulimits: [
+        { Name: 'nofile', Soft: openFiles, Hard: openFiles },
+        { Name: 'fsize', Soft: diskBytes(options), Hard: diskBytes(options) }
       ],
+      // The helper comes from the host, read-only, as Docker's own init does: the image keeps
+      // only the package's files, and nothing is copied per run. Nothing else of the host is
+      // mounted. (The daemon is local: we talk to it over a unix socket.)
+      Binds: [`${options.helperPath}:${HELPER}:ro`],
       LogConfig: { Type: 'none', Config: {} }
     }
   });
@@ -276,19 +351,17 @@ async function wasOomKilled(
   if (!info.State.Running) {
     return false;
   }
-  const exec = await container.exec({
-    Cmd: [HELPER, 'oom-kills'],
-    User: '0:0',
-    AttachStdout: true,
-    AttachStderr: true
-  });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  const out = new PassThrough();
   let text = '';
-  out.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  docker.modem.demuxStream(stream, out, new PassThrough().resume());
-  await Promise.race([once(stream, 'end'), once(stream, 'close')]);
-  return Number(text.trim()) > 0;
+  await runAttached(
+    docker,
+    container,
+    { Cmd: [HELPER, 'oom-kills'], User: '0:0' },
+    chunk => {
+      // A count: a few bytes, whatever the container says.
+      text += chunk.toString('latin1').slice(0, 32 - text.length);
+    }
+  );
+  return /^\d{1,9}\n$/.test(text) && Number(text) > 0;
 }
 
 function describe(error: unknown): string {

@@ -1,221 +1,328 @@
 /**
- * One step of a Docker run: started as a detached exec of `rpz-exec step` (so it survives the
- * server), then followed through its files on the host until its exit code is there.
+ * One step of a Docker run. It is started as root through an attached exec of `rpz-exec step`,
+ * which claims it (a step is never run twice, whatever the server did), becomes the step's user,
+ * writes the step's output and exit code into files inside the container and copies them to its
+ * stdout, which the server reads live, for as long as that never blocks the step (see
+ * rpz-exec.c). When that copy stops short (the server was slower than the step, or it restarted
+ * and the step was already running), an attached exec of `rpz-exec follow` streams the files from
+ * the byte the server had; if that exec goes too (the connection dropped, a root step killed it),
+ * another one goes on. Nothing of the container is ever reached through a host path.
  */
-import { once } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
 import type Docker from 'dockerode';
 import type { StepPlan } from '../../runs/plan';
-import { FrameParser, type StreamName } from './frames';
-import { HELPER } from './layout';
-import type { StepFiles } from './step-files';
-
-/** How often a follower looks again without being told of a change, and asks the engine. */
-const POLL_MS = 1000;
-const READ_BYTES = 64 * 1024;
+import { errorMessage } from '../../describe';
+import { firstFileOfTar } from './archive';
+import { runAttached } from './attached-exec';
+import {
+  FrameError,
+  FrameParser,
+  MAX_FRAME_BYTES,
+  type FollowRecord,
+  type StreamName
+} from './frames';
+import { HELPER, STEPS_DIR } from './layout';
 
 /** How a followed step ended. */
 export type StepEnd =
   | { kind: 'exited'; exitCode: number }
-  /** Its process is gone without an exit code: the container stopped or was killed. */
+  /** Its process is gone without an exit code, or what it left cannot be trusted. */
   | { kind: 'lost'; reason: string }
   /** The caller stopped following (the run is being cancelled or timed out). */
   | { kind: 'stopped' };
 
-/** Starts the step; `keepBytes` bounds the output its log file may grow to. Returns the exec's id. */
-export async function startStep(
-  container: Docker.Container,
-  files: StepFiles,
-  position: number,
-  step: StepPlan,
-  keepBytes: number
-): Promise<string> {
-  await files.prepare(position);
+/** Followers started again for one step at most (a root step may kill them). */
+const MAX_FOLLOWERS = 10;
+
+/** A step could not be started (what the helper or the engine said). */
+export class StepStartError extends Error {}
+
+export interface FollowOptions {
+  docker: Docker;
+  container: Docker.Container;
+  position: number;
+  /**
+   * The most log bytes the step can have written (what it was told to keep): a stream that
+   * holds more was not our helper's alone, and the step is stopped.
+   */
+  keepBytes: number;
+  onFrame: (stream: StreamName, bytes: Buffer) => void;
+  signal: AbortSignal;
+}
+
+/**
+ * Starts the step unless it was started before (by us, or by a server that stopped), and hands
+ * every frame of its log to `onFrame`, from its start, until its exit code is there, its helper
+ * or container is gone, or `signal` aborts. `keepBytes` bounds the output its log may grow to.
+ */
+export async function runStep(
+  options: FollowOptions & { step: StepPlan }
+): Promise<StepEnd> {
+  const { docker, container, position, step, signal } = options;
   const environ = Object.entries(step.environ).map(
     ([name, value]) => `${name}=${value}`
   );
-  const exec = await container.exec({
-    Cmd: [
-      HELPER,
-      'step',
-      files.containerPath(position, 'log'),
-      files.containerPath(position, 'exit'),
-      String(keepBytes),
-      step.binary ?? '-',
-      String(environ.length),
-      ...environ,
-      '--',
-      ...step.argv
-    ],
-    User: `${step.uid}:${step.gid}`,
-    WorkingDir: step.workingdir,
-    AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
-    Tty: false
-  });
-  await files.recordExec(position, exec.id);
-  await startDetached(exec);
-  return exec.id;
-}
-
-/** Starts an exec without attaching to it; the engine's (empty) answer is read to its end. */
-async function startDetached(exec: Docker.Exec): Promise<void> {
-  const answer = (await exec.start({ Detach: true })) as unknown as
-    NodeJS.ReadableStream | undefined;
-  if (answer && typeof answer.resume === 'function') {
-    answer.resume();
-    await once(answer, 'end').catch(() => undefined);
-  }
-}
-
-/**
- * Hands every frame of the step's log to `onFrame`, from the start of the file (a restarted
- * server reads again what its predecessor read; the caller drops what was already delivered),
- * until the step's exit code is written, its process is gone, or `signal` aborts.
- */
-export async function followStep(options: {
-  docker: Docker;
-  files: StepFiles;
-  position: number;
-  execId: string;
-  onFrame: (stream: StreamName, bytes: Buffer) => void;
-  signal: AbortSignal;
-}): Promise<StepEnd> {
-  const { files, position, signal } = options;
-  const log = await files.openLog(position);
+  const log = new LogReader(options);
   const parser = new FrameParser();
-  const buffer = Buffer.allocUnsafe(READ_BYTES);
-  let offset = 0;
-  const readToEnd = async (): Promise<void> => {
-    for (;;) {
-      const { bytesRead } = await log.read(buffer, 0, READ_BYTES, offset);
-      if (bytesRead === 0) {
-        return;
-      }
-      offset += bytesRead;
-      for (const frame of parser.push(buffer.subarray(0, bytesRead))) {
-        options.onFrame(frame.stream, frame.bytes);
-      }
-    }
-  };
-  const changes = new FolderChanges(files.hostDir);
-  const onAbort = (): void => changes.wake();
-  signal.addEventListener('abort', onAbort);
+  let claim: 'started' | 'already-started' | undefined;
+  let gap = false;
+  let end: StepEnd | undefined;
+  let outcome;
   try {
-    let lastAsked = Date.now();
-    for (;;) {
-      await readToEnd();
-      const exitCode = await files.exitCode(position);
-      if (exitCode !== undefined) {
-        // rpz-exec wrote its last frame before the exit code.
-        await readToEnd();
-        return { kind: 'exited', exitCode };
-      }
-      if (signal.aborted) {
-        return { kind: 'stopped' };
-      }
-      if (Date.now() - lastAsked >= POLL_MS) {
-        lastAsked = Date.now();
-        const gone = await execGone(options.docker, options.execId);
-        // The exit code may have been written just before the process ended.
-        if (gone && (await files.exitCode(position)) === undefined) {
-          await readToEnd();
-          return { kind: 'lost', reason: gone };
+    outcome = await runAttached(
+      docker,
+      container,
+      {
+        Cmd: [
+          HELPER,
+          'step',
+          STEPS_DIR,
+          String(position),
+          String(options.keepBytes),
+          String(step.uid),
+          String(step.gid),
+          step.binary ?? '-',
+          String(environ.length),
+          ...environ,
+          '--',
+          ...step.argv
+        ],
+        // The helper becomes the step's user itself, after claiming the step as root.
+        User: '0:0',
+        WorkingDir: step.workingdir
+      },
+      chunk => {
+        for (const record of parser.push(chunk)) {
+          if (record.kind === 'started' || record.kind === 'already-started') {
+            claim ??= record.kind;
+          } else if (claim === undefined) {
+            throw new FrameError('The step said nothing of its start.');
+          } else if (record.kind === 'gap') {
+            gap = true;
+          } else {
+            end = log.take(record) ?? end;
+          }
         }
-      }
-      await changes.next(POLL_MS);
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    changes.close();
-    await log.close();
-  }
-}
-
-/**
- * Why the exec running a step is gone though our helper did not write its exit code (the
- * container was killed or stopped; the helper itself was killed); undefined while it runs.
- */
-async function execGone(
-  docker: Docker,
-  execId: string
-): Promise<string | undefined> {
-  let info: Docker.ExecInspectInfo;
-  try {
-    info = await docker.getExec(execId).inspect();
+        // A step claimed before, or that stopped copying its frames, is followed from its log.
+        return claim === 'already-started' || gap;
+      },
+      signal
+    );
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) {
-      return 'the engine no longer knows its process';
+    if (error instanceof FrameError || error instanceof LogTooLargeError) {
+      return lost(error);
     }
     throw error;
   }
-  if (info.Running) {
-    return undefined;
+  if (signal.aborted) {
+    return { kind: 'stopped' };
   }
-  return info.ExitCode === null || info.ExitCode === undefined
-    ? 'its container stopped'
-    : `its process was killed (exit code ${info.ExitCode})`;
+  if (claim === undefined) {
+    const why = (outcome.stderr || `exit code ${outcome.exitCode}`).trim();
+    throw new StepStartError(
+      `Step ${position} (${step.id}) could not be started: ${why.slice(0, 300)}`
+    );
+  }
+  return end ?? followStep(options, log);
+}
+
+/** Whether the step was ever started in this container (running or stopped): its claim is there. */
+export async function wasStarted(
+  container: Docker.Container,
+  position: number
+): Promise<boolean> {
+  try {
+    const info = (await container.infoArchive({
+      path: `${STEPS_DIR}/${position}.started`
+    })) as { resume?: () => void };
+    info.resume?.();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) {
+      return false;
+    }
+    throw error;
+  }
 }
 
 /**
- * Starts a step whose exec was created and recorded but never started: the server stopped
- * between the two. Does nothing to one that started, whatever became of it.
+ * Hands every frame of the step's log to `onFrame`, from where `log` is (its start by default),
+ * until the step's exit code is there, its helper or container is gone, or `signal` aborts.
  */
-export async function startIfNeverStarted(
-  docker: Docker,
-  execId: string
-): Promise<void> {
-  const exec = docker.getExec(execId);
-  const info = await exec.inspect().catch(() => undefined);
-  if (info && !info.Running && info.ExitCode === null && !info.Pid) {
-    await startDetached(exec);
+export async function followStep(
+  options: FollowOptions,
+  log = new LogReader(options)
+): Promise<StepEnd> {
+  const { docker, container, position, signal } = options;
+  for (let follower = 0; follower < MAX_FOLLOWERS; follower++) {
+    let end: StepEnd | undefined;
+    const parser = new FrameParser();
+    try {
+      await runAttached(
+        docker,
+        container,
+        {
+          Cmd: [
+            HELPER,
+            'follow',
+            STEPS_DIR,
+            String(position),
+            String(log.offset)
+          ],
+          User: '0:0'
+        },
+        chunk => {
+          for (const record of parser.push(chunk)) {
+            end = log.take(record) ?? end;
+          }
+        },
+        signal
+      );
+    } catch (error) {
+      if (error instanceof FrameError || error instanceof LogTooLargeError) {
+        return lost(error);
+      }
+      if (!(await isRunning(container))) {
+        return followStopped(options, log);
+      }
+      throw error;
+    }
+    if (signal.aborted) {
+      return { kind: 'stopped' };
+    }
+    if (end) {
+      return end;
+    }
+    // The follower ended without its last record: the container stopped, or it was killed.
+    if (!(await isRunning(container))) {
+      return followStopped(options, log);
+    }
   }
+  return {
+    kind: 'lost',
+    reason: `its follower was stopped ${MAX_FOLLOWERS} times (by the step itself?)`
+  };
 }
 
-/** Wakes a waiter when something in a folder changes (inotify), or after a time. */
-class FolderChanges {
-  constructor(folder: string) {
-    try {
-      this._watcher = watch(folder, () => this.wake());
-      this._watcher.on('error', () => this._watcher?.close());
-    } catch {
-      // No notifications on this file system: the waiter's timeout polls instead.
+/** The log of a step as the server takes it: where it is, and that it stays within bounds. */
+class LogReader {
+  constructor(private readonly options: FollowOptions) {
+    // Each frame holds at least one byte, so its header is at most five more per byte kept.
+    this._maxBytes = 6 * options.keepBytes + MAX_FRAME_BYTES;
+  }
+
+  /** Bytes of the step's log file delivered so far: where a new follower starts. */
+  offset = 0;
+
+  /** Delivers a log frame, or says how the step ended. */
+  take(record: FollowRecord): StepEnd | undefined {
+    switch (record.kind) {
+      case 'started':
+      case 'already-started':
+      case 'gap':
+        throw new FrameError(
+          `The step's log holds a record of its start (${record.kind}).`
+        );
+      case 'log':
+        this.offset += 5 + record.bytes.length;
+        if (this.offset > this._maxBytes) {
+          throw new LogTooLargeError(
+            `its log grew past what the helper writes (${this._maxBytes} bytes): it was tampered with`
+          );
+        }
+        this.options.onFrame(record.stream, record.bytes);
+        return undefined;
+      case 'end':
+        return { kind: 'exited', exitCode: record.exitCode };
+      case 'lost':
+        return { kind: 'lost', reason: record.reason };
+      case 'not-started':
+        return { kind: 'lost', reason: 'it was never started' };
+      case 'bad-log':
+        return { kind: 'lost', reason: record.reason };
     }
   }
 
-  next(timeoutMs: number): Promise<void> {
-    if (this._changed) {
-      this._changed = false;
-      return Promise.resolve();
-    }
-    return new Promise(resolve => {
-      const timer = setTimeout(done, timeoutMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
+  private readonly _maxBytes: number;
+}
+
+class LogTooLargeError extends Error {}
+
+function lost(error: Error): StepEnd {
+  return { kind: 'lost', reason: error.message.replace(/\.$/, '') };
+}
+
+/**
+ * The step of a container that stopped (killed, or the engine restarted): what its files say,
+ * read through the engine's archive API. The rest of its log is delivered; it ended if its exit
+ * code is there, and was lost otherwise.
+ */
+async function followStopped(
+  options: FollowOptions,
+  log: LogReader
+): Promise<StepEnd> {
+  const { container, position } = options;
+  const exitText = await smallFile(container, `${position}.exit`);
+  try {
+    const parser = new FrameParser();
+    let skip = log.offset;
+    await readFile(container, `${position}.log`, chunk => {
+      const rest = chunk.subarray(Math.min(skip, chunk.length));
+      skip -= chunk.length - rest.length;
+      for (const record of parser.push(rest)) {
+        if (record.kind !== 'log') {
+          throw new FrameError('The step log holds a record of the follower.');
+        }
+        log.take(record);
       }
-      this._waiter = done;
     });
+  } catch (error) {
+    return { kind: 'lost', reason: errorMessage(error).replace(/\.$/, '') };
   }
+  const match = /^(\d{1,3})\n$/.exec(exitText ?? '');
+  if (match && Number(match[1]) <= 255) {
+    return { kind: 'exited', exitCode: Number(match[1]) };
+  }
+  return { kind: 'lost', reason: 'its container stopped' };
+}
 
-  wake(): void {
-    const waiter = this._waiter;
-    this._waiter = undefined;
-    if (waiter) {
-      this._changed = false;
-      waiter();
-    } else {
-      this._changed = true;
+async function smallFile(
+  container: Docker.Container,
+  name: string
+): Promise<string | undefined> {
+  let text = '';
+  const found = await readFile(container, name, chunk => {
+    text += chunk.toString('latin1').slice(0, 16 - text.length);
+  });
+  return found ? text : undefined;
+}
+
+/** Streams a regular file of the steps' folder out of the container; false when it is absent. */
+async function readFile(
+  container: Docker.Container,
+  name: string,
+  onChunk: (chunk: Buffer) => void
+): Promise<boolean> {
+  let archive: NodeJS.ReadableStream;
+  try {
+    archive = await container.getArchive({ path: `${STEPS_DIR}/${name}` });
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) {
+      return false;
     }
+    throw error;
   }
+  const kind = await firstFileOfTar(archive, async body => {
+    for await (const chunk of body) {
+      onChunk(chunk as Buffer);
+    }
+  });
+  return kind === 'file';
+}
 
-  close(): void {
-    this._watcher?.close();
-    this.wake();
+async function isRunning(container: Docker.Container): Promise<boolean> {
+  try {
+    return (await container.inspect()).State.Running === true;
+  } catch {
+    return false;
   }
-
-  private _watcher: FSWatcher | undefined;
-  private _waiter: (() => void) | undefined;
-  private _changed = false;
 }

@@ -1,7 +1,13 @@
 /**
  * The server under stress and across restarts: the real server process, Docker and packages.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type {
@@ -81,6 +87,23 @@ function slowPrinterLog(ticks: number): string {
     (_, i) => `tick ${i + 1}/${ticks}`
   );
   return [`counting to ${ticks}`, ...lines, 'done'].join('\n') + '\n';
+}
+
+/** Whether the run's first step wrote its exit code in its container (running or not). */
+async function hasExited(containerId: string): Promise<boolean> {
+  const docker = new Docker({ socketPath: dockerSocket() });
+  try {
+    const archive = await docker
+      .getContainer(containerId)
+      .getArchive({ path: '/.reproserver/steps/0.exit' });
+    (archive as NodeJS.ReadableStream & { resume(): void }).resume();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) {
+      return false;
+    }
+    throw error;
+  }
 }
 
 async function containersOf(id: string): Promise<Docker.ContainerInfo[]> {
@@ -167,11 +190,11 @@ describe('a server killed during a run, restarted later', () => {
     const first = await serverWith(root);
     const { id, seen } = await startSlowRun(first, 4);
     await first.server.stop('SIGKILL');
-    // The step goes on without a server; its helper writes the exit code on the host.
-    const exitFile = join(first.server.stateDir, 'docker-steps', id, '0.exit');
-    for (let waited = 0; readFileSync(exitFile, 'utf8') === ''; waited += 100) {
+    // The step goes on without a server; its helper writes the exit code inside the container.
+    const [container] = await containersOf(id);
+    for (let waited = 0; !(await hasExited(container.Id)); waited += 200) {
       expect(waited).toBeLessThan(30_000);
-      await new Promise(resolve => setTimeout(resolve, 100));
+      await new Promise(resolve => setTimeout(resolve, 200));
     }
     await afterRestart(first, root, async second => {
       const run = await expectCompleteLog(second, id, seen, 4);
@@ -189,11 +212,21 @@ describe('a server killed during a run, restarted later', () => {
     await new Docker({ socketPath: dockerSocket() })
       .getContainer(container.Id)
       .kill();
-    // What a run whose container was removed by hand would leave behind.
+    // What an earlier version left: step folders on the host, where a step planted links.
     const stray = join(first.server.stateDir, 'docker-steps', 'stray-run');
-    mkdirSync(stray);
+    const outside = join(first.server.stateDir, 'outside');
+    mkdirSync(join(outside, 'folder'), { recursive: true });
+    writeFileSync(join(outside, 'folder', 'kept.txt'), 'kept\n');
+    mkdirSync(stray, { recursive: true });
+    symlinkSync(join(outside, 'folder'), join(stray, 'link-to-folder'));
+    symlinkSync(join(outside, 'folder', 'kept.txt'), join(stray, '0.exec'));
     await afterRestart(first, root, async second => {
-      expect(existsSync(stray)).toBe(false);
+      expect(existsSync(join(first.server.stateDir, 'docker-steps'))).toBe(
+        false
+      );
+      expect(readFileSync(join(outside, 'folder', 'kept.txt'), 'utf8')).toBe(
+        'kept\n'
+      );
       const events = await second.follow(id, 0);
       expect(events.messages.slice(0, seen.length)).toEqual(seen);
       const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;

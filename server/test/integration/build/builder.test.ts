@@ -19,6 +19,7 @@ import {
   type BuildOptions,
   type BuildResult
 } from '../../../src/build';
+import { followEngineStream } from '../../../src/build/engine-stream';
 import { readPackage, RpzError } from '../../../src/rpz';
 import {
   BASIC_CONFIG,
@@ -220,6 +221,44 @@ describe('cache', () => {
     });
     expect(third.phases).toEqual(['checking-cache', 'pulling', 'done']);
     expect(await created(docker, first.result.image)).toBe(when);
+  });
+
+  it('pulls by the digest it recorded: a tag overwritten in the registry changes nothing', async () => {
+    const path = await writeRpz(folder, 'pinned.rpz', { data: richData() });
+    const first = await build(path);
+    expect(first.result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // Someone who can push to the registry puts another image under the same tag.
+    const other = await build(
+      await writeRpz(folder, 'impostor.rpz', { data: richData() }),
+      { registry: undefined }
+    );
+    const at = first.result.image.lastIndexOf(':');
+    const [name, tag] = [
+      first.result.image.slice(0, at),
+      first.result.image.slice(at + 1)
+    ];
+    await removeImages(docker, [first.result.image]);
+    await docker.getImage(other.result.imageId).tag({ repo: name, tag });
+    await followEngineStream(
+      (await docker
+        .getImage(name)
+        .push({ tag, authconfig: {} })) as unknown as Readable
+    );
+    await removeImages(docker, [first.result.image]);
+
+    const pinned = await build(path, { digest: first.result.digest });
+    expect(pinned.result).toMatchObject({
+      source: 'registry',
+      imageId: first.result.imageId,
+      digest: first.result.digest
+    });
+    await expectSameContent(path, pinned.result.image);
+
+    // What a pull by tag would have run instead.
+    await removeImages(docker, [first.result.image]);
+    const byTag = await build(path);
+    expect(byTag.result.imageId).toBe(other.result.imageId);
+    expect(byTag.result.digest).not.toBe(first.result.digest);
   });
 
   it('runs one build for concurrent requests of one package', async () => {

@@ -1,9 +1,10 @@
 /** The build service's sharing and following of builds, with the builder faked. */
 import type { BuildEvent } from '../../../src/build/events';
 
-type Options = { onEvent?: (event: BuildEvent) => void };
+type Options = { onEvent?: (event: BuildEvent) => void; digest?: string };
 const calls: {
-  finish: (image: string) => void;
+  options: Options;
+  finish: (image: string, digest?: string) => void;
   fail: (e: Error) => void;
   emit: (e: BuildEvent) => void;
 }[] = [];
@@ -12,7 +13,8 @@ jest.mock('../../../src/build', () => ({
   buildImage: (_path: string, options: Options) =>
     new Promise((resolve, reject) => {
       calls.push({
-        finish: image => resolve({ image }),
+        options,
+        finish: (image, digest) => resolve({ image, digest }),
         fail: reject,
         emit: event => options.onEvent?.(event)
       });
@@ -98,5 +100,35 @@ describe('BuildService', () => {
     gone.abort();
     await following;
     calls[0].finish('img');
+  });
+
+  it('keeps the registry digest of an image and pulls by it after a restart', async () => {
+    const kept = new Map<string, string>();
+    const digests = {
+      imageDigest: (registry: string, sha: string) =>
+        kept.get(`${registry} ${sha}`),
+      setImageDigest: (registry: string, sha: string, digest: string) =>
+        void kept.set(`${registry} ${sha}`, digest)
+    };
+    const options = {
+      dockerSocket: '/none',
+      registry: '127.0.0.1:5000',
+      pathOf: async (sha: string) => `/pkg/${sha}`,
+      digests
+    };
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const first = new BuildService(options).ensure('s');
+    await flush();
+    expect(calls[0].options.digest).toBeUndefined();
+    calls[0].finish('img', digest);
+    await first;
+    expect(kept.get('127.0.0.1:5000 s')).toBe(digest);
+
+    // A new process: the digest comes from the records.
+    const again = new BuildService(options).ensure('s');
+    await flush();
+    expect(calls[1].options.digest).toBe(digest);
+    calls[1].finish('img', digest);
+    await again;
   });
 });

@@ -450,4 +450,28 @@ describe('Records: outputs and deletion', () => {
       orphanedBlobs: []
     });
   });
+
+  it('keeps image digests per registry and package, also in a database of the first version', () => {
+    const file = freshFile();
+    const first = openDatabase(file, MIGRATIONS.slice(0, 1));
+    first
+      .prepare(
+        `INSERT INTO packages (sha256, name, size, model, source_kind, created_at)
+         VALUES (?, 'kept.rpz', 1, '{}', 'blob', 0)`
+      )
+      .run('b'.repeat(64));
+    first.close();
+    const records = Records.open(file);
+    expect(records.getPackage('b'.repeat(64))?.name).toBe('kept.rpz');
+    const sha = 'a'.repeat(64);
+    expect(records.imageDigest('r:5000', sha)).toBeUndefined();
+    records.setImageDigest('r:5000', sha, `sha256:${'1'.repeat(64)}`);
+    records.setImageDigest('r:5000', sha, `sha256:${'2'.repeat(64)}`);
+    expect(records.imageDigest('r:5000', sha)).toBe(`sha256:${'2'.repeat(64)}`);
+    expect(records.imageDigest('other:5000', sha)).toBeUndefined();
+    expect(() => records.setImageDigest('r:5000', sha, 'latest')).toThrow(
+      /CHECK constraint/
+    );
+    records.close();
+  });
 });
