@@ -285,6 +285,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }
 
+    /** Asks once per server URL for the token of a server named in the settings. */
+    const asked = new Map<string, string>();
+    const askServerToken = async (serverUrl: string): Promise<void> => {
+      const known = asked.get(serverUrl);
+      if (known !== undefined) {
+        client.setServerToken(known);
+        return;
+      }
+      asked.set(serverUrl, '');
+      const result = await InputDialog.getPassword({
+        title: trans.__('ReproServer companion server token'),
+        label: trans.__(
+          "The companion server at %1 needs its own token (reproserver serve writes it to <state>/token). JupyterLab's token is never sent to it.",
+          serverUrl
+        )
+      });
+      if (result.button.accept && result.value) {
+        asked.set(serverUrl, result.value);
+        client.setServerToken(result.value);
+      }
+    };
+
     if (settingRegistry) {
       void settingRegistry
         .load(PLUGIN_ID)
@@ -292,7 +314,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const apply = (): void => {
             const values =
               settings.composite as unknown as Partial<IReproServerSettings>;
-            client.setServerUrl(values.serverUrl ?? '');
+            const serverUrl = values.serverUrl ?? '';
+            client.setServerUrl(serverUrl, values.serverToken ?? '');
+            if (serverUrl && !values.serverToken) {
+              void askServerToken(serverUrl);
+            }
             options = {
               backend: values.backend ?? 'auto',
               limits: {

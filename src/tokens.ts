@@ -34,6 +34,8 @@ export type BackendChoice = 'auto' | 'docker' | 'sandbox';
 export interface IReproServerSettings {
   /** Companion server URL; empty means the proxied one under JupyterLab's base URL. */
   serverUrl: string;
+  /** The token of the server named in `serverUrl` (never JupyterLab's); empty: asked for. */
+  serverToken: string;
   /** Where experiments run: `auto` (Docker when a daemon answers, else the sandbox). */
   backend: BackendChoice;
   /** Default memory limit of a run, MiB. */

@@ -154,10 +154,52 @@ describe('ReproServerClient endpoints', () => {
         appendToken: true
       })
     );
-    explicit.setServerUrl('http://127.0.0.1:9000/');
+    explicit.setServerUrl('http://127.0.0.1:9000/', 'its-own');
+    // JupyterLab's token never goes to a server named in the settings; its own rides in the
+    // subprotocol header, not in the URL.
     expect(explicit.eventsUrl('r1', 0)).toBe(
-      'ws://127.0.0.1:9000/api/runs/r1/events?offset=0&token=secret'
+      'ws://127.0.0.1:9000/api/runs/r1/events?offset=0'
     );
+    expect(explicit.eventsProtocols()).toEqual([
+      'reproserver',
+      'reproserver.token.aXRzLW93bg'
+    ]);
+    explicit.setServerUrl('');
+    expect(explicit.eventsProtocols()).toEqual([]);
+    expect(explicit.eventsUrl('r1', 0)).toContain('&token=secret');
+  });
+
+  it("sends a named server its own token and nothing of JupyterLab's", async () => {
+    const seen: { url: string; init: RequestInit }[] = [];
+    const fetch = async (
+      input: RequestInfo | URL,
+      init: RequestInit = {}
+    ): Promise<Response> => {
+      seen.push({ url: String(input), init });
+      return new Response('{"status":"ok"}', { status: 200 });
+    };
+    const settings = ServerConnection.makeSettings({
+      baseUrl: 'http://lab.example/',
+      token: 'jupyter-secret',
+      fetch: fetch as typeof globalThis.fetch,
+      Request: globalThis.Request,
+      Headers: globalThis.Headers
+    });
+    const client = new ReproServerClient(settings);
+    client.setServerUrl('https://compute.example/reproserver', 'its-own');
+    await client.health();
+    await client.registerPackage('a.rpz');
+    for (const { url, init } of seen) {
+      expect(url.startsWith('https://compute.example/reproserver/api/')).toBe(
+        true
+      );
+      const headers = new Headers(init.headers);
+      expect(headers.get('Authorization')).toBe('token its-own');
+      expect(headers.get('X-XSRFToken')).toBeNull();
+      expect(init.credentials).toBe('omit');
+      expect(JSON.stringify([...headers])).not.toContain('jupyter-secret');
+    }
+    expect(seen).toHaveLength(2);
   });
 
   it("passes the package reader's sentence through", async () => {

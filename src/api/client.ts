@@ -14,6 +14,10 @@ import type {
   UploadResponse,
   VersionResponse
 } from 'reproserver/dist/api/wire';
+import {
+  EVENTS_SOCKET_PROTOCOL,
+  EVENTS_SOCKET_TOKEN_PREFIX
+} from 'reproserver/dist/api/wire';
 import { PROXY_NAME } from '../tokens';
 
 /** A failure of a call to the companion server, with a sentence the panel can show as it is. */
@@ -51,23 +55,35 @@ export class ReproServerClient {
   }
 
   /**
-   * Points the client at an explicit server URL (from the settings), or, with an empty string, at
-   * the companion server proxied under JupyterLab's base URL.
+   * Points the client at an explicit server URL (from the settings) with that server's own token,
+   * or, with an empty URL, at the companion server proxied under JupyterLab's base URL.
+   *
+   * A server named in the settings is another party: it gets its own token and nothing of
+   * JupyterLab's (no token, no XSRF cookie, no cookies at all), and its WebSocket token travels in
+   * the subprotocol header, never in a URL.
    */
-  setServerUrl(serverUrl: string): void {
+  setServerUrl(serverUrl: string, serverToken = ''): void {
     if (serverUrl) {
       this._baseUrl = serverUrl.endsWith('/') ? serverUrl : serverUrl + '/';
-      this._settings = ServerConnection.makeSettings({
-        ...this._jupyterSettings,
-        baseUrl: this._baseUrl,
-        wsUrl: this._baseUrl.replace(/^http/, 'ws')
-      });
-      this._wsBase = this._settings.wsUrl;
+      this._wsBase = this._baseUrl.replace(/^http/, 'ws');
+      this._remoteToken = serverToken;
     } else {
       this._baseUrl =
         URLExt.join(this._jupyterSettings.baseUrl, PROXY_NAME) + '/';
-      this._settings = this._jupyterSettings;
       this._wsBase = URLExt.join(this._jupyterSettings.wsUrl, PROXY_NAME) + '/';
+      this._remoteToken = null;
+    }
+  }
+
+  /** True when the client talks to a server named in the settings rather than the proxied one. */
+  get isRemote(): boolean {
+    return this._remoteToken !== null;
+  }
+
+  /** Sets the token of a server named in the settings (asked of the user when the setting is empty). */
+  setServerToken(serverToken: string): void {
+    if (this._remoteToken !== null) {
+      this._remoteToken = serverToken;
     }
   }
 
@@ -150,18 +166,32 @@ export class ReproServerClient {
       'events'
     );
     url += `?offset=${offset}`;
-    const token = this._settings.token;
-    if (this._settings.appendToken && token) {
+    // Only JupyterLab's own proxy may need JupyterLab's token in the URL (a page served from
+    // another host); a server named in the settings never sees it.
+    const token = this._jupyterSettings.token;
+    if (!this.isRemote && this._jupyterSettings.appendToken && token) {
       url += `&token=${encodeURIComponent(token)}`;
     }
     return url;
   }
 
+  /** The WebSocket subprotocols offered: a named server's token rides in them, not in the URL. */
+  eventsProtocols(): string[] {
+    return this._remoteToken
+      ? [
+          EVENTS_SOCKET_PROTOCOL,
+          EVENTS_SOCKET_TOKEN_PREFIX + base64Url(this._remoteToken)
+        ]
+      : [];
+  }
+
   /** Opens the WebSocket of a run's events from `offset`. */
   openEvents(id: string, offset: number): IEventSocket {
-    return new this._settings.WebSocket(
-      this.eventsUrl(id, offset)
-    ) as unknown as IEventSocket;
+    const protocols = this.eventsProtocols();
+    const url = this.eventsUrl(id, offset);
+    return (protocols.length > 0
+      ? new this._jupyterSettings.WebSocket(url, protocols)
+      : new this._jupyterSettings.WebSocket(url)) as unknown as IEventSocket;
   }
 
   private async _request<T>(
@@ -180,7 +210,7 @@ export class ReproServerClient {
     }
     let response: Response;
     try {
-      response = await ServerConnection.makeRequest(url, init, this._settings);
+      response = await this._send(url, init);
     } catch (error) {
       throw new ReproServerError(
         `The ReproServer companion server cannot be reached at ${this.baseUrl}: ${String(error)}`,
@@ -210,9 +240,37 @@ export class ReproServerClient {
     return parsed as T;
   }
 
+  /** Through JupyterLab's connection to its proxy, or straight to a server named in the settings. */
+  private _send(url: string, init: RequestInit): Promise<Response> {
+    if (this._remoteToken === null) {
+      return ServerConnection.makeRequest(url, init, this._jupyterSettings);
+    }
+    const headers = new this._jupyterSettings.Headers(init.headers);
+    if (this._remoteToken) {
+      headers.set('Authorization', `token ${this._remoteToken}`);
+    }
+    return this._jupyterSettings.fetch(url, {
+      ...init,
+      headers,
+      credentials: 'omit',
+      cache: 'no-store'
+    });
+  }
+
   private _baseUrl = '';
   private _wsBase = '';
-  private _settings!: ServerConnection.ISettings;
+  /** The token of a server named in the settings; null for the proxied companion server. */
+  private _remoteToken: string | null = null;
+}
+
+function base64Url(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  let binary = '';
+  bytes.forEach(byte => (binary += String.fromCharCode(byte)));
+  return btoa(binary)
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 function parseJson(text: string): unknown {

@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors';
+import { EVENTS_SOCKET_TOKEN_PREFIX } from './wire';
 
 /** Header the jupyter-server-proxy launcher injects, so the browser never needs to know the token. */
 export const TOKEN_HEADER = 'x-reproserver-token';
@@ -9,8 +10,14 @@ export const TOKEN_HEADER = 'x-reproserver-token';
  * Checks the request's token in constant time. Accepted: `Authorization: token <t>` or
  * `X-ReproServer-Token: <t>`. A token in the URL is refused: URLs end up in logs and histories.
  */
-export function checkToken(request: IncomingMessage, token: string): void {
-  const given = presentedToken(request);
+export function checkToken(
+  request: IncomingMessage,
+  token: string,
+  options: { socket?: boolean } = {}
+): void {
+  const given =
+    presentedToken(request) ??
+    (options.socket ? subprotocolToken(request) : undefined);
   if (given === undefined) {
     throw new ApiError(
       401,
@@ -35,6 +42,27 @@ function presentedToken(request: IncomingMessage): string | undefined {
   const authorization = request.headers.authorization;
   const match = authorization ? /^token\s+(\S+)$/i.exec(authorization) : null;
   return match ? match[1] : undefined;
+}
+
+/**
+ * The token a browser offers as a WebSocket subprotocol (it cannot set headers there): the
+ * entry `reproserver.token.<base64url>` of `Sec-WebSocket-Protocol`.
+ */
+function subprotocolToken(request: IncomingMessage): string | undefined {
+  const offered = request.headers['sec-websocket-protocol'];
+  if (typeof offered !== 'string') {
+    return undefined;
+  }
+  for (const entry of offered.split(',')) {
+    const protocol = entry.trim();
+    if (protocol.startsWith(EVENTS_SOCKET_TOKEN_PREFIX)) {
+      const encoded = protocol.slice(EVENTS_SOCKET_TOKEN_PREFIX.length);
+      return /^[A-Za-z0-9_-]{1,1024}$/.test(encoded)
+        ? Buffer.from(encoded, 'base64url').toString('utf8')
+        : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** Compares digests so that neither the length nor the content leaks through timing. */

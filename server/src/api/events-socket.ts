@@ -13,7 +13,7 @@ import { EventLogOffsetError, type EventLogs } from '../store';
 import { checkOrigin, checkToken } from './auth';
 import { ApiError } from './errors';
 import { offsetOf } from './routes';
-import type { RunEventMessage } from './wire';
+import { EVENTS_SOCKET_PROTOCOL, type RunEventMessage } from './wire';
 
 const PATH = /^\/api\/runs\/([A-Za-z0-9_-]{1,64})\/events$/;
 /** Proxies (jupyter-server-proxy, Binder's) drop idle connections; pings keep them open. */
@@ -32,7 +32,7 @@ export class EventsSocket {
     let offset: number;
     try {
       checkOrigin(request);
-      checkToken(request, this.token);
+      checkToken(request, this.token, { socket: true });
       const url = new URL(request.url ?? '/', 'http://server');
       const match = PATH.exec(url.pathname);
       if (!match) {
@@ -131,6 +131,9 @@ export class EventsSocket {
 
   private readonly _wss = new WebSocketServer({
     noServer: true,
-    maxPayload: 64 * 1024
+    maxPayload: 64 * 1024,
+    // The token subprotocol is never echoed back: only the protocol itself is selected.
+    handleProtocols: protocols =>
+      protocols.has(EVENTS_SOCKET_PROTOCOL) ? EVENTS_SOCKET_PROTOCOL : false
   });
 }

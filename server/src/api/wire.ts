@@ -63,12 +63,61 @@ export interface VersionResponse {
 
 export type BackendName = 'docker' | 'sandbox';
 
+/** How a backend enforces a resource limit: a cgroup, an rlimit, a periodic measurement, or not. */
+export type LimitEnforcement = 'cgroup' | 'rlimit' | 'polling' | 'none';
+
+/** Where the capabilities of a step recorded as root take effect. */
+export type CapabilityScope =
+  /** Its container (Docker): a reduced set, nothing that reaches the host. */
+  | 'container'
+  /** Its own user namespace (bubblewrap): valid on what the namespace owns, never on the host. */
+  | 'user-namespace'
+  /** The host (proot): the server's own capabilities, unchanged. */
+  | 'host';
+
+/**
+ * What a backend isolates, stated from what was found at start (the mechanism that works, the
+ * kernel, the server's own capabilities), and checked by the isolation probe's tests: what an
+ * experiment can reach is exactly what this does not isolate.
+ */
+export interface BackendIsolation {
+  /** The experiment can neither read nor write host files outside its run's tree. */
+  files: boolean;
+  /** No network at all: no TCP or UDP to the host's loopback or anywhere else. */
+  network: boolean;
+  /** Host processes are invisible and cannot be signalled; their environment (tokens) unreadable. */
+  processes: boolean;
+  /** Whether the experiment may create nested user namespaces (the backend does not prevent it). */
+  nestedUserNamespaces: boolean;
+  capabilities: {
+    scope: CapabilityScope;
+    /** Effective capabilities of a step recorded as root: names without `CAP_`, sorted. */
+    root: string[];
+    /** Effective capabilities of a step recorded as a non-root user; [] when it has none. */
+    nonRoot: string[];
+  };
+  /**
+   * Who the experiment is on the host where its files or processes are not isolated (proot):
+   * `server`, the server's own user (it reaches that user's files, processes and their
+   * environments, with the server's capabilities); `unprivileged`, a user id of the run's own
+   * that owns nothing and has no capabilities (it reaches only what every user may read, or write
+   * where anyone may). Unset where files and processes are isolated.
+   */
+  hostUser?: 'server' | 'unprivileged';
+  /** How the run's memory, CPU and disk limits are enforced. */
+  memory: LimitEnforcement;
+  cpu: LimitEnforcement;
+  disk: LimitEnforcement;
+}
+
 /** One execution backend and whether it works on this host. */
 export interface BackendStatus {
   name: BackendName;
   available: boolean;
   /** Why it is unavailable, or what it runs on, as a sentence for people. */
   detail: string;
+  /** What it isolates; null when it is unavailable. */
+  isolation: BackendIsolation | null;
 }
 
 /** `GET /api/backends`. */
@@ -198,3 +247,12 @@ export interface SaveOutputsResponse {
   /** Outputs not written because a file of that name existed. */
   skipped: string[];
 }
+
+/** The subprotocol of the events WebSocket; the server selects it when a client offers it. */
+export const EVENTS_SOCKET_PROTOCOL = 'reproserver';
+/**
+ * A client that cannot set headers on a WebSocket (a browser talking to a server named in its
+ * settings) offers its token as a second subprotocol, base64url-encoded after this prefix: a
+ * header, never a URL, so it stays out of logs and histories.
+ */
+export const EVENTS_SOCKET_TOKEN_PREFIX = 'reproserver.token.';

@@ -9,6 +9,7 @@ import type {
   PackageDetails,
   PackageSummary,
   RunEventMessage,
+  RunList,
   RunRecord,
   SaveOutputsResponse
 } from '../../../src/api/wire';
@@ -428,6 +429,36 @@ describe('API', () => {
         socket.on('error', () => undefined);
       });
       expect(status).toBe(401);
+    });
+
+    it('takes the token of a browser WebSocket from its subprotocol, never echoing it', async () => {
+      const runs = await api.call<RunList>(
+        'GET',
+        `/api/runs?package=${shell.sha256}`
+      );
+      const runId = runs.body.runs[0].id;
+      const open = (token: string) =>
+        new Promise<{ status: number; protocol?: string }>(resolve => {
+          const url = new URL(`/api/runs/${runId}/events`, server.url);
+          url.protocol = 'ws:';
+          const socket = new WebSocket(url, [
+            'reproserver',
+            `reproserver.token.${Buffer.from(token).toString('base64url')}`
+          ]);
+          socket.on('unexpected-response', (_req, res) =>
+            resolve({ status: res.statusCode ?? 0 })
+          );
+          socket.on('open', () => {
+            resolve({ status: 101, protocol: socket.protocol });
+            socket.close();
+          });
+          socket.on('error', () => undefined);
+        });
+      expect(await open(server.token)).toEqual({
+        status: 101,
+        protocol: 'reproserver'
+      });
+      expect((await open('not-the-token')).status).toBe(401);
     });
 
     it('refuses a cross-origin WebSocket even with the token', async () => {

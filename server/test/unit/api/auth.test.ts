@@ -28,6 +28,39 @@ describe('checkToken', () => {
   });
 });
 
+describe('checkToken on a WebSocket upgrade', () => {
+  const offered = (token: string): string =>
+    `reproserver, reproserver.token.${Buffer.from(token).toString('base64url')}`;
+
+  it('accepts the token offered as a subprotocol, on sockets only', () => {
+    const headers = { 'sec-websocket-protocol': offered('sécret') };
+    expect(() =>
+      checkToken(req(headers), 'sécret', { socket: true })
+    ).not.toThrow();
+    // A plain HTTP request has no business sending it: refused there.
+    expect(() => checkToken(req(headers), 'sécret')).toThrow(
+      expect.objectContaining({ status: 401 })
+    );
+  });
+
+  it.each([
+    [offered('other'), 'wrong'],
+    ['reproserver', 'no token'],
+    ['reproserver, reproserver.token.not+base64url', 'no token']
+  ])('refuses %j', (protocols, message) => {
+    expect(() =>
+      checkToken(req({ 'sec-websocket-protocol': protocols }), 'secret', {
+        socket: true
+      })
+    ).toThrow(
+      expect.objectContaining({
+        status: 401,
+        message: expect.stringContaining(message)
+      })
+    );
+  });
+});
+
 describe('checkOrigin', () => {
   it('lets requests without Origin through (same-origin GETs, the CLI)', () => {
     expect(() => checkOrigin(req({ host: 'localhost:1' }))).not.toThrow();
