@@ -11,13 +11,15 @@
  *   node bench/api/api.mjs          (after `npm run build:server`; DOCKER_SOCKET etc. from
  *                                    `set -a; . .state/services.env; set +a`)
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  call as httpCall,
+  startServer as startBenchServer
+} from '../lib/server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(root, 'server', 'package.json'));
@@ -27,67 +29,15 @@ const examples =
   process.env.REPROSERVER_EXAMPLES_DIR ?? join(root, '.state', 'examples');
 const TOKEN = 'bench-token';
 
-function startServer(workspace, stateDir) {
-  const child = spawn(
-    process.execPath,
-    [
-      join(root, 'server', 'dist', 'cli', 'main.js'),
-      'serve',
-      '--port',
-      '0',
-      '--state',
-      stateDir
-    ],
-    {
-      env: {
-        ...process.env,
-        REPROSERVER_TOKEN: TOKEN,
-        REPROSERVER_WORKSPACE: workspace,
-        REPROSERVER_MAX_CONCURRENT_RUNS: '2',
-        REPROSERVER_RUNS_PER_MINUTE: '100000'
-      },
-      stdio: ['ignore', 'pipe', 'inherit']
-    }
-  );
-  return new Promise((resolvePromise, reject) => {
-    let out = '';
-    child.stdout.on('data', chunk => {
-      out += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolvePromise({ child, url: match[1] });
-    });
-    child.on('exit', code => reject(new Error(`server exited ${code}`)));
+const startServer = (workspace, stateDir) =>
+  startBenchServer(stateDir, {
+    REPROSERVER_TOKEN: TOKEN,
+    REPROSERVER_WORKSPACE: workspace,
+    REPROSERVER_MAX_CONCURRENT_RUNS: '2',
+    REPROSERVER_RUNS_PER_MINUTE: '100000'
   });
-}
-
-function call(url, method, path, body) {
-  return new Promise((resolvePromise, reject) => {
-    const started = process.hrtime.bigint();
-    const req = request(
-      new URL(path, url),
-      {
-        method,
-        headers: {
-          'x-reproserver-token': TOKEN,
-          'content-type': 'application/json'
-        }
-      },
-      res => {
-        let text = '';
-        res.on('data', c => (text += c));
-        res.on('end', () =>
-          resolvePromise({
-            status: res.statusCode,
-            body: text ? JSON.parse(text) : null,
-            ms: Number(process.hrtime.bigint() - started) / 1e6
-          })
-        );
-      }
-    );
-    req.on('error', reject);
-    req.end(body ? JSON.stringify(body) : undefined);
-  });
-}
+const call = (url, method, path, body) =>
+  httpCall(url, TOKEN, method, path, body);
 
 const pct = (values, p) =>
   [...values].sort((a, b) => a - b)[

@@ -17,19 +17,20 @@
  * the parsers cost that long). HOSTILE_BENCH_BASELINE_SECONDS sets the baseline's length (5).
  * The corpus is bundled from its TypeScript source with esbuild, into node_modules/.cache.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import {
+  call as httpCall,
+  startServer as startBenchServer
+} from '../lib/server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const serverDir = join(root, 'server');
-const CLI = join(serverDir, 'dist', 'cli', 'main.js');
 const TOKEN = 'bench-token';
 const READ_TIMEOUT = Number(process.env.HOSTILE_BENCH_READ_TIMEOUT ?? 2);
 const BASELINE_SECONDS = Number(
@@ -91,53 +92,14 @@ async function loadCorpus() {
   ];
 }
 
-function startServer(stateDir) {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--port', '0', '--state', stateDir],
-    {
-      env: {
-        ...process.env,
-        REPROSERVER_TOKEN: TOKEN,
-        REPROSERVER_WORKSPACE: stateDir,
-        REPROSERVER_READ_TIMEOUT_SECONDS: String(READ_TIMEOUT)
-      },
-      stdio: ['ignore', 'pipe', 'inherit']
-    }
-  );
-  return new Promise((resolvePromise, reject) => {
-    let out = '';
-    child.stdout.on('data', chunk => {
-      out += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolvePromise({ child, url: match[1] });
-    });
-    child.on('exit', code => reject(new Error(`server exited ${code}`)));
+const startServer = stateDir =>
+  startBenchServer(stateDir, {
+    REPROSERVER_TOKEN: TOKEN,
+    REPROSERVER_WORKSPACE: stateDir,
+    REPROSERVER_READ_TIMEOUT_SECONDS: String(READ_TIMEOUT)
   });
-}
-
-function call(url, method, path, body) {
-  return new Promise((resolvePromise, reject) => {
-    const started = process.hrtime.bigint();
-    const req = request(
-      new URL(path, url),
-      { method, headers: { 'x-reproserver-token': TOKEN } },
-      res => {
-        let text = '';
-        res.on('data', c => (text += c));
-        res.on('end', () =>
-          resolvePromise({
-            status: res.statusCode,
-            text,
-            ms: Number(process.hrtime.bigint() - started) / 1e6
-          })
-        );
-      }
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const call = (url, method, path, body) =>
+  httpCall(url, TOKEN, method, path, body);
 
 /** Polls /api/health back to back until `stop()`; resolves with the latencies. */
 function pollHealth(url) {
