@@ -113,12 +113,27 @@ export const BACKENDS: BackendsResponse = {
     {
       name: 'docker',
       available: true,
-      detail: 'Docker 26 on /var/run/docker.sock'
+      detail: 'Docker 26 on /var/run/docker.sock',
+      isolation: {
+        files: true,
+        network: true,
+        processes: true,
+        nestedUserNamespaces: false,
+        capabilities: {
+          scope: 'container',
+          root: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'],
+          nonRoot: []
+        },
+        memory: 'cgroup',
+        cpu: 'cgroup',
+        disk: 'polling'
+      }
     },
     {
       name: 'sandbox',
       available: false,
-      detail: 'bubblewrap is not installed.'
+      detail: 'bubblewrap is not installed.',
+      isolation: null
     }
   ],
   default: 'docker'

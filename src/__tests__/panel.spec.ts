@@ -418,7 +418,8 @@ describe('RpzPanel', () => {
           {
             name: 'docker',
             available: false,
-            detail: 'No Docker daemon answers.'
+            detail: 'No Docker daemon answers.',
+            isolation: null
           }
         ],
         default: null
@@ -431,6 +432,55 @@ describe('RpzPanel', () => {
     expect(
       node.querySelector('.jp-ReproServer-run-button')!.hasAttribute('disabled')
     ).toBe(true);
+    panel.dispose();
+  });
+
+  it('says what the backend isolates, and in bold what it does not', async () => {
+    const contained = BACKENDS.backends[0].isolation!;
+    const sandboxWith = (isolation: typeof contained) =>
+      fakeClient({
+        backends: jest.fn(async () => ({
+          backends: [
+            { name: 'sandbox', available: true, detail: 'Sandbox', isolation }
+          ],
+          default: 'sandbox'
+        }))
+      });
+    const isolated = await openPanel(sandboxWith(contained));
+    const text = isolated.node.querySelector(
+      '.jp-ReproServer-isolation'
+    )?.textContent;
+    expect(text).toContain(
+      'The experiment cannot reach your files, the network, your other processes.'
+    );
+    expect(text).toContain(
+      'Root steps keep 5 privileges, inside their container only'
+    );
+    expect(
+      isolated.node.querySelector('.jp-ReproServer-notIsolated')
+    ).toBeNull();
+    isolated.panel.dispose();
+
+    const { panel, node } = await openPanel(
+      sandboxWith({
+        ...contained,
+        files: false,
+        network: false,
+        processes: false,
+        capabilities: { scope: 'host', root: [], nonRoot: [] },
+        memory: 'rlimit',
+        cpu: 'none',
+        disk: 'none'
+      })
+    );
+    expect(node.querySelector('.jp-ReproServer-notIsolated')?.textContent).toBe(
+      'It CAN reach your files, the network, your other processes. '
+    );
+    expect(
+      node.querySelector('.jp-ReproServer-isolation')?.textContent
+    ).toContain(
+      'Steps have the server’s own privileges on this host; limits: memory rlimit, CPU not enforced, disk not enforced.'
+    );
     panel.dispose();
   });
 

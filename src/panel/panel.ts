@@ -4,6 +4,7 @@ import type { PackageSession } from '../model/package';
 import { button, h } from './dom';
 import { HistoryView } from './history';
 import { InputsView } from './inputs';
+import { renderIsolation } from './isolation';
 import { renderOverview } from './overview';
 import { ParametersView } from './parameters';
 import { RunView, statusLabel } from './run';
@@ -161,7 +162,8 @@ export class RpzPanel extends Widget {
             { class: 'jp-ReproServer-backend jp-ReproServer-muted' },
             trans.__('Runs on %1: %2', usable.name, usable.detail)
           )
-        : ''
+        : '',
+      usable?.isolation ? renderIsolation(usable.isolation, trans) : ''
     );
   }
 

@@ -13,8 +13,9 @@ function masks(panel: Locator): Locator[] {
     panel.locator('.jp-ReproServer-runHead strong'),
     panel.locator('.jp-ReproServer-stepState'),
     panel.locator('.jp-ReproServer-savedTo'),
-    // Names the host's Docker socket.
+    // Names the host's Docker socket, and what this host's backend isolates.
     panel.locator('.jp-ReproServer-backend'),
+    panel.locator('.jp-ReproServer-isolation'),
     panel.locator('[data-tab="history"]')
   ];
 }

@@ -71,6 +71,106 @@ export const OPENAPI = {
           }
         }
       },
+      LimitEnforcement: {
+        enum: ['cgroup', 'rlimit', 'polling', 'none'],
+        description:
+          'How a limit is enforced: a cgroup, an rlimit, a periodic measurement, or not at all.'
+      },
+      BackendIsolation: {
+        type: 'object',
+        description:
+          'What the backend isolates, stated from what was found at start and checked by the isolation probe tests: an experiment reaches exactly what is not isolated.',
+        required: [
+          'files',
+          'network',
+          'processes',
+          'nestedUserNamespaces',
+          'capabilities',
+          'memory',
+          'cpu',
+          'disk'
+        ],
+        properties: {
+          files: {
+            type: 'boolean',
+            description:
+              'The experiment can neither read nor write host files outside its run’s tree.'
+          },
+          network: {
+            type: 'boolean',
+            description:
+              'No network at all: no TCP or UDP to the host’s loopback or elsewhere.'
+          },
+          processes: {
+            type: 'boolean',
+            description:
+              'Host processes are invisible and cannot be signalled; their environment is unreadable.'
+          },
+          nestedUserNamespaces: {
+            type: 'boolean',
+            description: 'The experiment may create user namespaces of its own.'
+          },
+          capabilities: {
+            type: 'object',
+            required: ['scope', 'root', 'nonRoot'],
+            properties: {
+              scope: {
+                enum: ['container', 'user-namespace', 'host'],
+                description:
+                  'Where a root step’s capabilities take effect (host: the server’s own, unchanged).'
+              },
+              root: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'Effective capabilities of a step recorded as root, without CAP_, sorted.'
+              },
+              nonRoot: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'Effective capabilities of a step recorded as a non-root user.'
+              }
+            }
+          },
+          hostUser: {
+            enum: ['server', 'unprivileged'],
+            description:
+              'Who the experiment is on the host where files or processes are not isolated: the server’s own user, or an unprivileged user id of the run’s own that owns nothing. Absent where both are isolated.'
+          },
+          memory: ref('LimitEnforcement'),
+          cpu: ref('LimitEnforcement'),
+          disk: ref('LimitEnforcement')
+        }
+      },
+      BackendStatus: {
+        type: 'object',
+        required: ['name', 'available', 'detail', 'isolation'],
+        properties: {
+          name: { enum: ['docker', 'sandbox'] },
+          available: { type: 'boolean' },
+          detail: {
+            type: 'string',
+            description: 'Why it is unavailable, or what it runs on.'
+          },
+          isolation: {
+            oneOf: [ref('BackendIsolation'), { type: 'null' }],
+            description: 'What it isolates; null when it is unavailable.'
+          }
+        }
+      },
+      BackendsResponse: {
+        type: 'object',
+        required: ['backends', 'default'],
+        properties: {
+          backends: { type: 'array', items: ref('BackendStatus') },
+          default: {
+            oneOf: [{ enum: ['docker', 'sandbox'] }, { type: 'null' }],
+            description:
+              'What `auto` picks now; null when nothing can run here.'
+          }
+        }
+      },
       PackageSummary: {
         type: 'object',
         required: ['sha256', 'name', 'size', 'path', 'createdAt'],
@@ -194,8 +294,12 @@ export const OPENAPI = {
     },
     '/api/backends': {
       get: {
-        summary: 'Which backends can run experiments here, and why not.',
-        responses: { '200': ok('Backends.'), ...common }
+        summary:
+          'Which backends can run experiments here, why not, and what each isolates.',
+        responses: {
+          '200': ok('Backends.', ref('BackendsResponse')),
+          ...common
+        }
       }
     },
     '/api/openapi.json': {

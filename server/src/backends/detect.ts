@@ -1,11 +1,18 @@
-import type { BackendStatus } from '../api/wire';
+import type { BackendIsolation, BackendStatus } from '../api/wire';
 import type { ServerConfig } from '../config';
 import { pingDocker } from './docker/ping';
-import { detectSandbox } from './sandbox/detect';
+import {
+  capabilitiesOfThisProcess,
+  capabilityNames,
+  dockerRootCapabilities,
+  lastCapability,
+  userNamespacesAllowed
+} from './isolation-facts';
+import { detectSandbox, type SandboxStatus } from './sandbox/detect';
 
 /**
- * Which backends can run experiments on this host right now, and why not. Docker is asked each
- * time (a daemon may come and go); the sandbox probe is done once per process.
+ * Which backends can run experiments on this host right now, why not, and what each isolates.
+ * Docker is asked each time (a daemon may come and go); the sandbox probe is done once per process.
  */
 export async function detectBackends(
   config: ServerConfig
@@ -20,8 +27,96 @@ export async function detectBackends(
       available: docker.ok,
       detail: docker.ok
         ? `Docker Engine at ${config.dockerSocket}`
-        : `Docker: ${docker.reason}${config.dockerUnavailable ? ` (setup said: ${config.dockerUnavailable})` : ''}.`
+        : `Docker: ${docker.reason}${config.dockerUnavailable ? ` (setup said: ${config.dockerUnavailable})` : ''}.`,
+      isolation: docker.ok ? dockerIsolation() : null
     },
-    { name: 'sandbox', available: sandbox.available, detail: sandbox.detail }
+    {
+      name: 'sandbox',
+      available: sandbox.available,
+      detail: sandbox.detail,
+      isolation: sandbox.available ? await sandboxIsolation(sandbox) : null
+    }
   ];
+}
+
+/**
+ * A container with network `none`, its own pid namespace and no host folder mounted writable;
+ * a root step keeps Docker's default capabilities minus the ones experiments do not need, a
+ * non-root step none (`rpz-exec` clears them); Docker's seccomp profile refuses new user
+ * namespaces. Limits: the container's cgroup; disk use by measuring the writable layer.
+ */
+export function dockerIsolation(): BackendIsolation {
+  return {
+    files: true,
+    network: true,
+    processes: true,
+    nestedUserNamespaces: false,
+    capabilities: {
+      scope: 'container',
+      root: dockerRootCapabilities(),
+      nonRoot: []
+    },
+    memory: 'cgroup',
+    cpu: 'cgroup',
+    disk: 'polling'
+  };
+}
+
+/**
+ * bubblewrap: own user, pid, network, IPC and UTS namespaces over the run's own tree, so files,
+ * network and processes are isolated; a root step holds its capabilities in its own user
+ * namespace only. proot: ptrace only, so nothing but the view of `/` changes: `/proc/<pid>/root`
+ * of any host process leads to the host's files, the network is the host's, host processes are
+ * visible; a step is the server's user, with its capabilities and its processes' environments,
+ * or, under a root server, an unprivileged user of its own with none (`hostUser`).
+ */
+export async function sandboxIsolation(
+  sandbox: SandboxStatus
+): Promise<BackendIsolation> {
+  const memory =
+    sandbox.limits === 'cgroup-v1' || sandbox.limits === 'cgroup-v2'
+      ? 'cgroup'
+      : sandbox.prlimit
+        ? 'rlimit'
+        : 'none';
+  const cpu = memory === 'cgroup' ? 'cgroup' : 'none';
+  if (sandbox.mechanism === 'bwrap') {
+    return {
+      files: true,
+      network: true,
+      processes: true,
+      nestedUserNamespaces: !sandbox.disableUserns,
+      capabilities: {
+        scope: 'user-namespace',
+        root:
+          sandbox.rootCapabilities ??
+          capabilityNames(allCapabilities(await lastCapability())),
+        nonRoot: []
+      },
+      memory,
+      cpu,
+      disk: sandbox.diskLimit ?? 'none'
+    };
+  }
+  // Under a root server each run is a user of its own without capabilities (`run-user.ts`).
+  const own = sandbox.runUser
+    ? []
+    : capabilityNames(await capabilitiesOfThisProcess());
+  return {
+    files: false,
+    network: false,
+    processes: false,
+    nestedUserNamespaces: own.includes('SYS_ADMIN')
+      ? true
+      : await userNamespacesAllowed(),
+    capabilities: { scope: 'host', root: own, nonRoot: own },
+    hostUser: sandbox.runUser ? 'unprivileged' : 'server',
+    memory,
+    cpu,
+    disk: sandbox.diskLimit ?? 'none'
+  };
+}
+
+function allCapabilities(last: number): bigint {
+  return (1n << BigInt(last + 1)) - 1n;
 }

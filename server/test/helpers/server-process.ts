@@ -18,7 +18,12 @@ export interface RunningServer {
 /** Starts `reproserver serve` on a free loopback port and waits until it says where it listens. */
 export async function startServer(
   env: Record<string, string> = {},
-  options: { stateDir?: string; token?: string } = {}
+  options: {
+    stateDir?: string;
+    token?: string;
+    /** Run the server as this user (the test runs as root); its state folder must be its own. */
+    user?: { uid: number; gid: number };
+  } = {}
 ): Promise<RunningServer> {
   const token =
     options.token ?? 'test-token-' + Math.random().toString(36).slice(2);
@@ -29,7 +34,8 @@ export async function startServer(
     [CLI, 'serve', '--port', '0', '--state', stateDir],
     {
       env: { ...process.env, REPROSERVER_TOKEN: token, ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...options.user
     }
   );
   let output = '';

@@ -72,12 +72,18 @@ describe('reproserver serve', () => {
         {
           name: 'docker',
           available: true,
-          detail: `Docker Engine at ${dockerSocket}`
+          detail: `Docker Engine at ${dockerSocket}`,
+          isolation: expect.objectContaining({
+            files: true,
+            network: true,
+            processes: true
+          })
         },
         {
           name: 'sandbox',
           available: true,
-          detail: expect.stringMatching(/^Sandbox: /)
+          detail: expect.stringMatching(/^Sandbox: /),
+          isolation: expect.objectContaining({ files: expect.any(Boolean) })
         }
       ],
       default: 'docker'
@@ -145,12 +151,14 @@ describe('reproserver serve', () => {
           {
             name: 'docker',
             available: false,
-            detail: 'Docker: no daemon at /nonexistent/docker.sock.'
+            detail: 'Docker: no daemon at /nonexistent/docker.sock.',
+            isolation: null
           },
           {
             name: 'sandbox',
             available: true,
-            detail: expect.stringMatching(/^Sandbox: /)
+            detail: expect.stringMatching(/^Sandbox: /),
+            isolation: expect.objectContaining({ files: expect.any(Boolean) })
           }
         ],
         // Without Docker, experiments run in the sandbox.

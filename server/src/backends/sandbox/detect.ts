@@ -6,12 +6,22 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { LimitEnforcement } from '../../api/wire';
 import { helperPath as defaultHelperPath } from '../docker/helper-path';
+import { SANDBOX_ROOT_CAPABILITIES } from './capabilities';
 import { detectLimits, type LimitsMode } from './limits';
 import { probeOverlay, type OverlayPrograms } from './overlay';
+import {
+  dropPrivilegesArgv,
+  needsRunUser,
+  probeDrop,
+  sandboxRunsDir,
+  sandboxUidBase,
+  takeRunUser
+} from './run-user';
 
 export type SandboxMechanism = 'bwrap' | 'proot';
 
@@ -30,6 +40,24 @@ export interface SandboxStatus {
   isolation?: 'overlay' | 'copy';
   /** The programs that set up overlays, when they work here. */
   overlay?: OverlayPrograms;
+  /**
+   * bubblewrap: whether steps run with `--disable-userns` (bubblewrap ≥ 0.8), so an experiment
+   * cannot create user namespaces of its own (and hold capabilities in them).
+   */
+  disableUserns?: boolean;
+  /*
+   * Facts for the isolation statement of `GET /api/backends` (`backends/detect.ts`), set where
+   * the runner changes them.
+   */
+  /** Capabilities a root step keeps in its user namespace (names without `CAP_`); unset: all. */
+  rootCapabilities?: string[];
+  /** How the run's disk use is bounded; unset: not at all. */
+  diskLimit?: LimitEnforcement;
+  /**
+   * proot under a root server: each run runs as an unprivileged user id of its own (`run-user.ts`),
+   * dropped to by `setpriv`, with its folder in `runsDir`. Unset: runs run as the server's user.
+   */
+  runUser?: { setpriv: string; uidBase: number; runsDir: string };
 }
 
 export interface DetectOptions {
@@ -40,10 +68,31 @@ export interface DetectOptions {
 
 const cache = new Map<string, Promise<SandboxStatus>>();
 
+/**
+ * The mechanism an administrator chose with `REPROSERVER_SANDBOX` (`bwrap`, `proot`; `auto` or
+ * unset: the first that works), for the server and the CLI alike.
+ */
+export function mechanismFromEnv(
+  env: Record<string, string | undefined> = process.env
+): SandboxMechanism | 'auto' | Error {
+  const value = env.REPROSERVER_SANDBOX || 'auto';
+  if (value === 'auto' || value === 'bwrap' || value === 'proot') {
+    return value;
+  }
+  return new Error(
+    `REPROSERVER_SANDBOX is "${value}": use bwrap, proot or auto.`
+  );
+}
+
 /** Probes once per process and mechanism choice; later calls get the same answer. */
 export function detectSandbox(
   options: DetectOptions = {}
 ): Promise<SandboxStatus> {
+  const chosen = options.mechanism ?? mechanismFromEnv();
+  if (chosen instanceof Error) {
+    return Promise.resolve(unavailable(`Sandbox: ${chosen.message}`));
+  }
+  options = chosen === 'auto' ? options : { ...options, mechanism: chosen };
   const key = `${options.mechanism ?? 'auto'}\0${options.helperPath ?? ''}`;
   let found = cache.get(key);
   if (!found) {
@@ -70,10 +119,26 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
       failures.push(`${mechanism} is not installed`);
       continue;
     }
-    const result =
-      mechanism === 'bwrap'
-        ? await probeBwrap(program, helper)
-        : await probeProot(program, helper);
+    let disableUserns: boolean | undefined;
+    let result: string | null;
+    let runUser: SandboxStatus['runUser'];
+    if (needsRunUser(mechanism)) {
+      const found = runUserOf();
+      if (typeof found === 'string') {
+        failures.push(found);
+        continue;
+      }
+      runUser = found;
+    }
+    if (mechanism === 'bwrap') {
+      result = await probeBwrap(program, helper, BWRAP_NO_NESTED_USERNS);
+      disableUserns = result === null;
+      if (!disableUserns) {
+        result = await probeBwrap(program, helper, []);
+      }
+    } else {
+      result = await probeProot(program, helper, runUser);
+    }
     if (result !== null) {
       failures.push(`${mechanism} does not work here (${result})`);
       continue;
@@ -89,8 +154,8 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
         : `proot ${version}`.trim();
     const isolation =
       mechanism === 'bwrap'
-        ? 'user namespaces; no network; own process tree and hostname'
-        : 'ptrace; files only: NO network isolation, host processes visible, no hostname; not a security boundary';
+        ? `user namespaces; no network; own process tree and hostname; no capabilities but a few for root steps, in their own namespace; ${disableUserns ? 'no nested user namespaces' : 'nested user namespaces ALLOWED (this bubblewrap has no --disable-userns)'}`
+        : `ptrace; files only: NO network isolation, host processes visible, no hostname; not a security boundary; ${runUser ? `each run as an unprivileged user id of its own (from ${runUser.uidBase}), not as root, with no capabilities` : "steps run as the server's user"}`;
     return {
       available: true,
       mechanism,
@@ -100,7 +165,18 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
       limits,
       prlimit,
       isolation: overlay ? 'overlay' : 'copy',
-      overlay
+      overlay,
+      ...(disableUserns === undefined ? {} : { disableUserns }),
+      ...(mechanism === 'bwrap'
+        ? {
+            rootCapabilities: SANDBOX_ROOT_CAPABILITIES.map(cap =>
+              cap.replace(/^CAP_/, '')
+            ).sort()
+          }
+        : {}),
+      // Every run's writable tree is measured while it runs (`disk-watch.ts`).
+      diskLimit: 'polling',
+      ...(runUser ? { runUser } : {})
     };
   }
   return unavailable(`Sandbox unavailable: ${failures.join('; ')}.`);
@@ -110,13 +186,17 @@ function describeLimits(
   limits: LimitsMode,
   prlimit: string | undefined
 ): string {
+  const files = prlimit
+    ? 'file size and open files by rlimit'
+    : 'no file size or open-files limit (prlimit is missing)';
+  const disk = 'disk use measured every second';
   if (limits !== 'rlimit') {
-    return `memory, processes and CPU limited by ${limits === 'cgroup-v2' ? 'cgroup v2' : 'cgroup v1'}`;
+    return `memory, processes and CPU limited by ${limits === 'cgroup-v2' ? 'cgroup v2' : 'cgroup v1'}, ${files}, ${disk}`;
   }
   if (!prlimit) {
-    return 'no memory or process limits (prlimit is missing)';
+    return `no memory or process limits (prlimit is missing), ${files}, ${disk}`;
   }
-  return 'memory limited by rlimit (address space; out-of-memory inferred from the error message), processes by RLIMIT_NPROC (per user), no CPU limit';
+  return `memory limited by rlimit (address space; out-of-memory inferred from the error message), processes by RLIMIT_NPROC (per user), ${files}, ${disk}, no CPU limit`;
 }
 
 function unavailable(detail: string): SandboxStatus {
@@ -164,10 +244,15 @@ function attempt(
   });
 }
 
-function probeBwrap(program: string, helper: string): Promise<string | null> {
+function probeBwrap(
+  program: string,
+  helper: string,
+  extra: string[]
+): Promise<string | null> {
   return attempt([
     program,
     ...BWRAP_NAMESPACES,
+    ...extra,
     '--ro-bind',
     helper,
     '/rpz-exec',
@@ -180,28 +265,91 @@ function probeBwrap(program: string, helper: string): Promise<string | null> {
   ]);
 }
 
+/**
+ * What a root server needs to run proot without root (`run-user.ts`): `setpriv`, a valid range
+ * of ids; a sentence when something is missing (proot is then not used).
+ */
+function runUserOf(): NonNullable<SandboxStatus['runUser']> | string {
+  const uidBase = sandboxUidBase();
+  if (uidBase instanceof Error) {
+    return `proot cannot run here (${uidBase.message})`;
+  }
+  const setpriv = which('setpriv');
+  if (!setpriv) {
+    return "proot is not used by a root server without setpriv (util-linux): it would give the experiment this server's root privileges; install setpriv, use bubblewrap (it works as root) or run the server as a normal user";
+  }
+  return { setpriv, uidBase, runsDir: sandboxRunsDir() };
+}
+
+/**
+ * Runs the helper under proot in an empty root, as runs will run it: under a root server, as an
+ * unprivileged id, from a folder of its own in the runs' folder, with a copy of the helper.
+ */
 async function probeProot(
   program: string,
-  helper: string
+  helper: string,
+  runUser: SandboxStatus['runUser']
 ): Promise<string | null> {
-  const root = await mkdtemp(join(tmpdir(), 'reproserver-proot-probe-'));
+  if (!runUser) {
+    const root = await mkdtemp(join(tmpdir(), 'reproserver-proot-probe-'));
+    try {
+      return await attempt(
+        [
+          program,
+          '-v',
+          '-1',
+          '-r',
+          root,
+          '-b',
+          `${helper}:/rpz-exec`,
+          '/rpz-exec',
+          'oom-kills'
+        ],
+        { PROOT_TMP_DIR: tmpdir() }
+      );
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }
+  let user;
   try {
+    user = await takeRunUser(runUser.uidBase, runUser.runsDir);
+  } catch (error) {
+    return `no user id or folder for runs in ${runUser.runsDir} (REPROSERVER_SANDBOX_RUNS_DIR): ${(error as Error).message}`;
+  }
+  const folder = user.folder;
+  try {
+    const dropped = await probeDrop(runUser.setpriv, user);
+    if (dropped !== null) {
+      return `setpriv cannot drop to an unprivileged user: ${dropped}`;
+    }
+    const root = join(folder, 'root');
+    const tmp = join(folder, 'tmp');
+    await mkdir(root, { mode: 0o700 });
+    await mkdir(tmp, { mode: 0o700 });
+    await copyFile(helper, join(folder, 'rpz-exec'));
+    for (const path of [root, tmp]) {
+      await chown(path, user.uid, user.gid);
+    }
+    await chown(folder, 0, user.gid);
+    await chmod(folder, 0o710);
     return await attempt(
       [
+        ...dropPrivilegesArgv(runUser.setpriv, user),
         program,
         '-v',
         '-1',
         '-r',
         root,
         '-b',
-        `${helper}:/rpz-exec`,
+        `${join(folder, 'rpz-exec')}:/rpz-exec`,
         '/rpz-exec',
         'oom-kills'
       ],
-      { PROOT_TMP_DIR: tmpdir() }
+      { PROOT_TMP_DIR: tmp }
     );
   } finally {
-    await rm(root, { recursive: true, force: true });
+    await user.release();
   }
 }
 
@@ -216,6 +364,9 @@ export const BWRAP_NAMESPACES = [
   '--die-with-parent',
   '--new-session'
 ];
+
+/** Forbids user namespaces inside the sandbox (bubblewrap ≥ 0.8; needs `--unshare-user`). */
+export const BWRAP_NO_NESTED_USERNS = ['--disable-userns'];
 
 function versionOf(program: string): Promise<string> {
   return new Promise(resolve => {

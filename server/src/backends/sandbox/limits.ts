@@ -13,6 +13,8 @@
  *   on top. (The kernel does not apply RLIMIT_NPROC to root.)
  * - CPU: no rate limit (RLIMIT_CPU limits CPU seconds, not a share); the wall-clock timeout bounds
  *   the time.
+ * Either way, every step also gets RLIMIT_FSIZE at the run's disk limit and RLIMIT_NOFILE
+ * (`rlimitLauncher`); the run's disk use as a whole is measured by `disk-watch.ts`.
  */
 import {
   access,
@@ -254,22 +256,76 @@ export function cgroupLauncher(group: RunCgroup): {
 }
 
 /**
- * The `prlimit` prefix for rlimit mode: RLIMIT_AS at the memory limit and RLIMIT_NPROC at the
- * process limit on top of what the user already runs (both soft and hard, so the experiment cannot
- * raise them).
+ * Open files per process: the soft limit most systems give, and a hard limit the experiment may
+ * raise it to but not past (both lowered to this process's own hard limit, which only a privileged
+ * process could raise). Bounds what one process can pin in the kernel.
+ */
+export const OPEN_FILES_LIMIT = { soft: 1024, hard: 65536 };
+
+/**
+ * The `prlimit` prefix of every step, soft and hard limits alike so that the experiment cannot
+ * raise them, each at most this process's own hard limit (raising one takes CAP_SYS_RESOURCE):
+ * - always: RLIMIT_FSIZE at the run's disk limit (a write past it fails, and SIGXFSZ ends the
+ *   writer), RLIMIT_NOFILE (`OPEN_FILES_LIMIT`);
+ * - in rlimit mode, where no cgroup does it: RLIMIT_AS at the memory limit and RLIMIT_NPROC at the
+ *   process limit on top of what the user the steps run as (`runUid`) already runs.
  */
 export async function rlimitLauncher(
   prlimit: string,
-  limits: RunLimits
+  limits: RunLimits,
+  mode: LimitsMode = 'rlimit',
+  runUid: number = process.getuid?.() ?? 0
 ): Promise<string[]> {
-  const memory = Math.floor(limits.memoryMiB * 1024 * 1024);
-  const nproc = limits.pids + (await tasksOfUser(process.getuid?.() ?? 0));
-  return [
+  const own = await ownHardLimits();
+  const cap = (name: string, value: number): number =>
+    Math.min(value, own.get(name) ?? Infinity);
+  const fileBytes = cap('file size', Math.floor(limits.diskMiB * 1024 * 1024));
+  const nofileHard = cap('open files', OPEN_FILES_LIMIT.hard);
+  const nofileSoft = Math.min(OPEN_FILES_LIMIT.soft, nofileHard);
+  const argv = [
     prlimit,
-    `--as=${memory}:${memory}`,
-    `--nproc=${nproc}:${nproc}`,
-    '--'
+    `--fsize=${fileBytes}:${fileBytes}`,
+    `--nofile=${nofileSoft}:${nofileHard}`
   ];
+  if (mode === 'rlimit') {
+    const memory = cap(
+      'address space',
+      Math.floor(limits.memoryMiB * 1024 * 1024)
+    );
+    const nproc = cap('processes', limits.pids + (await tasksOfUser(runUid)));
+    argv.push(`--as=${memory}:${memory}`, `--nproc=${nproc}:${nproc}`);
+  }
+  return [...argv, '--'];
+}
+
+/** This process's hard limits that are not unlimited, by `/proc/self/limits` name ("open files"). */
+async function ownHardLimits(): Promise<Map<string, number>> {
+  hardLimits ??= readFile('/proc/self/limits', 'utf8').then(
+    text => {
+      const found = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        const match = /^Max ([a-z ]+?)\s{2,}\S+\s+(\d+)\s/.exec(line);
+        if (match) {
+          found.set(match[1], Number(match[2]));
+        }
+      }
+      return found;
+    },
+    () => new Map<string, number>()
+  );
+  return hardLimits;
+}
+let hardLimits: Promise<Map<string, number>> | undefined;
+
+/**
+ * Whether a failed step hit RLIMIT_FSIZE: the kernel ended it with SIGXFSZ (exit code 128 + 25),
+ * or it ignores that signal (Python does) and reported the write's EFBIG error.
+ */
+export function hitFileSizeLimit(
+  exitCode: number,
+  stderrTail: string
+): boolean {
+  return exitCode === 128 + 25 || /File too large|EFBIG/.test(stderrTail);
 }
 
 /** Tasks (threads included: RLIMIT_NPROC counts them) whose real uid is `uid`. */

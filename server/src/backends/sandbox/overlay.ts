@@ -13,12 +13,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, lstat } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Stats } from 'node:fs';
 import { removeTree } from '../../sandbox/rootfs-cache';
-import { SANDBOX_PATHS } from './run-tree';
+import { findFiles, type FoundFiles, type WalkLimits } from './run-tree';
 
 /**
  * Mounts the overlay in a new user and mount namespace, says "ready", then waits to be killed (or
@@ -124,32 +123,12 @@ export class OverlayTree {
     await exited;
   }
 
-  /** Regular files the run created or changed: those in the upper layer. Sorted by path. */
-  async changedFiles(): Promise<{ path: string; info: Stats }[]> {
-    const changed: { path: string; info: Stats }[] = [];
-    const walk = async (relative: string): Promise<void> => {
-      const names = await readdir(join(this.upper, relative)).catch(
-        () => [] as string[]
-      );
-      await Promise.all(
-        names.map(async name => {
-          const rel = relative === '' ? name : `${relative}/${name}`;
-          if (relative === '' && SANDBOX_PATHS.includes('/' + rel)) {
-            return;
-          }
-          const info = await lstat(join(this.upper, rel)).catch(() => null);
-          if (info?.isDirectory()) {
-            await walk(rel);
-          } else if (info?.isFile()) {
-            changed.push({ path: '/' + rel, info });
-          }
-        })
-      );
-    };
-    await walk('');
-    return changed.sort((a, b) =>
-      a.path < b.path ? -1 : a.path > b.path ? 1 : 0
-    );
+  /** Regular files the run created or changed: those in the upper layer. */
+  changedFiles(limits: WalkLimits = {}): Promise<FoundFiles> {
+    return findFiles(this.upper, () => true, {
+      ...limits,
+      openUpIn: this.root
+    });
   }
 }
 

@@ -21,13 +21,25 @@
  *   uid/gid is mapped to that user, so the step runs as its recorded uid and sees every file as its
  *   own; proot (`-i uid:gid`) fakes the ids the same way. Output events report the package's
  *   recorded owner for files it had, and the uid/gid of the step that wrote it for new files.
- * - bubblewrap: no network, own pid namespace (every process of a step dies with it), own hostname.
- *   proot: no network isolation, no pid namespace, no hostname (the host's).
- * - limits: cgroups when this process may create them, else rlimits (see `limits.ts`).
+ * - bubblewrap: no network, own pid namespace (every process of a step dies with it), own hostname,
+ *   no capabilities but a short list for root steps, held in the step's own user namespace
+ *   (`capabilities.ts`), no nested user namespaces where bubblewrap can forbid them.
+ *   proot: no network isolation, no pid namespace (a stopped step's processes are found through
+ *   their tracer: `proot-tracees.ts`), no hostname (the host's), the server's own capabilities;
+ *   under a root server, proot runs instead as an unprivileged user id of the run's own with no
+ *   capabilities (`run-user.ts`), on a copy handed over to that id, in a folder outside the
+ *   server's state folder that only it (and root) can enter.
+ * - limits: cgroups when this process may create them, else rlimits; file size and open files by
+ *   rlimit always (see `limits.ts`); disk use by measuring the run's writable tree (`disk-watch.ts`).
+ *
+ * The host reads and removes a run's tree only once no process of the run is left, and even then
+ * never through a link the experiment planted and never by opening anything but a regular file
+ * (`run-tree.ts`, `sandbox/remove-tree.ts`); the package's entries never sit where the sandbox
+ * mounts its own /proc, /dev, /sys and /.reproserver (`sandbox/extract.ts`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -44,14 +56,18 @@ import {
   type RunResult
 } from '../common/run-backend';
 import { helperPath as defaultHelperPath } from '../docker/helper-path';
+import { bwrapCapabilityArgs } from './capabilities';
 import {
   BWRAP_NAMESPACES,
+  BWRAP_NO_NESTED_USERNS,
   detectSandbox,
   type SandboxMechanism,
   type SandboxStatus
 } from './detect';
+import { DiskWatch } from './disk-watch';
 import {
   RunCgroup,
+  hitFileSizeLimit,
   cgroupLauncher,
   isAlive,
   looksOutOfMemory,
@@ -60,16 +76,31 @@ import {
 } from './limits';
 import { stepFailed, stoppedBy } from '../common/endings';
 import { OverlayTree } from './overlay';
+import { killProot } from './proot-tracees';
+import {
+  dropPrivilegesArgv,
+  handOver,
+  killProcessesOf,
+  removeStaleRunFolders,
+  takeRunUser,
+  type RunUser
+} from './run-user';
 import {
   changedFiles,
   copyTree,
   existsInRoot,
   openRegularFile,
+  type FoundFiles,
   placeFile
 } from './run-tree';
 import { errorMessage } from '../../describe';
 
 const HELPER = '/.reproserver/rpz-exec';
+
+/** Files and folders a run may make before its disk measurement stops it (beyond the package's). */
+export const MAX_RUN_ENTRIES = 250_000;
+/** Folder nesting a run may make before its disk measurement stops it. */
+export const MAX_RUN_DEPTH = 128;
 
 export interface SandboxRunOptions extends RunBackendOptions {
   /** The package's root filesystem, from `prepareRootfs`. */
@@ -84,6 +115,12 @@ export interface SandboxRunOptions extends RunBackendOptions {
   isolation?: 'auto' | 'copy';
   /** The static `rpz-exec` binary on this host. */
   helperPath?: string;
+  /** Changed files collected at most; default `MAX_CHANGED_FILES` (run-tree.ts). */
+  maxChangedFiles?: number;
+  /** Files and folders the run may make; default `MAX_RUN_ENTRIES`. */
+  maxRunEntries?: number;
+  /** Least time between two measurements of the run's disk use; default 1000 ms (tests). */
+  diskIntervalMs?: number;
 }
 
 export type SandboxRunResult = RunResult;
@@ -100,13 +137,15 @@ export async function runOnSandbox(
       status,
       ...(detail ? { detail } : {})
     });
-  let ending: 'timed-out' | 'cancelled' | undefined;
+  // Why the run was stopped from here: its time, the user, or its disk limit (a sentence).
+  let ending: 'timed-out' | 'cancelled' | { disk: string } | undefined;
   let current: ChildProcess | undefined;
+  let mechanism: SandboxMechanism | undefined;
   const copying = new AbortController();
-  const kill = (why: 'timed-out' | 'cancelled'): void => {
+  const kill = (why: NonNullable<typeof ending>): void => {
     ending ??= why;
     copying.abort();
-    killGroup(current);
+    void stopStep(current, mechanism);
   };
   const onAbort = (): void => kill('cancelled');
   signal?.addEventListener('abort', onAbort);
@@ -114,6 +153,8 @@ export async function runOnSandbox(
   let runDir: string | undefined;
   let group: RunCgroup | undefined;
   let overlay: OverlayTree | undefined;
+  let disk: DiskWatch | undefined;
+  let runUser: RunUser | undefined;
   let result: SandboxRunResult;
   try {
     if (signal?.aborted) {
@@ -127,15 +168,24 @@ export async function runOnSandbox(
     if (!sandbox.available) {
       return finish(onEvent, { status: 'error', reason: sandbox.detail });
     }
+    mechanism = sandbox.mechanism!;
     const limitsMode: LimitsMode =
       options.limits === 'rlimit' ? 'rlimit' : sandbox.limits!;
-    const runsDir = join(options.stateDir, 'sandbox', 'runs');
-    await removeStaleRuns(runsDir);
-    runDir = join(
-      runsDir,
-      `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}`
-    );
-    await mkdir(runDir, { recursive: true, mode: 0o700 });
+    let helperInSandbox = helper;
+    if (sandbox.runUser) {
+      const { uidBase, runsDir } = sandbox.runUser;
+      await removeStaleRunFolders(uidBase, runsDir);
+      runUser = await takeRunUser(uidBase, runsDir);
+      runDir = runUser.folder;
+    } else {
+      const runsDir = join(options.stateDir, 'sandbox', 'runs');
+      await removeStaleRuns(runsDir);
+      runDir = join(
+        runsDir,
+        `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}`
+      );
+      await mkdir(runDir, { recursive: true, mode: 0o700 });
+    }
     let root = join(runDir, 'root');
     if (
       sandbox.mechanism === 'bwrap' &&
@@ -151,15 +201,25 @@ export async function runOnSandbox(
     } else {
       await copyTree(options.rootfs.root, root, copying.signal);
     }
+    if (runUser) {
+      helperInSandbox = await handOverRun(
+        runDir,
+        root,
+        helper,
+        runUser,
+        copying.signal
+      );
+    }
     if (limitsMode !== 'rlimit') {
       group = await RunCgroup.create(limitsMode, plan.limits);
     }
-    if (ending) {
+    if (ending === 'timed-out' || ending === 'cancelled') {
       return finish(onEvent, { status: ending });
     }
     const context: StepContext = {
       sandbox,
-      helper,
+      helper: helperInSandbox,
+      runUser,
       root,
       runDir,
       plan,
@@ -167,12 +227,33 @@ export async function runOnSandbox(
       limitsMode,
       overlay
     };
-    emit('running', sandbox.detail);
-    const since = Date.now();
+    emit(
+      'running',
+      [sandbox.detail, ...unpackWarnings(options.rootfs.info.warnings)].join(
+        ' '
+      )
+    );
+    // The next millisecond: the copy's last changes may fall in this one (ctimes have nanoseconds,
+    // Date.now() drops them), and must not count as the run's. The run's first writes come later.
+    const since = Date.now() + 1;
     timer = setTimeout(
       () => kill('timed-out'),
       plan.limits.timeoutSeconds * 1000
     );
+    disk = new DiskWatch({
+      roots: overlay
+        ? [overlay.upper]
+        : [root, ...(sandbox.mechanism === 'proot' ? [prootShm(runDir)] : [])],
+      limitBytes: plan.limits.diskMiB * 1024 * 1024,
+      // A copy holds the package's files too: only what changed since it was made counts.
+      sinceMs: overlay ? undefined : since,
+      maxEntries:
+        (overlay ? 0 : options.rootfs.info.entries) +
+        (options.maxRunEntries ?? MAX_RUN_ENTRIES),
+      maxDepth: MAX_RUN_DEPTH,
+      intervalMs: options.diskIntervalMs,
+      onExceeded: reason => kill({ disk: reason })
+    });
     const log = new LogBudget(plan.limits.logBytes, onEvent);
     const stepStarts: { time: number; uid: number; gid: number }[] = [];
     result = { status: 'succeeded' };
@@ -180,10 +261,15 @@ export async function runOnSandbox(
       const step = plan.steps[position];
       const inputs = plan.inputs.filter(input => input.beforeStep === position);
       for (const input of inputs) {
-        await placeInput(root, input, options.openInput ?? openFileInput);
+        await placeInput(
+          root,
+          input,
+          options.openInput ?? openFileInput,
+          runUser
+        );
       }
       if (ending) {
-        result = stoppedBy(ending, plan, position);
+        result = stoppedFor(ending, plan, position);
         break;
       }
       stepStarts.push({ time: Date.now(), uid: step.uid, gid: step.gid });
@@ -197,13 +283,25 @@ export async function runOnSandbox(
         child => {
           current = child;
           if (ending) {
-            killGroup(child);
+            void stopStep(child, mechanism);
           }
         }
       );
       current = undefined;
+      if (runUser) {
+        // Nothing of the step may still run when the host next touches the run's tree.
+        await killProcessesOf(runUser.uid);
+      }
       if (ending) {
-        result = stoppedBy(ending, plan, position);
+        result = stoppedFor(ending, plan, position);
+        break;
+      }
+      if (exitCode !== 0 && hitFileSizeLimit(exitCode, stderrTail)) {
+        result = {
+          status: 'failed',
+          failedStep: position,
+          reason: `Step ${position} (${step.id}) failed writing a file larger than the run's disk limit of ${plan.limits.diskMiB} MiB (exit code ${exitCode}); raise limits.diskMiB if it needs more.`
+        };
         break;
       }
       if (exitCode !== 0) {
@@ -215,10 +313,12 @@ export async function runOnSandbox(
       }
     }
     clearTimeout(timer);
+    await disk.stop();
     if (result.status !== 'cancelled') {
+      const limits = { maxFiles: options.maxChangedFiles };
       const changed = overlay
-        ? await overlay.changedFiles()
-        : await changedFiles(root, options.rootfs.root, since);
+        ? await overlay.changedFiles(limits)
+        : await changedFiles(root, options.rootfs.root, since, limits);
       await collectOutputs(
         root,
         options.rootfs,
@@ -230,13 +330,16 @@ export async function runOnSandbox(
       );
     }
   } catch (error) {
-    result = ending
-      ? { status: ending }
-      : { status: 'error', reason: `The sandbox failed: ${describe(error)}` };
+    result =
+      ending === 'timed-out' || ending === 'cancelled'
+        ? { status: ending }
+        : { status: 'error', reason: `The sandbox failed: ${describe(error)}` };
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
-    killGroup(current);
+    await disk?.stop();
+    await stopStep(current, mechanism);
+    await runUser?.release().catch(() => undefined);
     await group?.remove().catch(() => undefined);
     await overlay?.stop().catch(() => undefined);
     if (runDir) {
@@ -244,6 +347,35 @@ export async function runOnSandbox(
     }
   }
   return finish(onEvent, result);
+}
+
+/**
+ * Makes the run's copy its own user's (`run-user.ts`), in a run folder that user can enter but not
+ * change: owned by root, group the run's (0710). In it: the copy (the user's), the step's /dev/shm
+ * and proot's temporary folder (the user's), and a copy of the helper (root's: the user may not be
+ * able to reach the host's, and cannot change this one). Returns the helper's path.
+ */
+async function handOverRun(
+  runDir: string,
+  root: string,
+  helper: string,
+  user: RunUser,
+  signal: AbortSignal
+): Promise<string> {
+  await handOver(root, user, signal);
+  const shm = prootShm(runDir);
+  await mkdir(shm, { mode: 0o700 });
+  await chown(shm, user.uid, user.gid);
+  await chmod(shm, 0o1777);
+  const tmp = prootTmp(runDir);
+  await mkdir(tmp, { mode: 0o700 });
+  await chown(tmp, user.uid, user.gid);
+  const copied = join(runDir, 'rpz-exec');
+  await copyFile(helper, copied);
+  await chmod(copied, 0o755);
+  await chown(runDir, 0, user.gid);
+  await chmod(runDir, 0o710);
+  return copied;
 }
 
 /** Removes the copies of runs whose process died before it could remove them. */
@@ -265,9 +397,42 @@ function finish(
   return result;
 }
 
-/** Kills a step's whole process group (the sandbox takes everything inside with it). */
-function killGroup(child: ChildProcess | undefined): void {
+/** Warnings of the package's unpacking said with each run, at most a few. */
+const UNPACK_WARNINGS_SAID = 5;
+
+/** What unpacking the package left out (entries at /proc, /dev…): the first few, and a count. */
+function unpackWarnings(warnings: readonly string[] = []): string[] {
+  const said = warnings.slice(0, UNPACK_WARNINGS_SAID);
+  const more = warnings.length - said.length;
+  return more > 0
+    ? [...said, `(${more} more warnings about unpacking the package.)`]
+    : said;
+}
+
+/** The result of a run stopped from here while step `position` ran. */
+function stoppedFor(
+  ending: 'timed-out' | 'cancelled' | { disk: string },
+  plan: RunPlan,
+  position: number
+): SandboxRunResult {
+  return typeof ending === 'string'
+    ? stoppedBy(ending, plan, position)
+    : { status: 'failed', failedStep: position, reason: ending.disk };
+}
+
+/**
+ * Kills a running step with everything it started: bubblewrap's process group (its pid namespace
+ * goes with it), or proot with every process it traces (there is no pid namespace to end them).
+ */
+async function stopStep(
+  child: ChildProcess | undefined,
+  mechanism: SandboxMechanism | undefined
+): Promise<void> {
   if (child?.pid === undefined || child.exitCode !== null) {
+    return;
+  }
+  if (mechanism === 'proot') {
+    await killProot(child.pid);
     return;
   }
   try {
@@ -279,7 +444,10 @@ function killGroup(child: ChildProcess | undefined): void {
 
 interface StepContext {
   sandbox: SandboxStatus;
+  /** The helper's path on the host, as the sandbox binds it. */
   helper: string;
+  /** The run's own user, when the server is root and proot runs (`run-user.ts`). */
+  runUser: RunUser | undefined;
   root: string;
   runDir: string;
   plan: RunPlan;
@@ -288,23 +456,18 @@ interface StepContext {
   overlay: OverlayTree | undefined;
 }
 
-/** Capabilities Docker gives a container's root by default; here valid in the user namespace only. */
-const ROOT_CAPABILITIES = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_RAW',
-  'CAP_SYS_CHROOT',
-  'CAP_MKNOD',
-  'CAP_AUDIT_WRITE',
-  'CAP_SETFCAP'
-];
+/** Size of a bubblewrap step's /dev/shm: Docker's default. */
+const SHM_BYTES = 64 * 1024 * 1024;
+
+/** The folder a proot run gets as /dev/shm (on disk: its disk use is measured with the tree's). */
+function prootShm(runDir: string): string {
+  return join(runDir, 'shm');
+}
+
+/** proot's temporary folder for a run of its own user (proot's default is the host's /tmp). */
+function prootTmp(runDir: string): string {
+  return join(runDir, 'tmp');
+}
 
 /** The devices a proot sandbox gets from the host (bubblewrap makes its own minimal /dev). */
 const PROOT_DEVICES = [
@@ -352,6 +515,16 @@ async function stepCommand(
       '/proc',
       '--dev',
       '/dev',
+      // Its own /dev/shm, of Docker's default size (a tmpfs in memory: bounded), and a read-only
+      // /dev around it: a root step could otherwise fill /dev's unbounded tmpfs.
+      '--perms',
+      '1777',
+      '--size',
+      String(SHM_BYTES),
+      '--tmpfs',
+      '/dev/shm',
+      '--remount-ro',
+      '/dev',
       '--ro-bind-try',
       '/sys',
       '/sys',
@@ -361,9 +534,8 @@ async function stepCommand(
       '--chdir',
       step.workingdir,
       '--clearenv',
-      ...(step.uid === 0
-        ? ROOT_CAPABILITIES.flatMap(cap => ['--cap-add', cap])
-        : []),
+      ...bwrapCapabilityArgs(step.uid),
+      ...(sandbox.disableUserns ? BWRAP_NO_NESTED_USERNS : []),
       '--',
       ...exec
     ];
@@ -371,9 +543,15 @@ async function stepCommand(
       argv = [...context.overlay.enter(), ...argv];
     }
   } else {
-    const shm = join(context.runDir, 'shm');
-    await mkdir(shm, { recursive: true, mode: 0o1777 });
+    const shm = prootShm(context.runDir);
+    if (!context.runUser) {
+      await mkdir(shm, { recursive: true, mode: 0o1777 });
+    }
     argv = [
+      // Under a root server: proot and all it runs as the run's own user, without privileges.
+      ...(context.runUser && sandbox.runUser
+        ? dropPrivilegesArgv(sandbox.runUser.setpriv, context.runUser)
+        : []),
       sandbox.program!,
       '-v',
       '-1',
@@ -394,19 +572,26 @@ async function stepCommand(
       `${helper}:${HELPER}`,
       ...exec
     ];
-    env = { PROOT_TMP_DIR: tmpdir() };
+    env = {
+      PROOT_TMP_DIR: context.runUser ? prootTmp(context.runDir) : tmpdir()
+    };
+  }
+  if (sandbox.prlimit) {
+    argv = [
+      ...(await rlimitLauncher(
+        sandbox.prlimit,
+        plan.limits,
+        context.limitsMode,
+        context.runUser?.uid
+      )),
+      ...argv
+    ];
   }
   if (context.group) {
     const launcher = cgroupLauncher(context.group);
     return {
       argv: [...launcher.argv, ...argv],
       env: { ...env, ...launcher.env }
-    };
-  }
-  if (context.limitsMode === 'rlimit' && sandbox.prlimit) {
-    return {
-      argv: [...(await rlimitLauncher(sandbox.prlimit, plan.limits)), ...argv],
-      env
     };
   }
   return { argv, env };
@@ -496,14 +681,21 @@ function signalNumber(name: NodeJS.Signals): number {
 async function placeInput(
   root: string,
   input: InputPlacement,
-  open: (input: InputPlacement) => Promise<{ body: NodeJS.ReadableStream }>
+  open: (input: InputPlacement) => Promise<{ body: NodeJS.ReadableStream }>,
+  owner: RunUser | undefined
 ): Promise<void> {
   const { body } = await open(input);
-  await placeFile(root, input.path, input.mode, async file => {
-    for await (const chunk of body) {
-      await file.write(chunk as Buffer);
-    }
-  });
+  await placeFile(
+    root,
+    input.path,
+    input.mode,
+    async file => {
+      for await (const chunk of body) {
+        await file.write(chunk as Buffer);
+      }
+    },
+    owner
+  );
 }
 
 /** Copies the declared outputs, then every other file the run created or changed. */
@@ -511,7 +703,7 @@ async function collectOutputs(
   root: string,
   rootfs: Pick<PreparedRootfs, 'root' | 'info'>,
   plan: RunPlan,
-  changed: { path: string }[],
+  changed: FoundFiles,
   stepStarts: { time: number; uid: number; gid: number }[],
   sink: OutputSink,
   onEvent: (event: RunEvent) => void
@@ -574,10 +766,19 @@ async function collectOutputs(
   for (const output of plan.outputs) {
     await copy(output.name, output.path, 'declared');
   }
-  for (const { path } of changed) {
+  for (const { path } of changed.files) {
     if (!outputs.declaredPaths.has(path)) {
       await copy(path, path, 'changed');
     }
+  }
+  if (changed.more > 0) {
+    onEvent({
+      type: 'output-missing',
+      time: Date.now(),
+      name: 'other changed files',
+      path: '/',
+      reason: `The run changed ${changed.more.toLocaleString('en')} more files than the ${changed.files.length.toLocaleString('en')} that are collected; they were not kept.`
+    });
   }
 }
 

@@ -49,9 +49,13 @@ describe('Sandbox backend: the host', () => {
     expect(status).toMatchObject({
       available: true,
       mechanism: 'bwrap',
-      isolation: 'overlay'
+      isolation: 'overlay',
+      // bubblewrap 0.8 here: steps run with --disable-userns.
+      disableUserns: true,
+      diskLimit: 'polling'
     });
     expect(status.detail).toMatch(/^Sandbox: bubblewrap \d+\.\d+/);
+    expect(status.detail).toContain('no nested user namespaces');
   });
 });
 
