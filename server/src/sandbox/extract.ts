@@ -9,7 +9,14 @@
  * - no entry may sit below a symlink: the reader refuses such packages already, and this checks
  *   again against the symlinks it created itself;
  * - directories are created owner-writable and get their recorded mode and mtime last, deepest
- *   first (a 0555 directory must still receive its files).
+ *   first (a 0555 directory must still receive its files);
+ * - nothing is written at the top-level names the sandbox mounts its own things on
+ *   (`RESERVED_TOP_NAMES`: /proc, /dev, /sys, the helper's /.reproserver): such entries, and hard
+ *   links to them, are skipped with one warning per name. Skipping is safe because the runner mounts
+ *   over those names anyway (the package's files there could never be seen), and nothing else in
+ *   the tree can depend on their being files: a symlink to them resolves to the runner's mount, as
+ *   it would on the recorded machine. Refusing the package would lose packages that recorded a
+ *   file under /dev or /proc for no gain.
  * Ownership cannot be restored without privileges: files belong to whoever extracts. The recorded
  * owners are returned (the most common owner and the exceptions) so the backend can report them.
  *
@@ -53,6 +60,26 @@ export interface ExtractOptions {
   /** Stop (with an error) when free space on the target filesystem falls below this. */
   minFreeBytes?: number;
   signal?: AbortSignal;
+  /** Told, once per reserved name, which entries were skipped and why. */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Top-level names the sandbox mounts over (bubblewrap's `--proc`, `--dev`, the read-only /sys, the
+ * helper's folder; proot binds the same places): a package may not put anything there.
+ */
+export const RESERVED_TOP_NAMES: readonly string[] = [
+  'proc',
+  'dev',
+  'sys',
+  '.reproserver'
+];
+
+/** The reserved top-level name `path` (root-relative, normalized) lies under, or null. */
+export function reservedTopName(path: string): string | null {
+  const slash = path.indexOf('/');
+  const top = slash === -1 ? path : path.slice(0, slash);
+  return RESERVED_TOP_NAMES.includes(top) ? top : null;
 }
 
 /** Extraction stopped because the disk is (nearly) full. */
@@ -83,6 +110,8 @@ export async function extractEntries(
   const created = new Set<string>(['']);
   const owners = new OwnerTally();
   const turns = new LoopTurns();
+  /** Reserved name → entries skipped there (hard links to them included). */
+  const skipped = new Map<string, number>();
   let bytes = 0;
   let count = 0;
   let sinceCheck = 0;
@@ -117,6 +146,14 @@ export async function extractEntries(
     }
     await turns.maybe();
     count++;
+    const reserved =
+      reservedTopName(entry.path) ??
+      (entry.type === 'hardlink' ? reservedTopName(entry.target) : null);
+    if (reserved !== null) {
+      skipped.set(reserved, (skipped.get(reserved) ?? 0) + 1);
+      await drain(entry);
+      continue;
+    }
     // Entry paths are normalized (no empty, `.` or `..` parts), so plain concatenation is exact.
     const target = `${root}/${entry.path}`;
     checkNotThroughLink(entry.path);
@@ -171,7 +208,28 @@ export async function extractEntries(
   }
   // The root itself is not an entry; give it the mode every root has.
   chmodSync(root, 0o755);
+  for (const [name, entries] of skipped) {
+    options.onWarning?.(
+      `${entries} package ${entries === 1 ? 'entry' : 'entries'} at /${name} (or hard links to ${entries === 1 ? 'it' : 'them'}) ${entries === 1 ? 'was' : 'were'} not unpacked: the sandbox mounts its own /${name} there.`
+    );
+  }
   return { entries: count, bytes, owners: owners.summary() };
+}
+
+/** Skips a file entry's body (the parser waits for it to be read before the next entry). */
+async function drain(entry: FsEntry): Promise<void> {
+  if (entry.type !== 'file' || entry.size === 0) {
+    return;
+  }
+  if (entry.body instanceof BodyStream) {
+    while ((await entry.body.readChunk()) !== null) {
+      // discarded
+    }
+    return;
+  }
+  for await (const chunk of entry.body) {
+    void chunk;
+  }
 }
 
 /** `a/b/c` → `a/b`; `a` → `` (the root). */

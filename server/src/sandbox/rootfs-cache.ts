@@ -21,7 +21,6 @@ import {
   readFile,
   readdir,
   rename,
-  rm,
   stat,
   writeFile,
   chmod
@@ -37,6 +36,9 @@ import {
   freeBytes,
   type Owners
 } from './extract';
+import { removeTree } from './remove-tree';
+
+export { removeTree } from './remove-tree';
 
 /** What `rootfs.json` records. */
 export interface RootfsInfo {
@@ -164,7 +166,14 @@ async function extractInto(
         }
       }),
       root,
-      { minFreeBytes: reserve, signal: options.signal }
+      {
+        minFreeBytes: reserve,
+        signal: options.signal,
+        onWarning: message => {
+          warnings.push(message);
+          options.onWarning?.(message);
+        }
+      }
     );
     const info: RootfsInfo = {
       schema: 'reproserver-sandbox-rootfs/1',
@@ -252,30 +261,5 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Removes a tree the user owns, including directories the package made read-only (0555), which
- * `rm -r` alone cannot empty without privileges.
- */
-export async function removeTree(path: string): Promise<void> {
-  try {
-    await rm(path, { recursive: true, force: true, maxRetries: 2 });
-    return;
-  } catch {
-    // Some directory is not writable: make every directory writable, then try again.
-  }
-  await makeDirectoriesWritable(path);
-  await rm(path, { recursive: true, force: true, maxRetries: 2 });
-}
-
-async function makeDirectoriesWritable(dir: string): Promise<void> {
-  await chmod(dir, 0o700).catch(() => undefined);
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    if (entry.isDirectory()) {
-      await makeDirectoriesWritable(join(dir, entry.name));
-    }
   }
 }

@@ -4,7 +4,13 @@
  * umask would lose, and an event loop that keeps turning while files are written synchronously.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { FsEntry } from '../../../src/rpz';
@@ -106,5 +112,54 @@ describe('extractEntries', () => {
     expect(Object.keys(summary.owners.others)).toHaveLength(count / 2);
     // About one turn per millisecond of extraction (at least a few, however fast the disk).
     expect(turns).toBeGreaterThanOrEqual(Math.min(3, elapsed / 4));
+  });
+
+  it('skips entries at the names the sandbox mounts over, with one warning per name, and keeps the rest', async () => {
+    const rpz = await writeRpz(folder, 'reserved.rpz', {
+      data: [
+        { name: 'DATA/proc', type: 'directory' },
+        { name: 'DATA/proc/self', type: 'directory' },
+        { name: 'DATA/proc/self/environ', content: 'TOKEN=planted\n' },
+        { name: 'DATA/dev', type: 'symlink', linkname: '/tmp' },
+        { name: 'DATA/sys', content: 'a file where /sys is mounted\n' },
+        { name: 'DATA/.reproserver', type: 'directory' },
+        { name: 'DATA/.reproserver/rpz-exec', content: '#!/bin/sh\n' },
+        {
+          name: 'DATA/procfs',
+          content: 'not reserved: only the exact name is\n'
+        },
+        { name: 'DATA/etc', type: 'directory' },
+        {
+          name: 'DATA/etc/mtab',
+          type: 'symlink',
+          linkname: '/proc/self/mounts'
+        },
+        {
+          name: 'DATA/etc/helper',
+          type: 'link',
+          linkname: 'DATA/.reproserver/rpz-exec'
+        },
+        { name: 'DATA/etc/hosts', content: '127.0.0.1 localhost\n' }
+      ]
+    });
+    const warned: string[] = [];
+    const { root, info } = await prepareRootfs(rpz, {
+      stateDir: join(folder.dir, 'state'),
+      onWarning: message => warned.push(message)
+    });
+    expect(readdirSync(root).sort()).toEqual(['etc', 'procfs']);
+    expect(existsSync(join(root, 'etc', 'helper'))).toBe(false);
+    expect(readFileSync(join(root, 'etc', 'hosts'), 'utf8')).toBe(
+      '127.0.0.1 localhost\n'
+    );
+    // A link to a mounted place is kept: it resolves to the runner's mount, as on the recorder.
+    expect(lstatSync(join(root, 'etc', 'mtab')).isSymbolicLink()).toBe(true);
+    expect(warned).toEqual([
+      '3 package entries at /proc (or hard links to them) were not unpacked: the sandbox mounts its own /proc there.',
+      '1 package entry at /dev (or hard links to it) was not unpacked: the sandbox mounts its own /dev there.',
+      '1 package entry at /sys (or hard links to it) was not unpacked: the sandbox mounts its own /sys there.',
+      '3 package entries at /.reproserver (or hard links to them) were not unpacked: the sandbox mounts its own /.reproserver there.'
+    ]);
+    expect(info.warnings).toEqual(warned);
   });
 });
