@@ -34,6 +34,8 @@ export interface ServerConfig {
   readMemoryMib: number;
   /** Reader processes at most. */
   readProcesses: number;
+  /** Seconds a reader's data job (image tar, extraction) may make no progress before it is stopped. */
+  readStallSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -113,6 +115,11 @@ export function loadConfig(
       'read-processes',
       'REPROSERVER_READ_PROCESSES',
       READER_DEFAULTS.processes
+    ),
+    readStallSeconds: positive(
+      'read-stall-seconds',
+      'REPROSERVER_READ_STALL_SECONDS',
+      READER_DEFAULTS.stallSeconds
     ),
     host: pick('host', 'REPROSERVER_HOST') ?? '127.0.0.1',
     port,

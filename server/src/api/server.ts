@@ -21,7 +21,8 @@ export class ReproServer {
     readonly config: ServerConfig & { token: string },
     private readonly store: Store,
     readonly runs: RunService,
-    router: Router
+    router: Router,
+    private readonly reader: PackageReader
   ) {
     this._sockets = new EventsSocket(config.token, runs, store.logs);
     this._http = createServer((request, response) => {
@@ -55,19 +56,23 @@ export class ReproServer {
         REPROSERVER_BLOB_STORE: config.storage
       })
     });
+    // One pool of reader processes reads packages and unpacks them for the sandbox; each image
+    // build starts a reader of its own with the same limits (its tar flows through a pipe).
+    const reader = new PackageReader(readerOptionsOf(config));
     const packages = new PackageService({
       records: store.records,
       blobs: store.blobs,
       workspace: config.workspace,
       stateDir: config.stateDir,
       maxUploadBytes: config.maxUploadBytes,
-      reader: new PackageReader(readerOptionsOf(config))
+      reader
     });
     const builds = new BuildService({
       dockerSocket: config.dockerSocket,
       registry: config.registry,
       pathOf: sha256 => packages.pathOf(sha256),
       modelOf: sha256 => store.records.getPackage(sha256)?.model,
+      reader: readerOptionsOf(config),
       digests: store.records
     });
     const runs = new RunService({
@@ -81,6 +86,7 @@ export class ReproServer {
       dockerSocket: config.dockerSocket,
       concurrency: config.maxConcurrentRuns,
       runsPerPackagePerMinute: config.runsPerPackagePerMinute,
+      reader,
       maxUploadBytes: config.maxUploadBytes
     });
     const router = apiRoutes(
@@ -96,7 +102,7 @@ export class ReproServer {
       Date.now()
     );
     await runs.start();
-    return new ReproServer(config, store, runs, router);
+    return new ReproServer(config, store, runs, router, reader);
   }
 
   /** Starts listening; resolves with the actual address (the port may have been 0). */
@@ -123,6 +129,8 @@ export class ReproServer {
       this._http.closeIdleConnections();
     });
     await this.store.close();
+    // Reader processes still reading or unpacking are killed: nothing waits for them.
+    this.reader.close();
   }
 
   private readonly _http: Server;

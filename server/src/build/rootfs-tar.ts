@@ -125,6 +125,9 @@ async function writeEntry(
       return;
     }
     const sink = pack.entry(header(entry, prefix), callback);
+    // A body that fails destroys the entry with its error, which is reported through `reject`:
+    // an 'error' event without a listener would take the whole process down.
+    sink.on('error', () => undefined);
     (async () => {
       for await (const chunk of entry.body) {
         if (sink.destroyed) {

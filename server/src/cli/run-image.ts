@@ -2,6 +2,7 @@ import { buildImage } from '../build';
 import type { BuildEvent } from '../build/events';
 import type { ServerConfig } from '../config';
 import type { PackageModel } from '../rpz/model';
+import { readerOptionsOf } from '../rpz/worker';
 
 /**
  * The image a run starts from: the one given with --image, or the package's image from the
@@ -21,6 +22,7 @@ export async function ensureImageForRun(
     registry: config.registry,
     sha256: model.sha256 ?? undefined,
     model,
+    reader: readerOptionsOf(config),
     onEvent: (event: BuildEvent) => {
       if (event.type === 'phase') {
         console.error(`[reproserver] image: ${event.phase}`);

@@ -138,6 +138,7 @@ export async function runCommand(args: string[]): Promise<number> {
       preparePrivateStateDir(config.stateDir);
       const rootfs = await prepareRootfs(packagePath, {
         stateDir: config.stateDir,
+        reader,
         sha256: model.sha256 ?? undefined,
         onWarning: message => console.error(`[reproserver] warning: ${message}`)
       });

@@ -8,12 +8,14 @@ export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--w
                   [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
                   [--storage fs|s3] [--max-concurrent-runs N] [--max-upload-mib N]
                   [--runs-per-minute N] [--read-timeout-seconds N] [--read-memory-mib N]
-                  [--read-processes N]
+                  [--read-processes N] [--read-stall-seconds N]
 Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSERVER_STATE_DIR,
              REPROSERVER_TOKEN, REPROSERVER_TOKEN_FILE, DOCKER_SOCKET or DOCKER_HOST, REGISTRY,
              REPROSERVER_BLOB_STORE and REPROSERVER_S3_{BUCKET,PREFIX,ENDPOINT,REGION,FORCE_PATH_STYLE},
              REPROSERVER_MAX_CONCURRENT_RUNS, REPROSERVER_MAX_UPLOAD_MIB, REPROSERVER_RUNS_PER_MINUTE,
-             REPROSERVER_READ_TIMEOUT_SECONDS, REPROSERVER_READ_MEMORY_MIB, REPROSERVER_READ_PROCESSES.`;
+             REPROSERVER_READ_TIMEOUT_SECONDS, REPROSERVER_READ_MEMORY_MIB, REPROSERVER_READ_PROCESSES,
+             REPROSERVER_READ_STALL_SECONDS, REPROSERVER_READ_LIMITS, REPROSERVER_SANDBOX,
+             REPROSERVER_SANDBOX_UID, REPROSERVER_SANDBOX_RUNS_DIR, REPROSERVER_OPEN_FILES.`;
 
 /** `reproserver serve`: runs the companion server until SIGTERM or SIGINT. */
 export async function serveCommand(args: string[]): Promise<number> {

@@ -28,14 +28,9 @@ import {
 import { join } from 'node:path';
 import { SingleFlight } from '../build/single-flight';
 import { formatBytes } from '../describe';
-import { readEntries, readPackage } from '../rpz';
+import { PackageReader } from '../rpz/worker';
 import { readLayout } from '../rpz/layout';
-import {
-  DiskFullError,
-  extractEntries,
-  freeBytes,
-  type Owners
-} from './extract';
+import { DiskFullError, freeBytes, type Owners } from './extract';
 import { removeTree } from './remove-tree';
 
 export { removeTree } from './remove-tree';
@@ -73,6 +68,11 @@ export interface PrepareOptions {
   reserveBytes?: number;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * Runs the package's reading and extraction in reader processes (deadline, memory cap, stall
+   * timeout); a reader of this call's own (default limits) when absent.
+   */
+  reader?: PackageReader;
 }
 
 const MARKER = 'rootfs.json';
@@ -88,7 +88,13 @@ export async function prepareRootfs(
   options: PrepareOptions
 ): Promise<PreparedRootfs> {
   const sha256 =
-    options.sha256 ?? (await readPackage(rpzPath)).sha256 ?? undefined;
+    options.sha256 ??
+    (
+      await withReader(options, reader =>
+        reader.readPackage(rpzPath, { trace: false })
+      )
+    ).sha256 ??
+    undefined;
   if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
     throw new Error(`No valid sha256 for the package ${rpzPath}.`);
   }
@@ -157,23 +163,17 @@ async function extractInto(
   const warnings: string[] = [];
   const started = Date.now();
   try {
-    const summary = await extractEntries(
-      readEntries(rpzPath, {
-        signal: options.signal,
-        onWarning: message => {
-          warnings.push(message);
-          options.onWarning?.(message);
-        }
-      }),
-      root,
-      {
+    const onWarning = (message: string): void => {
+      warnings.push(message);
+      options.onWarning?.(message);
+    };
+    // The walk and the writes run in a reader process: a hostile package stalls that one only.
+    const summary = await withReader(options, reader =>
+      reader.extract(rpzPath, root, {
         minFreeBytes: reserve,
         signal: options.signal,
-        onWarning: message => {
-          warnings.push(message);
-          options.onWarning?.(message);
-        }
-      }
+        onWarning
+      })
     );
     const info: RootfsInfo = {
       schema: 'reproserver-sandbox-rootfs/1',
@@ -261,5 +261,21 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Runs `work` with the caller's reader, or with one of its own closed afterwards. */
+async function withReader<T>(
+  options: PrepareOptions,
+  work: (reader: PackageReader) => Promise<T>
+): Promise<T> {
+  if (options.reader !== undefined) {
+    return work(options.reader);
+  }
+  const reader = new PackageReader({ processes: 1 });
+  try {
+    return await work(reader);
+  } finally {
+    reader.close();
   }
 }

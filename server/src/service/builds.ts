@@ -6,6 +6,7 @@ import { buildImage } from '../build';
 import type { BuildEvent } from '../build/events';
 import type { BuildStatus } from '../api/wire';
 import type { PackageModel } from '../rpz/model';
+import type { PackageReaderOptions } from '../rpz/worker';
 import { errorMessage } from '../describe';
 
 const KEPT_EVENTS = 20;
@@ -17,6 +18,8 @@ export interface BuildServiceOptions {
   pathOf: (sha256: string) => Promise<string>;
   /** The package's model, as read when it was registered (never read again on this thread). */
   modelOf?: (sha256: string) => PackageModel | undefined;
+  /** Limits of the reader process that generates each image's tar. */
+  reader?: PackageReaderOptions;
   /** Keeps the registry digests of the images across restarts. */
   digests?: ImageDigests;
 }
@@ -100,6 +103,7 @@ export class BuildService {
           registry: this.options.registry,
           sha256,
           model: this.options.modelOf?.(sha256),
+          reader: this.options.reader,
           // Pulls ask the registry for the digest it gave before, never the tag again.
           digest: this._digestOf(sha256),
           onEvent: event => {

@@ -24,6 +24,7 @@ import type { InputSource, RunEdits } from '../runs/edits';
 import { FINAL_STATUSES, type RunEvent, type RunStatus } from '../runs/events';
 import { PlanError, planRun, type InputPlacement } from '../runs/plan';
 import { LoggedEvents } from '../runs/replay';
+import type { PackageReader } from '../rpz/worker';
 import { prepareRootfs } from '../sandbox';
 import {
   BlobTooLargeError,
@@ -58,6 +59,8 @@ export interface RunServiceOptions {
   concurrency: number;
   /** Runs a package may start per minute. */
   runsPerPackagePerMinute: number;
+  /** Unpacks packages for the sandbox in reader processes (deadline, memory cap, stall timeout). */
+  reader?: PackageReader;
   maxUploadBytes: number;
 }
 
@@ -367,7 +370,8 @@ export class RunService {
           async () =>
             prepareRootfs(await this.options.packages.pathOf(pkg.sha256), {
               stateDir: this.options.stateDir,
-              sha256: pkg.sha256
+              sha256: pkg.sha256,
+              reader: this.options.reader
             })
         );
         if (!rootfs) {

@@ -9,7 +9,8 @@ import { basename, join } from 'node:path';
 import type { EntryTotals } from '../entries';
 import type { PackageModel } from '../model';
 import type { ReadPackageOptions } from '../package';
-import type { StreamProgress } from './protocol';
+import type { ExtractSummary } from '../../sandbox/extract';
+import type { StreamProgress, StreamResults, StreamTask } from './protocol';
 import { ReaderPool } from './reader-pool';
 import {
   startStreamJob,
@@ -50,7 +51,6 @@ export function readerOptionsOf(config: {
   readTimeoutSeconds: number;
   readMemoryMib: number;
   readProcesses: number;
-  /** Not a flag yet: the default applies when absent. */
   readStallSeconds?: number;
   stateDir: string;
 }): PackageReaderOptions {
@@ -90,26 +90,34 @@ export class PackageReader {
    */
   rootfsTar(
     path: string,
-    options: Pick<
-      StreamJobOptions,
-      'onProgress' | 'onWarning' | 'signal'
-    > & { prefix?: string } = {},
+    options: Pick<StreamJobOptions, 'onProgress' | 'onWarning' | 'signal'> & {
+      prefix?: string;
+    } = {},
     label = basename(path)
   ): StreamJob<StreamProgress> {
     const { prefix, ...handlers } = options;
-    const job = startStreamJob(
+    return this._startJob(
       { kind: 'rootfs-tar', path, prefix },
-      {
-        ...handlers,
-        label,
-        memoryMib: this._memoryMib,
-        stallMs: this._stallMs,
-        limitNames: {
-          stall: 'the stall timeout',
-          memory: 'the read memory cap, --read-memory-mib'
-        }
-      }
+      handlers,
+      label
     );
+  }
+
+  private _startJob<K extends StreamTask['kind']>(
+    task: StreamTask & { kind: K },
+    handlers: Pick<StreamJobOptions, 'onProgress' | 'onWarning' | 'signal'>,
+    label: string
+  ): StreamJob<StreamResults[K]> {
+    const job = startStreamJob<K>(task, {
+      ...handlers,
+      label,
+      memoryMib: this._memoryMib,
+      stallMs: this._stallMs,
+      limitNames: {
+        stall: 'the stall timeout',
+        memory: 'the read memory cap, --read-memory-mib'
+      }
+    });
     this._jobs.add(job);
     void job.result
       .catch(() => undefined)
@@ -159,6 +167,30 @@ export class PackageReader {
     return this._pool.run({ kind: 'scan', path }, label, await sizeOf(path));
   }
 
+  /**
+   * Extracts the package's tree into `root` (an existing, empty folder) in a reader process of
+   * its own (`extractEntries` over `readEntries`): progress and warnings through the callbacks,
+   * the summary as the result; a `DiskFullError` keeps its class.
+   */
+  extract(
+    path: string,
+    root: string,
+    options: Pick<StreamJobOptions, 'onProgress' | 'onWarning' | 'signal'> & {
+      minFreeBytes?: number;
+    } = {},
+    label = basename(path)
+  ): Promise<ExtractSummary> {
+    const { minFreeBytes, ...handlers } = options;
+    const job = this._startJob(
+      { kind: 'extract', path, root, minFreeBytes },
+      handlers,
+      label
+    );
+    // The job writes no bytes: its (empty) output is drained so that it can end.
+    job.output.resume();
+    return job.result;
+  }
+
   /** Stops the reader processes, those of stream jobs too. */
   close(): void {
     this._pool.close();
@@ -181,7 +213,7 @@ export class PackageReader {
   private readonly _scratchDir: string | undefined;
   private readonly _memoryMib: number;
   private readonly _stallMs: number;
-  private readonly _jobs = new Set<StreamJob<StreamProgress>>();
+  private readonly _jobs = new Set<{ abort(): void }>();
   private _scratchReady: Promise<string> | undefined;
 }
 

@@ -7,6 +7,7 @@ import type { RpzErrorCode } from '../errors';
 import type { IoFileModel, PackageModel } from '../model';
 import type { ReadPackageOptions } from '../package';
 import type { EntryTotals } from '../entries';
+import type { ExtractSummary } from '../../sandbox/extract';
 
 /** What a reader process can be asked to do; each is one function of the package reader. */
 export type ReaderTask =
@@ -29,6 +30,8 @@ export interface ReaderRequest {
 /** An error as it crosses the boundary: an `RpzError`'s fields, or just a message. */
 export interface ReaderErrorData {
   code?: RpzErrorCode;
+  /** Set for the errors that are not `RpzError`s but keep their class (`DiskFullError`). */
+  name?: 'DiskFullError';
   message: string;
   member?: string;
 }
@@ -38,8 +41,7 @@ export type ReaderReply =
       id: number;
       ok: true;
       value:
-        | ReaderResults[ReaderTask['kind']]
-        | StreamResults[StreamTask['kind']];
+        ReaderResults[ReaderTask['kind']] | StreamResults[StreamTask['kind']];
     }
   | { id: number; ok: false; error: ReaderErrorData };
 
@@ -49,16 +51,26 @@ export type ReaderReply =
  * and ends with one `ReaderReply`. Only sent to a reader started for it, which runs one job and is
  * stopped.
  */
-export type StreamTask = {
-  kind: 'rootfs-tar';
-  path: string;
-  /** Put every entry below this folder (`RootfsTarOptions.prefix`). */
-  prefix?: string;
-};
+export type StreamTask =
+  | {
+      kind: 'rootfs-tar';
+      path: string;
+      /** Put every entry below this folder (`RootfsTarOptions.prefix`). */
+      prefix?: string;
+    }
+  | {
+      /** Writes the package's tree into `root` (an existing, empty folder); no bytes out. */
+      kind: 'extract';
+      path: string;
+      root: string;
+      /** `ExtractOptions.minFreeBytes`. */
+      minFreeBytes?: number;
+    };
 
 /** The value each stream job ends with. */
 export interface StreamResults {
   'rootfs-tar': StreamProgress;
+  extract: ExtractSummary;
 }
 
 /** Counters of a stream job; any change is progress (the stall timeout watches them). */
@@ -82,8 +94,7 @@ export interface StreamRequest {
 
 /** Sent while a stream job runs, before its `ReaderReply`. */
 export type StreamNotice =
-  | { id: number; progress: StreamProgress }
-  | { id: number; warning: string };
+  { id: number; progress: StreamProgress } | { id: number; warning: string };
 
 /** Sent once by a reader process when it has loaded and waits for requests. */
 export interface ReaderReady {

@@ -10,6 +10,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { DiskFullError } from '../../sandbox/extract';
 import { RpzError } from '../errors';
 import type {
   ReaderErrorData,
@@ -79,10 +80,19 @@ function setRef(child: ChildProcess, ref: boolean): void {
 }
 
 /** The error a reader replied with, as an `RpzError` (its own, or `unreadable`). */
-export function readerError(error: ReaderErrorData, label: string): RpzError {
+export function readerError(
+  error: ReaderErrorData,
+  label: string
+): RpzError | DiskFullError {
   const { code, message, member } = error;
+  if (error.name === 'DiskFullError') {
+    return new DiskFullError(message);
+  }
   return code === undefined
-    ? new RpzError('unreadable', `Cannot read the package: ${message} (${label})`)
+    ? new RpzError(
+        'unreadable',
+        `Cannot read the package: ${message} (${label})`
+      )
     : new RpzError(code, message, member);
 }
 
@@ -100,7 +110,8 @@ export async function startReader(
     execArgv: [`--max-old-space-size=${memoryMib}`],
     serialization: 'advanced',
     stdio: outputPipe
-      ? ['ignore', 'ignore', 'pipe', 'ipc', 'pipe']
+      ? // The channel moves to fd 4 so that the pipe is fd 3 (the index is the child's fd).
+        ['ignore', 'ignore', 'pipe', 'pipe', 'ipc']
       : ['ignore', 'ignore', 'pipe', 'ipc']
   });
   const reader: Reader = {

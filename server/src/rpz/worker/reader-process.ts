@@ -8,6 +8,7 @@
 import { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../../describe';
+import { DiskFullError } from '../../sandbox/extract';
 import { scanEntries } from '../entries';
 import { RpzError } from '../errors';
 import { ioFileSizes } from '../file-sizes';
@@ -46,6 +47,9 @@ function errorData(error: unknown): ReaderErrorData {
     return error.member === undefined
       ? { code: error.code, message: error.message }
       : { code: error.code, message: error.message, member: error.member };
+  }
+  if (error instanceof DiskFullError) {
+    return { name: 'DiskFullError', message: error.message };
   }
   return { message: errorMessage(error) };
 }

@@ -74,7 +74,9 @@ export function startStreamJob<K extends StreamTask['kind']>(
     stall: 'the stall timeout',
     memory: 'the read memory cap'
   };
-  let settle!: (outcome: { value: StreamResults[K] } | { error: Error }) => void;
+  let settle!: (
+    outcome: { value: StreamResults[K] } | { error: Error }
+  ) => void;
   const result = new Promise<StreamResults[K]>((resolve, reject) => {
     let settled = false;
     settle = outcome => {
@@ -105,6 +107,8 @@ export function startStreamJob<K extends StreamTask['kind']>(
       );
     }
   });
+  // Failures are the job's `result` too: a stream nobody reads must not crash the process.
+  output.on('error', () => undefined);
   // A consumer that destroys the stream early has given up.
   output.on('close', () => {
     if (!output.writableFinished) {
@@ -114,14 +118,26 @@ export function startStreamJob<K extends StreamTask['kind']>(
 
   const onAbort = (): void =>
     settle({
-      error: new RpzError('aborted', `The build was stopped (${label}).`)
+      error: new RpzError(
+        'aborted',
+        `Reading the package was stopped by its caller (${label}).`
+      )
     });
   if (options.signal?.aborted) {
     onAbort();
   }
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
-  void (async () => {
+  run().catch((error: unknown) =>
+    settle({
+      error: new RpzError(
+        'read-failed',
+        `The package reader failed (${(error as Error).message}) (${label})`
+      )
+    })
+  );
+
+  async function run(): Promise<void> {
     let reader;
     try {
       reader = await startReader(options.memoryMib, true);
@@ -214,7 +230,7 @@ export function startStreamJob<K extends StreamTask['kind']>(
         );
       }
     });
-  })();
+  }
 
   return {
     output,

@@ -9,6 +9,7 @@
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { rootfsTar } from '../../build/rootfs-tar';
+import { extractEntries, type ExtractSummary } from '../../sandbox/extract';
 import { readEntries } from '../entries';
 import type { StreamProgress, StreamResults, StreamTask } from './protocol';
 
@@ -27,6 +28,8 @@ export async function performStream(
   switch (task.kind) {
     case 'rootfs-tar':
       return rootfsTarJob(task, context);
+    case 'extract':
+      return extractJob(task, context);
   }
 }
 
@@ -46,6 +49,9 @@ async function rootfsTarJob(
   });
   // The output ends when the tar does (after its last block, not when writing stopped).
   rootfs.tar.pipe(out);
+  // A failure reaches the server through `done` (as the reply); an 'error' event without a
+  // listener would crash this process instead.
+  rootfs.tar.on('error', () => undefined);
   // The server closing the pipe (the engine gave up) stops the walk too.
   const written = finished(out);
   written.catch(() => rootfs.abort());
@@ -54,4 +60,18 @@ async function rootfsTarJob(
   // hands on only then, so a damaged package never looks like a complete archive downstream.
   await written;
   return counters();
+}
+
+/** The sandbox's first-run extraction: the tree goes to disk, only the counters come back. */
+async function extractJob(
+  task: StreamTask & { kind: 'extract' },
+  { out, progress, warning }: StreamJobContext
+): Promise<ExtractSummary> {
+  out.end();
+  const entries = readEntries(task.path, { onWarning: warning });
+  progress(() => ({ ...entries.progress, bytesOut: 0 }));
+  return extractEntries(entries, task.root, {
+    minFreeBytes: task.minFreeBytes,
+    onWarning: warning
+  });
 }
