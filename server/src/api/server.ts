@@ -102,6 +102,8 @@ export class ReproServer {
       Date.now()
     );
     await runs.start();
+    // Not awaited: the first build or unpacking finds a reader ready instead of starting Node.
+    void reader.startSpare();
     return new ReproServer(config, store, runs, router, reader);
   }
 

@@ -13,6 +13,7 @@ import type { ExtractSummary } from '../../sandbox/extract';
 import type { StreamProgress, StreamResults, StreamTask } from './protocol';
 import { ReaderPool } from './reader-pool';
 import {
+  startSpareReader,
   startStreamJob,
   type StreamJob,
   type StreamJobOptions
@@ -101,6 +102,14 @@ export class PackageReader {
       handlers,
       label
     );
+  }
+
+  /**
+   * Starts a reader for the next data job ahead of time (a long-lived server does, so that its
+   * first image build or unpacking does not wait for Node to start).
+   */
+  startSpare(): Promise<void> {
+    return startSpareReader(this._memoryMib);
   }
 
   private _startJob<K extends StreamTask['kind']>(

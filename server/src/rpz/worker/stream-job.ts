@@ -16,7 +16,13 @@ import type {
   StreamResults,
   StreamTask
 } from './protocol';
-import { readerError, residentBytes, startReader } from './reader-pool';
+import {
+  readerError,
+  residentBytes,
+  startReader,
+  type Reader
+} from './reader-pool';
+import { readerScript } from './reader-script';
 
 export interface StreamJobOptions {
   /** JavaScript heap cap of the reader, and its resident memory cap above an idle reader; MiB. */
@@ -64,6 +70,81 @@ process.on('exit', () => {
     child.kill('SIGKILL');
   }
 });
+
+/**
+ * One reader started ahead for the next job: starting Node costs about 130 ms, which a small
+ * package's whole unpacking would otherwise pay. It does not keep this process alive (its
+ * handles are unreferenced until it is taken) and is killed when this process exits. It is used
+ * only by a job with the same memory cap, and never for a reader script named in
+ * REPROSERVER_READER_SCRIPT (tests' fake readers count the processes they start).
+ */
+let spare: { key: string; reader: Promise<Reader> } | undefined;
+
+function prepareSpare(key: string, memoryMib: number): void {
+  const reader = startReader(memoryMib, true).then(started => {
+    liveChildren.add(started.child);
+    setReferenced(started.child, false);
+    started.child.once('exit', () => liveChildren.delete(started.child));
+    return started;
+  });
+  reader.catch(() => undefined);
+  spare = { key, reader };
+}
+
+/**
+ * Starts the spare reader for jobs with this memory cap now, so that the first job does not wait
+ * for Node to start (a server calls it once at start). Resolves when it is ready.
+ */
+export async function startSpareReader(memoryMib: number): Promise<void> {
+  if (process.env.REPROSERVER_READER_SCRIPT) {
+    return;
+  }
+  const key = `${readerScript()}\0${memoryMib}`;
+  if (spare?.key !== key) {
+    prepareSpare(key, memoryMib);
+  }
+  await spare?.reader.catch(() => undefined);
+}
+
+/** A reader with its output pipe: the spare when it fits and is alive, else a new one. */
+async function takeReader(memoryMib: number): Promise<Reader> {
+  if (process.env.REPROSERVER_READER_SCRIPT) {
+    return startReader(memoryMib, true);
+  }
+  const key = `${readerScript()}\0${memoryMib}`;
+  const taken = spare;
+  prepareSpare(key, memoryMib);
+  const ready = await taken?.reader.catch(() => undefined);
+  if (
+    ready &&
+    taken?.key === key &&
+    ready.child.exitCode === null &&
+    ready.child.signalCode === null
+  ) {
+    setReferenced(ready.child, true);
+    return ready;
+  }
+  ready?.child.kill('SIGKILL');
+  return startReader(memoryMib, true);
+}
+
+/** Whether a reader's process, channel and pipes keep this process alive. */
+function setReferenced(child: ChildProcess, referenced: boolean): void {
+  const handles: ({ ref(): void; unref(): void } | null | undefined)[] = [
+    child,
+    child.channel,
+    ...(child.stdio as unknown as ({ ref(): void; unref(): void } | null)[])
+  ];
+  for (const handle of handles) {
+    if (handle && typeof handle.unref === 'function') {
+      if (referenced) {
+        handle.ref();
+      } else {
+        handle.unref();
+      }
+    }
+  }
+}
 
 export function startStreamJob<K extends StreamTask['kind']>(
   task: StreamTask & { kind: K },
@@ -140,7 +221,7 @@ export function startStreamJob<K extends StreamTask['kind']>(
   async function run(): Promise<void> {
     let reader;
     try {
-      reader = await startReader(options.memoryMib, true);
+      reader = await takeReader(options.memoryMib);
     } catch (error) {
       settle({
         error: new RpzError(
