@@ -285,15 +285,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }
 
-    /** Asks once per server URL for the token of a server named in the settings. */
-    const asked = new Map<string, string>();
-    const askServerToken = async (serverUrl: string): Promise<void> => {
-      const known = asked.get(serverUrl);
-      if (known !== undefined) {
-        client.setServerToken(known);
-        return;
-      }
-      asked.set(serverUrl, '');
+    // A server named in the settings without a token in them: asked for when it refuses one.
+    client.setTokenPrompt(async serverUrl => {
       const result = await InputDialog.getPassword({
         title: trans.__('ReproServer companion server token'),
         label: trans.__(
@@ -301,11 +294,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           serverUrl
         )
       });
-      if (result.button.accept && result.value) {
-        asked.set(serverUrl, result.value);
-        client.setServerToken(result.value);
-      }
-    };
+      return result.button.accept && result.value ? result.value : null;
+    });
 
     if (settingRegistry) {
       void settingRegistry
@@ -314,11 +304,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           const apply = (): void => {
             const values =
               settings.composite as unknown as Partial<IReproServerSettings>;
-            const serverUrl = values.serverUrl ?? '';
-            client.setServerUrl(serverUrl, values.serverToken ?? '');
-            if (serverUrl && !values.serverToken) {
-              void askServerToken(serverUrl);
-            }
+            client.setServerUrl(
+              values.serverUrl ?? '',
+              values.serverToken ?? ''
+            );
             options = {
               backend: values.backend ?? 'auto',
               limits: {

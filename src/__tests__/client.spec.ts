@@ -202,6 +202,58 @@ describe('ReproServerClient endpoints', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('asks for a named server’s token when it refuses the request, once, and sends it again', async () => {
+    const tokens: (string | null)[] = [];
+    const fetch = async (
+      _input: RequestInfo | URL,
+      init: RequestInit = {}
+    ): Promise<Response> => {
+      const given = new Headers(init.headers).get('Authorization');
+      tokens.push(given);
+      return given === 'token right'
+        ? new Response('{"status":"ok"}', { status: 200 })
+        : new Response(
+            '{"error":{"code":"unauthorized","message":"This request has no token."}}',
+            { status: 401 }
+          );
+    };
+    const client = new ReproServerClient(
+      ServerConnection.makeSettings({
+        baseUrl: 'http://lab.example/',
+        fetch: fetch as typeof globalThis.fetch,
+        Request: globalThis.Request,
+        Headers: globalThis.Headers
+      })
+    );
+    const asked: string[] = [];
+    client.setTokenPrompt(async url => {
+      asked.push(url);
+      return 'right';
+    });
+    client.setServerUrl('http://compute.example/');
+    expect((await client.health()).status).toBe('ok');
+    expect(tokens).toEqual([null, 'token right']);
+    expect(asked).toEqual(['http://compute.example/']);
+
+    // Declined, or wrong again: the refusal is said, and the user is not asked twice.
+    const other = new ReproServerClient(
+      ServerConnection.makeSettings({
+        baseUrl: 'http://lab.example/',
+        fetch: fetch as typeof globalThis.fetch,
+        Request: globalThis.Request,
+        Headers: globalThis.Headers
+      })
+    );
+    other.setTokenPrompt(async () => null);
+    other.setServerUrl('http://compute.example/');
+    await expect(other.health()).rejects.toMatchObject({
+      code: 'unauthorized'
+    });
+    await expect(other.health()).rejects.toMatchObject({
+      code: 'unauthorized'
+    });
+  });
+
   it("passes the package reader's sentence through", async () => {
     const { settings } = fakeSettings('http://lab.example/', () => ({
       status: 422,

@@ -87,6 +87,15 @@ export class ReproServerClient {
     }
   }
 
+  /**
+   * How to ask the user for the token of a server named in the settings: called when that server
+   * refuses a request for want of a (right) token, at most once per server URL; the request is
+   * then sent again with the answer. Resolves with null when the user declines.
+   */
+  setTokenPrompt(prompt: (serverUrl: string) => Promise<string | null>): void {
+    this._tokenPrompt = prompt;
+  }
+
   health(): Promise<HealthResponse> {
     return this._request<HealthResponse>('GET', 'api/health');
   }
@@ -211,6 +220,9 @@ export class ReproServerClient {
     let response: Response;
     try {
       response = await this._send(url, init);
+      if (response.status === 401 && (await this._askToken())) {
+        response = await this._send(url, init);
+      }
     } catch (error) {
       throw new ReproServerError(
         `The ReproServer companion server cannot be reached at ${this.baseUrl}: ${String(error)}`,
@@ -240,6 +252,24 @@ export class ReproServerClient {
     return parsed as T;
   }
 
+  /** Asks the user for a named server's token, once per URL; true when there is a new one. */
+  private async _askToken(): Promise<boolean> {
+    if (
+      this._remoteToken === null ||
+      !this._tokenPrompt ||
+      this._asked.has(this._baseUrl)
+    ) {
+      return false;
+    }
+    this._asked.add(this._baseUrl);
+    const answer = await this._tokenPrompt(this._baseUrl);
+    if (!answer) {
+      return false;
+    }
+    this._remoteToken = answer;
+    return true;
+  }
+
   /** Through JupyterLab's connection to its proxy, or straight to a server named in the settings. */
   private _send(url: string, init: RequestInit): Promise<Response> {
     if (this._remoteToken === null) {
@@ -261,6 +291,9 @@ export class ReproServerClient {
   private _wsBase = '';
   /** The token of a server named in the settings; null for the proxied companion server. */
   private _remoteToken: string | null = null;
+  private _tokenPrompt?: (serverUrl: string) => Promise<string | null>;
+  /** Server URLs whose token the user was already asked for. */
+  private readonly _asked = new Set<string>();
 }
 
 function base64Url(text: string): string {
