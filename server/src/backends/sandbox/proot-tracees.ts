@@ -5,7 +5,7 @@
  * (its tracees then stop at their next system call, and a new child is traced from birth) and
  * every process it traces (`TracerPid` in `/proc/<pid>/status`) is killed, until none is left.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { processStatuses } from './proc-status';
 
 /** At most this many passes over `/proc` (each pass kills what the previous one missed). */
 const PASSES = 20;
@@ -28,24 +28,10 @@ export async function killProot(pid: number): Promise<void> {
 
 /** Processes whose tracer is `pid`. */
 export async function traceesOf(pid: number): Promise<number[]> {
-  const names = await readdir('/proc').catch(() => [] as string[]);
-  const found: number[] = [];
-  await Promise.all(
-    names
-      .filter(name => /^\d+$/.test(name))
-      .map(async name => {
-        const status = await readFile(`/proc/${name}/status`, 'utf8').catch(
-          () => ''
-        );
-        const tracer = /^TracerPid:\s+(\d+)$/m.exec(status);
-        // A killed tracee stays a zombie until its tracer, stopped, reaps it: it is done.
-        const zombie = /^State:\s+Z/m.test(status);
-        if (tracer && Number(tracer[1]) === pid && !zombie) {
-          found.push(Number(name));
-        }
-      })
-  );
-  return found;
+  // A killed tracee stays a zombie until its tracer, stopped, reaps it: it is done.
+  return (await processStatuses())
+    .filter(status => status.tracerPid === pid && !status.zombie)
+    .map(status => status.pid);
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

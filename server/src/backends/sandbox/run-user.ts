@@ -29,6 +29,7 @@ import {
 import { join } from 'node:path';
 import { removeTree } from '../../sandbox';
 import { isAlive } from './limits';
+import { processStatuses } from './proc-status';
 
 /** First id of the range: high, below 2^31 (some programs read ids as signed), in no usual range. */
 export const DEFAULT_SANDBOX_UID = 2_147_000_000;
@@ -248,37 +249,9 @@ export async function killProcessesOf(uid: number): Promise<number> {
 
 /** Live (not zombie) processes any of whose user ids is `uid`. */
 export async function processesOf(uid: number): Promise<number[]> {
-  const found: number[] = [];
-  await eachProcessStatus((pid, ids, zombie) => {
-    if (!zombie && ids.includes(uid)) {
-      found.push(pid);
-    }
-  });
-  return found;
-}
-
-/** Calls `visit` with each process's pid, its real, effective, saved and fs user ids. */
-async function eachProcessStatus(
-  visit: (pid: number, uids: number[], zombie: boolean) => void
-): Promise<void> {
-  const names = await readdir('/proc').catch(() => [] as string[]);
-  await Promise.all(
-    names
-      .filter(name => /^\d+$/.test(name))
-      .map(async name => {
-        const status = await readFile(`/proc/${name}/status`, 'utf8').catch(
-          () => ''
-        );
-        const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status);
-        if (uids) {
-          visit(
-            Number(name),
-            uids.slice(1).map(Number),
-            /^State:\s+Z/m.test(status)
-          );
-        }
-      })
-  );
+  return (await processStatuses())
+    .filter(status => !status.zombie && status.uids.includes(uid))
+    .map(status => status.pid);
 }
 
 /** Entries changed at once while handing a tree over. */
