@@ -1982,6 +1982,25 @@ const ODD_NAMES: HostileCase[] = [
       message:
         'The hard link DATA/h points to DATA/h, which is not an earlier file of the package'
     }
+  },
+  {
+    name: 'entries-at-reserved-top-level-names',
+    attack:
+      'Files at /proc, /dev (a link to /tmp), /sys and /.reproserver, to shadow or be shadowed by what the runners mount there; the data reads, and the sandbox skips them when it unpacks.',
+    build: withData([
+      { name: 'DATA/proc', type: 'directory' },
+      { name: 'DATA/proc/self', content: 'not the real one' },
+      { name: 'DATA/dev', type: 'symlink', linkname: '/tmp' },
+      { name: 'DATA/sys', type: 'directory' },
+      { name: 'DATA/.reproserver', type: 'directory' },
+      {
+        name: 'DATA/.reproserver/rpz-exec',
+        content: '#!/bin/sh\n',
+        mode: 0o4755
+      }
+    ]),
+    via: 'entries',
+    expect: { ok: true }
   }
 ];
 
