@@ -442,10 +442,12 @@ export async function buildImage(
     // The engine's architecture is asked while the package is read (and hashed).
     const [model, version] = await Promise.all([
       options.model ??
-        reader.readPackage(packagePath, {
-          sha256: options.sha256 === undefined,
-          trace: false
-        }),
+        sharedRead(packagePath, options.sha256 === undefined, () =>
+          reader.readPackage(packagePath, {
+            sha256: options.sha256 === undefined,
+            trace: false
+          })
+        ),
       docker.version()
     ]);
     const sha256 = options.sha256 ?? model.sha256;
@@ -549,4 +551,31 @@ function errorEvent(error: unknown): BuildEventData {
       ? (error as { code: string }).code
       : 'internal';
   return { type: 'error', code, message: errorMessage(error) };
+}
+
+/**
+ * Model reads in progress, by package path: callers building one package at once share a read,
+ * so that they reach the build's single flight together and join it (a read in a reader process
+ * takes long enough for a late caller to find the first build over and start another).
+ */
+const modelReads = new Map<string, Promise<PackageModel>>();
+
+function sharedRead(
+  packagePath: string,
+  hashed: boolean,
+  read: () => Promise<PackageModel>
+): Promise<PackageModel> {
+  const key = `${hashed ? 'hashed' : 'plain'}\0${packagePath}`;
+  let pending = modelReads.get(key);
+  if (pending === undefined) {
+    pending = read();
+    modelReads.set(key, pending);
+    const forget = (): void => {
+      if (modelReads.get(key) === pending) {
+        modelReads.delete(key);
+      }
+    };
+    pending.then(forget, forget);
+  }
+  return pending;
 }
