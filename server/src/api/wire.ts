@@ -22,6 +22,7 @@
  *   GET    /api/runs/:id/outputs/:name    → the output's bytes
  *   POST   /api/runs/:id/save             SaveOutputsRequest → SaveOutputsResponse
  */
+import type { LimitEnforcement } from '../backends/isolation-facts';
 import type { BuildEvent } from '../build/events';
 import type { PackageModel } from '../rpz/model';
 import type { RunParameters } from '../rpz/parameters';
@@ -29,6 +30,7 @@ import type { RunEdits, RunLimits } from '../runs/edits';
 import type { OutputFile, RunEvent, RunStatus } from '../runs/events';
 
 export type {
+  LimitEnforcement,
   BuildEvent,
   PackageModel,
   RunEdits,
@@ -62,9 +64,6 @@ export interface VersionResponse {
 }
 
 export type BackendName = 'docker' | 'sandbox';
-
-/** How a backend enforces a resource limit: a cgroup, an rlimit, a periodic measurement, or not. */
-export type LimitEnforcement = 'cgroup' | 'rlimit' | 'polling' | 'none';
 
 /** Where the capabilities of a step recorded as root take effect. */
 export type CapabilityScope =

@@ -6,6 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { DROPPED_CAPABILITIES } from './docker/runner';
 
+/** How a backend enforces a resource limit: a cgroup, an rlimit, a periodic measurement, or not. */
+export type LimitEnforcement = 'cgroup' | 'rlimit' | 'polling' | 'none';
+
 /** Linux capabilities by bit number (linux/capability.h), without the `CAP_` prefix. */
 export const CAPABILITY_NAMES = [
   'CHOWN',

@@ -1,6 +1,16 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+/** A small package made by the real reprozip and committed in `examples/`: there without setup. */
+export const COMMITTED_EXAMPLE = resolve(
+  __dirname,
+  '..',
+  '..',
+  '..',
+  'examples',
+  'shell-pipeline.rpz'
+);
+
 /** Where the test command put the packages made by the real reprozip, with their manifests. */
 export const EXAMPLES_DIR =
   process.env.REPROSERVER_EXAMPLES_DIR ??

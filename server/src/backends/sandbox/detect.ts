@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { LimitEnforcement } from '../../api/wire';
+import type { LimitEnforcement } from '../isolation-facts';
 import { helperPath as defaultHelperPath } from '../docker/helper-path';
 import { SANDBOX_ROOT_CAPABILITIES } from './capabilities';
 import { detectLimits, type LimitsMode } from './limits';
@@ -293,20 +293,9 @@ async function probeProot(
   if (!runUser) {
     const root = await mkdtemp(join(tmpdir(), 'reproserver-proot-probe-'));
     try {
-      return await attempt(
-        [
-          program,
-          '-v',
-          '-1',
-          '-r',
-          root,
-          '-b',
-          `${helper}:/rpz-exec`,
-          '/rpz-exec',
-          'oom-kills'
-        ],
-        { PROOT_TMP_DIR: tmpdir() }
-      );
+      return await attempt(prootProbeArgv(program, root, helper), {
+        PROOT_TMP_DIR: tmpdir()
+      });
     } finally {
       await rm(root, { recursive: true, force: true });
     }
@@ -336,15 +325,7 @@ async function probeProot(
     return await attempt(
       [
         ...dropPrivilegesArgv(runUser.setpriv, user),
-        program,
-        '-v',
-        '-1',
-        '-r',
-        root,
-        '-b',
-        `${join(folder, 'rpz-exec')}:/rpz-exec`,
-        '/rpz-exec',
-        'oom-kills'
+        ...prootProbeArgv(program, root, join(folder, 'rpz-exec'))
       ],
       { PROOT_TMP_DIR: tmp }
     );
@@ -383,4 +364,23 @@ function versionOf(program: string): Promise<string> {
       resolve(match ? match[1] : '');
     });
   });
+}
+
+/** proot running the helper's harmless `oom-kills` mode in an empty root: does proot work here? */
+function prootProbeArgv(
+  program: string,
+  root: string,
+  helper: string
+): string[] {
+  return [
+    program,
+    '-v',
+    '-1',
+    '-r',
+    root,
+    '-b',
+    `${helper}:/rpz-exec`,
+    '/rpz-exec',
+    'oom-kills'
+  ];
 }

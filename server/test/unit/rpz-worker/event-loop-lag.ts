@@ -1,3 +1,9 @@
+/**
+ * Largest event-loop lag the reader tests tolerate: a read on the event loop would stall it for
+ * its whole deadline; starting readers on a loaded 2-core machine stays far below.
+ */
+export const MAX_LAG_MS = 250;
+
 /** Measures how late a timer fires while work runs: the event loop's responsiveness. */
 export interface LagProbe {
   /** Stops the probe; returns the largest lateness seen, in ms. */

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { RpzError, type PackageModel } from '../../../src/rpz';
 import { PackageReader } from '../../../src/rpz/worker';
 import { tempFolder } from '../../helpers/synthetic-rpz';
-import { probeEventLoopLag } from './event-loop-lag';
+import { MAX_LAG_MS, probeEventLoopLag } from './event-loop-lag';
 import { mutate } from './fuzz/mutations';
 import { Rng } from './fuzz/rng';
 import { seedFiles, seedsOf } from './fuzz/seeds';
@@ -34,8 +34,6 @@ const ONLY =
     : undefined;
 /** A read of these few-MiB packages takes well under a second; a hang is a finding. */
 const DEADLINE_SECONDS = 10;
-/** Timer lateness that counts as a stall (scheduler noise on a loaded 2-core machine stays below). */
-const MAX_LAG_MS = 250;
 /** Stop after this many findings: each is written out to be replayed. */
 const MAX_FINDINGS = 3;
 /** Refusals that mean the reader misbehaved, not that the package is bad. */

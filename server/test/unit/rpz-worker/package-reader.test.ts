@@ -4,7 +4,7 @@
  * event loop keeps running.
  */
 import { statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   RpzError,
   readPackage,
@@ -14,24 +14,9 @@ import {
 import { ioFileSizes } from '../../../src/rpz/file-sizes';
 import { PackageReader } from '../../../src/rpz/worker';
 import { tempFolder } from '../../helpers/synthetic-rpz';
-import { probeEventLoopLag } from './event-loop-lag';
+import { COMMITTED_EXAMPLE as EXAMPLE } from '../../helpers/examples';
+import { MAX_LAG_MS, probeEventLoopLag } from './event-loop-lag';
 import { paxFractionalSize, recursiveViewPackage } from './freezing-packages';
-
-const EXAMPLE = resolve(
-  __dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'examples',
-  'shell-pipeline.rpz'
-);
-
-/**
- * Largest event-loop lag tolerated while a reader spins: a read on the event loop would stall it
- * for the whole deadline (1 s here); starting readers and a loaded 2-core machine stay far below.
- */
-const MAX_LAG_MS = 250;
 
 jest.setTimeout(30_000);
 

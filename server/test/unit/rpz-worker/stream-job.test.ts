@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { rootfsTar } from '../../../src/build/rootfs-tar';
 import { RpzError, readEntries } from '../../../src/rpz';
@@ -23,20 +23,8 @@ import {
   writeRpz
 } from '../../helpers/synthetic-rpz';
 import { HOSTILE_CORPUS } from '../../helpers/hostile-corpus';
-import { probeEventLoopLag } from './event-loop-lag';
-
-const EXAMPLE = resolve(
-  __dirname,
-  '..',
-  '..',
-  '..',
-  '..',
-  'examples',
-  'shell-pipeline.rpz'
-);
-
-/** As in package-reader.test.ts: far above a spawn on a loaded machine, far below a stall. */
-const MAX_LAG_MS = 250;
+import { COMMITTED_EXAMPLE as EXAMPLE } from '../../helpers/examples';
+import { MAX_LAG_MS, probeEventLoopLag } from './event-loop-lag';
 
 jest.setTimeout(30_000);
 
