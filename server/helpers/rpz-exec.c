@@ -7,10 +7,21 @@
  *       Prints how many processes the kernel's OOM killer has killed in this container's memory
  *       cgroup (v1 memory.oom_control or v2 memory.events), or -1 when it cannot tell. Docker only
  *       flags OOM kills of the container's main process; steps run through exec.
- *   rpz-exec run BINARY N NAME=VALUE... -- ARGV0 ARG...
+ *   rpz-exec run [CONFINEMENT] BINARY N NAME=VALUE... -- ARGV0 ARG...
  *       Replaces the whole environment with the N given variables and executes BINARY with
  *       exactly the argv given after "--" (argv[0] included, as ReproZip recorded it). BINARY "-"
- *       means: look ARGV0 up in the new PATH, as a shell would.
+ *       means: look ARGV0 up in the new PATH, as a shell would. CONFINEMENT (`--confine`,
+ *       `--read PATH`..., `--write PATH`...: confine.h) is applied right before the program is
+ *       executed: no-new-privileges, Landlock and a seccomp filter.
+ *       With `--ids-socket FD [--no-statx]` first, installs the filter of emulated ids and hands
+ *       its listener to `emulate-ids` (identity.h) before anything else.
+ *   rpz-exec emulate-ids UID GID COMMON-UID COMMON-GID SINCE-MS OWNERS REPORT-FD -- COMMAND...
+ *       Runs COMMAND and answers the id, stat and ownership calls of the experiment it starts
+ *       (identity.c), for sandboxes that map a single id.
+ *   rpz-exec confine-probe [CONFINEMENT] [--try-tcp PORT] [--try-read PATH]... [--try-pid PID]
+ *       Applies CONFINEMENT and reports what holds, from inside (confine-probe.c).
+ *   rpz-exec as UID GID run BINARY N NAME=VALUE... -- ARGV0 ARG...
+ *       Started as root (of its user namespace): becomes UID:GID as `step` does, then `run`.
  *   rpz-exec step DIR POSITION LIMIT UID GID BINARY N NAME=VALUE... -- ARGV0 ARG...
  *       Started as root. Claims the step: creates DIR (0700) if needed and DIR/POSITION.started
  *       with O_EXCL, so that a step is never run twice, and says so on stdout (record 7, started;
@@ -64,9 +75,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "confine-probe.h"
+#include "confine.h"
+#include "identity.h"
+
 static int usage(void) {
   fputs("usage: rpz-exec --idle | rpz-exec oom-kills\n"
-        "       rpz-exec run BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
+        "       rpz-exec emulate-ids UID GID COMMON-UID COMMON-GID SINCE-MS OWNERS REPORT-FD\n"
+        "                    -- COMMAND...\n"
+        "       rpz-exec run [--ids-socket FD [--no-statx]] [--confine [--read PATH]... [--write PATH]...]\n"
+        "                    BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
+        "       rpz-exec confine-probe [--confine ...] [--try-tcp PORT] [--try-read PATH]...\n"
+        "                    [--try-pid PID]\n"
+        "       rpz-exec as UID GID run BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
         "       rpz-exec step DIR POSITION LIMIT UID GID BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
         "       rpz-exec follow DIR POSITION OFFSET\n",
         stderr);
@@ -134,8 +155,15 @@ static int parse_program(int argc, char **argv, int at, struct program *program)
   return 0;
 }
 
-/* Replaces the environment and executes the program; returns only on failure, with the code. */
-static int exec_program(const struct program *program) {
+/*
+ * Replaces the environment, confines this process (`confinement` may be NULL: not at all), and
+ * executes the program; returns only on failure, with the code.
+ */
+static int exec_program(const struct program *program, const struct confinement *confinement) {
+  struct confine_report report;
+  if (confinement != NULL && confine_apply(confinement, &report) != 0) {
+    return 127;
+  }
   if (clearenv() != 0) {
     perror("rpz-exec: clearenv");
     return 127;
@@ -160,10 +188,18 @@ static int exec_program(const struct program *program) {
 
 static int run(int argc, char **argv) {
   struct program program;
-  if (parse_program(argc, argv, 2, &program) != 0) {
+  struct confinement confinement;
+  int at = 2, ids_socket, no_statx;
+  if (identity_parse(argc, argv, &at, &ids_socket, &no_statx) != 0 ||
+      confine_parse(argc, argv, &at, &confinement) != 0 ||
+      parse_program(argc, argv, at, &program) != 0) {
     return usage();
   }
-  return exec_program(&program);
+  /* Emulated ids (identity.c): the listener's filter goes first, the confinement's after it. */
+  if (ids_socket >= 0 && identity_install(ids_socket, no_statx) != 0) {
+    return 127;
+  }
+  return exec_program(&program, &confinement);
 }
 
 static int write_all(int fd, const char *data, size_t size) {
@@ -426,7 +462,7 @@ static int step(int argc, char **argv) {
     if (become((uid_t)uid, (gid_t)gid) != 0) {
       _exit(127);
     }
-    _exit(exec_program(&program));
+    _exit(exec_program(&program, NULL));
   }
   close(out[1]);
   close(err[1]);
@@ -623,6 +659,39 @@ static int follow(int argc, char **argv) {
   }
 }
 
+/*
+ * `as UID GID run ...`: becomes UID:GID (as `step` does: supplementary groups GID only, no
+ * capability left unless root), then `run`. For sandboxes whose own tool cannot switch to a
+ * user of a mapped range (bubblewrap 0.8 joining a user namespace sets the uid before the gid).
+ */
+static int run_as(int argc, char **argv) {
+  unsigned long long uid, gid;
+  if (parse_number(argv[2], 0xfffffffeULL, &uid) != 0 ||
+      parse_number(argv[3], 0xfffffffeULL, &gid) != 0) {
+    return usage();
+  }
+  if (become((uid_t)uid, (gid_t)gid) != 0) {
+    return 127;
+  }
+  if (uid == 0) {
+    /* A root step's bounding set is what it holds (the sandbox's short list), no more. */
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0) {
+      perror("rpz-exec: reading capabilities");
+      return 127;
+    }
+    for (int cap = 0; cap <= 63; cap++) {
+      int held = (data[cap / 32].permitted & (1U << (cap % 32))) != 0;
+      if (!held && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+        perror("rpz-exec: limiting capabilities");
+        return 127;
+      }
+    }
+  }
+  return run(argc - 3, argv + 3);
+}
+
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--idle") == 0) {
     idle();
@@ -633,8 +702,17 @@ int main(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "run") == 0) {
     return run(argc, argv);
   }
+  if (argc >= 2 && strcmp(argv[1], "confine-probe") == 0) {
+    return confine_probe(argc, argv, 2);
+  }
   if (argc >= 2 && strcmp(argv[1], "step") == 0) {
     return step(argc, argv);
+  }
+  if (argc >= 5 && strcmp(argv[1], "as") == 0 && strcmp(argv[4], "run") == 0) {
+    return run_as(argc, argv);
+  }
+  if (argc >= 2 && strcmp(argv[1], "emulate-ids") == 0) {
+    return identity_supervise(argc, argv, 2);
   }
   if (argc >= 2 && strcmp(argv[1], "follow") == 0) {
     return follow(argc, argv);

@@ -69,6 +69,9 @@ export function dockerIsolation(): BackendIsolation {
  * of any host process leads to the host's files, the network is the host's, host processes are
  * visible; a step is the server's user, with its capabilities and its processes' environments,
  * or, under a root server, an unprivileged user of its own with none (`hostUser`).
+ * Confined steps (`sandbox/confine.ts`): files and network are isolated as far as the probe found
+ * them refused from inside (Landlock, seccomp); host processes stay visible under proot, so
+ * `processes` stays false there, and `confinement` says what of them is out of reach.
  */
 export async function sandboxIsolation(
   sandbox: SandboxStatus
@@ -80,12 +83,22 @@ export async function sandboxIsolation(
         ? 'rlimit'
         : 'none';
   const cpu = memory === 'cgroup' ? 'cgroup' : 'none';
+  const confined = sandbox.confinement;
+  const confinement = confined
+    ? {
+        landlockAbi: confined.landlockAbi,
+        seccomp: confined.seccomp,
+        processSecrets: confined.processSecrets,
+        signals: confined.signals
+      }
+    : null;
   if (sandbox.mechanism === 'bwrap') {
     return {
       files: true,
       network: true,
       processes: true,
-      nestedUserNamespaces: !sandbox.disableUserns,
+      // The filter refuses new namespaces whatever bubblewrap can forbid.
+      nestedUserNamespaces: !sandbox.disableUserns && !confined?.seccomp,
       capabilities: {
         scope: 'user-namespace',
         root:
@@ -93,6 +106,7 @@ export async function sandboxIsolation(
           capabilityNames(allCapabilities(await lastCapability())),
         nonRoot: []
       },
+      confinement,
       memory,
       cpu,
       disk: sandbox.diskLimit ?? 'none'
@@ -103,14 +117,17 @@ export async function sandboxIsolation(
     ? []
     : capabilityNames(await capabilitiesOfThisProcess());
   return {
-    files: false,
-    network: false,
+    files: confined?.files ?? false,
+    network: confined?.network ?? false,
     processes: false,
-    nestedUserNamespaces: own.includes('SYS_ADMIN')
-      ? true
-      : await userNamespacesAllowed(),
+    nestedUserNamespaces: confined?.seccomp
+      ? false
+      : own.includes('SYS_ADMIN')
+        ? true
+        : await userNamespacesAllowed(),
     capabilities: { scope: 'host', root: own, nonRoot: own },
     hostUser: sandbox.runUser ? 'unprivileged' : 'server',
+    confinement,
     memory,
     cpu,
     disk: sandbox.diskLimit ?? 'none'

@@ -69,10 +69,13 @@ export const SANDBOX_CONFIGS: {
   name: string;
   mechanism: SandboxMechanism;
   isolation?: 'copy';
+  ids?: 'one';
 }[] = [
   { name: 'bwrap on an overlay', mechanism: 'bwrap' },
   { name: 'bwrap on a copy', mechanism: 'bwrap', isolation: 'copy' },
-  { name: 'proot on a copy', mechanism: 'proot' }
+  { name: 'proot on a copy', mechanism: 'proot' },
+  // What a user without /etc/subuid gets (Binder): identity changes emulated (`emulated-ids.ts`).
+  { name: 'bwrap with one id', mechanism: 'bwrap', ids: 'one' }
 ];
 
 /** Fails (every test of the mechanism, with this message) when the mechanism does not work here. */
@@ -88,12 +91,17 @@ export async function sandboxReady(mechanism: SandboxMechanism): Promise<void> {
 export function sandboxBackend(
   config: (typeof SANDBOX_CONFIGS)[number]
 ): Backend {
-  const { mechanism, isolation } = config;
+  const { mechanism, isolation, ids } = config;
   return {
     name: `Sandbox (${config.name})`,
     ready: () => sandboxReady(mechanism),
     run: (rpz, edits = {}, options = {}) =>
-      runPackageInSandbox(rpz, edits, { ...options, mechanism, isolation }),
+      runPackageInSandbox(rpz, edits, {
+        ...options,
+        mechanism,
+        isolation,
+        ids
+      }),
     kernelSeesRecordedIds: mechanism === 'bwrap',
     ownHostnameNoNetwork: mechanism === 'bwrap',
     memoryLimit: 'cgroup or rlimit, whichever works',

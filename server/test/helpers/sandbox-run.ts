@@ -82,6 +82,7 @@ export async function runPackageInSandbox(
     mechanism?: SandboxMechanism;
     limits?: 'auto' | 'rlimit';
     isolation?: 'auto' | 'copy';
+    ids?: 'auto' | 'one';
   } = {}
 ): Promise<FinishedSandboxRun> {
   const rootfs = await rootfsOf(rpz);
@@ -93,6 +94,7 @@ export async function runPackageInSandbox(
       mechanism: options.mechanism,
       limits: options.limits,
       isolation: options.isolation,
+      ids: options.ids,
       signal: options.signal
     })
   );

@@ -12,6 +12,19 @@ import { delimiter, join } from 'node:path';
 import type { LimitEnforcement } from '../isolation-facts';
 import { helperPath as defaultHelperPath } from '../docker/helper-path';
 import { SANDBOX_ROOT_CAPABILITIES } from './capabilities';
+import {
+  OUTSIDE_FILE_IN_GUEST,
+  PROOT_DEVICES,
+  PROOT_LOADER_IN_GUEST,
+  confineModeFromEnv,
+  confineProbeArgs,
+  confinementArgs,
+  extractProotLoader,
+  parseConfineProbe,
+  withProbeTargets,
+  type ProbedConfinement
+} from './confine';
+import { describeIds, probeIdMapping, type IdMapping } from './identity';
 import { detectLimits, type LimitsMode } from './limits';
 import { probeOverlay, type OverlayPrograms } from './overlay';
 import {
@@ -58,6 +71,21 @@ export interface SandboxStatus {
    * dropped to by `setpriv`, with its folder in `runsDir`. Unset: runs run as the server's user.
    */
   runUser?: { setpriv: string; uidBase: number; runsDir: string };
+  /**
+   * bubblewrap: how a range of ids is mapped for each run (`identity.ts`), so steps may change
+   * user; unset: one id per step (changing user fails), and `idsWhy` says why.
+   */
+  ids?: IdMapping;
+  idsWhy?: string;
+  /**
+   * What the helper's confinement of each step holds, as probed from inside at start
+   * (`confine.ts`); unset: steps are not confined (`REPROSERVER_CONFINE=off`, or it does not work
+   * here, and `confinementWhy` says why).
+   */
+  confinement?: ProbedConfinement;
+  confinementWhy?: string;
+  /** proot: the server's copy of proot's loader, which confined steps execute (`confine.ts`). */
+  prootLoader?: string;
 }
 
 export interface DetectOptions {
@@ -93,7 +121,7 @@ export function detectSandbox(
     return Promise.resolve(unavailable(`Sandbox: ${chosen.message}`));
   }
   options = chosen === 'auto' ? options : { ...options, mechanism: chosen };
-  const key = `${options.mechanism ?? 'auto'}\0${options.helperPath ?? ''}`;
+  const key = `${options.mechanism ?? 'auto'}\0${options.helperPath ?? ''}\0${String(confineModeFromEnv())}`;
   let found = cache.get(key);
   if (!found) {
     found = probe(options);
@@ -137,7 +165,7 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
         result = await probeBwrap(program, helper, []);
       }
     } else {
-      result = await probeProot(program, helper, runUser);
+      result = (await probeProot(program, helper, runUser)).error;
     }
     if (result !== null) {
       failures.push(`${mechanism} does not work here (${result})`);
@@ -148,18 +176,32 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
     const overlay =
       mechanism === 'bwrap' ? ((await probeOverlay()) ?? undefined) : undefined;
     const prlimit = which('prlimit') ?? undefined;
+    // REPROSERVER_SANDBOX_IDS=one: one id per step even where a range could be mapped.
+    const ids =
+      mechanism !== 'bwrap'
+        ? 'proot maps no ids (it has no user namespace): changes of user are emulated'
+        : process.env.REPROSERVER_SANDBOX_IDS === 'one'
+          ? 'REPROSERVER_SANDBOX_IDS is "one"'
+          : await probeIdMapping(program, BWRAP_NAMESPACES, helper);
+    const confined = await probeConfinement(
+      mechanism,
+      program,
+      helper,
+      runUser,
+      disableUserns
+    );
     const name =
       mechanism === 'bwrap'
         ? `bubblewrap ${version}`.trim()
         : `proot ${version}`.trim();
     const isolation =
       mechanism === 'bwrap'
-        ? `user namespaces; no network; own process tree and hostname; no capabilities but a few for root steps, in their own namespace; ${disableUserns ? 'no nested user namespaces' : 'nested user namespaces ALLOWED (this bubblewrap has no --disable-userns)'}`
-        : `ptrace; files only: NO network isolation, host processes visible, no hostname; not a security boundary; ${runUser ? `each run as an unprivileged user id of its own (from ${runUser.uidBase}), not as root, with no capabilities` : "steps run as the server's user"}`;
+        ? `user namespaces; no network; own process tree and hostname; no capabilities but a few for root steps, in their own namespace; ${disableUserns ? 'no nested user namespaces' : 'nested user namespaces ALLOWED (this bubblewrap has no --disable-userns)'}; ${describeConfinement(confined)}`
+        : `ptrace; ${describeProotReach(confined.confinement)}; no hostname; ${describeConfinement(confined)}; ${runUser ? `each run as an unprivileged user id of its own (from ${runUser.uidBase}), not as root, with no capabilities` : "steps run as the server's user"}`;
     return {
       available: true,
       mechanism,
-      detail: `Sandbox: ${name} (${isolation}; each run on ${overlay ? 'an overlay' : 'a copy'} of the unpacked package; ${describeLimits(limits, prlimit)}; ownership emulated).`,
+      detail: `Sandbox: ${name} (${isolation}; each run on ${overlay ? 'an overlay' : 'a copy'} of the unpacked package; ${describeLimits(limits, prlimit)}; ${describeIds(mechanism, typeof ids === 'string' ? null : ids)}).`,
       program,
       version,
       limits,
@@ -176,7 +218,9 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
         : {}),
       // Every run's writable tree is measured while it runs (`disk-watch.ts`).
       diskLimit: 'polling',
-      ...(runUser ? { runUser } : {})
+      ...(runUser ? { runUser } : {}),
+      ...(typeof ids === 'string' ? { idsWhy: ids } : { ids }),
+      ...confined
     };
   }
   return unavailable(`Sandbox unavailable: ${failures.join('; ')}.`);
@@ -221,25 +265,44 @@ function which(name: string): string | null {
 }
 
 /** Runs a command; resolves null when it exited 0, else a short reason. */
-function attempt(
+async function attempt(
   argv: string[],
   env: Record<string, string> = {}
 ): Promise<string | null> {
+  return (await capture(argv, env)).error;
+}
+
+/** Most of a probe's output that is kept. */
+const MAX_PROBE_OUTPUT = 64 * 1024;
+
+/** Runs a command; resolves with what it printed, and null when it exited 0, else a reason. */
+function capture(
+  argv: string[],
+  env: Record<string, string> = {}
+): Promise<Captured> {
   return new Promise(resolve => {
     const child = spawn(argv[0], argv.slice(1), {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env,
       timeout: 10_000
     });
+    let stdout = '';
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', error => resolve(error.message));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout = (stdout + chunk.toString()).slice(0, MAX_PROBE_OUTPUT);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(0, MAX_PROBE_OUTPUT);
+    });
+    child.on('error', error => resolve({ error: error.message, stdout }));
     child.on('close', (code, signal) =>
-      resolve(
-        code === 0
-          ? null
-          : stderr.trim().split('\n')[0] || `exit ${code ?? signal}`
-      )
+      resolve({
+        error:
+          code === 0
+            ? null
+            : stderr.trim().split('\n')[0] || `exit ${code ?? signal}`,
+        stdout
+      })
     );
   });
 }
@@ -288,14 +351,18 @@ function runUserOf(): NonNullable<SandboxStatus['runUser']> | string {
 async function probeProot(
   program: string,
   helper: string,
-  runUser: SandboxStatus['runUser']
-): Promise<string | null> {
+  runUser: SandboxStatus['runUser'],
+  how: ProotProbe = { args: ['oom-kills'], binds: [] }
+): Promise<Captured> {
+  const loaderEnv = (loader: string): Record<string, string> =>
+    how.loader ? { PROOT_LOADER: loader } : {};
   if (!runUser) {
     const root = await mkdtemp(join(tmpdir(), 'reproserver-proot-probe-'));
     try {
-      return await attempt(prootProbeArgv(program, root, helper), {
-        PROOT_TMP_DIR: tmpdir()
-      });
+      return await capture(
+        prootProbeArgv(program, root, helper, how, how.loader),
+        { PROOT_TMP_DIR: tmpdir(), ...loaderEnv(how.loader ?? '') }
+      );
     } finally {
       await rm(root, { recursive: true, force: true });
     }
@@ -304,30 +371,47 @@ async function probeProot(
   try {
     user = await takeRunUser(runUser.uidBase, runUser.runsDir);
   } catch (error) {
-    return `no user id or folder for runs in ${runUser.runsDir} (REPROSERVER_SANDBOX_RUNS_DIR): ${(error as Error).message}`;
+    return {
+      error: `no user id or folder for runs in ${runUser.runsDir} (REPROSERVER_SANDBOX_RUNS_DIR): ${(error as Error).message}`,
+      stdout: ''
+    };
   }
   const folder = user.folder;
   try {
     const dropped = await probeDrop(runUser.setpriv, user);
     if (dropped !== null) {
-      return `setpriv cannot drop to an unprivileged user: ${dropped}`;
+      return {
+        error: `setpriv cannot drop to an unprivileged user: ${dropped}`,
+        stdout: ''
+      };
     }
     const root = join(folder, 'root');
     const tmp = join(folder, 'tmp');
     await mkdir(root, { mode: 0o700 });
     await mkdir(tmp, { mode: 0o700 });
     await copyFile(helper, join(folder, 'rpz-exec'));
+    const loader = join(folder, 'proot-loader');
+    if (how.loader) {
+      await copyFile(how.loader, loader);
+      await chmod(loader, 0o755);
+    }
     for (const path of [root, tmp]) {
       await chown(path, user.uid, user.gid);
     }
     await chown(folder, 0, user.gid);
     await chmod(folder, 0o710);
-    return await attempt(
+    return await capture(
       [
         ...dropPrivilegesArgv(runUser.setpriv, user),
-        ...prootProbeArgv(program, root, join(folder, 'rpz-exec'))
+        ...prootProbeArgv(
+          program,
+          root,
+          join(folder, 'rpz-exec'),
+          how,
+          how.loader ? loader : undefined
+        )
       ],
-      { PROOT_TMP_DIR: tmp }
+      { PROOT_TMP_DIR: tmp, ...loaderEnv(loader) }
     );
   } finally {
     await user.release();
@@ -366,11 +450,16 @@ function versionOf(program: string): Promise<string> {
   });
 }
 
-/** proot running the helper's harmless `oom-kills` mode in an empty root: does proot work here? */
+/**
+ * proot running the helper in an empty root: its harmless `oom-kills` mode (does proot work
+ * here?), or the confinement probe, with the binds a step gets.
+ */
 function prootProbeArgv(
   program: string,
   root: string,
-  helper: string
+  helper: string,
+  how: ProotProbe,
+  loader: string | undefined
 ): string[] {
   return [
     program,
@@ -378,9 +467,123 @@ function prootProbeArgv(
     '-1',
     '-r',
     root,
+    ...how.binds.flatMap(([from, to]) => ['-b', `${from}:${to}`]),
+    ...(loader ? ['-b', `${loader}:${PROOT_LOADER_IN_GUEST}`] : []),
     '-b',
-    `${helper}:/rpz-exec`,
-    '/rpz-exec',
-    'oom-kills'
+    `${helper}:${HELPER_IN_GUEST}`,
+    HELPER_IN_GUEST,
+    ...how.args
   ];
+}
+
+/** Where the helper is in every sandbox. */
+const HELPER_IN_GUEST = '/.reproserver/rpz-exec';
+
+/** What a proot probe runs: the helper's arguments, host paths to bind, proot's loader. */
+interface ProotProbe {
+  args: string[];
+  binds: [string, string][];
+  loader?: string;
+}
+
+/** A finished command: null or a short reason, and what it printed. */
+interface Captured {
+  error: string | null;
+  stdout: string;
+}
+
+/**
+ * Whether and how far steps can be confined here (`confine.ts`): runs the confinement probe as
+ * a step would run, and keeps what it found. Nothing with `REPROSERVER_CONFINE=off`.
+ */
+async function probeConfinement(
+  mechanism: SandboxMechanism,
+  program: string,
+  helper: string,
+  runUser: SandboxStatus['runUser'],
+  disableUserns: boolean | undefined
+): Promise<
+  Pick<SandboxStatus, 'confinement' | 'confinementWhy' | 'prootLoader'>
+> {
+  const mode = confineModeFromEnv();
+  if (mode instanceof Error) {
+    return { confinementWhy: mode.message };
+  }
+  if (mode === 'off') {
+    return { confinementWhy: 'turned off by REPROSERVER_CONFINE=off' };
+  }
+  const loader =
+    mechanism === 'proot'
+      ? await extractProotLoader(program, helper)
+      : undefined;
+  if (loader === null) {
+    return { confinementWhy: "proot's loader could not be found" };
+  }
+  const found = await withProbeTargets(async targets => {
+    const args = confineProbeArgs(confinementArgs(mechanism), targets);
+    if (mechanism === 'bwrap') {
+      return capture([
+        program,
+        ...BWRAP_NAMESPACES,
+        ...(disableUserns ? BWRAP_NO_NESTED_USERNS : []),
+        '--ro-bind',
+        helper,
+        HELPER_IN_GUEST,
+        '--ro-bind',
+        targets.outsideFile,
+        OUTSIDE_FILE_IN_GUEST,
+        '--proc',
+        '/proc',
+        '--dev',
+        '/dev',
+        HELPER_IN_GUEST,
+        ...args
+      ]);
+    }
+    return probeProot(program, helper, runUser, {
+      args,
+      binds: [
+        ['/proc', '/proc'],
+        ['/sys', '/sys'],
+        ...PROOT_DEVICES.map((device): [string, string] => [device, device]),
+        [targets.outsideFile, OUTSIDE_FILE_IN_GUEST]
+      ],
+      loader
+    });
+  });
+  const confinement =
+    found.error === null ? parseConfineProbe(found.stdout) : null;
+  if (!confinement) {
+    return {
+      confinementWhy: `the helper could not confine a step (${found.error ?? found.stdout.trim().split('\n')[0] ?? 'no output'})`
+    };
+  }
+  return { confinement, ...(loader ? { prootLoader: loader } : {}) };
+}
+
+/** What a proot step reaches, with or without confinement, said plainly. */
+function describeProotReach(
+  confinement: ProbedConfinement | undefined
+): string {
+  if (!confinement) {
+    return 'files only: NO network isolation, host processes visible and reachable; not a security boundary';
+  }
+  return [
+    confinement.files
+      ? 'no host files outside the run'
+      : 'host files REACHABLE',
+    confinement.network ? 'no network' : 'NO network isolation',
+    `host processes visible${confinement.processSecrets ? ', their environments and memory unreadable' : ', their environments READABLE'}${confinement.signals ? ', no signals to them' : ', signals ALLOWED'}`
+  ].join(', ');
+}
+
+/** The confinement in force, as the probe found it. */
+function describeConfinement(
+  found: Pick<SandboxStatus, 'confinement' | 'confinementWhy'>
+): string {
+  const { confinement } = found;
+  if (!confinement) {
+    return `steps not confined: ${found.confinementWhy ?? 'unknown'}`;
+  }
+  return `steps confined by ${confinement.landlockAbi ? `Landlock ABI ${confinement.landlockAbi}` : 'no Landlock (the kernel has none)'} and a seccomp filter`;
 }

@@ -58,7 +58,9 @@ export class OverlayTree {
   static async start(
     lower: string,
     runDir: string,
-    programs: OverlayPrograms
+    programs: OverlayPrograms,
+    /** A prefix that enters a user namespace of the run's (`identity.ts`); default: a new one. */
+    userns?: string[]
   ): Promise<OverlayTree> {
     if (/[,:\\\n]/.test(lower + runDir)) {
       throw new Error(
@@ -71,11 +73,15 @@ export class OverlayTree {
     await Promise.all(
       [upper, work, merged].map(dir => mkdir(dir, { recursive: true }))
     );
-    const holder = spawn(
+    const [program, ...prefix] = [
+      ...(userns ?? []),
       programs.unshare,
+      ...(userns ? [] : ['--user', '--map-root-user'])
+    ];
+    const holder = spawn(
+      program,
       [
-        '--user',
-        '--map-root-user',
+        ...prefix,
         '--mount',
         '--propagation',
         'private',

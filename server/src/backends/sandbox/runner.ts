@@ -18,9 +18,13 @@
  *
  * Emulated or weaker than Docker, and said in `detectSandbox().detail`:
  * - ownership: files on disk belong to the user running the server. Under bubblewrap, the step's
- *   uid/gid is mapped to that user, so the step runs as its recorded uid and sees every file as its
- *   own; proot (`-i uid:gid`) fakes the ids the same way. Output events report the package's
+ *   uid/gid is mapped to that user, so the step runs as its recorded uid; the helper's supervisor
+ *   of emulated ids (`emulated-ids.ts`) answers its id, stat and chown calls, under proot too, so
+ *   that steps may change user and files show the owners the package and the run gave them. Output events report the package's
  *   recorded owner for files it had, and the uid/gid of the step that wrote it for new files.
+ *   Where a range of ids can be mapped (`identity.ts`), bubblewrap steps instead run in a
+ *   namespace of the run's that maps 65536 ids: they may change user, files keep their recorded
+ *   owners, and outputs report their real owners there, as on Docker.
  * - bubblewrap: no network, own pid namespace (every process of a step dies with it), own hostname,
  *   no capabilities but a short list for root steps, held in the step's own user namespace
  *   (`capabilities.ts`), no nested user namespaces where bubblewrap can forbid them.
@@ -39,7 +43,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, mkdir, readdir } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  copyFile,
+  mkdir,
+  readdir,
+  writeFile
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -64,7 +75,32 @@ import {
   type SandboxMechanism,
   type SandboxStatus
 } from './detect';
+import {
+  PROOT_DEVICES,
+  prootConfinement,
+  stepConfinementArgs
+} from './confine';
 import { DiskWatch } from './disk-watch';
+import {
+  MAX_REPORT_BYTES,
+  PROOT_UNDER_SUPERVISOR_ENV,
+  REPORT_FD,
+  emulatesIds,
+  filterArgs,
+  ownersFile,
+  parseReport,
+  relativeOwners,
+  supervisorArgv,
+  type OwnedPath
+} from './emulated-ids';
+import {
+  UserNamespace,
+  giveRecordedOwners,
+  helperAs,
+  mappedCapabilityArgs,
+  mapsOwner,
+  withoutOwnerChanges
+} from './identity';
 import {
   RunCgroup,
   hitFileSizeLimit,
@@ -113,6 +149,8 @@ export interface SandboxRunOptions extends RunBackendOptions {
   limits?: 'auto' | 'rlimit';
   /** Force a copy of the cache even where an overlay works (tests); default: what works. */
   isolation?: 'auto' | 'copy';
+  /** Force one id per step (emulated changes) even where a range could be mapped (tests). */
+  ids?: 'auto' | 'one';
   /** The static `rpz-exec` binary on this host. */
   helperPath?: string;
   /** Changed files collected at most; default `MAX_CHANGED_FILES` (run-tree.ts). */
@@ -155,6 +193,8 @@ export async function runOnSandbox(
   let overlay: OverlayTree | undefined;
   let disk: DiskWatch | undefined;
   let runUser: RunUser | undefined;
+  let ids: UserNamespace | undefined;
+  let ownersGiven: Set<string> | undefined;
   let result: SandboxRunResult;
   try {
     if (signal?.aborted) {
@@ -187,6 +227,16 @@ export async function runOnSandbox(
       await mkdir(runDir, { recursive: true, mode: 0o700 });
     }
     let root = join(runDir, 'root');
+    const owner = options.rootfs.info.owners.common;
+    if (
+      sandbox.mechanism === 'bwrap' &&
+      sandbox.ids &&
+      mapsOwner(owner) &&
+      options.ids !== 'one'
+    ) {
+      // A range of ids mapped for the run: steps may change user (`identity.ts`).
+      ids = await UserNamespace.start(sandbox.ids, owner);
+    }
     if (
       sandbox.mechanism === 'bwrap' &&
       sandbox.overlay &&
@@ -195,11 +245,20 @@ export async function runOnSandbox(
       overlay = await OverlayTree.start(
         options.rootfs.root,
         runDir,
-        sandbox.overlay
+        sandbox.overlay,
+        ids?.enter()
       );
       root = overlay.root;
     } else {
       await copyTree(options.rootfs.root, root, copying.signal);
+    }
+    if (ids) {
+      ownersGiven = await giveRecordedOwners(
+        ids,
+        root,
+        overlay,
+        options.rootfs.info.owners
+      );
     }
     if (runUser) {
       helperInSandbox = await handOverRun(
@@ -225,7 +284,24 @@ export async function runOnSandbox(
       plan,
       group,
       limitsMode,
-      overlay
+      overlay,
+      ids,
+      emulation: emulatesIds(mechanism, ids !== undefined)
+        ? {
+            sinceMs: 0,
+            common: owner,
+            // proot's supervisor sees host paths; bubblewrap's, the sandbox's.
+            prefix: sandbox.mechanism === 'proot' ? root : '',
+            recorded: Object.entries(options.rootfs.info.owners.others).map(
+              ([rel, [uid, gid]]) => ({
+                path: `${sandbox.mechanism === 'proot' ? root : ''}/${rel}`,
+                uid,
+                gid
+              })
+            ),
+            reported: []
+          }
+        : undefined
     };
     emit(
       'running',
@@ -236,6 +312,9 @@ export async function runOnSandbox(
     // The next millisecond: the copy's last changes may fall in this one (ctimes have nanoseconds,
     // Date.now() drops them), and must not count as the run's. The run's first writes come later.
     const since = Date.now() + 1;
+    if (context.emulation) {
+      context.emulation.sinceMs = since;
+    }
     timer = setTimeout(
       () => kill('timed-out'),
       plan.limits.timeoutSeconds * 1000
@@ -316,9 +395,18 @@ export async function runOnSandbox(
     await disk.stop();
     if (result.status !== 'cancelled') {
       const limits = { maxFiles: options.maxChangedFiles };
-      const changed = overlay
-        ? await overlay.changedFiles(limits)
-        : await changedFiles(root, options.rootfs.root, since, limits);
+      // Who owns what the run's ids made, before anything of the tree is read.
+      const owners = await ids?.settleOwners(
+        overlay ? overlay.upper : root,
+        since
+      );
+      const changed = withoutOwnerChanges(
+        overlay
+          ? await overlay.changedFiles(limits)
+          : await changedFiles(root, options.rootfs.root, since, limits),
+        ownersGiven,
+        since
+      );
       await collectOutputs(
         root,
         options.rootfs,
@@ -326,7 +414,10 @@ export async function runOnSandbox(
         changed,
         stepStarts,
         options.sink,
-        onEvent
+        onEvent,
+        owners,
+        context.emulation &&
+          relativeOwners(context.emulation.reported, context.emulation.prefix)
       );
     }
   } catch (error) {
@@ -342,6 +433,7 @@ export async function runOnSandbox(
     await runUser?.release().catch(() => undefined);
     await group?.remove().catch(() => undefined);
     await overlay?.stop().catch(() => undefined);
+    await ids?.stop().catch(() => undefined);
     if (runDir) {
       await removeTree(runDir).catch(() => undefined);
     }
@@ -454,6 +546,41 @@ interface StepContext {
   group: RunCgroup | undefined;
   limitsMode: LimitsMode;
   overlay: OverlayTree | undefined;
+  /** The run's user namespace with a range of ids mapped, when there is one (`identity.ts`). */
+  ids: UserNamespace | undefined;
+  /** Emulated identity changes (`emulated-ids.ts`), when steps run under the supervisor. */
+  emulation: Emulation | undefined;
+}
+
+interface Emulation {
+  /** The run's start: entries born later are the run's. */
+  sinceMs: number;
+  /** The package's common owner. */
+  common: readonly [number, number];
+  /** What the supervisor's paths start with: the run's tree for proot, "" for bubblewrap. */
+  prefix: string;
+  /** Entries recorded with another owner than the common one, as the supervisor sees them. */
+  recorded: OwnedPath[];
+  /** What earlier steps' supervisors reported (later records win). */
+  reported: OwnedPath[];
+}
+
+/** Where a bubblewrap step finds the owners file. */
+const OWNERS_IN_SANDBOX = '/.reproserver/ids-owners';
+
+/** Writes the owners file for the next step: recorded owners, then what earlier steps reported. */
+async function writeOwners(
+  runDir: string,
+  emulation: Emulation
+): Promise<string> {
+  const path = join(runDir, 'ids-owners');
+  await writeFile(
+    path,
+    ownersFile([...emulation.recorded, ...emulation.reported]),
+    { mode: 0o644 }
+  );
+  await chmod(path, 0o644);
+  return path;
 }
 
 /** Size of a bubblewrap step's /dev/shm: Docker's default. */
@@ -469,15 +596,6 @@ function prootTmp(runDir: string): string {
   return join(runDir, 'tmp');
 }
 
-/** The devices a proot sandbox gets from the host (bubblewrap makes its own minimal /dev). */
-const PROOT_DEVICES = [
-  '/dev/null',
-  '/dev/zero',
-  '/dev/full',
-  '/dev/random',
-  '/dev/urandom'
-];
-
 /** The command line that runs one step in the sandbox, with the environment to start it with. */
 async function stepCommand(
   context: StepContext,
@@ -487,9 +605,14 @@ async function stepCommand(
   const environ = Object.entries(step.environ).map(
     ([name, value]) => `${name}=${value}`
   );
+  const { emulation } = context;
   const exec = [
     HELPER,
     'run',
+    // The filter of emulated ids goes first (`emulated-ids.ts`).
+    ...(emulation ? filterArgs(sandbox.mechanism!) : []),
+    // Landlock and seccomp, applied by the helper right before the program (`confine.ts`).
+    ...stepConfinementArgs(sandbox),
     step.binary ?? '-',
     String(environ.length),
     ...environ,
@@ -498,16 +621,37 @@ async function stepCommand(
   ];
   let argv: string[];
   let env: Record<string, string> = {};
+  const owners = emulation ? await writeOwners(context.runDir, emulation) : '';
+  const supervised = (
+    helperPath: string,
+    ownersPath: string,
+    command: string[]
+  ): string[] =>
+    emulation
+      ? supervisorArgv(
+          helperPath,
+          {
+            uid: step.uid,
+            gid: step.gid,
+            common: emulation.common,
+            sinceMs: emulation.sinceMs,
+            owners: ownersPath
+          },
+          command
+        )
+      : command;
   if (sandbox.mechanism === 'bwrap') {
+    const { ids } = context;
     argv = [
       sandbox.program!,
-      ...BWRAP_NAMESPACES,
+      // In a mapped namespace (`identity.ts`): no namespace of bubblewrap's own; the helper
+      // becomes the step's user, and the namespace forbids nested ones.
+      ...(ids
+        ? BWRAP_NAMESPACES.filter(option => option !== '--unshare-user')
+        : BWRAP_NAMESPACES),
       '--hostname',
       plan.hostname,
-      '--uid',
-      String(step.uid),
-      '--gid',
-      String(step.gid),
+      ...(ids ? [] : ['--uid', String(step.uid), '--gid', String(step.gid)]),
       '--bind',
       context.overlay ? context.overlay.merged : root,
       '/',
@@ -531,27 +675,31 @@ async function stepCommand(
       '--ro-bind',
       helper,
       HELPER,
+      ...(emulation ? ['--ro-bind', owners, OWNERS_IN_SANDBOX] : []),
       '--chdir',
       step.workingdir,
       '--clearenv',
-      ...bwrapCapabilityArgs(step.uid),
-      ...(sandbox.disableUserns ? BWRAP_NO_NESTED_USERNS : []),
+      ...(ids
+        ? mappedCapabilityArgs(step.uid, bwrapCapabilityArgs(step.uid))
+        : bwrapCapabilityArgs(step.uid)),
+      ...(sandbox.disableUserns && !ids ? BWRAP_NO_NESTED_USERNS : []),
       '--',
-      ...exec
+      ...(ids
+        ? helperAs(exec, step)
+        : supervised(HELPER, OWNERS_IN_SANDBOX, exec))
     ];
     if (context.overlay) {
       argv = [...context.overlay.enter(), ...argv];
+    } else if (ids) {
+      argv = [...ids.enter(), ...argv];
     }
   } else {
     const shm = prootShm(context.runDir);
     if (!context.runUser) {
       await mkdir(shm, { recursive: true, mode: 0o1777 });
     }
-    argv = [
-      // Under a root server: proot and all it runs as the run's own user, without privileges.
-      ...(context.runUser && sandbox.runUser
-        ? dropPrivilegesArgv(sandbox.runUser.setpriv, context.runUser)
-        : []),
+    const confined = prootConfinement(sandbox);
+    const proot = [
       sandbox.program!,
       '-v',
       '-1',
@@ -559,8 +707,8 @@ async function stepCommand(
       root,
       '-w',
       step.workingdir,
-      '-i',
-      `${step.uid}:${step.gid}`,
+      // proot's own id emulation, unless the supervisor's answers (two would disagree).
+      ...(emulation ? [] : ['-i', `${step.uid}:${step.gid}`]),
       '-b',
       '/proc',
       '-b',
@@ -570,10 +718,21 @@ async function stepCommand(
       `${shm}:/dev/shm`,
       '-b',
       `${helper}:${HELPER}`,
+      ...confined.binds,
       ...exec
     ];
+    argv = [
+      // Under a root server: proot and all it runs as the run's own user, without privileges.
+      ...(context.runUser && sandbox.runUser
+        ? dropPrivilegesArgv(sandbox.runUser.setpriv, context.runUser)
+        : []),
+      // The supervisor outside proot, an ancestor of every process it traces.
+      ...supervised(context.helper, owners, proot)
+    ];
     env = {
-      PROOT_TMP_DIR: context.runUser ? prootTmp(context.runDir) : tmpdir()
+      PROOT_TMP_DIR: context.runUser ? prootTmp(context.runDir) : tmpdir(),
+      ...confined.env,
+      ...(emulation ? PROOT_UNDER_SUPERVISOR_ENV : {})
     };
   }
   if (sandbox.prlimit) {
@@ -618,11 +777,32 @@ async function runStep(
   });
   const { argv, env } = await stepCommand(context, step);
   const child = spawn(argv[0], argv.slice(1), {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The supervisor of emulated ids reports on REPORT_FD (`emulated-ids.ts`).
+    stdio: context.emulation
+      ? ['ignore', 'pipe', 'pipe', 'pipe']
+      : ['ignore', 'pipe', 'pipe'],
     env,
     detached: true
   });
   onSpawn(child);
+  const report: Buffer[] = [];
+  let reportBytes = 0;
+  const reportPipe = context.emulation
+    ? (child.stdio[REPORT_FD] as NodeJS.ReadableStream | null)
+    : null;
+  reportPipe?.on('data', (chunk: Buffer) => {
+    if (reportBytes + chunk.length <= MAX_REPORT_BYTES) {
+      report.push(chunk);
+      reportBytes += chunk.length;
+    }
+  });
+  const reportDone = reportPipe
+    ? new Promise<void>(resolve => {
+        reportPipe.once('end', resolve);
+        reportPipe.once('error', () => resolve());
+        reportPipe.once('close', () => resolve());
+      })
+    : Promise.resolve();
   const stdout = log.pump(position, 'stdout');
   const stderr = log.pump(position, 'stderr');
   let tail = Buffer.alloc(0);
@@ -647,6 +827,10 @@ async function runStep(
     pipeline(child.stderr!, stderr)
   ]).catch(() => undefined);
   const [code, signalName] = await closed;
+  await reportDone;
+  if (context.emulation) {
+    context.emulation.reported.push(...parseReport(Buffer.concat(report)));
+  }
   stdout.flush();
   stderr.flush();
   const exitCode = code ?? 128 + (signalName ? signalNumber(signalName) : 9);
@@ -706,7 +890,9 @@ async function collectOutputs(
   changed: FoundFiles,
   stepStarts: { time: number; uid: number; gid: number }[],
   sink: OutputSink,
-  onEvent: (event: RunEvent) => void
+  onEvent: (event: RunEvent) => void,
+  mappedOwners?: Map<string, [number, number]>,
+  emulatedOwners?: Map<string, [number, number]>
 ): Promise<void> {
   const outputs = new OutputCollector(plan, sink, onEvent);
   const owners = rootfs.info.owners;
@@ -715,6 +901,16 @@ async function collectOutputs(
     inCache: boolean,
     mtimeMs: number
   ): { uid: number; gid: number } => {
+    if (mappedOwners) {
+      // Real owners in the run's namespace: the run's ids', or else the common owner's.
+      const [uid, gid] = mappedOwners.get(path.slice(1)) ?? owners.common;
+      return { uid, gid };
+    }
+    // What the emulated ids own, as the supervisor reported it.
+    const emulated = emulatedOwners?.get(path.slice(1));
+    if (emulated) {
+      return { uid: emulated[0], gid: emulated[1] };
+    }
     const recorded = owners.others[path.slice(1)];
     if (inCache || recorded) {
       const [uid, gid] = recorded ?? owners.common;

@@ -99,8 +99,8 @@ export async function startHostSide(
 }
 
 /**
- * A host process that only waits, with the marker on its command line (not in its environment),
- * run as `user` (default: the test's user).
+ * A host process that only waits, with the marker on its command line and in its environment (as
+ * JupyterLab holds its token in its environment), run as `user` (default: the test's user).
  */
 export function startSentinel(
   marker: string,
@@ -109,7 +109,7 @@ export function startSentinel(
   return spawn(
     process.execPath,
     ['-e', 'setInterval(() => {}, 1 << 30)', marker],
-    { stdio: 'ignore', env: {}, ...user }
+    { stdio: 'ignore', env: { REPROSERVER_PROBE_SECRET: marker }, ...user }
   );
 }
 

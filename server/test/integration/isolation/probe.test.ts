@@ -6,7 +6,9 @@
  * as an ordinary user, and tries: the host's loopback (TCP and UDP), the server's token in its
  * environment, a sentinel process of the server's user, a host file directly, through
  * /proc/<pid>/root and through io_uring (which proot does not see), the helper's folder,
- * capabilities, device nodes, raw sockets, chroot and nested user namespaces.
+ * capabilities, device nodes, raw sockets, chroot and nested user namespaces. Sandbox steps are
+ * confined by the helper (Landlock, seccomp: `sandbox/confine.ts`) unless `REPROSERVER_CONFINE=off`,
+ * whose weak proot must be stated as weak.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -88,8 +90,16 @@ const CONFIGS: {
     {
       name: 'proot',
       backend: 'sandbox' as const,
-      env: { REPROSERVER_SANDBOX: 'proot' },
+      env: { REPROSERVER_SANDBOX: 'proot' } as Record<string, string>,
       detail: /proot/,
+      server
+    },
+    {
+      name: 'proot unconfined',
+      backend: 'sandbox' as const,
+      env: { REPROSERVER_SANDBOX: 'proot', REPROSERVER_CONFINE: 'off' },
+      detail:
+        /proot .*steps not confined: turned off by REPROSERVER_CONFINE=off/,
       server
     }
   ])
@@ -182,7 +192,23 @@ describe.each(CONFIGS)(
 
     it('states what it isolates the way this backend can', () => {
       // What each mechanism does, whatever the host; the probe checks the rest.
-      if (config.name === 'proot') {
+      if (config.name === 'Docker') {
+        expect(statement.confinement ?? null).toBeNull();
+      } else if (config.env.REPROSERVER_CONFINE === 'off') {
+        expect(statement.confinement).toBeNull();
+      } else {
+        // This machine has Landlock (ABI 7) and seccomp: every sandbox step is confined.
+        expect(statement.confinement).toEqual({
+          landlockAbi: expect.any(Number),
+          seccomp: true,
+          processSecrets: true,
+          signals: true
+        });
+        expect(statement.confinement!.landlockAbi).toBeGreaterThanOrEqual(6);
+        expect(statement.nestedUserNamespaces).toBe(false);
+      }
+      if (config.name.startsWith('proot')) {
+        const confined = config.name === 'proot';
         // A step is the server's user, with its capabilities (none: it is not root), or, when the
         // server is root, an unprivileged user of the run's own: never the host's root.
         const asRoot = process.getuid?.() === 0 && !config.server.ids;
@@ -191,9 +217,10 @@ describe.each(CONFIGS)(
           root: [],
           nonRoot: []
         });
+        // Confined: the host's files and network out of reach; its processes still visible.
         expect(statement).toMatchObject({
-          files: false,
-          network: false,
+          files: confined,
+          network: confined,
           processes: false,
           capabilities: { scope: 'host' },
           hostUser: asRoot ? 'unprivileged' : 'server'
@@ -227,6 +254,10 @@ describe.each(CONFIGS)(
         const created = await api.call<RunRecord>('POST', '/api/runs', {
           package: packageSha,
           backend: config.backend,
+          // Confined backends isolate files + network: only the weak one needs consent.
+          ...(config.env.REPROSERVER_CONFINE === 'off'
+            ? { acceptWeakIsolation: true }
+            : {}),
           edits: {
             steps: [step],
             stepEdits: [
@@ -302,7 +333,7 @@ describe.each(CONFIGS)(
         );
       });
 
-      it("reaches the server's token and host processes exactly when they are not isolated", () => {
+      it("reaches the server's token, a process's secrets and host processes exactly when they are not isolated", () => {
         expect({
           secret: result('secret'),
           sentinel: result('foreign-process'),
@@ -314,10 +345,21 @@ describe.each(CONFIGS)(
                 sentinel: 'invisible',
                 signal: 'no-target'
               }
-            : statement.hostUser === 'unprivileged'
-              ? // Seen, but not the server's user: no environments, no signals.
-                { secret: 'not-found', sentinel: 'visible', signal: 'denied' }
-              : { secret: 'found-in', sentinel: 'visible', signal: 'ok' }
+            : {
+                // Seen, but out of reach: another user's (no environments, no signals), or
+                // confined (Landlock keeps the server's environment and signals out of reach).
+                secret:
+                  statement.hostUser === 'unprivileged' ||
+                  statement.confinement?.processSecrets
+                    ? 'not-found'
+                    : 'found-in',
+                sentinel: 'visible',
+                signal:
+                  statement.hostUser === 'unprivileged' ||
+                  statement.confinement?.signals
+                    ? 'denied'
+                    : 'ok'
+              }
         );
       });
 
@@ -378,7 +420,7 @@ describe.each(CONFIGS)(
           expect(result('mknod')).not.toBe('ok');
           expect(result('raw-socket')).toBe('denied');
         });
-      } else if (config.name !== 'proot') {
+      } else if (!config.name.startsWith('proot')) {
         it(`issue #11: a root step lacks ${DROPPED_FROM_DOCKER_ROOT.join(', ')}`, () => {
           const effective = capabilitySets(findings.get('caps')).CapEff;
           for (const name of DROPPED_FROM_DOCKER_ROOT) {

@@ -3,9 +3,11 @@
  * made by the real reprozip whose steps are replaced by attacks: what the server collects from the
  * run's tree is only the regular files it should, what it refuses it says so, host files are never
  * reached through what the experiment planted, the run's disk use and file sizes are bounded, no
- * process of the run outlives it, and the run's tree is always removed.
+ * process of the run outlives it, and the run's tree is always removed. Confined steps
+ * (Landlock, seccomp) reach nothing of the host: no network, no other process, no host file.
  */
 import {
+  chmodSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -14,6 +16,10 @@ import {
   writeFileSync
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
+import { detectSandbox } from '../../../src/backends/sandbox/detect';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOnSandbox } from '../../../src/backends/sandbox/runner';
@@ -48,7 +54,8 @@ async function runPython(
     maxChangedFiles?: number;
     diskIntervalMs?: number;
     limits?: 'rlimit';
-  } = {}
+  } = {},
+  inputs: RunEdits['inputs'] = []
 ) {
   const rpz = example('python-options').rpz;
   const rootfs = await rootfsOf(rpz);
@@ -56,7 +63,8 @@ async function runPython(
     rpz,
     {
       stepEdits: [{ step: 0, argv: ['python3', '-S', '-c', code, ...args] }],
-      limits
+      limits,
+      inputs
     },
     undefined,
     common =>
@@ -66,6 +74,7 @@ async function runPython(
         stateDir: sandboxStateDir(),
         mechanism: config.mechanism,
         isolation: config.isolation,
+        ids: config.ids,
         ...extra
       })
   );
@@ -383,6 +392,183 @@ describe('Hostile experiments in bubblewrap: capabilities', () => {
     });
   });
 });
+
+/**
+ * Attacks on the host from a confined step (`sandbox/confine.ts`): a static program making raw
+ * system calls (`confine-attacks.c`, built here) and the same through Python's C library paths.
+ * The test's process stands for the server: its pid, a TCP and a UDP listener on 127.0.0.1, an
+ * abstract unix socket, and a host folder anyone may write to. Nothing may arrive, nothing be
+ * written, nothing of it be read; the i386 system call ABI kills the program.
+ */
+describe.each(SANDBOX_CONFIGS.map(c => [c.name, c] as const))(
+  'Attacks on the host from a confined step (%s)',
+  (_name, config) => {
+    const received: string[] = [];
+    let host: {
+      tcp: Server;
+      udp: UdpSocket;
+      abstract: Server;
+      abstractName: string;
+      dir: string;
+      attacker: string;
+    };
+    const ports = (): { tcp: number; udp: number } => ({
+      tcp: (host.tcp.address() as { port: number }).port,
+      udp: host.udp.address().port
+    });
+
+    beforeAll(async () => {
+      await sandboxReady(config.mechanism);
+      const sandbox = await detectSandbox({ mechanism: config.mechanism });
+      // This machine has Landlock and seccomp: every step is confined.
+      expect(sandbox.confinement).toMatchObject({ seccomp: true });
+      const dir = mkdtempSync(join(tmpdir(), 'reproserver-attacked-'));
+      chmodSync(dir, 0o777);
+      writeFileSync(join(dir, 'secret'), SECRET, { mode: 0o644 });
+      const attacker = join(dir, 'confine-attacks');
+      execFileSync('cc', [
+        '-static',
+        '-O2',
+        '-o',
+        attacker,
+        join(__dirname, 'confine-attacks.c')
+      ]);
+      const listen = (server: Server, ...at: unknown[]): Promise<void> =>
+        new Promise(resolve =>
+          (server.listen as (...args: unknown[]) => void)(...at, () =>
+            resolve()
+          )
+        );
+      const keep = (server: Server): Server =>
+        server.on('connection', socket =>
+          socket.on('data', chunk => received.push(chunk.toString()))
+        );
+      const tcp = keep(createServer());
+      await listen(tcp, 0, '127.0.0.1');
+      const abstractName = `reproserver-attacked-${process.pid}`;
+      const abstract = keep(createServer());
+      await listen(abstract, `\0${abstractName}`);
+      const udp = createSocket('udp4');
+      udp.on('message', chunk => received.push(chunk.toString()));
+      await new Promise<void>(resolve =>
+        udp.bind(0, '127.0.0.1', () => resolve())
+      );
+      host = { tcp, udp, abstract, abstractName, dir, attacker };
+    });
+
+    afterAll(async () => {
+      await new Promise(resolve => host?.tcp.close(resolve));
+      await new Promise(resolve => host?.abstract.close(resolve));
+      host?.udp.close();
+      if (host) {
+        await removeTree(host.dir);
+      }
+    });
+
+    /** What a confined step must answer: the filter's errors where they are the filter's. */
+    const FILTERED: Record<string, string> = {
+      'tcp-connect': 'refused Permission denied',
+      'udp-send': 'refused Permission denied',
+      'netlink-socket': 'refused Permission denied',
+      openat2: 'refused Function not implemented',
+      'process-vm-readv': 'refused Operation not permitted',
+      'unshare-user': 'refused Operation not permitted',
+      'unshare-net': 'refused Operation not permitted',
+      'clone-newuser': 'refused Operation not permitted',
+      keyctl: 'refused Operation not permitted',
+      mount: 'refused Operation not permitted',
+      'io-uring-setup': 'refused Operation not permitted',
+      bpf: 'refused Operation not permitted',
+      'perf-event-open': 'refused Operation not permitted',
+      userfaultfd: 'refused Operation not permitted',
+      'i386-syscall': 'refused Bad system call'
+    };
+
+    it('a static program reaches nothing of the host, by raw system calls', async () => {
+      const { tcp, udp } = ports();
+      const run = await runPython(
+        config,
+        `
+import os, sys
+os.chmod('measurements.csv', 0o755)
+os.execv('./measurements.csv', ['confine-attacks'] + sys.argv[1:])
+`,
+        [
+          String(tcp),
+          String(udp),
+          String(process.pid),
+          join(host.dir, 'secret'),
+          host.dir,
+          host.abstractName
+        ],
+        {},
+        {},
+        [{ name: 'arg', source: { kind: 'file', path: host.attacker } }]
+      );
+      expect(run.result).toEqual({ status: 'succeeded' });
+      const attacks = Object.fromEntries(
+        run.stdout
+          .split('\n')
+          .filter(line => line.startsWith('attack '))
+          .map(line => {
+            const [, name, ...rest] = line.split(' ');
+            return [name, rest.join(' ')];
+          })
+      );
+      expect(run.stdout).toMatch(/^attacks done$/m);
+      expect(Object.keys(attacks)).toHaveLength(27);
+      for (const [name, outcome] of Object.entries(attacks)) {
+        expect({ name, outcome }).toEqual({
+          name,
+          outcome: FILTERED[name] ?? expect.stringMatching(/^refused /)
+        });
+      }
+      await new Promise(resolve => setTimeout(resolve, 200));
+      expect(received).toEqual([]);
+      expect(readdirSync(host.dir).sort()).toEqual([
+        'confine-attacks',
+        'secret'
+      ]);
+    });
+
+    // The package holds only the modules its script imports: no socket module (the isolation
+    // probe connects through the C library: ../isolation/probe.test.ts).
+    it('the same through the C library (Python) reaches nothing either', async () => {
+      const run = await runPython(
+        config,
+        `
+import os, sys
+pid, secret, folder = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def attempt(name, action):
+    try:
+        action()
+        print(name, 'reached')
+    except OSError as error:
+        print(name, 'refused', error.strerror)
+attempt('environ', lambda: open('/proc/%d/environ' % pid, 'rb').read())
+attempt('root', lambda: open('/proc/%d/root%s' % (pid, secret)).read())
+attempt('kill', lambda: os.kill(pid, 0))
+attempt('write', lambda: open('/proc/%d/root%s/python-wrote' % (pid, folder), 'w').write('x'))
+`,
+        [String(process.pid), join(host.dir, 'secret'), host.dir]
+      );
+      expect({ result: run.result, stderr: run.stderr }).toEqual({
+        result: { status: 'succeeded' },
+        stderr: ''
+      });
+      const lines = run.stdout.trim().split('\n');
+      expect(lines.map(line => line.split(' ').slice(0, 2).join(' '))).toEqual([
+        'environ refused',
+        'root refused',
+        'kill refused',
+        'write refused'
+      ]);
+      await new Promise(resolve => setTimeout(resolve, 200));
+      expect(received).toEqual([]);
+      expect(readdirSync(host.dir)).not.toContain('python-wrote');
+    });
+  }
+);
 
 afterAll(async () => {
   expect(leftRunTrees()).toEqual([]);

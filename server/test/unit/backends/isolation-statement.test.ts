@@ -86,6 +86,7 @@ describe('isolation statements', () => {
       files: true,
       network: true,
       processes: true,
+      confinement: null,
       nestedUserNamespaces: false,
       capabilities: {
         scope: 'user-namespace',

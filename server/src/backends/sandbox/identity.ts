@@ -1,0 +1,643 @@
+/**
+ * Experiments that change user (a daemon that drops root, `setpriv`, `runuser`, `su`, a step
+ * recorded as another uid), under bubblewrap: each run gets a user namespace that maps a whole
+ * range of ids, so identity changes are real kernel operations and cost nothing at run time.
+ *
+ * Why a mapped range rather than emulation: bubblewrap on its own maps exactly one id (the step's
+ * onto the server's user), so `setresuid(1000)` fails with EINVAL. Emulating ids at the syscall
+ * level (proot's `-0`/`-i`, or a seccomp user-notification supervisor) has to fake every id and
+ * stat call consistently: proot 5.1.0 already gets it wrong (it leaves `statx`, which coreutils
+ * uses, untranslated, and refuses `setresgid` after `setresuid` even with PR_SET_KEEPCAPS, which
+ * `setpriv` relies on), and it slows every system call of every package. A mapped range makes the
+ * kernel do it: ownership on disk is real, `stat` agrees with `getuid`, static binaries included.
+ *
+ * Where a range can be mapped: a root server writes the namespace's `uid_map`/`gid_map` itself
+ * (range: root's `/etc/subuid` entry, else `DEFAULT_MAPPED_BASE`); a normal user needs
+ * `newuidmap`/`newgidmap` (Debian `uidmap`) and entries in `/etc/subuid` and `/etc/subgid`.
+ * Elsewhere (proot, or bubblewrap without a range) each step maps one id, and identity changes are
+ * emulated by the helper's seccomp supervisor (`emulated-ids.ts`, `server/helpers/identity.c`).
+ *
+ * The map (inner → host): the package's most common owner (`owners.common`, usually root) → the
+ * server's own user, so the cached tree (the server's files) looks owned as recorded; every other
+ * inner id from 0 to `MAPPED_IDS - 1` → the range. Entries recorded with another owner
+ * (`owners.others`) are given their owner inside the namespace before the first step.
+ *
+ * How a run uses it: a "holder" process (`unshare --user`, then `cat` on a pipe from the server,
+ * so it ends with the server) owns the namespace; the server writes its maps, the holder forbids
+ * nested user namespaces in it (`user.max_user_namespaces` = 0, as `--disable-userns` would), and
+ * every step enters it (`nsenter -U`, or the overlay's holder, started inside it) and starts
+ * bubblewrap there without `--unshare-user`. bubblewrap 0.8 cannot switch to a user of a joined
+ * namespace (it sets the uid before the gid), so the helper does (`rpz-exec as UID GID run`).
+ * After the steps, files the run's ids own are listed (their owners are reported for outputs, as
+ * Docker reports them) and, for a server that is not root, given back to the server's user inside
+ * the namespace, so that it can read and remove them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { lstat, readFile, readlink, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Owners } from '../../sandbox/owners';
+import { resolveInRoot, type FoundFiles } from './run-tree';
+
+/** Inner ids a mapped namespace covers: 0 to 65535, like a usual `/etc/subuid` entry. */
+export const MAPPED_IDS = 65536;
+/**
+ * First host id of the range of a root server without a `/etc/subuid` entry for root: high, below
+ * 2^31, in no usual range, and below the proot run users' range (`run-user.ts`).
+ */
+export const DEFAULT_MAPPED_BASE = 2_100_000_000;
+
+/** One line of a uid_map/gid_map: `count` ids from `inner` map to ids from `outer`. */
+export interface MapLine {
+  inner: number;
+  outer: number;
+  count: number;
+}
+
+/** A host range of ids a user may map (one line of `/etc/subuid` or `/etc/subgid`). */
+export interface IdRange {
+  start: number;
+  count: number;
+}
+
+/**
+ * The ranges `/etc/subuid`-format `text` gives the user (by name or by number). Malformed lines,
+ * other users' lines and empty ranges are skipped: the file is the system's, not ours.
+ */
+export function parseSubordinateIds(
+  text: string,
+  user: { name: string; id: number }
+): IdRange[] {
+  const ranges: IdRange[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(':');
+    if (fields.length !== 3 || line.trim().startsWith('#')) {
+      continue;
+    }
+    const [owner, start, count] = fields;
+    if (owner !== user.name && owner !== String(user.id)) {
+      continue;
+    }
+    if (!/^\d{1,10}$/.test(start) || !/^\d{1,10}$/.test(count)) {
+      continue;
+    }
+    const range = { start: Number(start), count: Number(count) };
+    if (range.count > 0 && range.start + range.count <= 2 ** 32 - 1) {
+      ranges.push(range);
+    }
+  }
+  return ranges;
+}
+
+/** The first range with room for `count` ids, or null. */
+export function pickRange(ranges: IdRange[], count: number): IdRange | null {
+  return ranges.find(range => range.count >= count) ?? null;
+}
+
+/**
+ * The map of a run's namespace: inner `own` → the server's `hostOwn`; every other inner id below
+ * `count` → `range.start + inner`. Throws when the range is too small or `own` out of it.
+ */
+export function buildIdMap(
+  own: number,
+  hostOwn: number,
+  range: IdRange,
+  count = MAPPED_IDS
+): MapLine[] {
+  if (!Number.isInteger(own) || own < 0 || own >= count) {
+    throw new Error(`Id ${own} is outside the ${count} ids mapped.`);
+  }
+  if (range.count < count) {
+    throw new Error(
+      `The range of ${range.count} ids from ${range.start} is smaller than ${count}.`
+    );
+  }
+  const lines: MapLine[] = [];
+  if (own > 0) {
+    lines.push({ inner: 0, outer: range.start, count: own });
+  }
+  lines.push({ inner: own, outer: hostOwn, count: 1 });
+  if (own + 1 < count) {
+    lines.push({
+      inner: own + 1,
+      outer: range.start + own + 1,
+      count: count - own - 1
+    });
+  }
+  return lines;
+}
+
+/** The text written to `/proc/PID/uid_map` (one write). */
+export function mapText(lines: MapLine[]): string {
+  return lines.map(l => `${l.inner} ${l.outer} ${l.count}\n`).join('');
+}
+
+/** `newuidmap PID inner outer count...`'s arguments after the pid. */
+export function mapArgs(lines: MapLine[]): string[] {
+  return lines.flatMap(l => [
+    String(l.inner),
+    String(l.outer),
+    String(l.count)
+  ]);
+}
+
+/** The inner id a host id stands for under `lines`, or null when it is not mapped. */
+export function innerId(lines: MapLine[], host: number): number | null {
+  for (const line of lines) {
+    if (host >= line.outer && host < line.outer + line.count) {
+      return line.inner + (host - line.outer);
+    }
+  }
+  return null;
+}
+
+/** How a root server or a user with subordinate ids maps ranges here; found once at start. */
+export interface IdMapping {
+  /** `direct`: this process (root) writes the maps; `newuidmap`: the setuid tools do. */
+  writer: 'direct' | 'newuidmap';
+  uidRange: IdRange;
+  gidRange: IdRange;
+  /** The server's own ids. */
+  uid: number;
+  gid: number;
+  programs: IdPrograms;
+}
+
+export interface IdPrograms {
+  unshare: string;
+  nsenter: string;
+  cat: string;
+  find: string;
+  chown: string;
+  newuidmap?: string;
+  newgidmap?: string;
+}
+
+function findProgram(name: string): string | undefined {
+  return ['/usr/bin', '/bin', '/usr/sbin', '/sbin']
+    .map(dir => join(dir, name))
+    .find(path => existsSync(path));
+}
+
+/**
+ * How ranges can be mapped by this process, from its ids, `/etc/subuid`, `/etc/subgid` and the
+ * programs present; a sentence when they cannot (ids then stay emulated). Not yet tried: the
+ * sandbox's probe starts a namespace with it (`UserNamespace.start`) before relying on it.
+ */
+export async function findIdMapping(
+  files = { subuid: '/etc/subuid', subgid: '/etc/subgid' }
+): Promise<IdMapping | string> {
+  const uid = process.getuid?.() ?? -1;
+  const gid = process.getgid?.() ?? -1;
+  const programs = {
+    unshare: findProgram('unshare'),
+    nsenter: findProgram('nsenter'),
+    cat: findProgram('cat'),
+    find: findProgram('find'),
+    chown: findProgram('chown'),
+    newuidmap: findProgram('newuidmap'),
+    newgidmap: findProgram('newgidmap')
+  };
+  const { unshare, nsenter, cat, find, chown } = programs;
+  if (!unshare || !nsenter || !cat || !find || !chown) {
+    return 'unshare, nsenter, cat, find or chown is missing';
+  }
+  let name = String(uid);
+  try {
+    name = userInfo().username;
+  } catch {
+    // no name for this id: only numeric entries can match
+  }
+  const read = (path: string): Promise<string> =>
+    readFile(path, 'utf8').catch(() => '');
+  const subuid = pickRange(
+    parseSubordinateIds(await read(files.subuid), { name, id: uid }),
+    MAPPED_IDS
+  );
+  const subgid = pickRange(
+    parseSubordinateIds(await read(files.subgid), { name, id: uid }),
+    MAPPED_IDS
+  );
+  const found = { unshare, nsenter, cat, find, chown };
+  if (uid === 0) {
+    const fallback = { start: DEFAULT_MAPPED_BASE, count: MAPPED_IDS };
+    return {
+      writer: 'direct',
+      uidRange: subuid ?? fallback,
+      gidRange: subgid ?? fallback,
+      uid,
+      gid,
+      programs: found
+    };
+  }
+  if (!programs.newuidmap || !programs.newgidmap) {
+    return 'newuidmap/newgidmap (Debian package uidmap) are not installed';
+  }
+  if (!subuid || !subgid) {
+    return `no range of ${MAPPED_IDS} ids for ${name} in /etc/subuid and /etc/subgid`;
+  }
+  return {
+    writer: 'newuidmap',
+    uidRange: subuid,
+    gidRange: subgid,
+    uid,
+    gid,
+    programs: {
+      ...found,
+      newuidmap: programs.newuidmap,
+      newgidmap: programs.newgidmap
+    }
+  };
+}
+
+/** One sentence for the sandbox's detail: how ids are handled. */
+export function describeIds(
+  mechanism: 'bwrap' | 'proot',
+  mapping: IdMapping | null
+): string {
+  if (mapping) {
+    return `ids: a mapped range (${MAPPED_IDS} ids from ${mapping.uidRange.start}${mapping.writer === 'newuidmap' ? ', by newuidmap' : ''}), so steps may change user as on Docker`;
+  }
+  // One id: identity changes are emulated by the helper's supervisor (`emulated-ids.ts`).
+  return `ids: one per step${mechanism === 'proot' ? '' : ' (no range of ids can be mapped)'}; changes of user emulated by a supervisor of the step's system calls (setpriv, su, chown and stat behave as on Docker; the kernel still checks file access as the server's user, only writes are checked against the emulated owners)`;
+}
+
+/** Forbids user namespaces inside this one (run in it, with its capabilities). */
+const NO_NESTED_USERNS = 'echo 0 > /proc/sys/user/max_user_namespaces';
+
+/** Whether a package's common owner fits in a mapped namespace (else ids stay emulated). */
+export function mapsOwner(owner: readonly [number, number]): boolean {
+  return owner.every(id => Number.isInteger(id) && id >= 0 && id < MAPPED_IDS);
+}
+
+/** A run's user namespace with a range mapped; see the header. */
+export class UserNamespace {
+  private constructor(
+    private readonly holder: ChildProcess,
+    readonly uidMap: MapLine[],
+    readonly gidMap: MapLine[],
+    private readonly mapping: IdMapping
+  ) {}
+
+  /** Starts the holder and maps `owner` (the package's common owner) onto the server's ids. */
+  static async start(
+    mapping: IdMapping,
+    owner: [number, number]
+  ): Promise<UserNamespace> {
+    const uidMap = buildIdMap(owner[0], mapping.uid, mapping.uidRange);
+    const gidMap = buildIdMap(owner[1], mapping.gid, mapping.gidRange);
+    const { unshare, cat } = mapping.programs;
+    // `cat` holds the namespace until the server closes its stdin (or dies).
+    const holder = spawn(unshare, ['--user', '--', cat], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      detached: true,
+      env: {}
+    });
+    const ns = new UserNamespace(holder, uidMap, gidMap, mapping);
+    let stderr = '';
+    holder.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<void>(resolve => holder.once('close', resolve));
+    try {
+      await waitForNamespace(holder, exited);
+      await ns.writeMaps();
+      await runTool([...ns.enter(), '/bin/sh', '-c', NO_NESTED_USERNS]);
+      if (holder.exitCode !== null || holder.signalCode !== null) {
+        throw new Error(stderr.trim() || 'the holder process ended');
+      }
+      return ns;
+    } catch (error) {
+      await ns.stop();
+      throw new Error(
+        `Cannot map a range of ids for the run: ${(error as Error).message}`
+      );
+    }
+  }
+
+  get pid(): number {
+    return this.holder.pid!;
+  }
+
+  /** The prefix that runs a command in the namespace, with full capabilities in it. */
+  enter(): string[] {
+    return [
+      this.mapping.programs.nsenter,
+      '-t',
+      String(this.pid),
+      '-U',
+      '--preserve-credentials',
+      '--'
+    ];
+  }
+
+  private async writeMaps(): Promise<void> {
+    const pid = String(this.pid);
+    const { programs, writer } = this.mapping;
+    if (writer === 'direct') {
+      await writeFile(`/proc/${pid}/uid_map`, mapText(this.uidMap));
+      await writeFile(`/proc/${pid}/gid_map`, mapText(this.gidMap));
+      return;
+    }
+    await runTool([programs.newuidmap!, pid, ...mapArgs(this.uidMap)]);
+    await runTool([programs.newgidmap!, pid, ...mapArgs(this.gidMap)]);
+  }
+
+  /**
+   * Gives entries recorded with another owner than the common one that owner, inside the
+   * namespace (before any step: nothing of the run moves meanwhile). `paths` are as seen from
+   * `enter` (a run's tree resolved by the caller, never through the experiment's links).
+   */
+  async chownAll(
+    enter: string[],
+    entries: { path: string; uid: number; gid: number }[]
+  ): Promise<void> {
+    const byOwner = new Map<string, string[]>();
+    for (const { path, uid, gid } of entries) {
+      const key = `${uid}:${gid}`;
+      byOwner.set(key, [...(byOwner.get(key) ?? []), path]);
+    }
+    for (const [owner, paths] of byOwner) {
+      for (let start = 0; start < paths.length; start += CHOWN_BATCH) {
+        await runTool([
+          ...enter,
+          this.mapping.programs.chown,
+          '-h',
+          owner,
+          '--',
+          ...paths.slice(start, start + CHOWN_BATCH)
+        ]);
+      }
+    }
+  }
+
+  /**
+   * After the steps: the entries under `tree` (a run's copy, or an overlay's upper layer) owned
+   * by another inner id than the common owner's, by path relative to `tree`, with their inner
+   * ids. For a server that is not root, they are then given to the common owner (the server's
+   * user on the host): directories always (so that the tree can be removed), regular files when
+   * their inode changed after `sinceMs` (the run's; unchanged recorded files need not be read).
+   */
+  async settleOwners(
+    tree: string,
+    sinceMs: number
+  ): Promise<Map<string, [number, number]>> {
+    const own = `${this.uidMap.find(l => l.count === 1 && l.outer === this.mapping.uid)!.inner}`;
+    const ownGroup = `${this.gidMap.find(l => l.count === 1 && l.outer === this.mapping.gid)!.inner}`;
+    const { find, chown } = this.mapping.programs;
+    const listed = await runTool(
+      [
+        ...this.enter(),
+        find,
+        tree,
+        '-mindepth',
+        '1',
+        '(',
+        '!',
+        '-uid',
+        own,
+        '-o',
+        '!',
+        '-gid',
+        ownGroup,
+        ')',
+        '-printf',
+        '%U %G %P\\0'
+      ],
+      true
+    );
+    const owners = new Map<string, [number, number]>();
+    for (const record of listed.split('\0')) {
+      const match = /^(\d+) (\d+) (.+)$/s.exec(record);
+      if (match) {
+        owners.set(match[3], [Number(match[1]), Number(match[2])]);
+      }
+    }
+    if (this.mapping.writer !== 'direct' && owners.size > 0) {
+      const since = `@${(sinceMs / 1000).toFixed(3)}`;
+      await runTool([
+        ...this.enter(),
+        find,
+        tree,
+        '-mindepth',
+        '1',
+        '(',
+        '!',
+        '-uid',
+        own,
+        '-o',
+        '!',
+        '-gid',
+        ownGroup,
+        ')',
+        '(',
+        '-type',
+        'd',
+        '-o',
+        '-newerct',
+        since,
+        ')',
+        '-exec',
+        chown,
+        '-h',
+        `${own}:${ownGroup}`,
+        '--',
+        '{}',
+        '+'
+      ]);
+    }
+    return owners;
+  }
+
+  /** Ends the holder: the namespace goes away with the last process in it. */
+  async stop(): Promise<void> {
+    if (this.holder.exitCode !== null || this.holder.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise(resolve => this.holder.once('close', resolve));
+    try {
+      process.kill(-this.holder.pid!, 'SIGKILL');
+    } catch {
+      this.holder.kill('SIGKILL');
+    }
+    await exited;
+  }
+}
+
+/** Paths given to one `chown`. */
+const CHOWN_BATCH = 500;
+
+/** Resolves once the holder has its own user namespace (then its maps may be written). */
+async function waitForNamespace(
+  holder: ChildProcess,
+  exited: Promise<void>
+): Promise<void> {
+  const own = await readlink('/proc/self/ns/user');
+  let ended = false;
+  void exited.then(() => (ended = true));
+  for (let i = 0; i < 500 && !ended; i++) {
+    const theirs = await readlink(`/proc/${holder.pid}/ns/user`).catch(
+      () => own
+    );
+    if (theirs !== own) {
+      return;
+    }
+    await new Promise(resolve => setTimeout(resolve, 2));
+  }
+  throw new Error('the holder did not make its user namespace');
+}
+
+/** Runs a tool; resolves with its stdout, rejects with its stderr when it fails. */
+function runTool(argv: string[], keepStdout = false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'],
+      env: {}
+    });
+    const out: Buffer[] = [];
+    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (stderr.length < 2000) {
+        stderr += chunk.toString();
+      }
+    });
+    child.on('error', reject);
+    child.on('close', code =>
+      code === 0
+        ? resolve(Buffer.concat(out).toString('utf8'))
+        : reject(
+            new Error(
+              `${argv[0]} failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`
+            )
+          )
+    );
+  });
+}
+
+/** What a non-root step keeps from bubblewrap in a mapped namespace: what the helper needs. */
+const SWITCH_CAPABILITIES = ['CAP_SETUID', 'CAP_SETGID', 'CAP_SETPCAP'];
+
+/**
+ * bubblewrap's capability arguments of a step in a mapped namespace: a root step's (`root`, from
+ * `capabilities.ts`), or, for another user, only what the helper needs to become it (it then
+ * drops every capability for good, `rpz-exec as`).
+ */
+export function mappedCapabilityArgs(uid: number, root: string[]): string[] {
+  return uid === 0
+    ? root
+    : [
+        '--cap-drop',
+        'ALL',
+        ...SWITCH_CAPABILITIES.flatMap(cap => ['--cap-add', cap])
+      ];
+}
+
+/** The helper's command line `HELPER run ...` as `HELPER as UID GID run ...`. */
+export function helperAs(
+  exec: string[],
+  step: { uid: number; gid: number }
+): string[] {
+  if (exec[1] !== 'run') {
+    throw new Error('The step does not start with the helper.');
+  }
+  return [exec[0], 'as', String(step.uid), String(step.gid), ...exec.slice(1)];
+}
+
+/**
+ * Whether ranges can be mapped here for real: finds how (`findIdMapping`), starts a namespace,
+ * and runs the helper in bubblewrap inside it, switching to a user of the range. The mapping, or
+ * a sentence saying why not (ids then stay emulated).
+ */
+export async function probeIdMapping(
+  bwrap: string,
+  namespaces: string[],
+  helper: string
+): Promise<IdMapping | string> {
+  const mapping = await findIdMapping();
+  if (typeof mapping === 'string') {
+    return mapping;
+  }
+  let ns: UserNamespace | undefined;
+  try {
+    ns = await UserNamespace.start(mapping, [0, 0]);
+    await runTool([
+      ...ns.enter(),
+      bwrap,
+      ...namespaces.filter(option => option !== '--unshare-user'),
+      '--ro-bind',
+      helper,
+      '/rpz-exec',
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      ...mappedCapabilityArgs(1000, []),
+      '--',
+      ...helperAs(['/rpz-exec', 'run', '/rpz-exec', '0', '--'], {
+        uid: 1000,
+        gid: 1000
+      }),
+      '/rpz-exec',
+      'oom-kills'
+    ]);
+    return mapping;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await ns?.stop();
+  }
+}
+
+/**
+ * Gives the run's tree the owners the package recorded for entries that differ from the common
+ * one (mapped onto the server's user): a step recorded as user 1000 then owns its files, as on
+ * Docker. `root` is the run's tree as the host reaches it; an overlay's is changed from inside its
+ * mount namespace. Paths are resolved inside the tree, never through a link (`resolveInRoot`).
+ * Returns the paths (inside the sandbox) whose owner was changed.
+ */
+export async function giveRecordedOwners(
+  ns: UserNamespace,
+  root: string,
+  overlay: { root: string; merged: string; enter(): string[] } | undefined,
+  owners: Owners
+): Promise<Set<string>> {
+  const entries: { path: string; uid: number; gid: number; rel: string }[] = [];
+  for (const [rel, [uid, gid]] of Object.entries(owners.others)) {
+    if (uid >= MAPPED_IDS || gid >= MAPPED_IDS) {
+      continue; // not mapped: the entry keeps the common owner
+    }
+    const host = await resolveInRoot(root, '/' + rel);
+    if (host === null || !(await lstat(host).catch(() => null))) {
+      continue;
+    }
+    entries.push({
+      path: overlay ? overlay.merged + host.slice(overlay.root.length) : host,
+      uid,
+      gid,
+      rel
+    });
+  }
+  await ns.chownAll(overlay ? overlay.enter() : ns.enter(), entries);
+  return new Set(entries.map(entry => '/' + entry.rel));
+}
+
+/**
+ * The run's changed files without those only `giveRecordedOwners` changed: on an overlay, a
+ * change of owner copies a file up, and it is the run's change only if its inode changed again
+ * once the run started.
+ */
+export function withoutOwnerChanges(
+  changed: FoundFiles,
+  prepared: Set<string> | undefined,
+  sinceMs: number
+): FoundFiles {
+  if (!prepared || prepared.size === 0) {
+    return changed;
+  }
+  return {
+    ...changed,
+    files: changed.files.filter(
+      file => !prepared.has(file.path) || file.info.ctimeMs >= sinceMs
+    )
+  };
+}
