@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Binder's constraints, reproduced on this machine, and what a Binder user does under them.
 #
-#   scripts/binder-check.sh [--without-bwrap]   (after scripts/setup.sh; the test command runs it)
+#   scripts/binder-check.sh [--userns-refused | --without-bwrap] [--memory MIB]
+#
+# (after scripts/setup.sh). The test command runs it twice: as is (bubblewrap works, 2 GiB), then
+# with --userns-refused --memory 1024, as on mybinder.org at its smallest.
 #
 #  1. builds the wheel from this tree (the companion server bundled in it);
 #  2. makes a fresh Python environment in .state/binder-check/venv: JupyterLab and
@@ -10,15 +13,28 @@
 #  4. starts that JupyterLab as a non-root user (reproserver-binder; Binder's is jovyan), with its
 #     own home folder holding the example packages in examples/ (as Binder's postBuild leaves them),
 #     a clean environment (no DOCKER_HOST, no REPROSERVER_*), no Docker socket it can reach, in a
-#     memory cgroup of 2 GiB (mybinder.org gives 1 to 2 GiB);
-#  5. runs ui-tests/tests/binder.spec.ts in Debian's Chromium: double-click a package, see the
+#     memory cgroup of --memory MiB (default 2048; mybinder.org gives 1 to 2 GiB);
+#  5. checks from a terminal of that JupyterLab whether `unshare -U true` works (it must exactly
+#     when user namespaces are not refused), that the companion server offers as a run's default
+#     memory half of the cgroup's limit (256 to 2048 MiB: room for JupyterLab), and which sandbox
+#     it picked;
+#  6. runs ui-tests/tests/binder.spec.ts in Debian's Chromium: double-click a package, see the
 #     sandbox backend, change an argument, run, read the log, find the outputs in the workspace;
-#  6. reports the wheel's size, the install time, the server's cold start through the proxy, the
+#     open another, see the default memory limit, make it allocate more than the whole cgroup and
+#     see the run end as out of memory;
+#  7. fails if the kernel killed anything in the cgroup for lack of memory (the run's own limit
+#     must stop the experiment first) or if JupyterLab or the companion server is not the same
+#     live process as before the UI flow;
+#  8. reports the wheel's size, the install time, the server's cold start through the proxy, the
 #     peak memory of JupyterLab + server + experiments, and the time taken.
-# --without-bwrap: JupyterLab sees a bubblewrap that fails, as where user namespaces are refused
-# (Docker's default seccomp profile, so likely on mybinder.org): the server must fall back to proot.
-# Needs root for the user and the cgroup; without root it runs as the current user and says loudly
-# what it could not reproduce.
+# --userns-refused: JupyterLab and everything it starts run under a seccomp filter that refuses new
+# namespaces as Docker's default seccomp profile does to an unprivileged container (so likely on
+# mybinder.org; scripts/binder/userns-refused.c, compiled here): bubblewrap really fails and the
+# server must fall back to proot.
+# --without-bwrap: JupyterLab sees /bin/false mounted over bubblewrap (the older, cruder stand-in
+# for the same; the server must fall back to proot too).
+# Needs root for the user, the cgroup and the filter without no_new_privs; without root it runs as
+# the current user and says loudly what it could not reproduce.
 set -euo pipefail
 LOG_TAG=binder-check
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -28,7 +44,7 @@ started_at=$SECONDS
 CHECK_DIR="$STATE_DIR/binder-check"
 BINDER_VENV="$CHECK_DIR/venv"
 BINDER_USER="${REPROSERVER_BINDER_USER:-reproserver-binder}"
-MEMORY_LIMIT=$((2 * 1024 * 1024 * 1024))
+memory_mib=2048
 # A Python the non-root user can run: a pyenv one under /root is out of its reach.
 BINDER_PYTHON="${REPROSERVER_BINDER_PYTHON:-/usr/bin/python3}"
 
@@ -39,12 +55,31 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.0f MiB", b / 1048576 }'; }
 summary=()
 warnings=()
 
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 without_bwrap=0
-case "${1:-}" in
-  "") ;;
-  --without-bwrap) without_bwrap=1 ;;
-  *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
-esac
+userns_refused=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --without-bwrap) without_bwrap=1 ;;
+    --userns-refused) userns_refused=1 ;;
+    --memory)
+      [ $# -ge 2 ] && [[ "$2" =~ ^[0-9]{3,6}$ ]] && [ "$2" -ge 512 ] ||
+        { log "--memory takes MiB, at least 512"; usage; }
+      memory_mib=$2
+      shift ;;
+    *) usage ;;
+  esac
+  shift
+done
+[ "$without_bwrap$userns_refused" != 11 ] || { log "--without-bwrap or --userns-refused, not both"; usage; }
+MEMORY_LIMIT=$((memory_mib * 1024 * 1024))
+# What the companion server must offer as a run's default memory in that cgroup: half of it,
+# rounded down to 64 MiB, 256 to 2048 (server/src/runs/default-limits.ts).
+expected_default_mib=$(( memory_mib / 2 / 64 * 64 ))
+[ "$expected_default_mib" -le 2048 ] || expected_default_mib=2048
+mode_name="bubblewrap allowed"
+[ "$without_bwrap" = 0 ] || mode_name="bubblewrap hidden"
+[ "$userns_refused" = 0 ] || mode_name="user namespaces refused"
 
 # ---- the JupyterLab under test, its cgroup, and their cleanup --------------------------------
 
@@ -142,9 +177,9 @@ trap on_exit EXIT
 [ -x "$BINDER_PYTHON" ] || die "$BINDER_PYTHON is missing (set REPROSERVER_BINDER_PYTHON to a Python 3.9+ that any user can run)"
 "$BINDER_PYTHON" -c 'import venv, ensurepip' 2>/dev/null || ensure_debs python3-venv ||
   die "$BINDER_PYTHON cannot make virtual environments (Debian package python3-venv)"
-if [ ! -f "$STATE_DIR/examples/shell-pipeline.json" ] || [ ! -f "$STATE_DIR/examples/slow-printer.json" ]; then
-  scripts/make-examples.sh
-fi
+for example in shell-pipeline slow-printer python-options; do
+  [ -f "$STATE_DIR/examples/$example.json" ] || { scripts/make-examples.sh; break; }
+done
 mkdir -p "$CHECK_DIR"
 rm -f "$CHECK_DIR/jupyterlab.log"
 # Nothing of the developer's environment may point JupyterLab or the server at this tree.
@@ -209,9 +244,9 @@ grep -Eq 'jupyterlab-reproserver v[0-9.]+ enabled +OK' <<<"$line" ||
 log "labextension list:$line"
 scripts/browser-check.sh "$BINDER_VENV/bin/python"
 
-# ---- 4. the user, its home folder, no Docker, 2 GiB -----------------------------------------
+# ---- 4. the user, its home folder, no Docker, the memory limit ------------------------------
 
-step "a non-root user, no Docker, 2 GiB"
+step "a non-root user, no Docker, $memory_mib MiB, $mode_name"
 as_user=()
 if is_root; then
   if ! id -u "$BINDER_USER" >/dev/null 2>&1; then
@@ -256,10 +291,10 @@ if is_root; then make_memory_cgroup; fi
 if [ -n "$cgroup" ]; then
   log "memory cgroup ($cgroup_kind) $cgroup, limit $(mib "$MEMORY_LIMIT")"
 else
-  warn "NO MEMORY LIMIT: no memory cgroup could be created here ($(is_root && echo 'cgroups not writable' || echo 'not root')); JupyterLab runs without the 2 GiB limit of Binder"
+  warn "NO MEMORY LIMIT: no memory cgroup could be created here ($(is_root && echo 'cgroups not writable' || echo 'not root')); JupyterLab runs without the $memory_mib MiB limit of Binder"
 fi
 
-# ---- 5. JupyterLab as that user, in the cgroup, and the UI flow -----------------------------
+# ---- 5. JupyterLab as that user, in the cgroup, in its mode ---------------------------------
 
 # Bubblewrap made to fail: in a private mount namespace, /bin/false is mounted over it.
 hide_bwrap=()
@@ -270,6 +305,32 @@ if [ "$without_bwrap" = 1 ]; then
     'mount --bind /bin/false "$1" && shift && exec "$@"' sh "$bwrap")
 fi
 
+# User namespaces refused: the filter goes on before the user switch (as Docker installs its
+# profile), so JupyterLab and all it starts inherit it. Checked here first, as the user, against
+# a control without it: on a machine that refuses user namespaces anyway the mode proves nothing.
+refuse_userns=()
+if [ "$userns_refused" = 1 ]; then
+  filter="$CHECK_DIR/userns-refused"
+  cc -static -O2 -Wall -Werror -o "$filter" scripts/binder/userns-refused.c ||
+    die "cannot compile scripts/binder/userns-refused.c (needs cc and a static libc)"
+  chmod 0755 "$filter"
+  refuse_userns=("$filter")
+  "${as_user[@]}" "$filter" --probe > "$CHECK_DIR/userns-probe.txt" ||
+    { cat "$CHECK_DIR/userns-probe.txt" >&2; die "the seccomp filter does not refuse what Docker's profile refuses (above)"; }
+  if "${as_user[@]}" unshare -U true 2>/dev/null; then
+    summary+=("control: $lab_user may make user namespaces on this machine without the filter")
+  else
+    warn "$lab_user cannot make user namespaces here even without the filter: the mode proves less"
+  fi
+  if out="$("$filter" "${as_user[@]}" unshare -U true 2>&1)"; then
+    die "under the filter, $lab_user still made a user namespace"
+  fi
+  log "under the filter, as $lab_user: unshare -U true: $out"
+  bwrap_out="$("$filter" "${as_user[@]}" bwrap --unshare-user --ro-bind / / true 2>&1)" &&
+    die "under the filter, bubblewrap still made a user namespace"
+  log "under the filter, as $lab_user: bwrap: $bwrap_out"
+fi
+
 step "starting JupyterLab as $lab_user"
 port="$(free_port)"
 lab_env=(HOME="$home" USER="$lab_user" LOGNAME="$lab_user" SHELL=/bin/bash LANG=C.UTF-8
@@ -277,7 +338,7 @@ lab_env=(HOME="$home" USER="$lab_user" LOGNAME="$lab_user" SHELL=/bin/bash LANG=
   REPROSERVER_BINDER_PORT="$port")
 # The shell joins the cgroup, then becomes the user's JupyterLab: everything it starts is in too.
 (cd "$home" && exec sh -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh \
-  "$cgroup" "${hide_bwrap[@]}" "${as_user[@]}" env -i "${lab_env[@]}" \
+  "$cgroup" "${hide_bwrap[@]}" "${refuse_userns[@]}" "${as_user[@]}" env -i "${lab_env[@]}" \
   "$BINDER_VENV/bin/jupyter" lab --config "$run_dir/jupyter_server_config.py" --no-browser \
   >"$CHECK_DIR/jupyterlab.log" 2>&1) &
 lab_pid=$!
@@ -296,9 +357,31 @@ summary+=("cold start of the companion server through jupyter-server-proxy: ${co
 sandbox="$(node -p "require('$CHECK_DIR/backends.json').backends.find(b => b.name === 'sandbox').detail")"
 log "$sandbox"
 summary+=("backend: $sandbox")
-if [ "$without_bwrap" = 1 ]; then
+if [ "$without_bwrap$userns_refused" != 00 ]; then
   grep -q 'Sandbox: proot' <<<"$sandbox" || die "with bubblewrap failing, the sandbox should be proot"
+else
+  grep -q 'Sandbox: bubblewrap' <<<"$sandbox" || die "with user namespaces allowed, the sandbox should be bubblewrap"
 fi
+default_mib="$(node -p "require('$CHECK_DIR/backends.json').defaultLimits?.memoryMiB")"
+if [ -n "$cgroup" ] && [ "$default_mib" != "$expected_default_mib" ]; then
+  die "in $memory_mib MiB the server offers runs $default_mib MiB of memory by default, not $expected_default_mib"
+fi
+summary+=("mode: $mode_name, $memory_mib MiB; a run's default memory limit: $default_mib MiB")
+
+# From inside: a terminal of that JupyterLab, as a Binder user would open one.
+inside="$(node scripts/binder/in-lab.cjs "http://127.0.0.1:$port" \
+  'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; unshare -U true')" && inside_rc=0 || inside_rc=$?
+log "in a JupyterLab terminal: unshare -U true exited $inside_rc:"$'\n'"$inside"
+[ "$inside_rc" -lt 124 ] || die "could not run unshare -U true in a JupyterLab terminal (status $inside_rc)"
+if [ "$userns_refused" = 1 ]; then
+  [ "$inside_rc" != 0 ] || die "user namespaces should be refused in JupyterLab, but unshare -U true worked there"
+  grep -q 'Operation not permitted' <<<"$inside" ||
+    die "unshare -U true failed in JupyterLab, but not as a refused namespace does"
+  grep -Eq '^Seccomp:[[:space:]]+2' <<<"$inside" || die "JupyterLab's terminal is not under a seccomp filter"
+else
+  [ "$inside_rc" = 0 ] || die "user namespaces should work in JupyterLab in this mode, but unshare -U true failed"
+fi
+summary+=("in a JupyterLab terminal: unshare -U true $([ "$inside_rc" = 0 ] && echo works || echo 'is refused (Operation not permitted)')")
 server_pid=""
 if [ -n "$cgroup" ]; then
   while read -r pid; do
@@ -313,15 +396,29 @@ if [ -n "$cgroup" ]; then
   server_uid="$(awk '/^Uid:/ { print $2 }' "/proc/$server_pid/status")"
   [ "$server_uid" = "$(id -u "$lab_user")" ] || die "the companion server runs as uid $server_uid"
   log "companion server: pid $server_pid, uid $server_uid: $server_cmd"
+  if [ "$userns_refused" = 1 ]; then
+    grep -Eq '^Seccomp:[[:space:]]+2' "/proc/$server_pid/status" ||
+      die "the companion server is not under the seccomp filter"
+  fi
 fi
 
 step "galata: ui-tests/tests/binder.spec.ts"
 ui_started=$EPOCHREALTIME
 (cd ui-tests && REPROSERVER_BINDER_URL="http://127.0.0.1:$port" \
+  REPROSERVER_BINDER_MEMORY_MIB="$([ -n "$cgroup" ] && echo "$memory_mib")" \
+  REPROSERVER_BINDER_DEFAULT_MEMORY_MIB="$default_mib" \
   REPROSERVER_EXAMPLES_DIR="$STATE_DIR/examples" npx playwright test --config playwright.binder.config.js)
 summary+=("UI flow: $(seconds_since "$ui_started") s")
 
-# ---- 6. what it took ------------------------------------------------------------------------
+# The experiment that ran out of memory took nothing else with it.
+kill -0 "$lab_pid" 2>/dev/null || die "JupyterLab is gone after the UI flow"
+curl -sf -o /dev/null "http://127.0.0.1:$port/api/status" || die "JupyterLab no longer answers after the UI flow"
+if [ -n "$server_pid" ]; then
+  grep -qa 'reproserver\.js' "/proc/$server_pid/cmdline" 2>/dev/null ||
+    die "the companion server (pid $server_pid) is gone after the UI flow"
+fi
+
+# ---- 7. what it took ------------------------------------------------------------------------
 
 if [ -n "$cgroup" ]; then
   summary+=("memory: peak $(mib "$(memory_peak)") of $(mib "$MEMORY_LIMIT") (cgroup $cgroup_kind, JupyterLab + companion server + experiments, page cache included), OOM kills: $(oom_kills)")

@@ -49,4 +49,7 @@ step "UI tests (real JupyterLab in Debian Chromium)"
 step "Binder check (the wheel alone, a non-root user, no Docker, 2 GiB)"
 scripts/binder-check.sh
 
+step "Binder check with user namespaces refused (seccomp, as Docker's default profile), 1 GiB"
+scripts/binder-check.sh --userns-refused --memory 1024
+
 step "all tests passed in $((SECONDS - started_at)) s"

@@ -38,7 +38,7 @@ export interface IReproServerSettings {
   serverToken: string;
   /** Where experiments run: `auto` (Docker when a daemon answers, else the sandbox). */
   backend: BackendChoice;
-  /** Default memory limit of a run, MiB. */
+  /** Default memory limit of a run, MiB; 0: the companion server's (`defaultLimits`). */
   memoryMiB: number;
   /** Default wall-clock limit of a run, seconds. */
   timeoutSeconds: number;

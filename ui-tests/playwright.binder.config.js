@@ -1,7 +1,8 @@
 /**
  * Galata configuration of the Binder check (scripts/binder-check.sh): only tests/binder.spec.ts,
  * against the JupyterLab that the script started (from the installed wheel, as a non-root user,
- * without Docker, in a 2 GiB cgroup) at REPROSERVER_BINDER_URL. No webServer: the script owns
+ * without Docker, in a 1 or 2 GiB cgroup, perhaps with user namespaces refused) at
+ * REPROSERVER_BINDER_URL. No webServer: the script owns
  * that JupyterLab, to measure it and stop it.
  */
 const base = require('./playwright.config');

@@ -1,7 +1,9 @@
 import { expect, test } from '@jupyterlab/galata';
 import {
+  argField,
   openInFileBrowser,
   readWorkspaceFile,
+  runToEnd,
   runTopTwoWords,
   savedFolder,
   topTwoWords,
@@ -12,10 +14,14 @@ import {
 /**
  * What a Binder user does, under Binder's constraints (scripts/binder-check.sh sets them up and
  * runs this with playwright.binder.config.js): JupyterLab and the companion server come from the
- * installed wheel alone, run by a non-root user with no Docker, in 2 GiB of memory. The example
- * packages are in `examples/` of the home folder, as on Binder; experiments run in the sandbox.
+ * installed wheel alone, run by a non-root user with no Docker, in a memory cgroup of 1 or 2 GiB,
+ * with user namespaces allowed or refused (then the sandbox is proot). The example packages are
+ * in `examples/` of the home folder, as on Binder; experiments run in the sandbox.
  */
 const EXAMPLES = 'examples';
+/** The cgroup's limit (unset: the script could make none) and the default the server must offer. */
+const CGROUP_MIB = Number(process.env.REPROSERVER_BINDER_MEMORY_MIB || 0);
+const DEFAULT_MIB = Number(process.env.REPROSERVER_BINDER_DEFAULT_MEMORY_MIB);
 
 test.describe('ReproServer under Binder constraints', () => {
   test.setTimeout(300000);
@@ -68,6 +74,35 @@ test.describe('ReproServer under Binder constraints', () => {
         .getByRole('region', { name: 'File Browser Section' })
         .getByRole('listitem', { name: /^Name: top-words\.txt/ })
     ).toBeVisible();
+  });
+
+  test('an experiment wanting more memory than the whole cgroup is stopped by its own limit', async ({
+    page,
+    baseURL
+  }) => {
+    expect(DEFAULT_MIB).toBeGreaterThan(0);
+    const panel = await openInFileBrowser(page, EXAMPLES, 'python-options.rpz');
+    // The default the panel offers is the server's, which leaves room for JupyterLab.
+    await expect(
+      panel.getByRole('spinbutton', { name: 'Memory limit (MiB)' })
+    ).toHaveValue(String(DEFAULT_MIB));
+    // stats.py --bins N makes a list of N pointers, 8 N bytes, all written: 1.1 times the cgroup.
+    const bins = Math.ceil(
+      ((CGROUP_MIB || 2 * DEFAULT_MIB) * 1.1 * 2 ** 20) / 8
+    );
+    await panel.getByRole('tab', { name: 'Parameters' }).click();
+    await argField(panel, 0, 9).fill(String(bins));
+    expect(await runToEnd(panel)).toBe('Out of memory');
+    await expect(panel).toContainText(
+      `ran out of memory (limit ${DEFAULT_MIB} MiB)`
+    );
+    // The rest lived on (the script checks they are the same processes as before).
+    expect((await page.request.get(`${baseURL}/api/status`)).status()).toBe(
+      200
+    );
+    expect(
+      (await page.request.get(`${baseURL}/reproserver/api/health`)).status()
+    ).toBe(200);
   });
 });
 

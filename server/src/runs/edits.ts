@@ -55,6 +55,11 @@ export interface RunEdits {
   limits?: Partial<RunLimits>;
 }
 
+/**
+ * The defaults of a machine with room to spare. The memory default is the most a run gets without
+ * asking: on a smaller machine (or cgroup) runs get less by default, to leave room for JupyterLab
+ * (`runDefaults()` in default-limits.ts, which the server and the CLI use).
+ */
 export const DEFAULT_LIMITS: RunLimits = {
   memoryMiB: 2048,
   cpus: 1,

@@ -76,8 +76,16 @@ export class PlanError extends Error {
 
 const ENV_NAME = /^[^=\0]+$/;
 
-/** Turns the package model and the user's edits into the plan; throws PlanError on a bad edit. */
-export function planRun(model: PackageModel, edits: RunEdits = {}): RunPlan {
+/**
+ * Turns the package model and the user's edits into the plan; throws PlanError on a bad edit.
+ * `defaults` fill the limits the edits leave out: the server and the CLI pass this machine's
+ * (`runDefaults()` of default-limits.ts, whose memory leaves room for JupyterLab).
+ */
+export function planRun(
+  model: PackageModel,
+  edits: RunEdits = {},
+  defaults: RunLimits = DEFAULT_LIMITS
+): RunPlan {
   if (model.runs.length === 0) {
     throw new PlanError(
       'no-runs',
@@ -102,7 +110,7 @@ export function planRun(model: PackageModel, edits: RunEdits = {}): RunPlan {
       .filter(file => file.writtenBy.some(run => selected.includes(run)))
       .map(file => ({ name: file.name, path: file.path })),
     hostname: model.runs[selected[0]].hostname ?? 'reproserver',
-    limits: planLimits(edits.limits)
+    limits: planLimits(edits.limits, defaults)
   };
 }
 
@@ -271,8 +279,11 @@ function planInputs(
   });
 }
 
-function planLimits(limits: Partial<RunLimits> | undefined): RunLimits {
-  const merged = { ...DEFAULT_LIMITS, ...limits };
+function planLimits(
+  limits: Partial<RunLimits> | undefined,
+  defaults: RunLimits
+): RunLimits {
+  const merged = { ...defaults, ...limits };
   for (const [name, value] of Object.entries(merged)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
       throw new PlanError(
