@@ -26,7 +26,9 @@ import {
   RpzWidgetFactory
 } from './document/factory';
 import { rpzFileType } from './document/filetype';
+import { ConsentMemory } from './model/consent';
 import type { IPanelOptions } from './model/package';
+import { weakIsolationPrompt } from './panel/consent-dialog';
 import type { PanelTab, RpzPanel } from './panel/panel';
 import {
   CommandIDs,
@@ -35,6 +37,15 @@ import {
   PLUGIN_ID,
   type IReproServerSettings
 } from './tokens';
+
+/** The browser's local storage, or null where it is refused (private modes, sandboxed frames). */
+function browserStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
 
 /** Registers the `.rpz` file type, the ReproServer panel that opens it, and its commands. */
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -60,7 +71,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const trans = (translator ?? nullTranslator).load('jupyterlab_reproserver');
     const client = new ReproServerClient(app.serviceManager.serverSettings);
     let options: IPanelOptions = {
-      limits: { memoryMiB: 2048, timeoutSeconds: 3600 },
+      limits: { memoryMiB: 0, timeoutSeconds: 3600 },
       backend: 'auto',
       outputFolder: '',
       autoSave: true
@@ -91,6 +102,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       () => settingsLoaded,
       {
         trans,
+        consent: {
+          prompt: weakIsolationPrompt(trans),
+          memory: new ConsentMemory(browserStorage())
+        },
         openFile: path =>
           void app.commands.execute('docmanager:open', { path }),
         openFolder: path =>
@@ -311,7 +326,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
             options = {
               backend: values.backend ?? 'auto',
               limits: {
-                memoryMiB: values.memoryMiB ?? 2048,
+                memoryMiB: values.memoryMiB ?? 0,
                 timeoutSeconds: values.timeoutSeconds ?? 3600
               },
               outputFolder: values.outputFolder ?? '',

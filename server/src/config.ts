@@ -1,5 +1,6 @@
 import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { WeakIsolationPolicy } from './backends/exposure';
 import { READ_LIMITS_VARIABLE, parseReadLimits } from './rpz/limits';
 import { READER_DEFAULTS } from './rpz/worker';
 
@@ -13,6 +14,8 @@ export interface ServerConfig {
   stateDir: string;
   /** The access token; every request must present it. */
   token?: string;
+  /** Where the token is handed over: a private file, read once at start and deleted. */
+  tokenFrom?: string;
   tokenFile?: string;
   /** Unix socket of the Docker Engine. */
   dockerSocket: string;
@@ -36,6 +39,8 @@ export interface ServerConfig {
   readProcesses: number;
   /** Seconds a reader's data job (image tar, extraction) may make no progress before it is stopped. */
   readStallSeconds: number;
+  /** Runs on a backend that isolates less than files + network: asked for, or refused. */
+  weakIsolation: WeakIsolationPolicy;
 }
 
 type Env = Record<string, string | undefined>;
@@ -85,7 +90,12 @@ export function loadConfig(
   }
   // Checked here so that a mistake stops the start with a sentence; readers apply it themselves.
   parseReadLimits(env[READ_LIMITS_VARIABLE] ?? '');
+  const host = pick('host', 'REPROSERVER_HOST') ?? '127.0.0.1';
   return {
+    weakIsolation: weakIsolationPolicy(
+      pick('weak-isolation', 'REPROSERVER_WEAK_ISOLATION'),
+      host
+    ),
     maxUploadBytes:
       positive('max-upload-mib', 'REPROSERVER_MAX_UPLOAD_MIB', 10 * 1024) *
       1024 *
@@ -121,13 +131,14 @@ export function loadConfig(
       'REPROSERVER_READ_STALL_SECONDS',
       READER_DEFAULTS.stallSeconds
     ),
-    host: pick('host', 'REPROSERVER_HOST') ?? '127.0.0.1',
+    host,
     port,
     workspace: resolve(
       pick('workspace', 'REPROSERVER_WORKSPACE') ?? process.cwd()
     ),
     stateDir,
     token: env.REPROSERVER_TOKEN || undefined,
+    tokenFrom: pick('token-from', 'REPROSERVER_TOKEN_FROM'),
     tokenFile: pick('token-file', 'REPROSERVER_TOKEN_FILE'),
     dockerSocket:
       pick('docker-socket', 'DOCKER_SOCKET') ??
@@ -136,6 +147,33 @@ export function loadConfig(
     dockerUnavailable: env.DOCKER_UNAVAILABLE || undefined,
     registry: pick('registry', 'REGISTRY') || undefined
   };
+}
+
+/**
+ * `ask` or `refuse`; by default `refuse` for a server listening beyond this machine's loopback
+ * (several users may reach it, and one user's consent cannot cover the others' accounts), `ask`
+ * for one only the user's own JupyterLab reaches.
+ */
+function weakIsolationPolicy(
+  chosen: string | undefined,
+  host: string
+): WeakIsolationPolicy {
+  if (chosen === undefined || chosen === '') {
+    return isLoopback(host) ? 'ask' : 'refuse';
+  }
+  if (chosen !== 'ask' && chosen !== 'refuse') {
+    throw new Error(`Invalid --weak-isolation "${chosen}": use ask or refuse.`);
+  }
+  return chosen;
+}
+
+function isLoopback(host: string): boolean {
+  return (
+    host === 'localhost' ||
+    host === '::1' ||
+    host === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
 }
 
 function dockerHostSocket(dockerHost: string | undefined): string | undefined {

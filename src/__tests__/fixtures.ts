@@ -136,7 +136,8 @@ export const BACKENDS: BackendsResponse = {
       isolation: null
     }
   ],
-  default: 'docker'
+  default: 'docker',
+  weakIsolation: 'ask'
 };
 
 export function runRecord(overrides: Partial<RunRecord> = {}): RunRecord {

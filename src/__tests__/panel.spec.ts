@@ -3,6 +3,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import type { ReproServerClient } from '../api/client';
 import { ReproServerError } from '../api/client';
+import { ConsentMemory, type IConsentRequest } from '../model/consent';
 import { PackageSession } from '../model/package';
 import { RpzPanel, type IPanelServices } from '../panel/panel';
 import { savedFile } from '../panel/run';
@@ -108,8 +109,11 @@ function services(): IPanelServices & { opened: string[]; copied: string[] } {
   };
 }
 
-async function openPanel(client: ReturnType<typeof fakeClient>) {
-  const s = services();
+async function openPanel(
+  client: ReturnType<typeof fakeClient>,
+  extra: Partial<IPanelServices> = {}
+) {
+  const s = { ...services(), ...extra };
   const session = new PackageSession(
     client as unknown as ReproServerClient,
     'work/shell-pipeline.rpz',
@@ -443,7 +447,8 @@ describe('RpzPanel', () => {
           backends: [
             { name: 'sandbox', available: true, detail: 'Sandbox', isolation }
           ],
-          default: 'sandbox'
+          default: 'sandbox',
+          weakIsolation: 'ask'
         }))
       });
     const isolated = await openPanel(sandboxWith(contained));
@@ -481,6 +486,174 @@ describe('RpzPanel', () => {
     ).toContain(
       'Steps have the server’s own privileges on this host; limits: memory rlimit, CPU not enforced, disk not enforced.'
     );
+    panel.dispose();
+  });
+
+  describe('weak isolation', () => {
+    const unconfined = {
+      ...BACKENDS.backends[0].isolation!,
+      files: false,
+      network: false,
+      processes: false,
+      capabilities: { scope: 'host' as const, root: [], nonRoot: [] }
+    };
+    const weakServer = (policy: 'ask' | 'refuse' = 'ask') =>
+      fakeClient({
+        backends: jest.fn(async () => ({
+          backends: [
+            {
+              name: 'sandbox',
+              available: true,
+              detail: 'Sandbox: proot',
+              isolation: unconfined
+            }
+          ],
+          default: 'sandbox',
+          weakIsolation: policy
+        }))
+      });
+    const createRuns = (client: ReturnType<typeof fakeClient>) =>
+      client.calls.filter(call => call.name === 'createRun');
+
+    it('asks once per package, naming what the experiment can reach', async () => {
+      const client = weakServer();
+      const memory = new ConsentMemory();
+      const asked: IConsentRequest[] = [];
+      let answer = false;
+      const { panel, node } = await openPanel(client, {
+        consent: {
+          prompt: async request => {
+            asked.push(request);
+            return answer;
+          },
+          memory
+        }
+      });
+      await panel.runPackage();
+      expect(asked).toEqual([
+        {
+          packageName: 'shell-pipeline.rpz',
+          backend: 'sandbox',
+          exposures: ['files', 'network', 'processes']
+        }
+      ]);
+      expect(createRuns(client)).toHaveLength(0);
+      expect(
+        node.querySelector('.jp-ReproServer-notice')?.textContent
+      ).toContain('Not started');
+
+      answer = true;
+      await panel.runPackage();
+      expect(asked).toHaveLength(2);
+      expect(createRuns(client)).toHaveLength(1);
+      expect(createRuns(client)[0].args[0]).toMatchObject({
+        acceptWeakIsolation: true
+      });
+      expect(memory.covers(SHA, ['files', 'network', 'processes'])).toBe(true);
+      panel.dispose();
+
+      // Another panel of the same package, later: not asked again.
+      const again = await openPanel(client, {
+        consent: {
+          prompt: async request => {
+            asked.push(request);
+            return false;
+          },
+          memory
+        }
+      });
+      await again.panel.runPackage();
+      expect(asked).toHaveLength(2);
+      expect(createRuns(client)).toHaveLength(2);
+      again.panel.dispose();
+    });
+
+    it('never asks, and never sends consent, where files and network are isolated', async () => {
+      const client = fakeClient();
+      const prompt = jest.fn(async () => true);
+      const { panel } = await openPanel(client, {
+        consent: { prompt, memory: new ConsentMemory() }
+      });
+      await panel.runPackage();
+      expect(prompt).not.toHaveBeenCalled();
+      expect(createRuns(client)[0].args[0]).not.toHaveProperty(
+        'acceptWeakIsolation'
+      );
+      panel.dispose();
+    });
+
+    it('does not start, and says why, on a server that refuses such runs', async () => {
+      const client = weakServer('refuse');
+      const prompt = jest.fn(async () => true);
+      const { panel, node } = await openPanel(client, {
+        consent: { prompt, memory: new ConsentMemory() }
+      });
+      await panel.runPackage();
+      expect(prompt).not.toHaveBeenCalled();
+      expect(createRuns(client)).toHaveLength(0);
+      expect(
+        node.querySelector('.jp-ReproServer-notice')?.textContent
+      ).toContain('This server refuses runs on the sandbox backend');
+      panel.dispose();
+    });
+
+    it('asks again when a run would expose more than what was accepted', () => {
+      const stored = new Map<string, string>();
+      const storage = {
+        getItem: (key: string) => stored.get(key) ?? null,
+        setItem: (key: string, value: string) => void stored.set(key, value)
+      };
+      new ConsentMemory(storage).remember(SHA, ['processes']);
+      const memory = new ConsentMemory(storage);
+      expect(memory.covers(SHA, ['processes'])).toBe(true);
+      expect(memory.covers(SHA, ['files', 'processes'])).toBe(false);
+      expect(memory.covers('other', ['processes'])).toBe(false);
+      const broken = new ConsentMemory({
+        getItem: () => {
+          throw new Error('denied');
+        },
+        setItem: () => {
+          throw new Error('denied');
+        }
+      });
+      broken.remember(SHA, ['files']);
+      expect(broken.covers(SHA, ['files'])).toBe(false);
+    });
+  });
+
+  it('says what a confined proot keeps out of reach of the host processes it sees', async () => {
+    const contained = BACKENDS.backends[0].isolation!;
+    const { panel, node } = await openPanel(
+      fakeClient({
+        backends: jest.fn(async () => ({
+          backends: [
+            {
+              name: 'sandbox',
+              available: true,
+              detail: 'Sandbox: proot',
+              isolation: {
+                ...contained,
+                processes: false,
+                capabilities: { scope: 'host', root: [], nonRoot: [] },
+                confinement: {
+                  landlockAbi: 7,
+                  seccomp: true,
+                  processSecrets: true,
+                  signals: true
+                }
+              }
+            }
+          ],
+          default: 'sandbox',
+          weakIsolation: 'ask'
+        }))
+      })
+    );
+    const text = node.querySelector('.jp-ReproServer-isolation')?.textContent;
+    expect(text).toContain(
+      'The experiment cannot reach your files, the network. It can see your other processes, but cannot read their environment or memory, nor signal them. Each step is confined by Landlock (ABI 7) and seccomp.'
+    );
+    expect(node.querySelector('.jp-ReproServer-notIsolated')).toBeNull();
     panel.dispose();
   });
 

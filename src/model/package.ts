@@ -9,6 +9,12 @@ import { ReproServerError, type ReproServerClient } from '../api/client';
 import { RunEventStream, type StreamState } from '../api/events';
 import { EditsModel, commandForEdits, type EditableLimits } from './edits';
 import type { BackendChoice } from '../tokens';
+import {
+  ConsentMemory,
+  nextRunBackend,
+  weakExposures,
+  type ConsentPrompt
+} from './consent';
 import { RunSession, isFinal } from './run';
 
 /** What the panel can show as a whole. */
@@ -23,6 +29,7 @@ export type PanelPhase =
 
 /** Options from the user's settings. */
 export interface IPanelOptions {
+  /** A memory limit of 0 stands for the server's default (`defaultLimits` of its backends). */
   limits: EditableLimits;
   /** The backend runs ask for. */
   backend: BackendChoice;
@@ -159,7 +166,7 @@ export class PackageSession {
       this._edits = new EditsModel(
         details.model,
         details.parameters,
-        this._options.limits
+        this._defaultLimits()
       );
       this._phase = 'ready';
       this._message = '';
@@ -186,6 +193,15 @@ export class PackageSession {
     }
   }
 
+  /**
+   * How the user is asked before a run on a backend that isolates less than files + network, and
+   * where their answers are kept. Without a prompt, such runs do not start.
+   */
+  setConsent(prompt: ConsentPrompt, memory: ConsentMemory): void {
+    this._consentPrompt = prompt;
+    this._consentMemory = memory;
+  }
+
   /** Starts a run with the current edits. */
   async start(): Promise<RunSession | null> {
     if (!this._details || !this._edits || this._busy) {
@@ -206,21 +222,82 @@ export class PackageSession {
     this._notice = null;
     this._changed.emit();
     try {
+      const accepted = await this._weakIsolationAccepted();
+      if (accepted === null) {
+        return null;
+      }
       const record = await this._client.createRun({
         package: this._details.sha256,
         edits,
-        backend: this._options.backend
+        backend: this._options.backend,
+        ...(accepted ? { acceptWeakIsolation: true } : {})
       });
       this._fresh.add(record.id);
       this._show(record, true);
       void this.refreshHistory();
       return this._run;
     } catch (error) {
+      if (
+        error instanceof ReproServerError &&
+        error.code === 'weak-isolation-consent'
+      ) {
+        // What the server isolates changed since it was asked: ask it again, and the user.
+        void this._reloadBackends();
+      }
       this._setNotice('error', errorText(error));
       return null;
     } finally {
       this._busy = false;
       this._changed.emit();
+    }
+  }
+
+  /**
+   * Whether the next run needs (and has) the user's consent to weak isolation: false when it does
+   * not need it, true when the user accepted (now or before, for this package), null when the
+   * run must not start (declined, or the server refuses such runs; the notice says so).
+   */
+  private async _weakIsolationAccepted(): Promise<boolean | null> {
+    const backend = nextRunBackend(this._backends, this._options.backend);
+    const exposures = weakExposures(backend);
+    if (!backend || !exposures || !this._details) {
+      return false;
+    }
+    if (this._backends?.weakIsolation === 'refuse') {
+      this._setNotice(
+        'error',
+        `This server refuses runs on the ${backend.name} backend here: it does not isolate experiments from your files and the network. Ask its administrator for Docker, or for a sandbox with Landlock or user namespaces.`
+      );
+      return null;
+    }
+    const sha256 = this._details.sha256;
+    if (this._consentMemory.covers(sha256, exposures)) {
+      return true;
+    }
+    const accepted = this._consentPrompt
+      ? await this._consentPrompt({
+          packageName: this._details.name,
+          backend: backend.name,
+          exposures
+        })
+      : false;
+    if (!accepted) {
+      this._setNotice(
+        'info',
+        'Not started: this backend does not isolate the experiment from your account.'
+      );
+      return null;
+    }
+    this._consentMemory.remember(sha256, exposures);
+    return true;
+  }
+
+  private async _reloadBackends(): Promise<void> {
+    try {
+      this._backends = await this._client.backends();
+      this._changed.emit();
+    } catch {
+      // The next load or run says what is wrong with the server.
     }
   }
 
@@ -451,7 +528,25 @@ export class PackageSession {
   private _options: IPanelOptions;
   private _phase: PanelPhase = 'loading';
   private _message = '';
+  /**
+   * The limits a new run starts with: the user's settings, except a memory limit left at 0, which
+   * is the server's default for this machine (it leaves room for JupyterLab where memory is
+   * short, as on Binder); 2048 MiB from a server too old to say.
+   */
+  private _defaultLimits(): EditableLimits {
+    const { memoryMiB, timeoutSeconds } = this._options.limits;
+    return {
+      memoryMiB:
+        memoryMiB > 0
+          ? memoryMiB
+          : (this._backends?.defaultLimits?.memoryMiB ?? 2048),
+      timeoutSeconds
+    };
+  }
+
   private _backends: BackendsResponse | null = null;
+  private _consentPrompt: ConsentPrompt | null = null;
+  private _consentMemory = new ConsentMemory();
   private _details: PackageDetails | null = null;
   private _edits: EditsModel | null = null;
   private _run: RunSession | null = null;

@@ -16,8 +16,16 @@ export function renderIsolation(
     ['network', trans.__('the network')],
     ['processes', trans.__('your other processes')]
   ];
+  // Confined proot: host processes stay visible, but their secrets and signals are out of reach.
+  const processesOnlySeen =
+    !isolation.processes &&
+    isolation.confinement?.processSecrets === true &&
+    isolation.confinement.signals;
   const isolated = areas.filter(([key]) => isolation[key] === true);
-  const exposed = areas.filter(([key]) => isolation[key] !== true);
+  const exposed = areas.filter(
+    ([key]) =>
+      isolation[key] !== true && !(key === 'processes' && processesOnlySeen)
+  );
   const { capabilities } = isolation;
   const rootKeeps =
     capabilities.scope === 'host'
@@ -45,6 +53,22 @@ export function renderIsolation(
           'The experiment cannot reach %1. ',
           isolated.map(([, label]) => label).join(', ')
         )
+      : '',
+    processesOnlySeen
+      ? trans.__(
+          'It can see your other processes, but cannot read their environment or memory, nor signal them. '
+        )
+      : '',
+    isolation.confinement
+      ? isolation.confinement.landlockAbi !== null
+        ? trans.__(
+            'Each step is confined by Landlock (ABI %1)%2. ',
+            isolation.confinement.landlockAbi,
+            isolation.confinement.seccomp ? trans.__(' and seccomp') : ''
+          )
+        : isolation.confinement.seccomp
+          ? trans.__('Each step is confined by seccomp. ')
+          : ''
       : '',
     exposed.length > 0
       ? h(

@@ -4,6 +4,11 @@ import type { PackageSession } from '../model/package';
 import { button, h } from './dom';
 import { HistoryView } from './history';
 import { InputsView } from './inputs';
+import {
+  nextRunBackend,
+  type ConsentMemory,
+  type ConsentPrompt
+} from '../model/consent';
 import { renderIsolation } from './isolation';
 import { renderOverview } from './overview';
 import { ParametersView } from './parameters';
@@ -17,6 +22,11 @@ export interface IPanelServices {
   copy(text: string): void;
   /** Asks the user for a workspace file to replace an input; null when cancelled. */
   pickWorkspaceFile(inputName: string): Promise<string | null>;
+  /**
+   * Asks before a package runs on a backend that does not isolate it from the user's account,
+   * and keeps the answers; without it, such runs do not start.
+   */
+  consent?: { prompt: ConsentPrompt; memory: ConsentMemory };
 }
 
 /** The panel's tabs. */
@@ -37,6 +47,9 @@ export class RpzPanel extends Widget {
     this.addClass('jp-ReproServer-panel');
     this.node.tabIndex = -1;
     const trans = _services.trans;
+    if (_services.consent) {
+      session.setConsent(_services.consent.prompt, _services.consent.memory);
+    }
     this._header = h('div', { class: 'jp-ReproServer-header' });
     this._state = h('div', { class: 'jp-ReproServer-state' });
     this._toolbar = h('div', {
@@ -147,11 +160,9 @@ export class RpzPanel extends Widget {
   private _renderHeader(): void {
     const trans = this._services.trans;
     const path = this.session.path;
-    const backends = this.session.backends;
-    // The backend the next run will use: the one chosen in the settings, or the server's default.
-    const chosen = this.session.options.backend;
-    const usable = backends?.backends.find(
-      b => b.name === (chosen === 'auto' ? backends.default : chosen)
+    const usable = nextRunBackend(
+      this.session.backends,
+      this.session.options.backend
     );
     this._header.replaceChildren(
       h('h2', { class: 'jp-ReproServer-title' }, path.split('/').pop() ?? path),

@@ -76,6 +76,31 @@ export const OPENAPI = {
         description:
           'How a limit is enforced: a cgroup, an rlimit, a periodic measurement, or not at all.'
       },
+      Confinement: {
+        type: 'object',
+        required: ['landlockAbi', 'seccomp', 'processSecrets', 'signals'],
+        properties: {
+          landlockAbi: {
+            oneOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }],
+            description:
+              'Landlock ABI in force: files read only from the run’s root and a few system paths, written only in its tree; from 4 no TCP; from 6 no signals or abstract unix sockets outside the run. Null: none.'
+          },
+          seccomp: {
+            type: 'boolean',
+            description:
+              'The seccomp filter: no socket but AF_UNIX, no ptrace, keyring, mounts, new namespaces, io_uring, bpf.'
+          },
+          processSecrets: {
+            type: 'boolean',
+            description:
+              'Other processes’ environments, memory and open files are out of reach.'
+          },
+          signals: {
+            type: 'boolean',
+            description: 'Signals to processes outside the run are refused.'
+          }
+        }
+      },
       BackendIsolation: {
         type: 'object',
         description:
@@ -138,6 +163,11 @@ export const OPENAPI = {
             description:
               'Who the experiment is on the host where files or processes are not isolated: the server’s own user, or an unprivileged user id of the run’s own that owns nothing. Absent where both are isolated.'
           },
+          confinement: {
+            oneOf: [ref('Confinement'), { type: 'null' }],
+            description:
+              'The confinement each step runs under (no-new-privileges, Landlock, seccomp), as probed from inside at start; null or absent where there is none.'
+          },
           memory: ref('LimitEnforcement'),
           cpu: ref('LimitEnforcement'),
           disk: ref('LimitEnforcement')
@@ -161,13 +191,27 @@ export const OPENAPI = {
       },
       BackendsResponse: {
         type: 'object',
-        required: ['backends', 'default'],
+        required: ['backends', 'default', 'weakIsolation'],
         properties: {
           backends: { type: 'array', items: ref('BackendStatus') },
           default: {
             oneOf: [{ enum: ['docker', 'sandbox'] }, { type: 'null' }],
             description:
               'What `auto` picks now; null when nothing can run here.'
+          },
+          weakIsolation: {
+            enum: ['ask', 'refuse'],
+            description:
+              'Runs on a backend that isolates less than files + network: started when the request accepts it (`ask`), or never (`refuse`).'
+          },
+          defaultLimits: {
+            type: 'object',
+            description:
+              "What a run gets for each limit its edits leave out, on this machine: the memory limit is half the memory the server can use (its cgroup's limit or the RAM), 256 to 2048 MiB.",
+            required: [...LIMIT_NAMES],
+            properties: Object.fromEntries(
+              LIMIT_NAMES.map(n => [n, { type: 'number', exclusiveMinimum: 0 }])
+            )
           }
         }
       },
@@ -425,18 +469,29 @@ export const OPENAPI = {
             properties: {
               package: ref('Sha256'),
               edits: ref('RunEdits'),
-              backend: { enum: ['auto', 'docker', 'sandbox'] }
+              backend: { enum: ['auto', 'docker', 'sandbox'] },
+              acceptWeakIsolation: {
+                type: 'boolean',
+                description:
+                  'The user accepted a backend that isolates less than files + network.'
+              }
             }
           })
         },
         responses: {
+          ...common,
           '202': ok('Queued.', ref('RunRecord')),
+          '403': error(
+            'Cross-origin request; or the backend isolates less than files + network and this server refuses such runs (`weak-isolation-refused`).'
+          ),
+          '409': error(
+            'No backend can run here (`backend-unavailable`), or the backend isolates less than files + network and the request did not accept it (`weak-isolation-consent`).'
+          ),
           '400': error(
             'Bad edits (unknown step, argument index out of range, unknown input…).'
           ),
           '404': error('Package not registered.'),
-          '429': error('Too many runs of this package in the last minute.'),
-          ...common
+          '429': error('Too many runs of this package in the last minute.')
         }
       }
     },

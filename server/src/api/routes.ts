@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { detectBackends } from '../backends/detect';
+import { runDefaults } from '../runs/default-limits';
 import type { ServerConfig } from '../config';
 import { EditsShapeError, checkEditsShape } from '../runs/edits-check';
 import type { BuildService } from '../service/builds';
@@ -62,7 +63,9 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       const backends = await detectBackends(services.config);
       const body: BackendsResponse = {
         backends,
-        default: backends.find(b => b.available)?.name ?? null
+        default: backends.find(b => b.available)?.name ?? null,
+        weakIsolation: services.config.weakIsolation,
+        defaultLimits: runDefaults()
       };
       sendJson(response, 200, body);
     })
@@ -163,10 +166,25 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         throw error;
       }
       const backend = body.backend as CreateRunRequest['backend'];
+      if (
+        body.acceptWeakIsolation !== undefined &&
+        typeof body.acceptWeakIsolation !== 'boolean'
+      ) {
+        throw new ApiError(
+          400,
+          'bad-request',
+          'acceptWeakIsolation is true or false.'
+        );
+      }
       sendJson(
         response,
         202,
-        await runs.create({ package: body.package, edits, backend })
+        await runs.create({
+          package: body.package,
+          edits,
+          backend,
+          acceptWeakIsolation: body.acceptWeakIsolation === true
+        })
       );
     })
     .add('GET', '/api/runs', ({ response, url }) =>

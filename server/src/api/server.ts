@@ -87,7 +87,8 @@ export class ReproServer {
       concurrency: config.maxConcurrentRuns,
       runsPerPackagePerMinute: config.runsPerPackagePerMinute,
       reader,
-      maxUploadBytes: config.maxUploadBytes
+      maxUploadBytes: config.maxUploadBytes,
+      weakIsolation: config.weakIsolation
     });
     const router = apiRoutes(
       {

@@ -22,6 +22,7 @@
  *   GET    /api/runs/:id/outputs/:name    → the output's bytes
  *   POST   /api/runs/:id/save             SaveOutputsRequest → SaveOutputsResponse
  */
+import type { WeakIsolationPolicy } from '../backends/exposure';
 import type { LimitEnforcement } from '../backends/isolation-facts';
 import type { BuildEvent } from '../build/events';
 import type { PackageModel } from '../rpz/model';
@@ -31,6 +32,7 @@ import type { OutputFile, RunEvent, RunStatus } from '../runs/events';
 
 export type {
   LimitEnforcement,
+  WeakIsolationPolicy,
   BuildEvent,
   PackageModel,
   RunEdits,
@@ -103,10 +105,35 @@ export interface BackendIsolation {
    * where anyone may). Unset where files and processes are isolated.
    */
   hostUser?: 'server' | 'unprivileged';
+  /**
+   * The confinement each step runs under, applied by the helper before the step's first
+   * instruction (no-new-privileges, Landlock, seccomp), as the sandbox's probe found it from
+   * inside at start; null where there is none (Docker, or `REPROSERVER_CONFINE=off`).
+   */
+  confinement?: Confinement | null;
   /** How the run's memory, CPU and disk limits are enforced. */
   memory: LimitEnforcement;
   cpu: LimitEnforcement;
   disk: LimitEnforcement;
+}
+
+/** What the helper's confinement of a step holds on this machine (`backends/sandbox/confine.ts`). */
+export interface Confinement {
+  /**
+   * The Landlock ABI in force (null: none): files are read only from the run's root and a few
+   * system paths, written only in the run's own tree; from ABI 4 no TCP at all; from ABI 6 no
+   * signals or abstract unix sockets outside the run.
+   */
+  landlockAbi: number | null;
+  /**
+   * The seccomp filter: no socket but AF_UNIX (no UDP, TCP, raw, netlink), no ptrace, keyring,
+   * mounts, new namespaces, io_uring, bpf, perf events.
+   */
+  seccomp: boolean;
+  /** Other processes' environments, memory and open files (/proc/PID/…) are out of reach. */
+  processSecrets: boolean;
+  /** Signals to processes outside the run are refused. */
+  signals: boolean;
 }
 
 /** One execution backend and whether it works on this host. */
@@ -124,6 +151,17 @@ export interface BackendsResponse {
   backends: BackendStatus[];
   /** What `auto` picks now; null when nothing can run experiments here. */
   default: BackendName | null;
+  /**
+   * Runs on a backend that isolates less than files + network (`needsConsent` in
+   * `backends/exposure.ts`): `ask`, they start when the request accepts it; `refuse`, never.
+   */
+  weakIsolation: WeakIsolationPolicy;
+  /**
+   * What a run gets for each limit its edits leave out, on this machine: the memory limit leaves
+   * room for JupyterLab and the server (`runs/default-limits.ts`). The panel shows these unless
+   * the user set their own. Absent from servers older than this field.
+   */
+  defaultLimits?: RunLimits;
 }
 
 /** A registered package. */
@@ -183,6 +221,12 @@ export interface CreateRunRequest {
   edits?: RunEdits;
   /** Default `auto`: Docker when a daemon answers, else the sandbox. */
   backend?: BackendName | 'auto';
+  /**
+   * The user accepted that the experiment runs with less isolation than files + network (what
+   * it could reach was shown to them). Without it, such a run is refused (409,
+   * `weak-isolation-consent`).
+   */
+  acceptWeakIsolation?: boolean;
 }
 
 /** One step of a run as recorded. */

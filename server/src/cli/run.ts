@@ -18,6 +18,8 @@ import { pingDocker } from '../backends/docker/ping';
 import { helperPath } from '../backends/docker/helper-path';
 import { runOnDocker } from '../backends/docker/runner';
 import type { RunBackendOptions } from '../backends/common/run-backend';
+import { sandboxIsolation } from '../backends/detect';
+import { consentSentence, needsConsent } from '../backends/exposure';
 import { detectSandbox } from '../backends/sandbox/detect';
 import { runOnSandbox } from '../backends/sandbox/runner';
 import { prepareRootfs } from '../sandbox';
@@ -27,6 +29,7 @@ import { isRpzError } from '../rpz';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
 import type { RunEvent } from '../runs/events';
 import { DirectorySink, HashingCounter } from '../runs/output-sink';
+import { runDefaults } from '../runs/default-limits';
 import { planRun, type InputPlacement } from '../runs/plan';
 import { lastValues, parseArgs } from './args';
 import { editsFromFlags } from './run-flags';
@@ -36,12 +39,35 @@ import { errorMessage } from '../describe';
 export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
                 [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
                 [--input NAME=PATH] [--timeout SECONDS] [--memory MIB] [--disk MIB]
-                [--backend auto|docker|sandbox]
-                [--image REF]`;
+                [--backend auto|docker|sandbox] [--allow-weak-isolation]
+                [--image REF]
+--allow-weak-isolation: run even where the sandbox isolates less than your files and the
+                network (proot without Landlock and seccomp); without it, such a run is refused.`;
+
+/**
+ * Why a sandbox run must not start without `--allow-weak-isolation` (the sandbox here isolates
+ * less than files + network), or null; said once on stderr when the flag lets it start.
+ */
+async function weakIsolationRefusal(allowed: boolean): Promise<string | null> {
+  const sandbox = await detectSandbox();
+  if (!sandbox.available) {
+    return null;
+  }
+  const isolation = await sandboxIsolation(sandbox);
+  if (!needsConsent(isolation)) {
+    return null;
+  }
+  const sentence = consentSentence('sandbox', isolation);
+  if (allowed) {
+    console.error(`[reproserver] warning: ${sentence}`);
+    return null;
+  }
+  return `${sentence} Run it only if you trust this package, with --allow-weak-isolation; or use Docker.`;
+}
 
 /** Exit codes: 0 all steps succeeded, 1 the experiment did not succeed, 2 bad usage or edits. */
 export async function runCommand(args: string[]): Promise<number> {
-  const { positionals, flags } = parseArgs(args);
+  const { positionals, flags } = parseArgs(args, ['allow-weak-isolation']);
   const options = lastValues(flags);
   if (positionals.length !== 1 || !options.out) {
     console.error(`Usage: ${RUN_USAGE}`);
@@ -80,7 +106,7 @@ export async function runCommand(args: string[]): Promise<number> {
   let edits;
   try {
     edits = editsFromFlags(model, flags);
-    plan = planRun(model, edits);
+    plan = planRun(model, edits, runDefaults());
     await checkInputsReadable(plan.inputs);
     await checkOutDir(outDir);
   } catch (error) {
@@ -103,6 +129,15 @@ export async function runCommand(args: string[]): Promise<number> {
       console.error(
         `[reproserver] Docker is unavailable (${ping.reason}); using the sandbox`
       );
+    }
+  }
+  if (backend === 'sandbox') {
+    const refusal = await weakIsolationRefusal(
+      options['allow-weak-isolation'] === 'true'
+    );
+    if (refusal) {
+      console.error(`reproserver: ${refusal}`);
+      return 2;
     }
   }
   const started = new Date();

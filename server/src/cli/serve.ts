@@ -5,12 +5,14 @@ import { preparePrivateStateDir } from '../store/private-state';
 import { lastValues, parseArgs } from './args';
 
 export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
-                  [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
+                  [--token-from F] [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
                   [--storage fs|s3] [--max-concurrent-runs N] [--max-upload-mib N]
                   [--runs-per-minute N] [--read-timeout-seconds N] [--read-memory-mib N]
-                  [--read-processes N] [--read-stall-seconds N]
+                  [--read-processes N] [--read-stall-seconds N] [--weak-isolation ask|refuse]
+--token-from F: read the token from the private file F (mode 0600), then delete F.
 Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSERVER_STATE_DIR,
-             REPROSERVER_TOKEN, REPROSERVER_TOKEN_FILE, DOCKER_SOCKET or DOCKER_HOST, REGISTRY,
+             REPROSERVER_TOKEN_FROM, REPROSERVER_TOKEN (removed from the environment at start),
+             REPROSERVER_TOKEN_FILE, REPROSERVER_WEAK_ISOLATION, DOCKER_SOCKET or DOCKER_HOST, REGISTRY,
              REPROSERVER_BLOB_STORE and REPROSERVER_S3_{BUCKET,PREFIX,ENDPOINT,REGION,FORCE_PATH_STYLE},
              REPROSERVER_MAX_CONCURRENT_RUNS, REPROSERVER_MAX_UPLOAD_MIB, REPROSERVER_RUNS_PER_MINUTE,
              REPROSERVER_READ_TIMEOUT_SECONDS, REPROSERVER_READ_MEMORY_MIB, REPROSERVER_READ_PROCESSES,

@@ -18,8 +18,15 @@ import type {
 import { helperPath } from '../backends/docker/helper-path';
 import { pingDocker } from '../backends/docker/ping';
 import { runOnDocker, startedByOlderVersion } from '../backends/docker/runner';
+import { sandboxIsolation } from '../backends/detect';
+import {
+  consentSentence,
+  needsConsent,
+  type WeakIsolationPolicy
+} from '../backends/exposure';
 import { detectSandbox } from '../backends/sandbox/detect';
 import { runOnSandbox } from '../backends/sandbox/runner';
+import { runDefaults } from '../runs/default-limits';
 import type { InputSource, RunEdits } from '../runs/edits';
 import { FINAL_STATUSES, type RunEvent, type RunStatus } from '../runs/events';
 import { PlanError, planRun, type InputPlacement } from '../runs/plan';
@@ -62,6 +69,8 @@ export interface RunServiceOptions {
   /** Unpacks packages for the sandbox in reader processes (deadline, memory cap, stall timeout). */
   reader?: PackageReader;
   maxUploadBytes: number;
+  /** Runs on a backend isolating less than files + network: started when accepted, or never. */
+  weakIsolation?: WeakIsolationPolicy;
 }
 
 const ACTIVE_STATUSES: readonly RunStatus[] = ['building', 'running'];
@@ -137,6 +146,7 @@ export class RunService {
       );
     }
     const backend = await this._chooseBackend(requested);
+    await this._checkIsolation(backend, request.acceptWeakIsolation === true);
     if (!this._limiter.take(pkg.sha256)) {
       throw new ApiError(
         429,
@@ -147,7 +157,7 @@ export class RunService {
     const { edits, inputs } = await this._storeInputs(request.edits ?? {});
     let plan;
     try {
-      plan = planRun(pkg.model, edits);
+      plan = planRun(pkg.model, edits, runDefaults());
     } catch (error) {
       if (error instanceof PlanError) {
         throw new ApiError(400, error.code, error.message);
@@ -318,7 +328,7 @@ export class RunService {
     const missing = container ? [...run.missingOutputs] : [];
     try {
       const pkg = this.options.packages.get(run.packageSha256);
-      const plan = planRun(pkg.model, run.edits);
+      const plan = planRun(pkg.model, run.edits, runDefaults());
       // A re-attached run's backend replays what its steps wrote: pass on only what is new.
       const record = (event: RunEvent): void =>
         this._onRunEvent(id, event, steps, missing);
@@ -634,6 +644,38 @@ export class RunService {
       );
     }
     return 'sandbox';
+  }
+
+  /**
+   * A run on a backend that isolates less than files + network starts only when the user
+   * accepted it, and never on a server configured to refuse such runs.
+   */
+  private async _checkIsolation(
+    backend: 'docker' | 'sandbox',
+    accepted: boolean
+  ): Promise<void> {
+    if (backend !== 'sandbox') {
+      return;
+    }
+    const isolation = await sandboxIsolation(await detectSandbox());
+    if (!needsConsent(isolation)) {
+      return;
+    }
+    const sentence = consentSentence(backend, isolation);
+    if ((this.options.weakIsolation ?? 'ask') === 'refuse') {
+      throw new ApiError(
+        403,
+        'weak-isolation-refused',
+        `${sentence} This server refuses such runs (--weak-isolation refuse): ask its administrator for Docker, or for a sandbox with Landlock or user namespaces.`
+      );
+    }
+    if (!accepted) {
+      throw new ApiError(
+        409,
+        'weak-isolation-consent',
+        `${sentence} Run it only if you trust this package, and say so: the panel asks, \`reproserver run --allow-weak-isolation\`, or "acceptWeakIsolation": true in the request.`
+      );
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chownSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -13,6 +13,24 @@ export interface RunningServer {
   process: ChildProcess;
   output: () => string;
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/**
+ * A private file holding the token, as jupyter-server-proxy hands it over (the server reads it
+ * once and deletes it): never in the server's environment.
+ */
+export function tokenHandover(
+  token: string,
+  user?: { uid: number; gid: number }
+): string {
+  const folder = mkdtempSync(join(tmpdir(), 'reproserver-token-'));
+  const file = join(folder, 'token');
+  writeFileSync(file, token, { mode: 0o600 });
+  if (user) {
+    chownSync(folder, user.uid, user.gid);
+    chownSync(file, user.uid, user.gid);
+  }
+  return file;
 }
 
 /** Starts `reproserver serve` on a free loopback port and waits until it says where it listens. */
@@ -31,9 +49,18 @@ export async function startServer(
     options.stateDir ?? mkdtempSync(join(tmpdir(), 'reproserver-state-'));
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--port', '0', '--state', stateDir],
+    [
+      CLI,
+      'serve',
+      '--port',
+      '0',
+      '--state',
+      stateDir,
+      '--token-from',
+      tokenHandover(token, options.user)
+    ],
     {
-      env: { ...process.env, REPROSERVER_TOKEN: token, ...env },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...options.user
     }
