@@ -15,38 +15,11 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { median, now, server, warmPackage } from '../lib/sandbox-warm.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const require = createRequire(join(root, 'server', 'package.json'));
-const dist = join(root, 'server', 'dist');
-const { readPackage } = require(join(dist, 'rpz'));
-const { planRun } = require(join(dist, 'runs', 'plan'));
-const { prepareRootfs, removeTree } = require(join(dist, 'sandbox'));
-const { runOnSandbox } = require(join(dist, 'backends', 'sandbox', 'runner'));
-const { detectSandbox } = require(join(dist, 'backends', 'sandbox', 'detect'));
-const { DirectorySink } = require(join(dist, 'runs', 'output-sink'));
-
-const args = process.argv.slice(2);
-const rounds = Number(args.find(a => /^\d+$/.test(a)) ?? 9);
-const rpz = resolve(
-  args.find(a => !/^\d+$/.test(a)) ??
-    join(root, '.state', 'examples', 'shell-pipeline.rpz')
-);
-const work = mkdtempSync(join(tmpdir(), 'bench-confine-'));
-const median = values =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-
-const model = await readPackage(rpz);
-const rootfs = await prepareRootfs(rpz, {
-  stateDir: work,
-  sha256: model.sha256 ?? undefined
-});
-const plan = planRun(model, {});
+const { runOnSandbox, detectSandbox, DirectorySink, removeTree } = server;
+const { rpz, rounds, work, rootfs, plan } = await warmPackage('confine');
 // The floors' tree: one copy, made once (the runner makes one per run, or an overlay).
 const floorRoot = join(work, 'floor-root');
 execFileSync('cp', ['-a', rootfs.root, floorRoot]);

@@ -11,41 +11,19 @@
  * Default package: .state/examples/shell-pipeline.rpz; default rounds: 9. Needs the server built.
  */
 import { mkdtempSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { now, median, server, warmPackage } from '../lib/sandbox-warm.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const require = createRequire(join(root, 'server', 'package.json'));
-const dist = join(root, 'server', 'dist');
-const { readPackage } = require(join(dist, 'rpz'));
-const { planRun } = require(join(dist, 'runs', 'plan'));
-const { prepareRootfs, removeTree } = require(join(dist, 'sandbox'));
-const { runOnSandbox } = require(join(dist, 'backends', 'sandbox', 'runner'));
-const { DirectorySink } = require(join(dist, 'runs', 'output-sink'));
-
-const args = process.argv.slice(2);
-const rounds = Number(args.find(a => /^\d+$/.test(a)) ?? 9);
-const rpz = resolve(
-  args.find(a => !/^\d+$/.test(a)) ??
-    join(root, '.state', 'examples', 'shell-pipeline.rpz')
-);
-const work = mkdtempSync(join(tmpdir(), 'bench-ids-'));
-const median = values =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-
-const model = await readPackage(rpz);
-const stateDir = mkdtempSync(join(work, 'state-'));
-const rootfs = await prepareRootfs(rpz, { stateDir, sha256: model.sha256 });
+const { runOnSandbox, DirectorySink, removeTree } = server;
+const { rpz, rounds, work, model, rootfs } = await warmPackage('ids');
+const stateDir = work;
 
 async function runOnce(mechanism, ids, emulate) {
   process.env.REPROSERVER_SANDBOX_EMULATE_IDS = emulate ? 'on' : 'off';
   const events = [];
   const t = now();
   const result = await runOnSandbox({
-    plan: planRun(model, {}),
+    plan: server.planRun(model, {}),
     rootfs,
     stateDir,
     mechanism,

@@ -86,7 +86,9 @@ describe('reproserver serve', () => {
           isolation: expect.objectContaining({ files: expect.any(Boolean) })
         }
       ],
-      default: 'docker'
+      default: 'docker',
+      weakIsolation: 'ask',
+      defaultLimits: expect.objectContaining({ memoryMiB: expect.any(Number) })
     });
   });
 
@@ -162,7 +164,11 @@ describe('reproserver serve', () => {
           }
         ],
         // Without Docker, experiments run in the sandbox.
-        default: 'sandbox'
+        default: 'sandbox',
+        weakIsolation: 'ask',
+        defaultLimits: expect.objectContaining({
+          memoryMiB: expect.any(Number)
+        })
       });
     } finally {
       await other.stop();

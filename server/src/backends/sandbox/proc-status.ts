@@ -7,6 +7,8 @@ import { readdir, readFile } from 'node:fs/promises';
 /** What a sweep needs of one process's status. */
 export interface ProcessStatus {
   pid: number;
+  /** `PPid`: its parent. */
+  ppid: number;
   /** `TracerPid`: the process tracing it (proot), 0 when none. */
   tracerPid: number;
   /** Real, effective, saved and filesystem user ids. */
@@ -31,6 +33,7 @@ export async function processStatuses(): Promise<ProcessStatus[]> {
         }
         return {
           pid: Number(name),
+          ppid: Number(/^PPid:\s+(\d+)$/m.exec(text)?.[1] ?? 0),
           tracerPid: Number(/^TracerPid:\s+(\d+)$/m.exec(text)?.[1] ?? 0),
           uids: uids.slice(1).map(Number),
           zombie: /^State:\s+Z/m.test(text)

@@ -10,11 +10,17 @@ import { processStatuses } from './proc-status';
 /** At most this many passes over `/proc` (each pass kills what the previous one missed). */
 const PASSES = 20;
 
-/** Kills proot (`pid`), its process group and every process it traces. */
+/**
+ * Kills the step started as `pid`: proot, or what runs proot (the ids supervisor), with the
+ * untraced processes below it (the tracers), their process group and every process they trace.
+ */
 export async function killProot(pid: number): Promise<void> {
-  signal(pid, 'SIGSTOP');
+  const tracers = await untracedTree(pid);
+  for (const tracer of tracers) {
+    signal(tracer, 'SIGSTOP');
+  }
   for (let pass = 0; pass < PASSES; pass++) {
-    const tracees = await traceesOf(pid);
+    const tracees = await traceesOf(tracers);
     if (tracees.length === 0) {
       break;
     }
@@ -23,15 +29,36 @@ export async function killProot(pid: number): Promise<void> {
     }
   }
   signal(-pid, 'SIGKILL');
-  signal(pid, 'SIGKILL');
+  for (const tracer of tracers) {
+    signal(tracer, 'SIGKILL');
+  }
 }
 
-/** Processes whose tracer is `pid`. */
-export async function traceesOf(pid: number): Promise<number[]> {
+/** Processes traced by `pid` (or by any of `pid`). */
+export async function traceesOf(pid: number | number[]): Promise<number[]> {
+  const tracers = new Set(Array.isArray(pid) ? pid : [pid]);
   // A killed tracee stays a zombie until its tracer, stopped, reaps it: it is done.
   return (await processStatuses())
-    .filter(status => status.tracerPid === pid && !status.zombie)
+    .filter(status => tracers.has(status.tracerPid) && !status.zombie)
     .map(status => status.pid);
+}
+
+/**
+ * `pid` and its descendants that nobody traces: the launchers between the server and the
+ * experiment (the ids supervisor, proot). Tracees are not walked into: proot's are found by
+ * their tracer.
+ */
+async function untracedTree(pid: number): Promise<number[]> {
+  const statuses = await processStatuses();
+  const found = [pid];
+  for (let i = 0; i < found.length; i++) {
+    for (const status of statuses) {
+      if (status.ppid === found[i] && status.tracerPid === 0) {
+        found.push(status.pid);
+      }
+    }
+  }
+  return found;
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {

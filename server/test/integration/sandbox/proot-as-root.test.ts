@@ -162,6 +162,7 @@ function statusOf(stdout: string): Record<string, string> {
   });
 
   it('kills what the run left running, even in a session of its own', async () => {
+    const started = Date.now();
     const run = await runPython(
       `
 import os, time
@@ -178,6 +179,9 @@ time.sleep(120)
       2
     );
     expect(run.result).toMatchObject({ status: 'timed-out' });
+    // At its 2 s deadline, not when its sleepers end (120 s): proot and the ids supervisor
+    // above it are stopped with everything they trace.
+    expect(Date.now() - started).toBeLessThan(30_000);
     const uid = Number(/^uid (\d+)$/m.exec(run.stdout)?.[1]);
     expect(uid).toBeGreaterThanOrEqual(DEFAULT_SANDBOX_UID);
     expect(await processesOf(uid)).toEqual([]);
