@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { median, now, server, warmPackage } from '../lib/sandbox-warm.mjs';
 
 const { runOnSandbox, detectSandbox, DirectorySink, removeTree } = server;
-const { rpz, rounds, work, rootfs, plan } = await warmPackage('confine');
+const { rpz, rounds, work, model, rootfs, plan } = await warmPackage('confine');
 // The floors' tree: one copy, made once (the runner makes one per run, or an overlay).
 const floorRoot = join(work, 'floor-root');
 execFileSync('cp', ['-a', rootfs.root, floorRoot]);
