@@ -376,10 +376,14 @@ export class UserNamespace {
    * ids. For a server that is not root, they are then given to the common owner (the server's
    * user on the host): directories always (so that the tree can be removed), regular files when
    * their inode changed after `sinceMs` (the run's; unchanged recorded files need not be read).
+   * On an overlay the owners are changed through its merged view (`through`): overlayfs keeps
+   * the owners it read in its own inodes and checks access against them, so a change made in the
+   * upper layer behind its back would leave the server locked out of what it must read.
    */
   async settleOwners(
     tree: string,
-    sinceMs: number
+    sinceMs: number,
+    through?: { tree: string; enter: string[] }
   ): Promise<Map<string, [number, number]>> {
     const own = `${this.uidMap.find(l => l.count === 1 && l.outer === this.mapping.uid)!.inner}`;
     const ownGroup = `${this.gidMap.find(l => l.count === 1 && l.outer === this.mapping.gid)!.inner}`;
@@ -401,49 +405,35 @@ export class UserNamespace {
         ownGroup,
         ')',
         '-printf',
-        '%U %G %P\\0'
+        '%U %G %y %C@ %P\\0'
       ],
       true
     );
     const owners = new Map<string, [number, number]>();
+    const toSettle: string[] = [];
     for (const record of listed.split('\0')) {
-      const match = /^(\d+) (\d+) (.+)$/s.exec(record);
+      const match = /^(\d+) (\d+) (\S) ([\d.]+) (.+)$/s.exec(record);
       if (match) {
-        owners.set(match[3], [Number(match[1]), Number(match[2])]);
+        owners.set(match[5], [Number(match[1]), Number(match[2])]);
+        if (match[3] === 'd' || Number(match[4]) * 1000 > sinceMs) {
+          toSettle.push(match[5]);
+        }
       }
     }
-    if (this.mapping.writer !== 'direct' && owners.size > 0) {
-      const since = `@${(sinceMs / 1000).toFixed(3)}`;
-      await runTool([
-        ...this.enter(),
-        find,
-        tree,
-        '-mindepth',
-        '1',
-        '(',
-        '!',
-        '-uid',
-        own,
-        '-o',
-        '!',
-        '-gid',
-        ownGroup,
-        ')',
-        '(',
-        '-type',
-        'd',
-        '-o',
-        '-newerct',
-        since,
-        ')',
-        '-exec',
-        chown,
-        '-h',
-        `${own}:${ownGroup}`,
-        '--',
-        '{}',
-        '+'
-      ]);
+    if (this.mapping.writer !== 'direct' && toSettle.length > 0) {
+      const view = through ?? { tree, enter: this.enter() };
+      for (let start = 0; start < toSettle.length; start += CHOWN_BATCH) {
+        await runTool([
+          ...view.enter,
+          chown,
+          '-h',
+          `${own}:${ownGroup}`,
+          '--',
+          ...toSettle
+            .slice(start, start + CHOWN_BATCH)
+            .map(path => join(view.tree, path))
+        ]);
+      }
     }
     return owners;
   }

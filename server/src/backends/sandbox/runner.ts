@@ -373,7 +373,8 @@ export async function runOnSandbox(
       // Who owns what the run's ids made, before anything of the tree is read.
       const owners = await ids?.settleOwners(
         overlay ? overlay.upper : root,
-        since
+        since,
+        overlay && { tree: overlay.merged, enter: overlay.enter() }
       );
       const changed = withoutOwnerChanges(
         overlay

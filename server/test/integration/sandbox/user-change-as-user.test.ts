@@ -1,0 +1,130 @@
+/**
+ * Experiments that change user, with the companion server run by an ordinary user, as on a
+ * JupyterHub pod: bubblewrap maps the user's /etc/subuid range through `newuidmap` when it is
+ * installed (else it emulates, like proot), and the steps' output is what the real experiment
+ * printed when it was traced (the manifest's, the same as on Docker). The real server process,
+ * packages made by the real reprozip.
+ */
+import {
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  BackendsResponse,
+  PackageSummary,
+  RunEventMessage,
+  RunRecord
+} from '../../../src/api/wire';
+import { ApiClient } from '../../helpers/api-client';
+import { example } from '../../helpers/examples';
+import { startServer, type RunningServer } from '../../helpers/server-process';
+
+jest.setTimeout(300_000);
+
+const PACKAGES = ['drop-user', 'user-files'];
+// The user make-examples.sh traces non-root runs as; it has an /etc/subuid range here.
+const user = example('user-files').manifest.package.runs[0];
+const asRoot = process.getuid?.() === 0;
+
+const CONFIGS = [
+  { mechanism: 'bwrap', ids: /ids: a mapped range|emulated/ },
+  { mechanism: 'proot', ids: /emulated by a supervisor/ }
+];
+
+(asRoot ? describe.each(CONFIGS) : describe.skip.each(CONFIGS))(
+  'steps that change user, server as uid 1001, on $mechanism',
+  ({ mechanism, ids }) => {
+    let server: RunningServer;
+    let api: ApiClient;
+    let folder: string;
+
+    beforeAll(async () => {
+      folder = mkdtempSync(join(tmpdir(), 'reproserver-as-user-'));
+      const workspace = join(folder, 'workspace');
+      const state = join(folder, 'state');
+      mkdirSync(join(workspace, 'packages'), { recursive: true });
+      mkdirSync(state);
+      for (const name of PACKAGES) {
+        copyFileSync(
+          example(name).rpz,
+          join(workspace, 'packages', `${name}.rpz`)
+        );
+      }
+      for (const path of [
+        folder,
+        workspace,
+        join(workspace, 'packages'),
+        state
+      ]) {
+        chownSync(path, user.uid, user.gid);
+      }
+      server = await startServer(
+        {
+          REPROSERVER_WORKSPACE: workspace,
+          REPROSERVER_SANDBOX: mechanism,
+          HOME: state
+        },
+        { stateDir: state, user: { uid: user.uid, gid: user.gid } }
+      );
+      api = new ApiClient(server);
+    });
+
+    afterAll(async () => {
+      await server?.stop();
+      rmSync(folder, { recursive: true, force: true });
+    });
+
+    it('says how it handles ids', async () => {
+      const reply = await api.call<BackendsResponse>('GET', '/api/backends');
+      const sandbox = reply.body.backends.find(b => b.name === 'sandbox')!;
+      expect(sandbox.detail).toContain(
+        `Sandbox: ${mechanism === 'bwrap' ? 'bubblewrap' : 'proot'}`
+      );
+      expect(sandbox.detail).toMatch(ids);
+    });
+
+    it.each(PACKAGES)('runs %s as it ran when traced', async name => {
+      const registered = await api.call<PackageSummary>(
+        'POST',
+        '/api/packages',
+        {
+          path: `packages/${name}.rpz`
+        }
+      );
+      expect(registered.status).toBe(200);
+      const created = await api.call<RunRecord>('POST', '/api/runs', {
+        package: registered.body.sha256,
+        backend: 'sandbox'
+      });
+      expect(created.status).toBe(202);
+      const run = await api.waitForEnd(created.body.id, 240_000);
+      const events = await api.call('GET', `/api/runs/${run.id}/events`);
+      const logs = events.text
+        .trim()
+        .split('\n')
+        .map(line => (JSON.parse(line) as RunEventMessage).event);
+      const text = (stream: string): string =>
+        logs
+          .flatMap(e =>
+            e.type === 'log' && e.stream === stream ? [e.text] : []
+          )
+          .join('');
+      expect({
+        status: run.status,
+        reason: run.reason,
+        stderr: text('stderr')
+      }).toEqual({
+        status: 'succeeded',
+        reason: null,
+        stderr: ''
+      });
+      const expected = example(name).manifest.runs.flatMap(r => r.stdout);
+      expect(text('stdout').split('\n').filter(Boolean)).toEqual(expected);
+    });
+  }
+);
