@@ -13,6 +13,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  appendFileSync,
   chownSync,
   copyFileSync,
   mkdirSync,
@@ -104,6 +105,20 @@ const CONFIGS: {
     }
   ])
 ];
+
+/**
+ * With REPROSERVER_PROBE_REPORT naming a file, each probe's findings are appended to it, one
+ * line per backend, server user and step: what each backend let the probe reach on this host.
+ */
+function reportFindings(title: string, findings: Map<string, Finding>): void {
+  const file = process.env.REPROSERVER_PROBE_REPORT;
+  if (file) {
+    const parts = [...findings]
+      .filter(([what]) => !['ids', 'caps', 'done'].includes(what))
+      .map(([what, finding]) => `${what}=${finding.result}`);
+    appendFileSync(file, `${title}: ${parts.join(' ')}\n`);
+  }
+}
 
 /** The capabilities issue #11 takes from a container's root (bubblewrap leaves them out too). */
 const DROPPED_FROM_DOCKER_ROOT = [
@@ -245,7 +260,7 @@ describe.each(CONFIGS)(
       }
     });
 
-    describe.each(STEPS)('as $user', ({ step, uid }) => {
+    describe.each(STEPS)('as $user', ({ step, uid, user }) => {
       let findings: Map<string, Finding>;
       let stdout: string;
 
@@ -305,6 +320,10 @@ describe.each(CONFIGS)(
           stdout: expect.stringContaining('probe done\n')
         });
         findings = parseFindings(stdout);
+        reportFindings(
+          `${config.name}, server as ${config.server.label}, step as ${user}`,
+          findings
+        );
         // A datagram may arrive a little after the run ends.
         await new Promise(resolve => setTimeout(resolve, 300));
       });
