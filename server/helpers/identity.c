@@ -72,9 +72,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if !defined(__x86_64__)
-#error "identity emulation is written for x86_64"
-#endif
+/* ---------------------------------------------------------------- options (any architecture) */
+
+int identity_parse(int argc, char **argv, int *at, int *socket_fd, int *no_statx) {
+  *socket_fd = -1;
+  *no_statx = 0;
+  if (*at + 1 < argc && strcmp(argv[*at], "--ids-socket") == 0) {
+    char *end = NULL;
+    long fd = strtol(argv[*at + 1], &end, 10);
+    if (*end != '\0' || fd < 3 || fd > 1023) {
+      return -1;
+    }
+    *socket_fd = (int)fd;
+    *at += 2;
+    if (*at < argc && strcmp(argv[*at], "--no-statx") == 0) {
+      *no_statx = 1;
+      *at += 1;
+    }
+  }
+  return 0;
+}
+
+#if defined(__x86_64__)
+/* The filter and the supervisor know x86_64's system calls; elsewhere, the stubs at the end. */
 
 #define MAX_TASKS 4096
 #define MAX_INODES 65536
@@ -96,25 +116,6 @@
 #define NO_ID 0xffffffffU
 
 /* ---------------------------------------------------------------- the filter (in `run`) */
-
-int identity_parse(int argc, char **argv, int *at, int *socket_fd, int *no_statx) {
-  *socket_fd = -1;
-  *no_statx = 0;
-  if (*at + 1 < argc && strcmp(argv[*at], "--ids-socket") == 0) {
-    char *end = NULL;
-    long fd = strtol(argv[*at + 1], &end, 10);
-    if (*end != '\0' || fd < 3 || fd > 1023) {
-      return -1;
-    }
-    *socket_fd = (int)fd;
-    *at += 2;
-    if (*at < argc && strcmp(argv[*at], "--no-statx") == 0) {
-      *no_statx = 1;
-      *at += 1;
-    }
-  }
-  return 0;
-}
 
 #define ARG(n) (offsetof(struct seccomp_data, args) + 8 * (n)) /* low 32 bits: little endian */
 
@@ -1174,3 +1175,26 @@ int identity_supervise(int argc, char **argv, int at) {
   report(report_fd);
   return exit_as(status);
 }
+
+#else /* not x86_64 */
+
+/*
+ * No emulation: the server's probe at start (`ids-check`) finds it missing, says so, and runs
+ * steps with one id (changes of user fail, as without emulation).
+ */
+int identity_install(int socket_fd, int no_statx) {
+  (void)socket_fd;
+  (void)no_statx;
+  fputs("rpz-exec: identity emulation is not built for this architecture\n", stderr);
+  return -1;
+}
+
+int identity_supervise(int argc, char **argv, int at) {
+  (void)argc;
+  (void)argv;
+  (void)at;
+  fputs("rpz-exec: identity emulation is not built for this architecture\n", stderr);
+  return 125;
+}
+
+#endif

@@ -44,6 +44,9 @@
  *       the lock any more); 5 (not started) when DIR/POSITION.started does not exist; 6 (bad log)
  *       with a sentence when the log is not made of valid frames. Files are opened without
  *       following links or blocking, and only if they are regular files.
+ *   rpz-exec ids-check
+ *       Becomes uid:gid 4242:4242 by raw system calls and says "ids-check ok" when the ids read
+ *       back agree: run under `emulate-ids` by the server's probe of identity emulation.
  *
  * Why the steps' files live inside the container: no host folder may be writable from inside a
  * run. A step's process survives the server (it never blocks on its stdout, and goes on when the
@@ -89,7 +92,8 @@ static int usage(void) {
         "                    [--try-pid PID]\n"
         "       rpz-exec as UID GID run BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
         "       rpz-exec step DIR POSITION LIMIT UID GID BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
-        "       rpz-exec follow DIR POSITION OFFSET\n",
+        "       rpz-exec follow DIR POSITION OFFSET\n"
+        "       rpz-exec ids-check\n",
         stderr);
   return 127;
 }
@@ -692,6 +696,27 @@ static int run_as(int argc, char **argv) {
   return run(argc - 3, argv + 3);
 }
 
+/*
+ * `ids-check`: what the server's probe runs under `emulate-ids` (as a step would run): becomes
+ * uid:gid 4242:4242 by raw system calls, as a static program does, and says whether the ids it
+ * then reads back agree. Under the supervisor this works for any user; without it, only for root.
+ */
+static int ids_check(void) {
+  const long id = 4242;
+  if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, id, id, id) != 0 ||
+      syscall(SYS_setresuid, id, id, id) != 0) {
+    printf("ids-check refused %s\n", strerror(errno));
+    return 1;
+  }
+  long uid = syscall(SYS_getuid), euid = syscall(SYS_geteuid), gid = syscall(SYS_getgid);
+  if (uid != id || euid != id || gid != id) {
+    printf("ids-check inconsistent uid=%ld euid=%ld gid=%ld\n", uid, euid, gid);
+    return 1;
+  }
+  printf("ids-check ok\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--idle") == 0) {
     idle();
@@ -713,6 +738,9 @@ int main(int argc, char **argv) {
   }
   if (argc >= 2 && strcmp(argv[1], "emulate-ids") == 0) {
     return identity_supervise(argc, argv, 2);
+  }
+  if (argc == 2 && strcmp(argv[1], "ids-check") == 0) {
+    return ids_check();
   }
   if (argc >= 2 && strcmp(argv[1], "follow") == 0) {
     return follow(argc, argv);

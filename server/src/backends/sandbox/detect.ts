@@ -25,6 +25,7 @@ import {
   type ProbedConfinement
 } from './confine';
 import { describeIds, probeIdMapping, type IdMapping } from './identity';
+import { REPORT_FD, filterArgs, supervisorArgv } from './emulated-ids';
 import { detectLimits, type LimitsMode } from './limits';
 import { probeOverlay, type OverlayPrograms } from './overlay';
 import {
@@ -77,6 +78,13 @@ export interface SandboxStatus {
    */
   ids?: IdMapping;
   idsWhy?: string;
+  /**
+   * Whether the helper's supervisor can emulate identity changes here (probed at start with
+   * `ids-check`, `emulated-ids.ts`): where no range is mapped, steps run under it; where it cannot,
+   * they run with one id and changes of user fail (`idsEmulationWhy` says why).
+   */
+  idsEmulation?: boolean;
+  idsEmulationWhy?: string;
   /**
    * What the helper's confinement of each step holds, as probed from inside at start
    * (`confine.ts`); unset: steps are not confined (`REPROSERVER_CONFINE=off`, or it does not work
@@ -183,6 +191,9 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
         : process.env.REPROSERVER_SANDBOX_IDS === 'one'
           ? 'REPROSERVER_SANDBOX_IDS is "one"'
           : await probeIdMapping(program, BWRAP_NAMESPACES, helper);
+    // Probed even where a range is mapped: a run may still need it (a package whose common
+    // owner does not fit in the range, or REPROSERVER_SANDBOX_IDS=one).
+    const emulation = await probeIdEmulation(helper);
     const confined = await probeConfinement(
       mechanism,
       program,
@@ -201,7 +212,7 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
     return {
       available: true,
       mechanism,
-      detail: `Sandbox: ${name} (${isolation}; each run on ${overlay ? 'an overlay' : 'a copy'} of the unpacked package; ${describeLimits(limits, prlimit)}; ${describeIds(mechanism, typeof ids === 'string' ? null : ids)}).`,
+      detail: `Sandbox: ${name} (${isolation}; each run on ${overlay ? 'an overlay' : 'a copy'} of the unpacked package; ${describeLimits(limits, prlimit)}; ${describeIds(mechanism, typeof ids === 'string' ? null : ids, emulation)}).`,
       program,
       version,
       limits,
@@ -220,6 +231,9 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
       diskLimit: 'polling',
       ...(runUser ? { runUser } : {}),
       ...(typeof ids === 'string' ? { idsWhy: ids } : { ids }),
+      ...(emulation === null
+        ? { idsEmulation: true }
+        : { idsEmulation: false, idsEmulationWhy: emulation }),
       ...confined
     };
   }
@@ -416,6 +430,51 @@ async function probeProot(
   } finally {
     await user.release();
   }
+}
+
+/**
+ * Whether the helper's supervisor emulates identity changes here: it runs the helper's
+ * `ids-check` (raw setresuid to 4242, then getuid) under `emulate-ids`, as a step runs, as this
+ * server's user. Null when it works, else why not (no seccomp user notification in this kernel,
+ * a helper built without emulation for this architecture).
+ */
+async function probeIdEmulation(helper: string): Promise<string | null> {
+  const checked = await attemptOutput(
+    supervisorArgv(
+      helper,
+      { uid: 0, gid: 0, common: [0, 0], sinceMs: Date.now(), owners: '-' },
+      [
+        helper,
+        'run',
+        ...filterArgs('bwrap'),
+        helper,
+        '0',
+        '--',
+        'rpz-exec',
+        'ids-check'
+      ]
+    ).map(arg => (arg === String(REPORT_FD) ? '-' : arg))
+  );
+  return checked.trim() === 'ids-check ok'
+    ? null
+    : `identity emulation does not work here (${checked.trim().split('\n')[0] || 'no answer'})`;
+}
+
+/** Runs a command; resolves with what it printed (stdout, then stderr). */
+function attemptOutput(argv: string[]): Promise<string> {
+  return new Promise(resolve => {
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {},
+      timeout: 10_000
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', error => resolve(error.message));
+    child.on('close', () => resolve(out || err));
+  });
 }
 
 /** The namespaces every bubblewrap sandbox gets. */

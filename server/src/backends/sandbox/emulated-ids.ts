@@ -27,14 +27,18 @@ export interface OwnedPath {
   gid: number;
 }
 
-/** Whether steps of a sandbox run under the supervisor: proot always, bubblewrap with one id. */
+/**
+ * Whether steps of a sandbox run under the supervisor: proot always, bubblewrap with one id, where
+ * the probe at start found that emulation works (`available`).
+ */
 export function emulatesIds(
   mechanism: 'bwrap' | 'proot',
   mappedRange: boolean,
+  available: boolean,
   env: Record<string, string | undefined> = process.env
 ): boolean {
-  if (env.REPROSERVER_SANDBOX_EMULATE_IDS === 'off') {
-    return false; // measurements only (bench/sandbox): the bare sandbox
+  if (env.REPROSERVER_SANDBOX_EMULATE_IDS === 'off' || !available) {
+    return false; // off: measurements only (bench/sandbox), the bare sandbox
   }
   return mechanism === 'proot' || !mappedRange;
 }

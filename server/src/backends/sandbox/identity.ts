@@ -254,13 +254,18 @@ export async function findIdMapping(
 /** One sentence for the sandbox's detail: how ids are handled. */
 export function describeIds(
   mechanism: 'bwrap' | 'proot',
-  mapping: IdMapping | null
+  mapping: IdMapping | null,
+  emulationWhy: string | null = null
 ): string {
   if (mapping) {
     return `ids: a mapped range (${MAPPED_IDS} ids from ${mapping.uidRange.start}${mapping.writer === 'newuidmap' ? ', by newuidmap' : ''}), so steps may change user as on Docker`;
   }
+  const one = `ids: one per step${mechanism === 'proot' ? '' : ' (no range of ids can be mapped)'}`;
+  if (emulationWhy !== null) {
+    return `${one}; changes of user FAIL: ${emulationWhy}`;
+  }
   // One id: identity changes are emulated by the helper's supervisor (`emulated-ids.ts`).
-  return `ids: one per step${mechanism === 'proot' ? '' : ' (no range of ids can be mapped)'}; changes of user emulated by a supervisor of the step's system calls (setpriv, su, chown and stat behave as on Docker; the kernel still checks file access as the server's user, only writes are checked against the emulated owners)`;
+  return `${one}; changes of user emulated by a supervisor of the step's system calls (setpriv, su, chown and stat behave as on Docker; the kernel still checks reads as the sandbox's user, only writes are checked against the emulated owners)`;
 }
 
 /** Forbids user namespaces inside this one (run in it, with its capabilities). */

@@ -261,7 +261,11 @@ export async function runOnSandbox(
       limitsMode,
       overlay,
       ids,
-      emulation: emulatesIds(mechanism, ids !== undefined)
+      emulation: emulatesIds(
+        mechanism,
+        ids !== undefined,
+        sandbox.idsEmulation === true
+      )
         ? {
             sinceMs: 0,
             common: owner,

@@ -11,12 +11,15 @@ import {
 } from '../../../src/backends/sandbox/emulated-ids';
 
 describe('emulated ids', () => {
-  it('are on for proot and for bubblewrap without a mapped range, unless turned off', () => {
-    expect(emulatesIds('proot', false, {})).toBe(true);
-    expect(emulatesIds('bwrap', false, {})).toBe(true);
-    expect(emulatesIds('bwrap', true, {})).toBe(false);
+  it('are on for proot and for bubblewrap without a mapped range, where they work, unless turned off', () => {
+    expect(emulatesIds('proot', false, true, {})).toBe(true);
+    expect(emulatesIds('bwrap', false, true, {})).toBe(true);
+    expect(emulatesIds('bwrap', true, true, {})).toBe(false);
+    expect(emulatesIds('proot', false, false, {})).toBe(false);
     expect(
-      emulatesIds('proot', false, { REPROSERVER_SANDBOX_EMULATE_IDS: 'off' })
+      emulatesIds('proot', false, true, {
+        REPROSERVER_SANDBOX_EMULATE_IDS: 'off'
+      })
     ).toBe(false);
   });
 

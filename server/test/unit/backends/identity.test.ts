@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import {
+  describeIds,
   DEFAULT_MAPPED_BASE,
   MAPPED_IDS,
   buildIdMap,
@@ -167,5 +168,22 @@ describe('command lines in a mapped namespace', () => {
       '--cap-add',
       'CAP_SETPCAP'
     ]);
+  });
+});
+
+describe('describeIds', () => {
+  it('says when changes of user fail because emulation does not work here', () => {
+    expect(describeIds('proot', null)).toContain(
+      'changes of user emulated by a supervisor'
+    );
+    expect(
+      describeIds(
+        'bwrap',
+        null,
+        'identity emulation does not work here (rpz-exec: identity emulation is not built for this architecture)'
+      )
+    ).toBe(
+      'ids: one per step (no range of ids can be mapped); changes of user FAIL: identity emulation does not work here (rpz-exec: identity emulation is not built for this architecture)'
+    );
   });
 });
