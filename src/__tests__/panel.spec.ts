@@ -3,6 +3,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import type { ReproServerClient } from '../api/client';
 import { ReproServerError } from '../api/client';
+import type { BackendIsolation } from 'reproserver/dist/api/wire';
 import { ConsentMemory, type IConsentRequest } from '../model/consent';
 import { PackageSession } from '../model/package';
 import { RpzPanel, type IPanelServices } from '../panel/panel';
@@ -107,6 +108,22 @@ function services(): IPanelServices & { opened: string[]; copied: string[] } {
     copy: text => copied.push(text),
     pickWorkspaceFile: async () => 'data/other.txt'
   };
+}
+
+/** A server whose only backend is a sandbox isolating as given, under the given policy. */
+function sandboxServer(
+  isolation: BackendIsolation,
+  weakIsolation: 'ask' | 'refuse' = 'ask'
+) {
+  return fakeClient({
+    backends: jest.fn(async () => ({
+      backends: [
+        { name: 'sandbox', available: true, detail: 'Sandbox', isolation }
+      ],
+      default: 'sandbox',
+      weakIsolation
+    }))
+  });
 }
 
 async function openPanel(
@@ -441,16 +458,8 @@ describe('RpzPanel', () => {
 
   it('says what the backend isolates, and in bold what it does not', async () => {
     const contained = BACKENDS.backends[0].isolation!;
-    const sandboxWith = (isolation: typeof contained) =>
-      fakeClient({
-        backends: jest.fn(async () => ({
-          backends: [
-            { name: 'sandbox', available: true, detail: 'Sandbox', isolation }
-          ],
-          default: 'sandbox',
-          weakIsolation: 'ask'
-        }))
-      });
+    const sandboxWith = (isolation: BackendIsolation) =>
+      sandboxServer(isolation);
     const isolated = await openPanel(sandboxWith(contained));
     const text = isolated.node.querySelector(
       '.jp-ReproServer-isolation'
@@ -498,20 +507,7 @@ describe('RpzPanel', () => {
       capabilities: { scope: 'host' as const, root: [], nonRoot: [] }
     };
     const weakServer = (policy: 'ask' | 'refuse' = 'ask') =>
-      fakeClient({
-        backends: jest.fn(async () => ({
-          backends: [
-            {
-              name: 'sandbox',
-              available: true,
-              detail: 'Sandbox: proot',
-              isolation: unconfined
-            }
-          ],
-          default: 'sandbox',
-          weakIsolation: policy
-        }))
-      });
+      sandboxServer(unconfined, policy);
     const createRuns = (client: ReturnType<typeof fakeClient>) =>
       client.calls.filter(call => call.name === 'createRun');
 
@@ -624,29 +620,16 @@ describe('RpzPanel', () => {
   it('says what a confined proot keeps out of reach of the host processes it sees', async () => {
     const contained = BACKENDS.backends[0].isolation!;
     const { panel, node } = await openPanel(
-      fakeClient({
-        backends: jest.fn(async () => ({
-          backends: [
-            {
-              name: 'sandbox',
-              available: true,
-              detail: 'Sandbox: proot',
-              isolation: {
-                ...contained,
-                processes: false,
-                capabilities: { scope: 'host', root: [], nonRoot: [] },
-                confinement: {
-                  landlockAbi: 7,
-                  seccomp: true,
-                  processSecrets: true,
-                  signals: true
-                }
-              }
-            }
-          ],
-          default: 'sandbox',
-          weakIsolation: 'ask'
-        }))
+      sandboxServer({
+        ...contained,
+        processes: false,
+        capabilities: { scope: 'host', root: [], nonRoot: [] },
+        confinement: {
+          landlockAbi: 7,
+          seccomp: true,
+          processSecrets: true,
+          signals: true
+        }
       })
     );
     const text = node.querySelector('.jp-ReproServer-isolation')?.textContent;
