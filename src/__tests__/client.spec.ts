@@ -2,6 +2,7 @@
  * @jest-environment node
  */
 import { ServerConnection } from '@jupyterlab/services';
+import type { ApiErrorBody } from 'reproserver/dist/api/wire';
 import { ReproServerClient, ReproServerError } from '../api/client';
 
 /** Jupyter connection settings whose fetch records the URLs and answers from a table. */
@@ -64,7 +65,7 @@ describe('ReproServerClient', () => {
       status: 401,
       body: JSON.stringify({
         error: { code: 'unauthorized', message: 'The token is wrong.' }
-      })
+      } satisfies ApiErrorBody)
     }));
     const client = new ReproServerClient(settings);
     await expect(client.health()).rejects.toMatchObject({
@@ -259,14 +260,14 @@ describe('ReproServerClient endpoints', () => {
       status: 422,
       body: JSON.stringify({
         error: {
-          code: 'malformed-package',
+          code: 'bad-package',
           message: 'bad.rpz is not a ReproZip package: no METADATA/version.'
         }
-      })
+      } satisfies ApiErrorBody)
     }));
     const client = new ReproServerClient(settings);
     await expect(client.registerPackage('bad.rpz')).rejects.toMatchObject({
-      code: 'malformed-package',
+      code: 'bad-package',
       message: 'bad.rpz is not a ReproZip package: no METADATA/version.'
     });
   });

@@ -5,6 +5,7 @@ import type {
   BackendsResponse,
   BuildStatus,
   CreateRunRequest,
+  ErrorCode,
   HealthResponse,
   PackageDetails,
   PackageSummary,
@@ -20,11 +21,20 @@ import {
 } from 'reproserver/dist/api/wire';
 import { PROXY_NAME } from '../tokens';
 
-/** A failure of a call to the companion server, with a sentence the panel can show as it is. */
+/**
+ * Codes of the failures the client finds itself, when the server gave no error answer: nothing
+ * answers (`unreachable`), or something answered an HTTP error without the API's error body.
+ */
+export type ClientErrorCode = 'unreachable' | 'http-error';
+
+/**
+ * A failure of a call to the companion server, with a sentence the panel can show as it is. Its
+ * code is one the server sends (`ErrorCode`, shared with the server) or one of the client's own.
+ */
 export class ReproServerError extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: ErrorCode | ClientErrorCode,
     readonly status?: number
   ) {
     super(message);

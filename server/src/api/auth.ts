@@ -20,17 +20,12 @@ export function checkToken(
     (options.socket ? subprotocolToken(request) : undefined);
   if (given === undefined) {
     throw new ApiError(
-      401,
       'unauthorized',
       'This request has no token. Send it in the X-ReproServer-Token header or as "Authorization: token …".'
     );
   }
   if (!sameSecret(given, token)) {
-    throw new ApiError(
-      401,
-      'unauthorized',
-      'The token of this request is wrong.'
-    );
+    throw new ApiError('unauthorized', 'The token of this request is wrong.');
   }
 }
 
@@ -80,7 +75,6 @@ export function checkOrigin(request: IncomingMessage): void {
   if (origin === undefined || origin === 'null') {
     if (origin === 'null') {
       throw new ApiError(
-        403,
         'cross-origin',
         'Requests from an opaque origin are refused.'
       );
@@ -99,14 +93,12 @@ export function checkOrigin(request: IncomingMessage): void {
     originHost = new URL(origin).host.toLowerCase();
   } catch {
     throw new ApiError(
-      403,
       'cross-origin',
       `The request's Origin "${origin}" is not a URL.`
     );
   }
   if (!hosts.includes(originHost)) {
     throw new ApiError(
-      403,
       'cross-origin',
       `Cross-origin request from ${origin} refused: only pages served by this JupyterLab may call the server.`
     );

@@ -9,7 +9,6 @@ export async function readJson<T>(
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > maxBytes) {
     throw new ApiError(
-      413,
       'too-large',
       `The request body is larger than ${maxBytes} bytes.`
     );
@@ -21,7 +20,6 @@ export async function readJson<T>(
     if (size > maxBytes) {
       request.destroy();
       throw new ApiError(
-        413,
         'too-large',
         `The request body is larger than ${maxBytes} bytes.`
       );
@@ -35,7 +33,7 @@ export async function readJson<T>(
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new ApiError(400, 'bad-json', 'The request body is not valid JSON.');
+    throw new ApiError('bad-json', 'The request body is not valid JSON.');
   }
 }
 
@@ -45,7 +43,7 @@ export function asObject(
   what = 'The request body'
 ): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ApiError(400, 'bad-request', `${what} must be a JSON object.`);
+    throw new ApiError('bad-request', `${what} must be a JSON object.`);
   }
   return value as Record<string, unknown>;
 }

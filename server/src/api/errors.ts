@@ -1,22 +1,78 @@
+/**
+ * The API edge of errors: the one table from error code to HTTP status, and the answer any thrown
+ * value becomes. Services throw `DomainError`s (`../errors.ts`) and know nothing of HTTP; the api
+ * layer raises its own (authentication, body, routing) as `ApiError`s, which are domain errors
+ * with their status looked up here too.
+ */
+import { DomainError, type ErrorCode } from '../errors';
 import type { ApiErrorBody } from './wire';
 
-/**
- * An error meant for the API's caller: a stable code, a sentence for people, and the HTTP status.
- * Anything thrown that is not an ApiError is our fault and becomes a 500 with code `internal`.
- */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string
-  ) {
-    super(message);
-  }
+/** The HTTP status of each error code; the type makes it complete. */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  'bad-request': 400,
+  'bad-json': 400,
+  'too-large': 413,
+  'bad-offset': 400,
+  'not-found': 404,
+  'method-not-allowed': 405,
+  unauthorized: 401,
+  'cross-origin': 403,
+  'bad-path': 400,
+  'outside-workspace': 403,
+  'not-a-file': 400,
+  'not-a-folder': 409,
+  'bad-package': 422,
+  'package-changed': 409,
+  'bad-edits': 400,
+  'bad-backend': 400,
+  'bad-input': 400,
+  'unknown-upload': 400,
+  'backend-unavailable': 409,
+  'weak-isolation-consent': 409,
+  'weak-isolation-refused': 403,
+  'too-many-runs': 429,
+  'already-ended': 409,
+  'not-ended': 409,
+  'no-runs': 400,
+  'unknown-step': 400,
+  'arg-out-of-range': 400,
+  'empty-command': 400,
+  'unknown-input': 400,
+  'bad-env': 400,
+  'bad-limit': 400,
+  internal: 500
+};
 
-  toJSON(): ApiErrorBody {
-    return { error: { code: this.code, message: this.message } };
+/** An error the api layer raises itself (a request it refuses before any service sees it). */
+export class ApiError extends DomainError {
+  /** Its HTTP status, from the table. */
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
+    this.name = 'ApiError';
+    this.status = HTTP_STATUS[code];
   }
 }
 
-export const notFound = (what: string): ApiError =>
-  new ApiError(404, 'not-found', `${what} does not exist.`);
+/** What a thrown value answers: a domain error its code's status, anything else a 500. */
+export function errorAnswer(error: unknown): {
+  status: number;
+  body: ApiErrorBody;
+} {
+  if (error instanceof DomainError) {
+    return {
+      status: HTTP_STATUS[error.code],
+      body: { error: { code: error.code, message: error.message } }
+    };
+  }
+  return {
+    status: HTTP_STATUS.internal,
+    body: {
+      error: {
+        code: 'internal',
+        message: 'The server failed to handle this request; see its log.'
+      }
+    }
+  };
+}

@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { RunService } from '../service/runs';
 import { EventLogOffsetError, type EventLogs } from '../store';
 import { checkOrigin, checkToken } from './auth';
-import { ApiError } from './errors';
+import { ApiError, errorAnswer } from './errors';
 import { offsetOf } from './routes';
 import { EVENTS_SOCKET_PROTOCOL, type RunEventMessage } from './wire';
 
@@ -37,7 +37,6 @@ export class EventsSocket {
       const match = PATH.exec(url.pathname);
       if (!match) {
         throw new ApiError(
-          404,
           'not-found',
           `No WebSocket endpoint at ${url.pathname}.`
         );
@@ -46,12 +45,9 @@ export class EventsSocket {
       this.runs.get(runId);
       offset = offsetOf(url);
     } catch (error) {
-      const status = error instanceof ApiError ? error.status : 500;
-      const body = JSON.stringify(
-        error instanceof ApiError
-          ? error.toJSON()
-          : { error: { code: 'internal', message: 'Internal error.' } }
-      );
+      const answer = errorAnswer(error);
+      const status = answer.status;
+      const body = JSON.stringify(answer.body);
       socket.end(
         `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Refused'}\r\n` +
           `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`

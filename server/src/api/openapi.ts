@@ -1,8 +1,9 @@
 /**
  * The OpenAPI 3.1 description of the API (`GET /api/openapi.json`), for clients other than the
- * panel. The TypeScript wire types in `wire.ts` are the source of truth; the schemas here name
+ * panel. The TypeScript wire types in `contract/wire.ts` are the source of truth; the schemas here name
  * their fields so that generated clients and schema-based testers can use it.
  */
+import { ERROR_CODES } from '../errors';
 import { MAX_LIMITS } from '../runs/edits';
 import { LIMIT_NAMES } from '../runs/edits-check';
 import { RUN_STATUSES } from '../runs/events';
@@ -65,7 +66,7 @@ export const OPENAPI = {
             type: 'object',
             required: ['code', 'message'],
             properties: {
-              code: { type: 'string' },
+              code: { type: 'string', enum: [...ERROR_CODES] },
               message: { type: 'string' }
             }
           }

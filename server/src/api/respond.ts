@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ApiError } from './errors';
+import { DomainError } from '../errors';
+import { errorAnswer } from './errors';
 
 /** Sends a JSON body with the given status. */
 export function sendJson(
@@ -16,22 +17,18 @@ export function sendJson(
   response.end(text);
 }
 
-/** Turns anything thrown by a handler into the API's error shape; never leaks a stack trace. */
+/**
+ * Turns anything thrown by a handler into the API's error shape, its status from the one table of
+ * `errors.ts`; never leaks a stack trace. What is not a domain error is logged: it is our fault.
+ */
 export function sendError(response: ServerResponse, error: unknown): void {
-  const apiError =
-    error instanceof ApiError
-      ? error
-      : new ApiError(
-          500,
-          'internal',
-          'The server failed to handle this request; see its log.'
-        );
-  if (!(error instanceof ApiError)) {
+  if (!(error instanceof DomainError)) {
     console.error(error);
   }
   if (response.headersSent) {
     response.destroy();
     return;
   }
-  sendJson(response, apiError.status, apiError.toJSON());
+  const { status, body } = errorAnswer(error);
+  sendJson(response, status, body);
 }

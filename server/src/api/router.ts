@@ -46,12 +46,11 @@ export class Router {
     }
     if (pathMatched) {
       throw new ApiError(
-        405,
         'method-not-allowed',
         `${method} is not allowed on ${pathname}.`
       );
     }
-    throw new ApiError(404, 'not-found', `No API endpoint at ${pathname}.`);
+    throw new ApiError('not-found', `No API endpoint at ${pathname}.`);
   }
 
   private _routes: Route[] = [];

@@ -79,7 +79,6 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       const body = asObject(await readJson(request));
       if (typeof body.path !== 'string') {
         throw new ApiError(
-          400,
           'bad-request',
           'Give the package as {"path": "<path in the workspace>"}.'
         );
@@ -142,7 +141,7 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         );
       } catch (error) {
         if (error instanceof BlobTooLargeError) {
-          throw new ApiError(413, 'too-large', error.message);
+          throw new ApiError('too-large', error.message);
         }
         throw error;
       }
@@ -151,7 +150,6 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       const body = asObject(await readJson(request));
       if (typeof body.package !== 'string') {
         throw new ApiError(
-          400,
           'bad-request',
           'Give the package to run as {"package": "<sha256>"}.'
         );
@@ -161,7 +159,7 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         edits = checkEditsShape(body.edits);
       } catch (error) {
         if (error instanceof EditsShapeError) {
-          throw new ApiError(400, 'bad-edits', error.message);
+          throw new ApiError('bad-edits', error.message);
         }
         throw error;
       }
@@ -171,7 +169,6 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         typeof body.acceptWeakIsolation !== 'boolean'
       ) {
         throw new ApiError(
-          400,
           'bad-request',
           'acceptWeakIsolation is true or false.'
         );
@@ -223,7 +220,6 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         const body = asObject(await readJson(request));
         if (body.folder !== undefined && typeof body.folder !== 'string') {
           throw new ApiError(
-            400,
             'bad-request',
             'The folder must be a path in the workspace.'
           );
@@ -242,7 +238,6 @@ export function offsetOf(url: URL): number {
   const text = url.searchParams.get('offset') ?? '0';
   if (!/^\d{1,15}$/.test(text)) {
     throw new ApiError(
-      400,
       'bad-offset',
       `The offset "${text}" is not a byte offset.`
     );
@@ -262,7 +257,7 @@ async function sendEventsSoFar(
     page = await logs.read(runId, offset);
   } catch (error) {
     if (error instanceof EventLogOffsetError) {
-      throw new ApiError(400, 'bad-offset', error.message);
+      throw new ApiError('bad-offset', error.message);
     }
     throw error;
   }

@@ -1,4 +1,4 @@
-import type { BackendIsolation, BackendStatus } from '../api/wire';
+import type { BackendIsolation, BackendStatus } from '../contract/wire';
 import type { ServerConfig } from '../config';
 import { pingDocker } from './docker/ping';
 import {

@@ -6,7 +6,7 @@
  * Pure (no Node.js module): the panel imports it too, so the server and the panel agree on when to
  * ask and on what to name.
  */
-import type { BackendIsolation } from '../api/wire';
+import type { BackendIsolation } from '../contract/wire';
 
 /** Something of the user's an experiment can reach: the reasons a run may need consent. */
 export type Exposure = 'files' | 'network' | 'processes';

@@ -4,7 +4,7 @@
  */
 import { buildImage } from '../build';
 import type { BuildEvent } from '../build/events';
-import type { BuildStatus } from '../api/wire';
+import type { BuildStatus } from '../contract/wire';
 import type { PackageModel } from '../rpz/model';
 import type { PackageReaderOptions } from '../rpz/worker';
 import { errorMessage } from '../describe';

@@ -7,8 +7,8 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ApiError } from '../api/errors';
-import type { PackageDetails, PackageSummary } from '../api/wire';
+import { DomainError } from '../errors';
+import type { PackageDetails, PackageSummary } from '../contract/wire';
 import { isRpzError, type PackageModel } from '../rpz';
 import { packageParameters } from '../rpz/parameters';
 import { PackageReader } from '../rpz/worker';
@@ -50,7 +50,7 @@ export class PackageService {
     const real = await resolveExisting(this.options.workspace, path, 'package');
     const info = await stat(real);
     if (!info.isFile()) {
-      throw new ApiError(400, 'not-a-file', `"${path}" is not a file.`);
+      throw new DomainError('not-a-file', `"${path}" is not a file.`);
     }
     // Opening the panel registers the package each time: skip re-hashing an unchanged file.
     const key = `${real}\0${info.size}\0${info.mtimeMs}`;
@@ -83,7 +83,7 @@ export class PackageService {
       });
     } catch (error) {
       if (error instanceof BlobTooLargeError) {
-        throw new ApiError(413, 'too-large', error.message);
+        throw new DomainError('too-large', error.message);
       }
       throw error;
     }
@@ -109,8 +109,7 @@ export class PackageService {
       ? this.options.records.getPackage(sha256)
       : undefined;
     if (!record) {
-      throw new ApiError(
-        404,
+      throw new DomainError(
         'not-found',
         `No package with sha256 ${sha256} is registered.`
       );
@@ -174,8 +173,7 @@ export class PackageService {
         'package'
       );
       if (size !== undefined && (await stat(real)).size !== size) {
-        throw new ApiError(
-          409,
+        throw new DomainError(
           'package-changed',
           `The package ${source.path} changed since it was opened; open it again.`
         );
@@ -220,10 +218,9 @@ export class PackageService {
       return { ...model, sha256 };
     } catch (error) {
       if (isRpzError(error)) {
-        throw new ApiError(422, 'bad-package', error.message);
+        throw new DomainError('bad-package', error.message);
       }
-      throw new ApiError(
-        422,
+      throw new DomainError(
         'bad-package',
         `${name} cannot be read: ${String(error)}`
       );

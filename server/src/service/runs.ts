@@ -8,13 +8,13 @@ import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
-import { ApiError, notFound } from '../api/errors';
+import { DomainError, notFound } from '../errors';
 import type {
   CreateRunRequest,
   RunRecord as WireRun,
   SaveOutputsResponse,
   StepRecord
-} from '../api/wire';
+} from '../contract/wire';
 import { helperPath } from '../backends/docker/helper-path';
 import { pingDocker } from '../backends/docker/ping';
 import { runOnDocker, startedByOlderVersion } from '../backends/docker/runner';
@@ -139,8 +139,7 @@ export class RunService {
     const pkg = this.options.packages.get(request.package);
     const requested = request.backend ?? 'auto';
     if (!['auto', 'docker', 'sandbox'].includes(requested)) {
-      throw new ApiError(
-        400,
+      throw new DomainError(
         'bad-backend',
         `Unknown backend "${requested}": use auto, docker or sandbox.`
       );
@@ -148,8 +147,7 @@ export class RunService {
     const backend = await this._chooseBackend(requested);
     await this._checkIsolation(backend, request.acceptWeakIsolation === true);
     if (!this._limiter.take(pkg.sha256)) {
-      throw new ApiError(
-        429,
+      throw new DomainError(
         'too-many-runs',
         `This package was started ${this.options.runsPerPackagePerMinute} times in the last minute; wait a little.`
       );
@@ -160,7 +158,7 @@ export class RunService {
       plan = planRun(pkg.model, edits, runDefaults());
     } catch (error) {
       if (error instanceof PlanError) {
-        throw new ApiError(400, error.code, error.message);
+        throw new DomainError(error.code, error.message);
       }
       throw error;
     }
@@ -193,8 +191,7 @@ export class RunService {
   async cancel(id: string): Promise<WireRun> {
     const run = this._record(id);
     if (FINAL_STATUSES.includes(run.status)) {
-      throw new ApiError(
-        409,
+      throw new DomainError(
         'already-ended',
         `Run ${id} has already ended (${run.status}).`
       );
@@ -257,8 +254,7 @@ export class RunService {
   async save(id: string, folder?: string): Promise<SaveOutputsResponse> {
     const run = this._record(id);
     if (!FINAL_STATUSES.includes(run.status)) {
-      throw new ApiError(
-        409,
+      throw new DomainError(
         'not-ended',
         `Run ${id} has not ended yet; save its outputs when it has.`
       );
@@ -554,8 +550,7 @@ export class RunService {
           'input file'
         );
         if (!(await stat(real)).isFile()) {
-          throw new ApiError(
-            400,
+          throw new DomainError(
             'not-a-file',
             `The input "${input.name}" is not a file: ${input.source.path}`
           );
@@ -569,7 +564,7 @@ export class RunService {
           ));
         } catch (error) {
           if (error instanceof BlobTooLargeError) {
-            throw new ApiError(413, 'too-large', error.message);
+            throw new DomainError('too-large', error.message);
           }
           throw error;
         }
@@ -578,16 +573,14 @@ export class RunService {
           ? await this.options.blobs.stat(input.source.sha256)
           : undefined;
         if (!info) {
-          throw new ApiError(
-            400,
+          throw new DomainError(
             'unknown-upload',
             `No uploaded file has the sha256 ${input.source.sha256}.`
           );
         }
         ({ sha256, size } = info);
       } else {
-        throw new ApiError(
-          400,
+        throw new DomainError(
           'bad-input',
           `The input "${input.name}" must come from the workspace or an upload.`
         );
@@ -627,16 +620,14 @@ export class RunService {
     }
     const dockerReason = docker.ok ? 'not chosen' : docker.reason;
     if (requested === 'docker') {
-      throw new ApiError(
-        409,
+      throw new DomainError(
         'backend-unavailable',
         `Docker is unavailable: ${dockerReason}.`
       );
     }
     const sandbox = await detectSandbox();
     if (!sandbox.available) {
-      throw new ApiError(
-        409,
+      throw new DomainError(
         'backend-unavailable',
         requested === 'auto'
           ? `No backend can run experiments here. Docker: ${dockerReason}. ${sandbox.detail}`
@@ -663,15 +654,13 @@ export class RunService {
     }
     const sentence = consentSentence(backend, isolation);
     if ((this.options.weakIsolation ?? 'ask') === 'refuse') {
-      throw new ApiError(
-        403,
+      throw new DomainError(
         'weak-isolation-refused',
         `${sentence} This server refuses such runs (--weak-isolation refuse): ask its administrator for Docker, or for a sandbox with Landlock or user namespaces.`
       );
     }
     if (!accepted) {
-      throw new ApiError(
-        409,
+      throw new DomainError(
         'weak-isolation-consent',
         `${sentence} Run it only if you trust this package, and say so: the panel asks, \`reproserver run --allow-weak-isolation\`, or "acceptWeakIsolation": true in the request.`
       );

@@ -5,32 +5,26 @@
  */
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative, sep } from 'node:path';
-import { ApiError } from '../api/errors';
+import { DomainError } from '../errors';
 
 const MAX_PATH_LENGTH = 4096;
 
 /** Checks the form of a workspace-relative path and returns it normalized. */
 export function checkRelativePath(path: string, what = 'path'): string {
   if (typeof path !== 'string' || path.length === 0) {
-    throw new ApiError(400, 'bad-path', `The ${what} is empty.`);
+    throw new DomainError('bad-path', `The ${what} is empty.`);
   }
   if (path.length > MAX_PATH_LENGTH) {
-    throw new ApiError(
-      400,
+    throw new DomainError(
       'bad-path',
       `The ${what} is longer than ${MAX_PATH_LENGTH} characters.`
     );
   }
   if (path.includes('\0')) {
-    throw new ApiError(
-      400,
-      'bad-path',
-      `The ${what} contains a NUL character.`
-    );
+    throw new DomainError('bad-path', `The ${what} contains a NUL character.`);
   }
   if (isAbsolute(path) || path.startsWith('\\')) {
-    throw new ApiError(
-      400,
+    throw new DomainError(
       'bad-path',
       `The ${what} "${path}" must be relative to the workspace.`
     );
@@ -43,8 +37,7 @@ export function checkRelativePath(path: string, what = 'path'): string {
     normalized.startsWith('../') ||
     path.split(/[\\/]/).includes('..')
   ) {
-    throw new ApiError(
-      400,
+    throw new DomainError(
       'bad-path',
       `The ${what} "${path}" leaves the workspace.`
     );
@@ -75,15 +68,13 @@ export async function resolveExisting(
   try {
     real = await realpath(join(realRoot, clean));
   } catch {
-    throw new ApiError(
-      404,
+    throw new DomainError(
       'not-found',
       `The ${what} "${path}" does not exist in the workspace.`
     );
   }
   if (!inside(realRoot, real)) {
-    throw new ApiError(
-      403,
+    throw new DomainError(
       'outside-workspace',
       `The ${what} "${path}" leads outside the workspace.`
     );
@@ -119,8 +110,7 @@ export async function ensureFolder(
     if (info.isSymbolicLink()) {
       const target = await realpath(current);
       if (!inside(realRoot, target)) {
-        throw new ApiError(
-          403,
+        throw new DomainError(
           'outside-workspace',
           `The ${what} "${path}" leads outside the workspace.`
         );
@@ -129,8 +119,7 @@ export async function ensureFolder(
       info = await lstat(current);
     }
     if (!info.isDirectory()) {
-      throw new ApiError(
-        409,
+      throw new DomainError(
         'not-a-folder',
         `"${path}" exists in the workspace and is not a folder.`
       );

@@ -30,7 +30,7 @@ import {
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Confinement } from '../../api/wire';
+import type { Confinement } from '../../contract/wire';
 import { killProot, traceesOf } from './proot-tracees';
 
 export type ConfineMode = 'auto' | 'off';

@@ -13,6 +13,23 @@ import {
   resolveExisting,
   toWorkspacePath
 } from '../../../src/workspace/paths';
+import { errorAnswer } from '../../../src/api/errors';
+
+/**
+ * What the API answers when `call` throws: the workspace layer throws domain errors with codes,
+ * and their HTTP status comes from the API edge's table.
+ */
+async function answerOf(
+  call: () => unknown
+): Promise<{ status: number; code: string; message: string }> {
+  try {
+    await call();
+  } catch (error) {
+    const { status, body } = errorAnswer(error);
+    return { status, ...body.error };
+  }
+  throw new Error('The call did not throw.');
+}
 
 function workspace(): { root: string; outside: string } {
   const base = mkdtempSync(join(tmpdir(), 'reproserver-ws-'));
@@ -48,10 +65,12 @@ describe('checkRelativePath', () => {
     ['a/../b', 'The path "a/../b" leaves the workspace.'],
     ['a\0b', 'The path contains a NUL character.'],
     ['a'.repeat(5000), 'The path is longer than 4096 characters.']
-  ])('refuses %j', (path, message) => {
-    expect(() => checkRelativePath(path)).toThrow(
-      expect.objectContaining({ status: 400, code: 'bad-path', message })
-    );
+  ])('refuses %j', async (path, message) => {
+    expect(await answerOf(() => checkRelativePath(path))).toEqual({
+      status: 400,
+      code: 'bad-path',
+      message
+    });
   });
 });
 
@@ -66,7 +85,7 @@ describe('resolveExisting', () => {
     'refuses %s, which a symlink leads out',
     async path => {
       const { root } = workspace();
-      await expect(resolveExisting(root, path)).rejects.toMatchObject({
+      expect(await answerOf(() => resolveExisting(root, path))).toMatchObject({
         status: 403,
         code: 'outside-workspace'
       });
@@ -75,9 +94,9 @@ describe('resolveExisting', () => {
 
   it('says when the file does not exist', async () => {
     const { root } = workspace();
-    await expect(
-      resolveExisting(root, 'nope.rpz', 'package')
-    ).rejects.toMatchObject({
+    expect(
+      await answerOf(() => resolveExisting(root, 'nope.rpz', 'package'))
+    ).toMatchObject({
       status: 404,
       message: 'The package "nope.rpz" does not exist in the workspace.'
     });
@@ -94,7 +113,9 @@ describe('ensureFolder', () => {
 
   it('never creates anything through a symlink that leads out', async () => {
     const { root, outside } = workspace();
-    await expect(ensureFolder(root, 'escape/new')).rejects.toMatchObject({
+    expect(
+      await answerOf(() => ensureFolder(root, 'escape/new'))
+    ).toMatchObject({
       status: 403
     });
     expect(existsSync(join(outside, 'new'))).toBe(false);
@@ -102,7 +123,9 @@ describe('ensureFolder', () => {
 
   it('refuses a file in the way', async () => {
     const { root } = workspace();
-    await expect(ensureFolder(root, 'data/x.rpz/sub')).rejects.toMatchObject({
+    expect(
+      await answerOf(() => ensureFolder(root, 'data/x.rpz/sub'))
+    ).toMatchObject({
       status: 409
     });
   });
