@@ -5,7 +5,11 @@
  *
  *   package.json                    name and version (the server reads ../package.json from bin/),
  *                                   and the Node.js it was built for
- *   bin/reproserver.js              the server and all its JavaScript dependencies, one CommonJS file
+ *   bin/reproserver.js              the command line's entry: `--version`, `--help`, option checks
+ *   bin/reproserver-COMMAND.js      each command (build, inspect, run, serve) with all its JavaScript
+ *                                   dependencies, one CommonJS file each, loaded only when that
+ *                                   command runs: one file for all would be parsed at every start
+ *                                   (`reproserver --version` took 2.5× longer)
  *   bin/reader-process.js           the package reader the server runs in child processes (it looks
  *                                   for it beside its own code)
  *   helpers/rpz-exec                the static helper run inside sandboxes and containers
@@ -36,6 +40,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER = join(ROOT, 'server');
 const OUT = join(ROOT, 'jupyterlab_reproserver', 'server');
 const BUNDLE = join(OUT, 'bin', 'reproserver.js');
+/** The commands server/src/cli/main.ts loads on demand; each becomes its own file. */
+const COMMANDS = ['build', 'inspect', 'run', 'serve'];
+const CLI = join(SERVER, 'dist', 'cli');
 const READER = join(OUT, 'bin', 'reader-process.js');
 
 /** The runtime files of each package copied beside the bundle (what `require` reaches). */
@@ -98,6 +105,22 @@ function checkNativeModuleLoads() {
   }
 }
 
+/**
+ * Keeps main.js's `require('./inspect')` (and the other commands) out of the entry's bundle: it
+ * becomes `require('./reproserver-inspect.js')`, the command's own bundle beside it.
+ */
+const commandsApart = {
+  name: 'commands-apart',
+  setup(build) {
+    const filter = new RegExp(`^\\./(${COMMANDS.join('|')})$`);
+    build.onResolve({ filter }, args =>
+      args.importer === join(CLI, 'main.js')
+        ? { path: `./reproserver-${args.path.slice(2)}.js`, external: true }
+        : undefined
+    );
+  }
+};
+
 async function bundle() {
   const common = {
     bundle: true,
@@ -114,9 +137,17 @@ async function bundle() {
     ...common,
     entryPoints: [join(ROOT, 'scripts', 'bundle-server-entry.cjs')],
     outfile: BUNDLE,
-    banner: { js: '#!/usr/bin/env node' }
+    banner: { js: '#!/usr/bin/env node' },
+    plugins: [commandsApart]
   });
   chmodSync(BUNDLE, 0o755);
+  for (const command of COMMANDS) {
+    await build({
+      ...common,
+      entryPoints: [join(CLI, `${command}.js`)],
+      outfile: join(OUT, 'bin', `reproserver-${command}.js`)
+    });
+  }
   // The package reader runs in child processes started from this file (rpz/worker/).
   await build({
     ...common,

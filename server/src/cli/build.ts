@@ -4,45 +4,26 @@
  * `image=$(reproserver build x.rpz)` works.
  */
 import type { Writable } from 'node:stream';
-import {
-  buildImage,
-  type BuildEvent,
-  type BuildOptions,
-  type BuildPhase
-} from '../build';
+import type { BuildEvent, BuildOptions, BuildPhase } from '../build';
+import type * as BuildModule from '../build';
 import { errorMessage } from '../describe';
 import { loadConfig } from '../config';
-import { lastValues, parseArgs } from './args';
+import {
+  lastValues,
+  parseCommandArgs,
+  usageMessage,
+  UsageError,
+  type ParsedArgs
+} from './args';
+import { BUILD_SPEC, BUILD_USAGE } from './usage';
 
-export const BUILD_USAGE = `Usage: reproserver build PACKAGE [options]
-
-Builds the Docker image of a ReproZip package (or finds it in the engine or the registry) and
-prints its reference.
-
-Options:
-  --registry HOST:PORT   Registry that caches images (default: $REGISTRY).
-  --no-registry          Use no registry: build locally, push nothing.
-  --repository NAME      Image repository (default: reproserver/rpz).
-  --base-image IMAGE     Build on this image; needed when the package left out package files.
-  --docker-socket PATH   Docker Engine socket (default: $DOCKER_SOCKET, $DOCKER_HOST, then
-                         /var/run/docker.sock).
-  --json                 Events as JSON lines on stderr, the result as JSON on stdout.`;
+export { BUILD_USAGE };
 
 /** Where the command writes; replaceable for tests. */
 export interface BuildIo {
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'> & { isTTY?: boolean };
 }
-
-const FLAGS = [
-  'registry',
-  'no-registry',
-  'repository',
-  'base-image',
-  'docker-socket',
-  'json',
-  'help'
-];
 
 function megabytes(bytes: number): string {
   return (bytes / 1e6).toFixed(1);
@@ -111,31 +92,21 @@ export async function buildCommand(
   io: BuildIo = { stdout: process.stdout, stderr: process.stderr },
   env: Record<string, string | undefined> = process.env
 ): Promise<number> {
-  // Unknown options first: the parser would take a value for them.
-  const unknownFlag = args
-    .filter(a => a.startsWith('--') && a !== '--')
-    .map(a => a.slice(2).split('=')[0])
-    .find(name => !FLAGS.includes(name));
-  if (unknownFlag !== undefined) {
-    io.stderr.write(
-      `reproserver build: unknown option --${unknownFlag}.\n${BUILD_USAGE}\n`
-    );
-    return 2;
-  }
-  let parsed;
+  let parsed: ParsedArgs;
   try {
-    parsed = parseArgs(args, ['no-registry', 'json', 'help']);
+    parsed = parseCommandArgs(BUILD_SPEC, args);
   } catch (error) {
-    io.stderr.write(
-      `reproserver build: ${errorMessage(error)}\n${BUILD_USAGE}\n`
-    );
-    return 2;
+    if (error instanceof UsageError) {
+      io.stderr.write(usageMessage(BUILD_SPEC, error));
+      return 2;
+    }
+    throw error;
   }
-  const flags = lastValues(parsed.flags);
-  if (flags.help !== undefined) {
+  if (parsed.help) {
     io.stdout.write(`${BUILD_USAGE}\n`);
     return 0;
   }
+  const flags = lastValues(parsed.flags);
   if (parsed.positionals.length !== 1) {
     io.stderr.write(
       `reproserver build: give exactly one package.\n${BUILD_USAGE}\n`
@@ -167,6 +138,9 @@ export async function buildCommand(
         ? event => io.stderr.write(`${JSON.stringify(event)}\n`)
         : humanReporter(io.stderr)
     };
+    // Loaded now: the Docker client behind it is most of this command's start-up time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { buildImage } = require('../build') as typeof BuildModule;
     const result = await buildImage(parsed.positionals[0], options);
     io.stdout.write(
       json ? `${JSON.stringify(result, null, 2)}\n` : `${result.image}\n`

@@ -7,10 +7,18 @@
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
 import { errorMessage, formatBytes } from '../describe';
-import { RpzError, type PackageModel } from '../rpz';
+// The error and model modules only: the `../rpz` index loads the parsers (YAML, SQLite), which
+// run in the reader process, not here.
+import { RpzError } from '../rpz/errors';
+import type { PackageModel } from '../rpz/model';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
-
-const USAGE = 'Usage: reproserver inspect PACKAGE [--json]';
+import {
+  parseCommandArgs,
+  usageMessage,
+  UsageError,
+  type ParsedArgs
+} from './args';
+import { INSPECT_SPEC, INSPECT_USAGE as USAGE } from './usage';
 
 /** Where the command writes; replaceable for tests. */
 export interface InspectIo {
@@ -118,20 +126,28 @@ export async function inspectCommand(
   args: string[],
   io: InspectIo = { stdout: process.stdout, stderr: process.stderr }
 ): Promise<number> {
-  const json = args.includes('--json');
-  const rest = args.filter(a => a !== '--json');
-  if (rest.includes('--help') || rest.includes('-h')) {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseCommandArgs(INSPECT_SPEC, args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(usageMessage(INSPECT_SPEC, error));
+      return 2;
+    }
+    throw error;
+  }
+  if (parsed.help) {
     io.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const unknown = rest.find(a => a.startsWith('-') && a !== '-');
-  if (unknown !== undefined || rest.length !== 1) {
+  const json = parsed.flags.json !== undefined;
+  if (parsed.positionals.length !== 1) {
     io.stderr.write(
-      `${unknown !== undefined ? `reproserver inspect: unknown option ${unknown}.` : 'reproserver inspect: give exactly one package.'}\n${USAGE}\n`
+      `reproserver inspect: give exactly one package.\n${USAGE}\n`
     );
     return 2;
   }
-  const path = rest[0];
+  const path = parsed.positionals[0];
   let reader: PackageReader | undefined;
   try {
     reader = new PackageReader({

@@ -2,41 +2,45 @@
 /**
  * `reproserver`: the command-line face of the companion server. Each command is a thin shell over
  * the same modules the HTTP API uses.
+ *
+ * Start-up time matters (`reproserver --version`, `inspect` in scripts): this file imports only
+ * the usage texts and the parser. A command's module, and what it needs (Docker's client, SQLite,
+ * the HTTP server…), is loaded when that command runs; `--help` and bad options are answered
+ * before. `bench/cli/startup.mjs` measures it.
  */
-import { SERVER_VERSION } from '../version';
-import { BUILD_USAGE, buildCommand } from './build';
-import { inspectCommand } from './inspect';
-import { RUN_USAGE, runCommand } from './run';
-import { SERVE_USAGE, serveCommand } from './serve';
 import { errorMessage } from '../describe';
+import { SERVER_VERSION } from '../version';
+import { parseCommandArgs, usageMessage, UsageError } from './args';
+import { SPECS, USAGE } from './usage';
+import type * as BuildModule from './build';
+import type * as InspectModule from './inspect';
+import type * as RunModule from './run';
+import type * as ServeModule from './serve';
 
-const USAGE = `Usage: reproserver <command> [options]
+type Command = (args: string[]) => Promise<number>;
 
-Commands:
-  build PACKAGE              Build (or find) the package's image; prints its reference.
-  inspect PACKAGE [--json]   Describe a ReproZip package: runs, inputs, outputs, warnings.
-  run PACKAGE --out DIR …    Run a package with changed arguments, environment or inputs.
-  serve [options]            Run the companion server of the JupyterLab extension.
-
-  ${BUILD_USAGE.replace(/\n/g, '\n  ')}
-
-  ${RUN_USAGE.replace(/\n/g, '\n  ')}
-
-  ${SERVE_USAGE.replace(/\n/g, '\n  ')}
-
-reproserver --version prints the version.`;
-
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  build: buildCommand,
-  inspect: inspectCommand,
-  run: runCommand,
-  serve: serveCommand
+/**
+ * Each command's module, loaded on demand: `require` inside a function stays lazy under tsc's
+ * CommonJS output and in the esbuild bundle (scripts/bundle-server.mjs). (A dynamic `import()`
+ * would need ESM file names here.) The type imports are erased.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const COMMANDS: Record<string, () => Command> = {
+  build: () => (require('./build') as typeof BuildModule).buildCommand,
+  inspect: () => (require('./inspect') as typeof InspectModule).inspectCommand,
+  run: () => (require('./run') as typeof RunModule).runCommand,
+  serve: () => (require('./serve') as typeof ServeModule).serveCommand
 };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === 'version') {
     console.log(SERVER_VERSION);
+    return 0;
+  }
+  if (command === 'help' && rest.length > 0 && SPECS[rest[0]]) {
+    console.log(SPECS[rest[0]].usage);
     return 0;
   }
   if (
@@ -45,17 +49,31 @@ async function main(argv: string[]): Promise<number> {
     command === '-h' ||
     command === 'help'
   ) {
-    console.log(USAGE);
+    (command === undefined ? console.error : console.log)(USAGE);
     return command === undefined ? 2 : 0;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const spec = SPECS[command];
+  const load = COMMANDS[command];
+  if (!spec || !load) {
     console.error(
       `reproserver: unknown command "${command}". Run "reproserver --help" for the list.`
     );
     return 2;
   }
-  return run(rest);
+  // Answered here, before the command's module loads.
+  try {
+    if (parseCommandArgs(spec, rest).help) {
+      console.log(spec.usage);
+      return 0;
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(usageMessage(spec, error));
+      return 2;
+    }
+    throw error;
+  }
+  return load()(rest);
 }
 
 main(process.argv.slice(2)).then(

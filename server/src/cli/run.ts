@@ -13,36 +13,40 @@ import {
 } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Docker from 'dockerode';
-import { pingDocker } from '../backends/docker/ping';
-import { helperPath } from '../backends/docker/helper-path';
-import { runOnDocker } from '../backends/docker/runner';
+// The backends' modules (Docker's client, the sandbox runner, the image builder) are loaded once
+// the backend is chosen: parsing, `--help` and a mistake in the edits need none of them.
 import type { RunBackendOptions } from '../backends/common/run-backend';
+import type { runOnDocker } from '../backends/docker/runner';
+import type Docker from 'dockerode';
+import type * as HelperPathModule from '../backends/docker/helper-path';
+import type * as DockerRunnerModule from '../backends/docker/runner';
+import type * as SandboxRunnerModule from '../backends/sandbox/runner';
+import type * as SandboxModule from '../sandbox';
+import type * as RunImageModule from './run-image';
+import { pingDocker } from '../backends/docker/ping';
 import { sandboxIsolation } from '../backends/detect';
 import { consentSentence, needsConsent } from '../backends/exposure';
 import { detectSandbox } from '../backends/sandbox/detect';
-import { runOnSandbox } from '../backends/sandbox/runner';
-import { prepareRootfs } from '../sandbox';
 import { loadConfig } from '../config';
 import { preparePrivateStateDir } from '../store/private-state';
-import { isRpzError } from '../rpz';
+import { isRpzError } from '../rpz/errors';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
 import type { RunEvent } from '../runs/events';
 import { DirectorySink, HashingCounter } from '../runs/output-sink';
 import { runDefaults } from '../runs/default-limits';
 import { planRun, type InputPlacement } from '../runs/plan';
-import { lastValues, parseArgs } from './args';
+import {
+  lastValues,
+  parseCommandArgs,
+  usageMessage,
+  UsageError,
+  type ParsedArgs
+} from './args';
 import { editsFromFlags } from './run-flags';
-import { ensureImageForRun } from './run-image';
+import { RUN_SPEC, RUN_USAGE } from './usage';
 import { errorMessage } from '../describe';
 
-export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
-                [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
-                [--input NAME=PATH] [--timeout SECONDS] [--memory MIB] [--disk MIB]
-                [--backend auto|docker|sandbox] [--allow-weak-isolation]
-                [--image REF]
---allow-weak-isolation: run even where the sandbox isolates less than your files and the
-                network (proot without Landlock and seccomp); without it, such a run is refused.`;
+export { RUN_USAGE };
 
 /**
  * Why a sandbox run must not start without `--allow-weak-isolation` (the sandbox here isolates
@@ -67,7 +71,21 @@ async function weakIsolationRefusal(allowed: boolean): Promise<string | null> {
 
 /** Exit codes: 0 all steps succeeded, 1 the experiment did not succeed, 2 bad usage or edits. */
 export async function runCommand(args: string[]): Promise<number> {
-  const { positionals, flags } = parseArgs(args, ['allow-weak-isolation']);
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseCommandArgs(RUN_SPEC, args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(usageMessage(RUN_SPEC, error));
+      return 2;
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    console.log(RUN_SPEC.usage);
+    return 0;
+  }
+  const { positionals, flags } = parsed;
   const options = lastValues(flags);
   if (positionals.length !== 1 || !options.out) {
     console.error(`Usage: ${RUN_USAGE}`);
@@ -147,7 +165,16 @@ export async function runCommand(args: string[]): Promise<number> {
   >;
   if (backend === 'docker') {
     prepare = async () => {
-      const docker = new Docker({ socketPath: config.dockerSocket });
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const DockerClient = require('dockerode') as typeof Docker;
+      const { helperPath } =
+        require('../backends/docker/helper-path') as typeof HelperPathModule;
+      const { runOnDocker } =
+        require('../backends/docker/runner') as typeof DockerRunnerModule;
+      const { ensureImageForRun } =
+        require('./run-image') as typeof RunImageModule;
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      const docker = new DockerClient({ socketPath: config.dockerSocket });
       const ref = await ensureImageForRun(
         packagePath,
         model,
@@ -165,6 +192,11 @@ export async function runCommand(args: string[]): Promise<number> {
     };
   } else {
     prepare = async () => {
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const { runOnSandbox } =
+        require('../backends/sandbox/runner') as typeof SandboxRunnerModule;
+      const { prepareRootfs } = require('../sandbox') as typeof SandboxModule;
+      /* eslint-enable @typescript-eslint/no-require-imports */
       const sandbox = await detectSandbox();
       if (!sandbox.available) {
         throw new Error(sandbox.detail);

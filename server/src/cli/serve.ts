@@ -2,26 +2,43 @@ import { ReproServer } from '../api/server';
 import { resolveToken } from '../api/token';
 import { loadConfig } from '../config';
 import { preparePrivateStateDir } from '../store/private-state';
-import { lastValues, parseArgs } from './args';
+import {
+  lastValues,
+  parseCommandArgs,
+  usageMessage,
+  UsageError,
+  type ParsedArgs
+} from './args';
+import { SERVE_SPEC, SERVE_USAGE } from './usage';
 
-export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
-                  [--token-from F] [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
-                  [--storage fs|s3] [--max-concurrent-runs N] [--max-upload-mib N]
-                  [--runs-per-minute N] [--read-timeout-seconds N] [--read-memory-mib N]
-                  [--read-processes N] [--read-stall-seconds N] [--weak-isolation ask|refuse]
---token-from F: read the token from the private file F (mode 0600), then delete F.
-Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSERVER_STATE_DIR,
-             REPROSERVER_TOKEN_FROM, REPROSERVER_TOKEN (removed from the environment at start),
-             REPROSERVER_TOKEN_FILE, REPROSERVER_WEAK_ISOLATION, DOCKER_SOCKET or DOCKER_HOST, REGISTRY,
-             REPROSERVER_BLOB_STORE and REPROSERVER_S3_{BUCKET,PREFIX,ENDPOINT,REGION,FORCE_PATH_STYLE},
-             REPROSERVER_MAX_CONCURRENT_RUNS, REPROSERVER_MAX_UPLOAD_MIB, REPROSERVER_RUNS_PER_MINUTE,
-             REPROSERVER_READ_TIMEOUT_SECONDS, REPROSERVER_READ_MEMORY_MIB, REPROSERVER_READ_PROCESSES,
-             REPROSERVER_READ_STALL_SECONDS, REPROSERVER_READ_LIMITS, REPROSERVER_SANDBOX,
-             REPROSERVER_SANDBOX_UID, REPROSERVER_SANDBOX_RUNS_DIR, REPROSERVER_OPEN_FILES.`;
+export { SERVE_USAGE };
 
 /** `reproserver serve`: runs the companion server until SIGTERM or SIGINT. */
 export async function serveCommand(args: string[]): Promise<number> {
-  const { flags } = parseArgs(args);
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseCommandArgs(SERVE_SPEC, args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(usageMessage(SERVE_SPEC, error));
+      return 2;
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    console.log(SERVE_SPEC.usage);
+    return 0;
+  }
+  if (parsed.positionals.length > 0) {
+    process.stderr.write(
+      usageMessage(
+        SERVE_SPEC,
+        new UsageError(`unexpected argument "${parsed.positionals[0]}".`)
+      )
+    );
+    return 2;
+  }
+  const flags = parsed.flags;
   const config = loadConfig(lastValues(flags));
   // Private before the token file or anything else is written into it.
   preparePrivateStateDir(config.stateDir);

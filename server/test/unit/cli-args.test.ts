@@ -1,38 +1,291 @@
-import { lastValues, parseArgs } from '../../src/cli/args';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  lastValues,
+  parseCommandArgs,
+  UsageError,
+  type CommandSpec
+} from '../../src/cli/args';
+import { inspectCommand } from '../../src/cli/inspect';
+import { runCommand } from '../../src/cli/run';
+import { serveCommand } from '../../src/cli/serve';
+import { SPECS, RUN_SPEC, SERVE_SPEC } from '../../src/cli/usage';
 
-describe('parseArgs', () => {
+const SPEC: CommandSpec = {
+  name: 'test',
+  usage: 'Usage: test',
+  options: {
+    out: { type: 'string' },
+    arg: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    port: { type: 'string' }
+  }
+};
+
+/** Captures what a command writes on process.stdout / process.stderr. */
+async function captured(
+  run: () => Promise<number>
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  const spies = (['stdout', 'stderr'] as const).map(name =>
+    jest
+      .spyOn(process[name], 'write')
+      .mockImplementation((chunk: string | Uint8Array) => {
+        out[name] += String(chunk);
+        return true;
+      })
+  );
+  const log = jest.spyOn(console, 'log').mockImplementation((text: string) => {
+    out.stdout += `${text}\n`;
+  });
+  const error = jest
+    .spyOn(console, 'error')
+    .mockImplementation((text: string) => {
+      out.stderr += `${text}\n`;
+    });
+  try {
+    return { code: await run(), ...out };
+  } finally {
+    [...spies, log, error].forEach(spy => spy.mockRestore());
+  }
+}
+
+describe('parseCommandArgs', () => {
   it('splits positionals and flags in both spellings, keeping repeats', () => {
-    const { positionals, flags } = parseArgs(
-      [
-        'run',
-        'x.rpz',
-        '--out',
-        'dir',
-        '--arg=0:1=5',
-        '--arg',
-        '0:2=6',
-        '--json'
-      ],
-      ['json']
-    );
+    const { positionals, flags, help } = parseCommandArgs(SPEC, [
+      'run',
+      'x.rpz',
+      '--out',
+      'dir',
+      '--arg=0:1=5',
+      '--arg',
+      '0:2=6',
+      '--json'
+    ]);
     expect(positionals).toEqual(['run', 'x.rpz']);
     expect(flags).toEqual({
       out: ['dir'],
       arg: ['0:1=5', '0:2=6'],
       json: ['true']
     });
+    expect(help).toBe(false);
     expect(lastValues(flags).arg).toBe('0:2=6');
   });
 
+  it('keeps the last value of an option that may appear once', () => {
+    expect(parseCommandArgs(SPEC, ['--out', 'a', '--out=b']).flags.out).toEqual(
+      ['b']
+    );
+  });
+
   it('treats everything after -- as positional', () => {
-    expect(parseArgs(['--', '--not-a-flag']).positionals).toEqual([
+    expect(parseCommandArgs(SPEC, ['--', '--not-a-flag']).positionals).toEqual([
       '--not-a-flag'
     ]);
   });
 
+  it('takes a value that starts with a dash', () => {
+    expect(parseCommandArgs(SPEC, ['--port', '-3']).flags.port).toEqual(['-3']);
+  });
+
   it('says which option lacks its value', () => {
-    expect(() => parseArgs(['--port'])).toThrow(
+    expect(() => parseCommandArgs(SPEC, ['--port'])).toThrow(
       'The option --port needs a value.'
     );
+  });
+
+  it('names an unknown option, long or short', () => {
+    expect(() => parseCommandArgs(SPEC, ['--frobnicate', 'x'])).toThrow(
+      new UsageError('unknown option --frobnicate.')
+    );
+    expect(() => parseCommandArgs(SPEC, ['-x'])).toThrow('unknown option -x.');
+  });
+
+  it('refuses a value for a boolean flag', () => {
+    expect(() => parseCommandArgs(SPEC, ['--json=yes'])).toThrow(
+      'The option --json takes no value.'
+    );
+  });
+
+  it('knows --help and -h for every command', () => {
+    for (const spec of [SPEC, ...Object.values(SPECS)]) {
+      expect(parseCommandArgs(spec, ['--help']).help).toBe(true);
+      expect(parseCommandArgs(spec, ['x', '-h']).help).toBe(true);
+    }
+  });
+
+  it('keeps repeats of run edits and every run flag', () => {
+    const { flags } = parseCommandArgs(RUN_SPEC, [
+      'x.rpz',
+      '--out=o',
+      '--cmdline',
+      "0=echo 'hi'",
+      '--arg',
+      '0:1=a',
+      '--arg',
+      '0:2=b',
+      '--env',
+      '0:A=1',
+      '--env',
+      '0:B=2',
+      '--unset-env',
+      '0:C',
+      '--unset-env',
+      '0:D',
+      '--input',
+      'a=/x',
+      '--input',
+      'b=/y',
+      '--allow-weak-isolation',
+      '--docker-socket',
+      '/d.sock'
+    ]);
+    expect(flags).toMatchObject({
+      out: ['o'],
+      cmdline: ["0=echo 'hi'"],
+      arg: ['0:1=a', '0:2=b'],
+      env: ['0:A=1', '0:B=2'],
+      'unset-env': ['0:C', '0:D'],
+      input: ['a=/x', 'b=/y'],
+      'allow-weak-isolation': ['true'],
+      'docker-socket': ['/d.sock']
+    });
+  });
+
+  it('knows every option serve documents', () => {
+    const documented = [...SERVE_SPEC.usage.matchAll(/\[--([a-z-]+)/g)].map(
+      m => m[1]
+    );
+    expect(documented.length).toBeGreaterThan(10);
+    for (const name of documented) {
+      expect(SERVE_SPEC.options[name]).toBeDefined();
+    }
+  });
+});
+
+describe('the commands', () => {
+  it.each([
+    ['run', (args: string[]) => runCommand(args)],
+    ['serve', (args: string[]) => serveCommand(args)]
+  ])(
+    '%s prints its usage with --help and refuses an unknown option',
+    async (name, command) => {
+      const help = await captured(() => command(['--help']));
+      expect(help).toMatchObject({ code: 0, stderr: '' });
+      expect(help.stdout).toContain(`Usage: reproserver ${name}`);
+      const bad = await captured(() => command(['--frobnicate']));
+      expect(bad.code).toBe(2);
+      expect(bad.stdout).toBe('');
+      expect(bad.stderr).toContain(
+        `reproserver ${name}: unknown option --frobnicate.`
+      );
+      expect(bad.stderr).toContain(`Usage: reproserver ${name}`);
+    }
+  );
+
+  it('inspect prints its usage with --help and -h', async () => {
+    for (const flag of ['--help', '-h']) {
+      let stdout = '';
+      const io = {
+        stdout: { write: (s: string) => ((stdout += s), true) },
+        stderr: { write: () => true }
+      };
+      expect(await inspectCommand([flag], io)).toBe(0);
+      expect(stdout).toBe('Usage: reproserver inspect PACKAGE [--json]\n');
+    }
+  });
+});
+
+/** The compiled CLI, as users run it (main.ts answers --help before loading a command). */
+const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+(existsSync(CLI) ? describe : describe.skip)('reproserver (compiled)', () => {
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+  it.each([['--help'], ['help'], ['-h']])('%s prints the usage', flag => {
+    const result = cli(flag);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Usage: reproserver <command>');
+  });
+
+  it.each(Object.keys(SPECS))('%s --help prints its usage', name => {
+    const result = cli(name, '--help');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`reproserver ${name}`);
+    expect(result.stderr).toBe('');
+  });
+
+  it('help COMMAND prints the usage of that command', () => {
+    const result = cli('help', 'run');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('Usage: reproserver run PACKAGE');
+  });
+
+  it('refuses an unknown option with exit code 2 and the usage on stderr', () => {
+    const result = cli('inspect', 'x.rpz', '--frobnicate');
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      'reproserver inspect: unknown option --frobnicate.\nUsage: reproserver inspect PACKAGE [--json]\n'
+    );
+  });
+
+  const EXAMPLE = join(
+    __dirname,
+    '..',
+    '..',
+    '..',
+    'examples',
+    'shell-pipeline.rpz'
+  );
+
+  let state: string;
+  beforeAll(() => {
+    state = mkdtempSync(join(tmpdir(), 'cli-state-'));
+  });
+  afterAll(() => rmSync(state, { recursive: true, force: true }));
+
+  it.each([
+    [['--version'], []],
+    [['run', '--help'], []],
+    [['inspect', EXAMPLE], ['inspect']]
+  ])('%j loads only what it uses', (args, commands) => {
+    const result = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `process.argv = [process.argv[0], ${JSON.stringify(CLI)}, ...${JSON.stringify(args)}];
+         process.on('exit', () => console.error(Object.keys(require.cache).join('\\n')));
+         require(${JSON.stringify(CLI)});`
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, REPROSERVER_STATE_DIR: state }
+      }
+    );
+    expect(result.status).toBe(0);
+    const loaded = result.stderr.split('\n');
+    expect(loaded.some(f => f.endsWith('cli/usage.js'))).toBe(true);
+    // The package's parsers (yaml, SQLite) run in the reader process, not here.
+    for (const heavy of [
+      'dockerode',
+      'better-sqlite3',
+      'ws',
+      'yaml',
+      '@aws-sdk',
+      'tar-stream'
+    ]) {
+      expect(loaded.filter(f => f.includes(`node_modules/${heavy}/`))).toEqual(
+        []
+      );
+    }
+    expect(
+      loaded
+        .map(f => /cli\/(build|inspect|run|serve)\.js$/.exec(f)?.[1])
+        .filter(name => name !== undefined)
+    ).toEqual(commands);
   });
 });

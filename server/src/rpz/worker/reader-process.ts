@@ -8,11 +8,11 @@
 import { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { errorMessage } from '../../describe';
-import { DiskFullError } from '../../sandbox/extract';
-import { scanEntries } from '../entries';
+import type * as ExtractModule from '../../sandbox/extract';
+import type * as EntriesModule from '../entries';
 import { RpzError } from '../errors';
-import { ioFileSizes } from '../file-sizes';
-import { readPackage } from '../package';
+import type * as FileSizesModule from '../file-sizes';
+import type * as PackageModule from '../package';
 import type {
   ReaderErrorData,
   ReaderReady,
@@ -24,23 +24,48 @@ import type {
   StreamProgress,
   StreamRequest
 } from './protocol';
-import { performStream } from './stream-jobs';
+import type * as StreamJobsModule from './stream-jobs';
 
 /** How often a stream job's counters are sampled and sent when they changed. */
 const PROGRESS_MS = 250;
 
+/*
+ * Each task's modules load on its first use, not at start: a reader is started for one task (a
+ * CLI's `inspect`, a server's first upload) and says it is ready sooner; the parsers of a package
+ * read are not needed by a stream job, and the reverse. `require` inside a function stays lazy in
+ * the esbuild bundle too.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
 async function perform(
   task: ReaderTask
 ): Promise<ReaderResults[ReaderTask['kind']]> {
   switch (task.kind) {
     case 'package':
-      return readPackage(task.path, task.options);
+      return (require('../package') as typeof PackageModule).readPackage(
+        task.path,
+        task.options
+      );
     case 'file-sizes':
-      return ioFileSizes(task.path, { files: task.files });
+      return (require('../file-sizes') as typeof FileSizesModule).ioFileSizes(
+        task.path,
+        { files: task.files }
+      );
     case 'scan':
-      return scanEntries(task.path);
+      return (require('../entries') as typeof EntriesModule).scanEntries(
+        task.path
+      );
   }
 }
+
+/** Set when the stream jobs load: only they extract to disk, hence only they run out of space. */
+let DiskFullError: typeof ExtractModule.DiskFullError | undefined;
+
+function streamJobs(): typeof StreamJobsModule {
+  DiskFullError ??= (require('../../sandbox/extract') as typeof ExtractModule)
+    .DiskFullError;
+  return require('./stream-jobs') as typeof StreamJobsModule;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 function errorData(error: unknown): ReaderErrorData {
   if (error instanceof RpzError) {
@@ -48,7 +73,7 @@ function errorData(error: unknown): ReaderErrorData {
       ? { code: error.code, message: error.message }
       : { code: error.code, message: error.message, member: error.member };
   }
-  if (error instanceof DiskFullError) {
+  if (DiskFullError !== undefined && error instanceof DiskFullError) {
     return { name: 'DiskFullError', message: error.message };
   }
   return { message: errorMessage(error) };
@@ -75,6 +100,7 @@ async function stream(request: StreamRequest, send: Send): Promise<void> {
   };
   const timer = setInterval(sample, PROGRESS_MS);
   try {
+    const { performStream } = streamJobs();
     const value = await performStream(request.stream, {
       out,
       progress: counters => {

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * How long the command line takes to start, next to Node.js itself. In interleaved rounds (so that
+ * other work on the machine weighs on every case alike), each case is one fresh process:
+ *   - `node -e 0`, the floor;
+ *   - `reproserver --version`, for the compiled CLI (server/dist/cli/main.js) and, when it is
+ *     built, the pip package's bundle (jupyterlab_reproserver/server/bin/reproserver.js);
+ *   - `reproserver inspect PACKAGE` of a small example package, for both (this one also starts
+ *     the reader child process that reads the package under a deadline and a memory cap).
+ * Prints each case's median and its ratio to `node -e 0` (target: within 1.5×).
+ *
+ *   npm run build:server && node bench/cli/startup.mjs [ROUNDS]
+ *
+ * ROUNDS defaults to 15. STARTUP_BENCH_PACKAGE names another package to inspect.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const rounds = Number(process.argv[2] ?? 15);
+const example =
+  process.env.STARTUP_BENCH_PACKAGE ??
+  join(root, 'examples', 'shell-pipeline.rpz');
+const entries = {
+  dist: join(root, 'server', 'dist', 'cli', 'main.js'),
+  bundle: join(
+    root,
+    'jupyterlab_reproserver',
+    'server',
+    'bin',
+    'reproserver.js'
+  )
+};
+
+if (!existsSync(entries.dist)) {
+  console.error('startup: server/dist is missing; run "npm run build:server".');
+  process.exit(1);
+}
+const state = mkdtempSync(join(tmpdir(), 'reproserver-startup-'));
+const env = { ...process.env, REPROSERVER_STATE_DIR: state };
+
+const cases = [{ name: 'node -e 0', args: ['-e', '0'] }];
+for (const [kind, entry] of Object.entries(entries)) {
+  if (!existsSync(entry)) {
+    console.error(`startup: ${entry} is not built; skipping the ${kind}.`);
+    continue;
+  }
+  cases.push(
+    { name: `${kind}: --version`, args: [entry, '--version'] },
+    { name: `${kind}: inspect`, args: [entry, 'inspect', example] }
+  );
+}
+
+/** One fresh process; its wall time in ms (it must succeed). */
+function time(args) {
+  const start = performance.now();
+  const child = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+  const ms = performance.now() - start;
+  if (child.status !== 0) {
+    throw new Error(
+      `node ${args.join(' ')} exited with ${child.status}: ${child.stderr}`
+    );
+  }
+  return ms;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+try {
+  // One warm-up round: the first start of each pays for the disk cache.
+  for (const c of cases) {
+    time(c.args);
+  }
+  const samples = new Map(cases.map(c => [c.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const c of cases) {
+      samples.get(c.name).push(time(c.args));
+    }
+  }
+  const floor = median(samples.get('node -e 0'));
+  console.log(
+    `Node.js ${process.version}, ${rounds} interleaved rounds, package ${example}`
+  );
+  for (const c of cases) {
+    const m = median(samples.get(c.name));
+    console.log(
+      `${c.name.padEnd(22)} median ${m.toFixed(0).padStart(5)} ms  ${(m / floor).toFixed(2)}× node -e 0`
+    );
+  }
+} finally {
+  rmSync(state, { recursive: true, force: true });
+}

@@ -1,0 +1,145 @@
+/**
+ * What each `reproserver` command accepts and its usage text, apart from the commands themselves:
+ * `main.ts` parses and answers `--help` with these before loading a command's (heavy) module.
+ */
+import type { CommandSpec, OptionSpec } from './args';
+
+const value: OptionSpec = { type: 'string' };
+const repeated: OptionSpec = { type: 'string', multiple: true };
+const flag: OptionSpec = { type: 'boolean' };
+
+export const BUILD_USAGE = `Usage: reproserver build PACKAGE [options]
+
+Builds the Docker image of a ReproZip package (or finds it in the engine or the registry) and
+prints its reference.
+
+Options:
+  --registry HOST:PORT   Registry that caches images (default: $REGISTRY).
+  --no-registry          Use no registry: build locally, push nothing.
+  --repository NAME      Image repository (default: reproserver/rpz).
+  --base-image IMAGE     Build on this image; needed when the package left out package files.
+  --docker-socket PATH   Docker Engine socket (default: $DOCKER_SOCKET, $DOCKER_HOST, then
+                         /var/run/docker.sock).
+  --json                 Events as JSON lines on stderr, the result as JSON on stdout.`;
+
+export const INSPECT_USAGE = 'Usage: reproserver inspect PACKAGE [--json]';
+
+export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
+                [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
+                [--input NAME=PATH] [--timeout SECONDS] [--memory MIB] [--disk MIB]
+                [--backend auto|docker|sandbox] [--allow-weak-isolation]
+                [--image REF] [--docker-socket PATH] [--registry HOST:PORT] [--state DIR]
+                [--read-timeout-seconds N] [--read-memory-mib N] [--read-stall-seconds N]
+--cmdline, --arg, --env, --unset-env and --input may be given several times.
+--allow-weak-isolation: run even where the sandbox isolates less than your files and the
+                network (proot without Landlock and seccomp); without it, such a run is refused.`;
+
+export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
+                  [--token-from F] [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
+                  [--storage fs|s3] [--max-concurrent-runs N] [--max-upload-mib N]
+                  [--runs-per-minute N] [--read-timeout-seconds N] [--read-memory-mib N]
+                  [--read-processes N] [--read-stall-seconds N] [--weak-isolation ask|refuse]
+--token-from F: read the token from the private file F (mode 0600), then delete F.
+Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSERVER_STATE_DIR,
+             REPROSERVER_TOKEN_FROM, REPROSERVER_TOKEN (removed from the environment at start),
+             REPROSERVER_TOKEN_FILE, REPROSERVER_WEAK_ISOLATION, DOCKER_SOCKET or DOCKER_HOST, REGISTRY,
+             REPROSERVER_BLOB_STORE and REPROSERVER_S3_{BUCKET,PREFIX,ENDPOINT,REGION,FORCE_PATH_STYLE},
+             REPROSERVER_MAX_CONCURRENT_RUNS, REPROSERVER_MAX_UPLOAD_MIB, REPROSERVER_RUNS_PER_MINUTE,
+             REPROSERVER_READ_TIMEOUT_SECONDS, REPROSERVER_READ_MEMORY_MIB, REPROSERVER_READ_PROCESSES,
+             REPROSERVER_READ_STALL_SECONDS, REPROSERVER_READ_LIMITS, REPROSERVER_SANDBOX,
+             REPROSERVER_SANDBOX_UID, REPROSERVER_SANDBOX_RUNS_DIR, REPROSERVER_OPEN_FILES.`;
+
+export const BUILD_SPEC: CommandSpec = {
+  name: 'build',
+  usage: BUILD_USAGE,
+  options: {
+    registry: value,
+    'no-registry': flag,
+    repository: value,
+    'base-image': value,
+    'docker-socket': value,
+    json: flag
+  }
+};
+
+export const INSPECT_SPEC: CommandSpec = {
+  name: 'inspect',
+  usage: INSPECT_USAGE,
+  options: { json: flag }
+};
+
+/** The reader's limits, which `run` reads the package with too (through `loadConfig`). */
+const READ_LIMIT_OPTIONS = {
+  'read-timeout-seconds': value,
+  'read-memory-mib': value,
+  'read-stall-seconds': value
+};
+
+export const RUN_SPEC: CommandSpec = {
+  name: 'run',
+  usage: `Usage: ${RUN_USAGE}`,
+  options: {
+    out: value,
+    steps: value,
+    cmdline: repeated,
+    arg: repeated,
+    env: repeated,
+    'unset-env': repeated,
+    input: repeated,
+    timeout: value,
+    memory: value,
+    disk: value,
+    backend: value,
+    'allow-weak-isolation': flag,
+    image: value,
+    'docker-socket': value,
+    registry: value,
+    state: value,
+    ...READ_LIMIT_OPTIONS
+  }
+};
+
+export const SERVE_SPEC: CommandSpec = {
+  name: 'serve',
+  usage: `Usage: ${SERVE_USAGE}`,
+  options: {
+    host: value,
+    port: value,
+    workspace: value,
+    state: value,
+    'token-from': value,
+    'token-file': value,
+    'docker-socket': value,
+    registry: value,
+    storage: value,
+    'max-concurrent-runs': value,
+    'max-upload-mib': value,
+    'runs-per-minute': value,
+    'read-processes': value,
+    'weak-isolation': value,
+    ...READ_LIMIT_OPTIONS
+  }
+};
+
+export const SPECS: Record<string, CommandSpec> = {
+  build: BUILD_SPEC,
+  inspect: INSPECT_SPEC,
+  run: RUN_SPEC,
+  serve: SERVE_SPEC
+};
+
+export const USAGE = `Usage: reproserver <command> [options]
+
+Commands:
+  build PACKAGE              Build (or find) the package's image; prints its reference.
+  inspect PACKAGE [--json]   Describe a ReproZip package: runs, inputs, outputs, warnings.
+  run PACKAGE --out DIR …    Run a package with changed arguments, environment or inputs.
+  serve [options]            Run the companion server of the JupyterLab extension.
+
+  ${BUILD_USAGE.replace(/\n/g, '\n  ')}
+
+  ${RUN_USAGE.replace(/\n/g, '\n  ')}
+
+  ${SERVE_USAGE.replace(/\n/g, '\n  ')}
+
+reproserver --version prints the version; reproserver COMMAND --help, a command's usage.`;
