@@ -7,8 +7,14 @@ import type {
   RunRecord,
   RunStatus
 } from 'reproserver/dist/api/wire';
-// A pure module of the server, bundled as is.
+// Pure modules of the server, bundled as they are.
 import { FINAL_STATUSES } from 'reproserver/dist/runs/events';
+import {
+  applyRunEvent,
+  startSummary,
+  type RunSummary,
+  type StepSummary
+} from 'reproserver/dist/runs/summary';
 
 /** Statuses after which nothing more happens: the server's own list, so both sides agree. */
 export { FINAL_STATUSES };
@@ -24,15 +30,8 @@ export interface ILogChunk {
   text: string;
 }
 
-/** Where one step is. */
-export interface IStepState {
-  index: number;
-  id: string;
-  argv: string[];
-  state: 'pending' | 'running' | 'done';
-  exitCode: number | null;
-  durationMs: number | null;
-}
+/** Where one step is (the server's summary of a step). */
+export type IStepState = StepSummary;
 
 /** How the run ended. */
 export interface IRunEnd {
@@ -43,20 +42,17 @@ export interface IRunEnd {
 
 /**
  * The state of one run, projected from its events (the server's log is the truth; this is a
- * view of it). Events at or before the last offset seen are ignored, so replays do not duplicate.
+ * view of it) by the server's own reduction (`runs/summary.ts`). Events at or before the last
+ * offset seen are ignored, so replays do not duplicate.
  */
 export class RunSession {
   constructor(record: RunRecord) {
     this._record = record;
-    this._status = record.status;
-    this._steps = record.steps.map(s => ({
-      index: s.index,
-      id: s.id,
-      argv: s.argv,
-      state: 'pending',
-      exitCode: null,
-      durationMs: null
-    }));
+    // Steps start pending: the log's events say how far each got.
+    this._summary = startSummary(
+      record.status,
+      record.steps.map(({ index, id, argv }) => ({ index, id, argv }))
+    );
     this._startedAt = record.startedAt ? Date.parse(record.startedAt) : null;
   }
 
@@ -69,27 +65,34 @@ export class RunSession {
   }
 
   get status(): RunStatus {
-    return this._status;
+    return this._summary.status;
   }
 
   get statusDetail(): string | undefined {
-    return this._statusDetail;
+    return this._summary.statusDetail ?? undefined;
   }
 
   get steps(): readonly IStepState[] {
-    return this._steps;
+    return this._summary.steps;
   }
 
   get outputs(): readonly OutputRecord[] {
-    return this._outputs;
+    return this._summary.outputs;
   }
 
   get missingOutputs(): readonly { name: string; reason: string }[] {
-    return this._missing;
+    return this._summary.missing;
   }
 
   get end(): IRunEnd | null {
-    return this._end;
+    const end = this._summary.end;
+    return end
+      ? {
+          status: end.status,
+          failedStep: end.failedStep ?? undefined,
+          reason: end.reason ?? undefined
+        }
+      : null;
   }
 
   get log(): readonly ILogChunk[] {
@@ -115,7 +118,7 @@ export class RunSession {
   }
 
   get finished(): boolean {
-    return this._end !== null || isFinal(this._status);
+    return this._summary.end !== null || isFinal(this._summary.status);
   }
 
   /** The last lines of a step's output (for the failure message). */
@@ -156,27 +159,39 @@ export class RunSession {
   /** The server's record (after a refresh), e.g. its outputs list. */
   setRecord(record: RunRecord): void {
     this._record = record;
-    if (isFinal(record.status) && !this._end) {
-      this._status = record.status;
-      this._end = {
+    let summary = this._summary;
+    if (isFinal(record.status) && !summary.end) {
+      summary = {
+        ...summary,
         status: record.status,
-        failedStep: record.failedStep ?? undefined,
-        reason: record.reason ?? undefined
+        end: {
+          status: record.status,
+          failedStep: record.failedStep,
+          reason: record.reason,
+          time: record.endedAt ? Date.parse(record.endedAt) : Date.now()
+        }
       };
       this._endedAt = record.endedAt ? Date.parse(record.endedAt) : null;
     }
-    if (this._outputs.length === 0 && record.outputs.length > 0) {
-      this._outputs = [...record.outputs];
+    if (summary.outputs.length === 0 && record.outputs.length > 0) {
+      summary = { ...summary, outputs: [...record.outputs] };
     }
-    for (const s of record.steps) {
-      const state =
-        this._steps[this._steps.findIndex(x => x.index === s.index)];
-      if (state && s.exitCode !== null && state.exitCode === null) {
-        state.exitCode = s.exitCode;
-        state.durationMs = s.durationMs;
-        state.state = 'done';
-      }
-    }
+    // Steps the events have not ended yet take what the record knows.
+    summary = {
+      ...summary,
+      steps: summary.steps.map((step, position) => {
+        const known = record.steps[position];
+        return known && known.exitCode !== null && step.exitCode === null
+          ? {
+              ...step,
+              state: 'done',
+              exitCode: known.exitCode,
+              durationMs: known.durationMs
+            }
+          : step;
+      })
+    };
+    this._summary = summary;
     this._changed.emit();
   }
 
@@ -184,20 +199,13 @@ export class RunSession {
     if (this._startedAt === null) {
       this._startedAt = event.time;
     }
+    this._summary = applyRunEvent(this._summary, event);
     switch (event.type) {
       case 'status':
-        this._status = event.status;
-        this._statusDetail = event.detail;
         if (event.status !== 'building') {
           this._build = null;
         }
         break;
-      case 'step-start': {
-        const step = this._step(event.step, event.id, event.argv);
-        step.state = 'running';
-        step.argv = event.argv;
-        break;
-      }
       case 'log':
         this._append({
           step: event.step,
@@ -212,60 +220,12 @@ export class RunSession {
           text: `\n[log truncated: more than ${event.limitBytes} bytes]\n`
         });
         return;
-      case 'step-end': {
-        const step = this._step(event.step);
-        step.state = 'done';
-        step.exitCode = event.exitCode;
-        step.durationMs = event.durationMs;
-        break;
-      }
-      case 'output':
-        if (!this._outputs.some(o => o.name === event.name)) {
-          this._outputs.push({
-            name: event.name,
-            path: event.path,
-            kind: event.kind,
-            size: event.size,
-            sha256: event.sha256
-          });
-          this._outputs.sort(
-            (a, b) =>
-              Number(a.kind === 'changed') - Number(b.kind === 'changed')
-          );
-        }
-        break;
-      case 'output-missing':
-        this._missing.push({ name: event.name, reason: event.reason });
-        break;
       case 'end':
-        this._status = event.status;
-        this._end = {
-          status: event.status,
-          failedStep: event.failedStep,
-          reason: event.reason
-        };
         this._endedAt = event.time;
         this._build = null;
         break;
     }
     this._changed.emit();
-  }
-
-  private _step(index: number, id?: string, argv?: string[]): IStepState {
-    let step = this._steps.find(s => s.index === index);
-    if (!step) {
-      step = {
-        index,
-        id: id ?? `run${index}`,
-        argv: argv ?? [],
-        state: 'pending',
-        exitCode: null,
-        durationMs: null
-      };
-      this._steps.push(step);
-      this._steps.sort((a, b) => a.index - b.index);
-    }
-    return step;
   }
 
   private _append(chunk: ILogChunk): void {
@@ -274,12 +234,7 @@ export class RunSession {
   }
 
   private _record: RunRecord;
-  private _status: RunStatus;
-  private _statusDetail: string | undefined;
-  private _steps: IStepState[];
-  private _outputs: OutputRecord[] = [];
-  private _missing: { name: string; reason: string }[] = [];
-  private _end: IRunEnd | null = null;
+  private _summary: RunSummary;
   private _log: ILogChunk[] = [];
   private _build: BuildEvent | null = null;
   private _offset = 0;

@@ -31,7 +31,7 @@ import { loadConfig } from '../config';
 import { preparePrivateStateDir } from '../store/private-state';
 import { isRpzError } from '../rpz/errors';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
-import type { RunEvent } from '../runs/events';
+import { applyRunEvent, startSummary, stepRecord } from '../runs/summary';
 import { DirectorySink, HashingCounter } from '../runs/output-sink';
 import { runDefaults } from '../runs/default-limits';
 import { planRun, type InputPlacement } from '../runs/plan';
@@ -227,15 +227,8 @@ export async function runCommand(args: string[]): Promise<number> {
   }
 
   await mkdir(outDir, { recursive: true });
-  const steps = plan.steps.map(step => ({
-    index: step.index,
-    id: step.id,
-    argv: step.argv,
-    exitCode: null as number | null,
-    durationMs: null as number | null
-  }));
-  const outputs: Extract<RunEvent, { type: 'output' }>[] = [];
-  const missing: Extract<RunEvent, { type: 'output-missing' }>[] = [];
+  // What the events add up to, as the server keeps it (`runs/summary.ts`).
+  let summary = startSummary('running', plan.steps);
   const inputHashes: {
     name: string;
     path: string;
@@ -268,6 +261,7 @@ export async function runCommand(args: string[]): Promise<number> {
       return { body: createReadStream(source).pipe(counter), size: info.size };
     },
     onEvent: event => {
+      summary = applyRunEvent(summary, event);
       switch (event.type) {
         case 'log':
           (event.stream === 'stdout' ? process.stdout : process.stderr).write(
@@ -280,10 +274,6 @@ export async function runCommand(args: string[]): Promise<number> {
           );
           break;
         case 'step-end':
-          Object.assign(steps[event.step], {
-            exitCode: event.exitCode,
-            durationMs: event.durationMs
-          });
           console.error(
             `[reproserver] step ${event.step} exited with code ${event.exitCode} after ${(event.durationMs / 1000).toFixed(1)} s`
           );
@@ -293,11 +283,7 @@ export async function runCommand(args: string[]): Promise<number> {
             `[reproserver] the log reached ${event.limitBytes} bytes; the rest is not kept`
           );
           break;
-        case 'output':
-          outputs.push(event);
-          break;
         case 'output-missing':
-          missing.push(event);
           console.error(
             `[reproserver] output ${event.name} (${event.path}) is missing: ${event.reason}`
           );
@@ -323,9 +309,9 @@ export async function runCommand(args: string[]): Promise<number> {
     startedAt: started.toISOString(),
     endedAt: new Date().toISOString(),
     edits,
-    steps,
+    steps: summary.steps.map(stepRecord),
     inputs: inputHashes,
-    outputs: outputs.map(({ name, path, kind, size, sha256 }) => ({
+    outputs: summary.outputs.map(({ name, path, kind, size, sha256 }) => ({
       name,
       path,
       kind,
@@ -333,11 +319,7 @@ export async function runCommand(args: string[]): Promise<number> {
       sha256,
       file: kind === 'declared' ? name : join('changed', path)
     })),
-    missingOutputs: missing.map(({ name, path, reason }) => ({
-      name,
-      path,
-      reason
-    }))
+    missingOutputs: summary.missing
   };
   await writeFile(
     join(outDir, 'run.json'),

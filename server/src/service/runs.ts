@@ -12,8 +12,7 @@ import { DomainError, notFound } from '../errors';
 import type {
   CreateRunRequest,
   RunRecord as WireRun,
-  SaveOutputsResponse,
-  StepRecord
+  SaveOutputsResponse
 } from '../contract/wire';
 import { helperPath } from '../backends/docker/helper-path';
 import { pingDocker } from '../backends/docker/ping';
@@ -31,6 +30,12 @@ import type { InputSource, RunEdits } from '../runs/edits';
 import { FINAL_STATUSES, type RunEvent, type RunStatus } from '../runs/events';
 import { PlanError, planRun, type InputPlacement } from '../runs/plan';
 import { LoggedEvents } from '../runs/replay';
+import {
+  applyRunEvent,
+  startSummary,
+  stepRecord,
+  type RunSummary
+} from '../runs/summary';
 import type { PackageReader } from '../rpz/worker';
 import { prepareRootfs } from '../sandbox';
 import {
@@ -320,14 +325,21 @@ export class RunService {
     let resolveEnded!: () => void;
     this._ended.set(id, new Promise(resolve => (resolveEnded = resolve)));
     const { records } = this.options;
-    const steps: StepRecord[] = container ? run.steps.map(s => ({ ...s })) : [];
-    const missing = container ? [...run.missingOutputs] : [];
+    // What the events add up to (`runs/summary.ts`); the records follow it.
+    const progress = {
+      summary: startSummary(
+        run.status,
+        container ? run.steps : [],
+        [],
+        container ? run.missingOutputs : []
+      )
+    };
     try {
       const pkg = this.options.packages.get(run.packageSha256);
       const plan = planRun(pkg.model, run.edits, runDefaults());
       // A re-attached run's backend replays what its steps wrote: pass on only what is new.
       const record = (event: RunEvent): void =>
-        this._onRunEvent(id, event, steps, missing);
+        this._onRunEvent(id, event, progress);
       const onEvent = container
         ? (await LoggedEvents.read(this.options.logs, id)).filter(record)
         : record;
@@ -358,16 +370,11 @@ export class RunService {
         time: Date.now(),
         status: 'building'
       });
-      steps.push(
-        ...plan.steps.map(s => ({
-          index: s.index,
-          id: s.id,
-          argv: s.argv,
-          exitCode: null,
-          durationMs: null
-        }))
-      );
-      records.setSteps(id, steps);
+      progress.summary = {
+        ...progress.summary,
+        steps: startSummary('building', plan.steps).steps
+      };
+      records.setSteps(id, progress.summary.steps.map(stepRecord));
       if (run.backend === 'sandbox') {
         const rootfs = await this._prepare(
           id,
@@ -454,20 +461,17 @@ export class RunService {
   private _onRunEvent(
     id: string,
     event: RunEvent,
-    steps: StepRecord[],
-    missing: { name: string; path: string; reason: string }[]
+    progress: { summary: RunSummary }
   ): void {
     const { records } = this.options;
+    const summary = applyRunEvent(progress.summary, event);
+    progress.summary = summary;
     switch (event.type) {
       case 'status':
         records.updateStatus(id, event.status);
         break;
       case 'step-end':
-        Object.assign(steps[event.step], {
-          exitCode: event.exitCode,
-          durationMs: event.durationMs
-        });
-        records.setSteps(id, steps);
+        records.setSteps(id, summary.steps.map(stepRecord));
         break;
       case 'output':
         records.addOutput(id, {
@@ -482,17 +486,12 @@ export class RunService {
         });
         break;
       case 'output-missing':
-        missing.push({
-          name: event.name,
-          path: event.path,
-          reason: event.reason
-        });
-        records.setMissingOutputs(id, missing);
+        records.setMissingOutputs(id, summary.missing);
         break;
       case 'end':
         records.updateStatus(id, event.status, {
-          reason: event.reason,
-          failedStep: event.failedStep
+          reason: summary.end?.reason ?? undefined,
+          failedStep: summary.end?.failedStep ?? undefined
         });
         break;
     }
