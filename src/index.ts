@@ -7,14 +7,14 @@ import {
   Clipboard,
   ICommandPalette,
   InputDialog,
-  Notification,
-  WidgetTracker
+  Notification
 } from '@jupyterlab/apputils';
 import type { DocumentWidget } from '@jupyterlab/docregistry';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { FileDialog } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { CommandRegistry } from '@lumino/commands';
 // The client is needed at once too: restored panels ask the server as soon as they open.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ReproServerClient } from './api/client';
@@ -28,15 +28,22 @@ import {
 import { rpzFileType } from './document/filetype';
 import { ConsentMemory } from './model/consent';
 import type { IPanelOptions } from './model/package';
+import type { RunSession } from './model/run';
 import { weakIsolationPrompt } from './panel/consent-dialog';
 import type { PanelTab, RpzPanel } from './panel/panel';
 import {
   CommandIDs,
   FACTORY_NAME,
   FILE_TYPE_NAME,
+  IReproServerTracker,
   PLUGIN_ID,
   type IReproServerSettings
 } from './tokens';
+import { ReproServerTracker } from './tracker';
+import { RunEndWatcher } from './run-ends';
+// Loaded at once anyway: the document factory's panel imports it.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { statusLabel } from './panel/run';
 
 /** The browser's local storage, or null where it is refused (private modes, sandboxed frames). */
 function browserStorage(): Storage | null {
@@ -48,11 +55,12 @@ function browserStorage(): Storage | null {
 }
 
 /** Registers the `.rpz` file type, the ReproServer panel that opens it, and its commands. */
-const plugin: JupyterFrontEndPlugin<void> = {
+const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
   id: PLUGIN_ID,
   description:
     'Open ReproZip packages, change their parameters and inputs, and re-run them.',
   autoStart: true,
+  provides: IReproServerTracker,
   optional: [
     ILayoutRestorer,
     ISettingRegistry,
@@ -67,7 +75,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     translator: ITranslator | null,
     palette: ICommandPalette | null,
     docManager: IDocumentManager | null
-  ) => {
+  ): IReproServerTracker => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_reproserver');
     const client = new ReproServerClient(app.serviceManager.serverSettings);
     let options: IPanelOptions = {
@@ -118,6 +126,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
             autoClose: 2000
           });
         },
+        shortcutOf: command => {
+          const binding = app.commands.keyBindings.find(
+            b => b.command === command
+          );
+          return binding ? CommandRegistry.formatKeystroke(binding.keys) : null;
+        },
         pickWorkspaceFile: async inputName => {
           if (docManager) {
             // JupyterLab's own file dialog, rooted where the file browser is.
@@ -152,10 +166,51 @@ const plugin: JupyterFrontEndPlugin<void> = {
     );
     app.docRegistry.addWidgetFactory(factory);
 
-    const tracker = new WidgetTracker<DocumentWidget<RpzPanel>>({
-      namespace: 'reproserver'
+    const tracker = new ReproServerTracker({
+      namespace: 'reproserver',
+      client
     });
+    /** Says that a run ended while its panel was hidden, with a button that shows it. */
+    const notifyRunEnd = (
+      widget: DocumentWidget<RpzPanel>,
+      run: RunSession
+    ): void => {
+      const name = widget.context.path.split('/').pop() ?? widget.context.path;
+      const message = trans.__(
+        '%1: run %2 ended (%3).',
+        name,
+        run.id,
+        statusLabel(run.status, trans)
+      );
+      const options = {
+        autoClose: run.status === 'succeeded' ? 10000 : (false as const),
+        actions: [
+          {
+            label: trans.__('Show run'),
+            caption: trans.__('Show this run in its ReproServer panel'),
+            callback: () => {
+              app.shell.activateById(widget.id);
+              widget.content.selectTab('run');
+            }
+          }
+        ]
+      };
+      if (run.status === 'succeeded') {
+        Notification.success(message, options);
+      } else if (run.status === 'cancelled' || run.status === 'interrupted') {
+        Notification.info(message, options);
+      } else {
+        Notification.error(message, options);
+      }
+    };
+
     factory.widgetCreated.connect((_, widget) => {
+      const watcher = new RunEndWatcher(
+        widget.content.session,
+        () => widget.isVisible,
+        run => notifyRunEnd(widget, run)
+      );
+      widget.disposed.connect(() => watcher.dispose());
       widget.title.icon = rpzFileType.icon;
       widget.context.pathChanged.connect(() => void tracker.save(widget));
       void tracker.add(widget);
@@ -346,7 +401,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     } else {
       resolveSettings();
     }
+    return tracker;
   }
 };
 
 export default plugin;
+
+// What other extensions import (`import { IReproServerTracker } from 'jupyterlab-reproserver'`):
+// the package's main entry is the module JupyterLab shares between extensions, so the token they
+// get is the one this plugin provides.
+export { IReproServerTracker } from './tokens';
+export type { RpzPanel } from './panel/panel';
+export type { ReproServerClient } from './api/client';

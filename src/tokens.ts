@@ -1,6 +1,12 @@
 /**
- * Identifiers and interfaces shared by the extension's plugins. Importing this has no side effects.
+ * Identifiers and interfaces shared by the extension's plugins and offered to other extensions.
+ * Importing this has no side effects beyond creating the token.
  */
+import type { IWidgetTracker } from '@jupyterlab/apputils';
+import type { DocumentWidget } from '@jupyterlab/docregistry';
+import { Token } from '@lumino/coreutils';
+import type { ReproServerClient } from './api/client';
+import type { RpzPanel } from './panel/panel';
 
 /** The npm package name; plugin ids and settings are keyed by it. */
 export const EXTENSION_ID = 'jupyterlab-reproserver';
@@ -47,3 +53,22 @@ export interface IReproServerSettings {
   /** Save a run's outputs into the workspace as soon as it ends. */
   autoSave: boolean;
 }
+
+/**
+ * The open ReproServer panels (one per package), and the client of the companion server they
+ * talk to. Other extensions require it to follow the panels (`currentChanged`, `widgetAdded`),
+ * read a panel's `session` (package, edits, runs), or call the server with the same URL and
+ * token as the panels.
+ */
+export interface IReproServerTracker extends IWidgetTracker<
+  DocumentWidget<RpzPanel>
+> {
+  /** The companion server's client, set up from the user's settings. */
+  readonly client: ReproServerClient;
+}
+
+/** The token of the ReproServer panels' tracker, provided by the main plugin. */
+export const IReproServerTracker = new Token<IReproServerTracker>(
+  `${EXTENSION_ID}:IReproServerTracker`,
+  'The open ReproServer package panels and the client of the companion server.'
+);

@@ -8,6 +8,7 @@ import { ConsentMemory, type IConsentRequest } from '../model/consent';
 import { PackageSession } from '../model/package';
 import { RpzPanel, type IPanelServices } from '../panel/panel';
 import { savedFile } from '../panel/run';
+import { EXTENSION_VERSION } from '../model/version';
 import {
   BACKENDS,
   EventLog,
@@ -39,6 +40,11 @@ function fakeClient(overrides: Partial<Record<string, unknown>> = {}) {
     sockets,
     calls,
     backends: record('backends', BACKENDS),
+    version: record('version', {
+      name: 'reproserver',
+      version: EXTENSION_VERSION,
+      node: 'v20.0.0'
+    }),
     registerPackage: record('registerPackage', {
       sha256: SHA,
       name: 'shell-pipeline.rpz',
@@ -196,7 +202,7 @@ describe('RpzPanel', () => {
     ]);
     expect(
       node.querySelector('.jp-ReproServer-provenance')?.textContent
-    ).toContain('3 processes, 2 programs, 1 files read, 1 files written');
+    ).toContain('3 processes, 2 programs, 1 file read, 1 file written');
     panel.dispose();
   });
 
@@ -415,12 +421,61 @@ describe('RpzPanel', () => {
     panel.dispose();
   });
 
+  it('shows the Run shortcut as the command registry has it', async () => {
+    const bound = await openPanel(fakeClient(), {
+      shortcutOf: command =>
+        command === 'reproserver:run' ? 'Ctrl+Enter' : null
+    });
+    expect(
+      bound.node
+        .querySelector('.jp-ReproServer-run-button')
+        ?.getAttribute('title')
+    ).toBe('Run the package with these parameters and inputs (Ctrl+Enter)');
+    bound.panel.dispose();
+    const unbound = await openPanel(fakeClient());
+    expect(
+      unbound.node
+        .querySelector('.jp-ReproServer-run-button')
+        ?.getAttribute('title')
+    ).toBe('Run the package with these parameters and inputs');
+    unbound.panel.dispose();
+  });
+
+  it('says when the companion server is not at the extension’s version', async () => {
+    const same = await openPanel(fakeClient());
+    expect(
+      same.node.querySelector('.jp-ReproServer-versionMismatch')
+    ).toBeNull();
+    same.panel.dispose();
+
+    const client = fakeClient({
+      version: jest.fn(async () => ({
+        name: 'reproserver',
+        version: '0.0.9',
+        node: 'v20.0.0'
+      }))
+    });
+    const { panel, node } = await openPanel(client);
+    expect(client.version).toHaveBeenCalledTimes(1);
+    expect(
+      node.querySelector('.jp-ReproServer-versionMismatch')?.textContent
+    ).toBe(
+      `The ReproServer companion server is version 0.0.9 but this JupyterLab extension is version ${EXTENSION_VERSION}; they are made to work at the same version. Install the same version of both, then restart JupyterLab.`
+    );
+    // The package still opens and runs.
+    expect(panel.session.phase).toBe('ready');
+    await panel.session.load();
+    await flush();
+    expect(client.version).toHaveBeenCalledTimes(1);
+    panel.dispose();
+  });
+
   it("shows the reader's sentence for a malformed package", async () => {
     const client = fakeClient({
       registerPackage: jest.fn(async () => {
         throw new ReproServerError(
           'bad.rpz is not a ReproZip package: no METADATA/version.',
-          'malformed-package',
+          'bad-package',
           422
         );
       })
@@ -637,6 +692,64 @@ describe('RpzPanel', () => {
       'The experiment cannot reach your files, the network. It can see your other processes, but cannot read their environment or memory, nor signal them. Each step is confined by Landlock (ABI 7) and seccomp.'
     );
     expect(node.querySelector('.jp-ReproServer-notIsolated')).toBeNull();
+    panel.dispose();
+  });
+
+  it('keeps the control under the pointer when a limit field commits on blur, and while a run streams', async () => {
+    const client = fakeClient();
+    const { panel, node } = await openPanel(client);
+    const run = node.querySelector('.jp-ReproServer-run-button')!;
+    const tabs = [...node.querySelectorAll('[role="tab"]')];
+    const limit = (label: string) =>
+      node.querySelector(`[aria-label="${label}"]`) as HTMLInputElement;
+    // A click is mousedown, blur of the field (its `change`), then mouseup and `click` on the
+    // node that got the mousedown: it must still be the one in the page.
+    for (const [label, value] of [
+      ['Memory limit (MiB)', '2048'],
+      ['Time limit (seconds)', '60']
+    ]) {
+      const field = limit(label);
+      field.focus();
+      field.value = value;
+      field.blur();
+      field.dispatchEvent(new Event('change'));
+      expect(node.querySelector('.jp-ReproServer-run-button')).toBe(run);
+      expect(limit(label)).toBe(field);
+      expect([...node.querySelectorAll('[role="tab"]')]).toEqual(tabs);
+    }
+    click(run);
+    await flush();
+    const request = client.createRun.mock.calls[0][0] as {
+      edits: { limits: unknown };
+    };
+    expect(request.edits.limits).toEqual({
+      memoryMiB: 2048,
+      timeoutSeconds: 60
+    });
+    // The run's progress updates the tabs, the toolbar and the run's Cancel in place too: every
+    // log line re-renders them.
+    const socket = client.sockets[0];
+    socket.open();
+    const log = new EventLog();
+    socket.send(log.add({ type: 'status', status: 'running' }));
+    await flush();
+    const cancel = node.querySelector(
+      '.jp-ReproServer-runHead .jp-ReproServer-cancel'
+    );
+    expect(cancel).not.toBeNull();
+    socket.send(
+      log.add({ type: 'step-start', step: 0, id: 'run0', argv: ['sh'] })
+    );
+    socket.send(
+      log.add({ type: 'log', step: 0, stream: 'stdout', text: 'the 7\n' })
+    );
+    await flush();
+    expect(
+      node.querySelector('.jp-ReproServer-runHead .jp-ReproServer-cancel')
+    ).toBe(cancel);
+    expect([...node.querySelectorAll('[role="tab"]')]).toEqual(tabs);
+    expect(node.querySelector('.jp-ReproServer-run-button')).toBe(run);
+    expect((run as HTMLButtonElement).disabled).toBe(true);
     panel.dispose();
   });
 

@@ -1,4 +1,8 @@
 import { Signal, type ISignal } from '@lumino/signaling';
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 import type {
   PackageModel,
   RunEdits,
@@ -206,8 +210,10 @@ export class EditsModel {
   constructor(
     readonly model: PackageModel,
     parameters: RunParameters[],
-    defaultLimits: EditableLimits
+    defaultLimits: EditableLimits,
+    trans?: TranslationBundle
   ) {
+    this._trans = trans ?? nullTranslator.load('jupyterlab_reproserver');
     this.steps = model.runs.map(
       (run, index) =>
         new StepEditor(
@@ -274,7 +280,12 @@ export class EditsModel {
         return (error as Error).message;
       }
       if (argv.length !== s.argv.length) {
-        return `The command line has ${argv.length} items instead of ${s.argv.length}; it can only be edited as text.`;
+        return this._trans._n(
+          'The command line has %1 item instead of %2; it can only be edited as text.',
+          'The command line has %1 items instead of %2; it can only be edited as text.',
+          argv.length,
+          s.argv.length
+        );
       }
       s.values = argv;
       s.raw = false;
@@ -326,6 +337,11 @@ export class EditsModel {
   resetInput(name: string): void {
     this._inputs.delete(name);
     this._emit(true);
+  }
+
+  /** The translation of the problems `setRaw` reports. */
+  setTranslator(trans: TranslationBundle): void {
+    this._trans = trans;
   }
 
   setLimits(limits: Partial<EditableLimits>): void {
@@ -432,6 +448,7 @@ export class EditsModel {
   private _defaultLimits: EditableLimits;
   private _inputs = new Map<string, IInputReplacement>();
   private _changed = new Signal<this, { structural: boolean }>(this);
+  private _trans: TranslationBundle;
 }
 
 function sameArgv(a: readonly string[], b: readonly string[]): boolean {

@@ -1,4 +1,8 @@
 import { Signal, type ISignal } from '@lumino/signaling';
+import {
+  nullTranslator,
+  type TranslationBundle
+} from '@jupyterlab/translation';
 import type {
   BackendsResponse,
   PackageDetails,
@@ -16,6 +20,7 @@ import {
   type ConsentPrompt
 } from './consent';
 import { RunSession, isFinal } from './run';
+import { versionMismatch } from './version';
 
 /** What the panel can show as a whole. */
 export type PanelPhase =
@@ -77,12 +82,21 @@ export class PackageSession {
     return this._backends;
   }
 
+  /** The sentence saying that the companion server's version is not the extension's, or null. */
+  get versionWarning(): string | null {
+    return this._versionWarning;
+  }
+
   /** Why no run can start here, or null. */
   get cannotRun(): string | null {
     const b = this._backends;
     if (b && b.default === null) {
-      const reasons = b.backends.map(x => `${x.name}: ${x.detail}`).join(' ');
-      return `No backend can run experiments here. ${reasons}`.trim();
+      const reasons = b.backends
+        .map(x => this._trans.__('%1: %2', x.name, x.detail))
+        .join(' ');
+      return this._trans
+        .__('No backend can run experiments here. %1', reasons)
+        .trim();
     }
     return null;
   }
@@ -155,6 +169,7 @@ export class PackageSession {
     this._changed.emit();
     try {
       this._backends = await this._client.backends();
+      void this._checkVersion();
     } catch (error) {
       this._fail(error);
       return;
@@ -166,7 +181,8 @@ export class PackageSession {
       this._edits = new EditsModel(
         details.model,
         details.parameters,
-        this._defaultLimits()
+        this._defaultLimits(),
+        this._trans
       );
       this._phase = 'ready';
       this._message = '';
@@ -197,6 +213,12 @@ export class PackageSession {
    * How the user is asked before a run on a backend that isolates less than files + network, and
    * where their answers are kept. Without a prompt, such runs do not start.
    */
+  /** The translation of the sentences the session says (notices, why no run can start). */
+  setTranslator(trans: TranslationBundle): void {
+    this._trans = trans;
+    this._edits?.setTranslator(trans);
+  }
+
   setConsent(prompt: ConsentPrompt, memory: ConsentMemory): void {
     this._consentPrompt = prompt;
     this._consentMemory = memory;
@@ -208,7 +230,10 @@ export class PackageSession {
       return null;
     }
     if (this._run && !this._run.finished) {
-      this._setNotice('info', 'A run of this package is still going on.');
+      this._setNotice(
+        'info',
+        this._trans.__('A run of this package is still going on.')
+      );
       return null;
     }
     let edits;
@@ -266,7 +291,10 @@ export class PackageSession {
     if (this._backends?.weakIsolation === 'refuse') {
       this._setNotice(
         'error',
-        `This server refuses runs on the ${backend.name} backend here: it does not isolate experiments from your files and the network. Ask its administrator for Docker, or for a sandbox with Landlock or user namespaces.`
+        this._trans.__(
+          'This server refuses runs on the %1 backend here: it does not isolate experiments from your files and the network. Ask its administrator for Docker, or for a sandbox with Landlock or user namespaces.',
+          backend.name
+        )
       );
       return null;
     }
@@ -284,7 +312,9 @@ export class PackageSession {
     if (!accepted) {
       this._setNotice(
         'info',
-        'Not started: this backend does not isolate the experiment from your account.'
+        this._trans.__(
+          'Not started: this backend does not isolate the experiment from your account.'
+        )
       );
       return null;
     }
@@ -509,6 +539,25 @@ export class PackageSession {
     }
   }
 
+  /** Asks the server its version once, when it first answers; says so if it is not ours. */
+  private async _checkVersion(): Promise<void> {
+    if (this._versionChecked) {
+      return;
+    }
+    this._versionChecked = true;
+    try {
+      const { version } = await this._client.version();
+      this._versionWarning = versionMismatch(version, this._trans);
+    } catch {
+      // Asked again at the next load; meanwhile other requests say what is wrong, if anything.
+      this._versionChecked = false;
+      return;
+    }
+    if (this._versionWarning) {
+      this._changed.emit();
+    }
+  }
+
   private _fail(error: unknown): void {
     if (error instanceof ReproServerError && error.code === 'unreachable') {
       this._phase = 'unreachable';
@@ -528,6 +577,11 @@ export class PackageSession {
   private _options: IPanelOptions;
   private _phase: PanelPhase = 'loading';
   private _message = '';
+  private _versionChecked = false;
+  private _versionWarning: string | null = null;
+  private _trans: TranslationBundle = nullTranslator.load(
+    'jupyterlab_reproserver'
+  );
   /**
    * The limits a new run starts with: the user's settings, except a memory limit left at 0, which
    * is the server's default for this machine (it leaves room for JupyterLab where memory is

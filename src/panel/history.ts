@@ -18,13 +18,13 @@ export function describeEdits(
   }
   for (const e of edits.stepEdits ?? []) {
     if (e.argv) {
-      out.push(`${id(e.step)}: ${joinCommandLine(e.argv)}`);
+      out.push(trans.__('%1: %2', id(e.step), joinCommandLine(e.argv)));
     }
     for (const a of e.args ?? []) {
       out.push(trans.__('%1: argument %2 = %3', id(e.step), a.index, a.value));
     }
     for (const [name, value] of Object.entries(e.setEnv ?? {})) {
-      out.push(`${id(e.step)}: ${name}=${value}`);
+      out.push(trans.__('%1: %2=%3', id(e.step), name, value));
     }
     for (const name of e.unsetEnv ?? []) {
       out.push(trans.__('%1: %2 removed', id(e.step), name));

@@ -36,7 +36,8 @@ export function renderIsolation(
         : trans.__('steps have the server’s own privileges on this host')
       : capabilities.root.length === 0
         ? trans.__('steps have no privileges')
-        : trans.__(
+        : trans._n(
+            'root steps keep %1 privilege, inside their %2 only',
             'root steps keep %1 privileges, inside their %2 only',
             capabilities.root.length,
             capabilities.scope === 'container'

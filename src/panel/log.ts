@@ -143,7 +143,10 @@ export class LogView {
         h(
           'span',
           { class: 'jp-ReproServer-logStep' },
-          `── ${step?.id ?? this._trans.__('step %1', chunk.step)} ──\n`
+          this._trans.__(
+            '── %1 ──',
+            step?.id ?? this._trans.__('step %1', chunk.step)
+          ) + '\n'
         )
       );
     }

@@ -147,20 +147,26 @@ export function renderOverview(
             {},
             h('strong', {}, stepName(t.run)),
             ' ',
-            trans.__(
-              '%1 processes, %2 programs, %3 files read, %4 files written',
-              t.processes,
-              t.programs.length,
-              t.filesRead.length,
-              t.filesWritten.length
-            ),
+            [
+              trans._n('%1 process', '%1 processes', t.processes),
+              trans._n('%1 program', '%1 programs', t.programs.length),
+              trans._n('%1 file read', '%1 files read', t.filesRead.length),
+              trans._n(
+                '%1 file written',
+                '%1 files written',
+                t.filesWritten.length
+              )
+            ].join(trans.__(', ')),
             h(
               'details',
               {},
               h('summary', {}, trans.__('Details')),
-              list(trans.__('Programs'), t.programs),
-              list(trans.__('Read'), t.filesRead),
-              list(trans.__('Written'), t.filesWritten)
+              list(trans.__('Programs (%1)', t.programs.length), t.programs),
+              list(trans.__('Read (%1)', t.filesRead.length), t.filesRead),
+              list(
+                trans.__('Written (%1)', t.filesWritten.length),
+                t.filesWritten
+              )
             )
           )
         )
@@ -180,11 +186,12 @@ export function renderOverview(
   return root;
 }
 
+/** A titled list; the title, already translated, says how many items there are. */
 function list(title: string, items: string[]): HTMLElement {
   return h(
     'div',
     { class: 'jp-ReproServer-traceList' },
-    h('em', {}, `${title} (${items.length})`),
+    h('em', {}, title),
     h('ul', {}, ...items.slice(0, 200).map(i => h('li', {}, h('code', {}, i))))
   );
 }

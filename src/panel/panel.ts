@@ -13,6 +13,7 @@ import { renderIsolation } from './isolation';
 import { renderOverview } from './overview';
 import { ParametersView } from './parameters';
 import { RunView, statusLabel } from './run';
+import { CommandIDs } from '../tokens';
 
 /** What the panel asks of JupyterLab. */
 export interface IPanelServices {
@@ -22,6 +23,8 @@ export interface IPanelServices {
   copy(text: string): void;
   /** Asks the user for a workspace file to replace an input; null when cancelled. */
   pickWorkspaceFile(inputName: string): Promise<string | null>;
+  /** The keyboard shortcut of a command as the command registry shows it, or null. */
+  shortcutOf?(command: string): string | null;
   /**
    * Asks before a package runs on a backend that does not isolate it from the user's account,
    * and keeps the answers; without it, such runs do not start.
@@ -47,6 +50,7 @@ export class RpzPanel extends Widget {
     this.addClass('jp-ReproServer-panel');
     this.node.tabIndex = -1;
     const trans = _services.trans;
+    session.setTranslator(trans);
     if (_services.consent) {
       session.setConsent(_services.consent.prompt, _services.consent.memory);
     }
@@ -112,7 +116,6 @@ export class RpzPanel extends Widget {
     const details = this.session.details;
     if (details !== this._renderedDetails) {
       this._renderedDetails = details;
-      this._limits = null;
       this._parametersView?.dispose();
       this._parametersView = null;
       this._inputsView = null;
@@ -231,6 +234,18 @@ export class RpzPanel extends Widget {
         )
       );
     }
+    if (s.versionWarning && s.phase !== 'unreachable') {
+      parts.push(
+        h(
+          'div',
+          {
+            class: 'jp-ReproServer-message jp-ReproServer-versionMismatch',
+            role: 'alert'
+          },
+          s.versionWarning
+        )
+      );
+    }
     const cannot = s.phase === 'ready' ? s.cannotRun : null;
     if (cannot) {
       parts.push(
@@ -264,94 +279,123 @@ export class RpzPanel extends Widget {
     this._state.replaceChildren(...parts);
   }
 
+  /**
+   * Shows the toolbar's state. Its controls are made once (`_makeToolbar`) and only updated here:
+   * a limit field commits on `change`, which fires on blur, i.e. on the mousedown of the next
+   * control clicked; replacing that control there would lose the click.
+   */
   private _renderToolbar(): void {
     const trans = this._services.trans;
     const s = this.session;
     const edits = s.edits;
     if (s.phase !== 'ready' || !edits) {
-      this._toolbar.replaceChildren();
       this._toolbar.hidden = true;
       return;
     }
+    const bar = (this._bar ??= this._makeToolbar());
+    if (bar.edits !== edits) {
+      // Another package version was loaded: its fields start from its own limits.
+      bar.edits = edits;
+      bar.memory.value = String(edits.limits.memoryMiB);
+      bar.timeout.value = String(edits.limits.timeoutSeconds);
+    }
     this._toolbar.hidden = false;
     const running = s.run !== null && !s.run.finished;
-    // Keep the limit fields while the user types in them.
-    if (!this._limits) {
-      const memory = h('input', {
-        type: 'number',
-        min: 16,
-        step: 64,
-        class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-limit',
-        'aria-label': trans.__('Memory limit (MiB)'),
-        value: edits.limits.memoryMiB,
-        onchange: () => {
-          const v = Number(memory.value);
-          if (v > 0) {
-            edits.setLimits({ memoryMiB: v });
-          }
-        }
-      });
-      const timeout = h('input', {
-        type: 'number',
-        min: 1,
-        class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-limit',
-        'aria-label': trans.__('Time limit (seconds)'),
-        value: edits.limits.timeoutSeconds,
-        onchange: () => {
-          const v = Number(timeout.value);
-          if (v > 0) {
-            edits.setLimits({ timeoutSeconds: v });
-          }
-        }
-      });
-      this._limits = { memory, timeout };
+    // Never overwrite what the user is typing.
+    if (document.activeElement !== bar.memory) {
+      bar.memory.value = String(edits.limits.memoryMiB);
     }
-    const { memory, timeout } = this._limits;
-    if (document.activeElement !== memory) {
-      memory.value = String(edits.limits.memoryMiB);
+    if (document.activeElement !== bar.timeout) {
+      bar.timeout.value = String(edits.limits.timeoutSeconds);
     }
-    if (document.activeElement !== timeout) {
-      timeout.value = String(edits.limits.timeoutSeconds);
-    }
-    this._toolbar.replaceChildren(
-      button(trans.__('Run'), () => void this.runPackage(), {
-        class: 'jp-ReproServer-run-button jp-mod-accept',
-        disabled: running || s.busy || s.cannotRun !== null,
-        title: trans.__(
+    bar.run.disabled = running || s.busy || s.cannotRun !== null;
+    // Shortcuts load with the settings and can be changed there: asked each time.
+    const shortcut = this._services.shortcutOf?.(CommandIDs.run) ?? null;
+    bar.run.title = shortcut
+      ? trans.__(
           'Run the package with these parameters and inputs (%1)',
-          'Ctrl+Enter'
+          shortcut
         )
+      : trans.__('Run the package with these parameters and inputs');
+    bar.cancel.disabled = !running;
+    bar.changed.hidden = !edits.isChanged;
+    bar.changed.classList.toggle('jp-mod-visible', edits.isChanged);
+    bar.resetAll.disabled = !edits.isChanged;
+  }
+
+  /** The toolbar's controls, made once per panel; they act on the session's current edits. */
+  private _makeToolbar(): IToolbarControls {
+    const trans = this._services.trans;
+    const s = this.session;
+    const limitField = (
+      label: string,
+      min: number,
+      set: (value: number) => void,
+      step?: number
+    ) => {
+      const field = h('input', {
+        type: 'number',
+        min,
+        step,
+        class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-limit',
+        'aria-label': label,
+        onchange: () => {
+          const v = Number(field.value);
+          if (v > 0) {
+            set(v);
+          }
+        }
+      });
+      return field;
+    };
+    const memory = limitField(
+      trans.__('Memory limit (MiB)'),
+      16,
+      v => s.edits?.setLimits({ memoryMiB: v }),
+      64
+    );
+    const timeout = limitField(trans.__('Time limit (seconds)'), 1, v =>
+      s.edits?.setLimits({ timeoutSeconds: v })
+    );
+    const controls: IToolbarControls = {
+      edits: null,
+      memory,
+      timeout,
+      run: button(trans.__('Run'), () => void this.runPackage(), {
+        class: 'jp-ReproServer-run-button jp-mod-accept'
       }),
-      button(trans.__('Cancel'), () => void s.cancel(), {
-        class: 'jp-ReproServer-cancel-button',
-        disabled: !running
+      cancel: button(trans.__('Cancel'), () => void s.cancel(), {
+        class: 'jp-ReproServer-cancel-button'
       }),
+      changed: h(
+        'span',
+        { class: 'jp-ReproServer-changedMark' },
+        trans.__('changed')
+      ),
+      resetAll: button(trans.__('Reset all'), () => s.edits?.resetAll(), {
+        title: trans.__('Back to the package as recorded')
+      })
+    };
+    this._toolbar.replaceChildren(
+      controls.run,
+      controls.cancel,
       h(
         'label',
         { class: 'jp-ReproServer-limitLabel' },
         trans.__('Memory'),
         memory,
-        'MiB'
+        trans.__('MiB')
       ),
       h(
         'label',
         { class: 'jp-ReproServer-limitLabel' },
         trans.__('Time'),
         timeout,
-        's'
+        trans.__('s')
       ),
       h('span', { class: 'jp-ReproServer-spacer' }),
-      edits.isChanged
-        ? h(
-            'span',
-            { class: 'jp-ReproServer-changedMark jp-mod-visible' },
-            trans.__('changed')
-          )
-        : '',
-      button(trans.__('Reset all'), () => edits.resetAll(), {
-        disabled: !edits.isChanged,
-        title: trans.__('Back to the package as recorded')
-      }),
+      controls.changed,
+      controls.resetAll,
       button(
         trans.__('Copy as command'),
         () => this._services.copy(s.commandFor()),
@@ -360,8 +404,10 @@ export class RpzPanel extends Widget {
         }
       )
     );
+    return controls;
   }
 
+  /** Shows the tabs' labels and which one is current; the tab buttons are made once. */
   private _renderTabs(): void {
     const trans = this._services.trans;
     const ready = this.session.phase === 'ready';
@@ -369,6 +415,7 @@ export class RpzPanel extends Widget {
     if (!ready) {
       return;
     }
+    const tabs = (this._tabs ??= this._makeTabs());
     const run = this.session.run;
     const labels: Record<PanelTab, string> = {
       overview: trans.__('Overview'),
@@ -379,43 +426,45 @@ export class RpzPanel extends Widget {
         : trans.__('Run'),
       history: trans.__('History (%1)', this.session.history.length)
     };
-    this._tabBar.replaceChildren(
-      ...TABS.map(tab =>
-        h(
-          'button',
-          {
-            type: 'button',
-            role: 'tab',
-            class:
-              'jp-ReproServer-tab' +
-              (tab === this._tab ? ' jp-mod-current' : ''),
-            'aria-selected': String(tab === this._tab),
-            tabindex: tab === this._tab ? 0 : -1,
-            'data-tab': tab,
-            onclick: () => this.selectTab(tab),
-            onkeydown: (e: Event) => {
-              const key = (e as KeyboardEvent).key;
-              if (key === 'ArrowRight' || key === 'ArrowLeft') {
-                e.preventDefault();
-                const i = TABS.indexOf(this._tab);
-                const next =
-                  TABS[
-                    (i + (key === 'ArrowRight' ? 1 : TABS.length - 1)) %
-                      TABS.length
-                  ];
-                this.selectTab(next);
-                (
-                  this._tabBar.querySelector(
-                    `[data-tab="${next}"]`
-                  ) as HTMLElement | null
-                )?.focus();
-              }
-            }
-          },
-          labels[tab]
-        )
-      )
-    );
+    for (const tab of TABS) {
+      const node = tabs[tab];
+      const current = tab === this._tab;
+      if (node.textContent !== labels[tab]) {
+        node.textContent = labels[tab];
+      }
+      node.classList.toggle('jp-mod-current', current);
+      node.setAttribute('aria-selected', String(current));
+      node.tabIndex = current ? 0 : -1;
+    }
+  }
+
+  /** The tab buttons, in `TABS` order, with their click and arrow-key handlers. */
+  private _makeTabs(): Record<PanelTab, HTMLButtonElement> {
+    const tabs = {} as Record<PanelTab, HTMLButtonElement>;
+    for (const tab of TABS) {
+      tabs[tab] = h('button', {
+        type: 'button',
+        role: 'tab',
+        class: 'jp-ReproServer-tab',
+        'data-tab': tab,
+        onclick: () => this.selectTab(tab),
+        onkeydown: (e: Event) => {
+          const key = (e as KeyboardEvent).key;
+          if (key === 'ArrowRight' || key === 'ArrowLeft') {
+            e.preventDefault();
+            const i = TABS.indexOf(this._tab);
+            const next =
+              TABS[
+                (i + (key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length
+              ];
+            this.selectTab(next);
+            tabs[next].focus();
+          }
+        }
+      });
+    }
+    this._tabBar.replaceChildren(...TABS.map(tab => tabs[tab]));
+    return tabs;
   }
 
   private _renderBody(): void {
@@ -469,8 +518,18 @@ export class RpzPanel extends Widget {
   private _runView: RunView;
   private _historyView: HistoryView;
   private _renderedDetails: unknown = null;
-  private _limits: {
-    memory: HTMLInputElement;
-    timeout: HTMLInputElement;
-  } | null = null;
+  private _bar: IToolbarControls | null = null;
+  private _tabs: Record<PanelTab, HTMLButtonElement> | null = null;
+}
+
+/** The toolbar's controls that change with the session, kept to update them in place. */
+interface IToolbarControls {
+  /** The edits the limit fields were last filled from. */
+  edits: unknown;
+  memory: HTMLInputElement;
+  timeout: HTMLInputElement;
+  run: HTMLButtonElement;
+  cancel: HTMLButtonElement;
+  changed: HTMLElement;
+  resetAll: HTMLButtonElement;
 }

@@ -168,7 +168,7 @@ export class ParametersView {
     } else if (field.kind === 'file') {
       const file = field.file !== undefined ? files[field.file] : undefined;
       label = field.option
-        ? `${field.option} (${file?.name ?? trans.__('file')})`
+        ? trans.__('%1 (%2)', field.option, file?.name ?? trans.__('file'))
         : trans.__(
             '%1 file %2',
             roleLabel(field.role, trans),
@@ -196,7 +196,7 @@ export class ParametersView {
       class: 'jp-ReproServer-input jp-mod-styled',
       value: fieldValue(field, step.values[field.index]),
       'data-index': field.index,
-      'aria-label': `${step.id} ${label}`,
+      'aria-label': trans.__('%1 %2', step.id, label),
       oninput: (e: Event) =>
         this._edits.setArg(
           step.index,
@@ -285,7 +285,11 @@ export class ParametersView {
       h(
         'summary',
         {},
-        trans.__('Environment (%1 variables)', step.env.length),
+        trans._n(
+          'Environment (%1 variable)',
+          'Environment (%1 variables)',
+          step.env.length
+        ),
         h('span', { class: 'jp-ReproServer-changedMark' }, trans.__('changed'))
       ),
       h('table', { class: 'jp-ReproServer-table' }, h('tbody', {}, ...rows)),

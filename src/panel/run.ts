@@ -40,7 +40,14 @@ export class RunView {
     private readonly _trans: TranslationBundle,
     private readonly _actions: IRunViewActions
   ) {
-    this._summary = h('div', { class: 'jp-ReproServer-runSummary' });
+    this._head = this._makeHead();
+    this._details = h('div', { class: 'jp-ReproServer-runDetails' });
+    this._summary = h(
+      'div',
+      { class: 'jp-ReproServer-runSummary' },
+      this._head.row,
+      this._details
+    );
     this._outputs = h('div', { class: 'jp-ReproServer-outputs' });
     this._log = new LogView(_trans, text => _actions.copy(text));
     this.node = h(
@@ -70,8 +77,9 @@ export class RunView {
     const run = this._run;
     const trans = this._trans;
     this.node.classList.toggle('jp-mod-empty', !run);
+    this._head.row.hidden = !run;
     if (!run) {
-      this._summary.replaceChildren(
+      this._details.replaceChildren(
         h(
           'p',
           { class: 'jp-ReproServer-muted' },
@@ -84,37 +92,8 @@ export class RunView {
       return;
     }
     const status = run.status;
-    this._elapsed = h('span', { class: 'jp-ReproServer-elapsed' });
-    const stream = this._session.streamState;
-    const head = h(
-      'div',
-      { class: 'jp-ReproServer-row jp-ReproServer-runHead' },
-      h('strong', {}, trans.__('Run %1', run.id)),
-      h(
-        'span',
-        {
-          class: `jp-ReproServer-badge jp-ReproServer-status-${status}`,
-          role: 'status'
-        },
-        statusLabel(status, trans)
-      ),
-      this._elapsed,
-      stream === 'reconnecting'
-        ? h(
-            'span',
-            { class: 'jp-ReproServer-warning' },
-            trans.__('Connection lost, reconnecting…')
-          )
-        : '',
-      h('span', { class: 'jp-ReproServer-spacer' }),
-      !run.finished
-        ? button(trans.__('Cancel'), () => void this._session.cancel(), {
-            class: 'jp-ReproServer-cancel',
-            title: trans.__('Stop this run')
-          })
-        : ''
-    );
-    const parts: (HTMLElement | string)[] = [head];
+    this._renderHead(run);
+    const parts: (HTMLElement | string)[] = [];
     if (run.build && !run.finished) {
       parts.push(this._renderBuild(run));
     } else if (status === 'building' || status === 'queued') {
@@ -164,9 +143,55 @@ export class RunView {
     if (end && end.status !== 'succeeded') {
       parts.push(this._renderFailure(run));
     }
-    this._summary.replaceChildren(...parts);
+    this._details.replaceChildren(...parts);
     this._tick();
     this._renderOutputs(run);
+  }
+
+  /**
+   * The run's head row (title, status, elapsed time, Cancel), made once and updated in place:
+   * every log line re-renders the run, and a Cancel button replaced between the mousedown and
+   * the mouseup of a click would lose that click.
+   */
+  private _makeHead(): IRunHead {
+    const trans = this._trans;
+    const head = {
+      title: h('strong', {}),
+      badge: h('span', { role: 'status' }),
+      elapsed: h('span', { class: 'jp-ReproServer-elapsed' }),
+      reconnecting: h(
+        'span',
+        { class: 'jp-ReproServer-warning' },
+        trans.__('Connection lost, reconnecting…')
+      ),
+      cancel: button(trans.__('Cancel'), () => void this._session.cancel(), {
+        class: 'jp-ReproServer-cancel',
+        title: trans.__('Stop this run')
+      })
+    };
+    return {
+      ...head,
+      row: h(
+        'div',
+        { class: 'jp-ReproServer-row jp-ReproServer-runHead' },
+        head.title,
+        head.badge,
+        head.elapsed,
+        head.reconnecting,
+        h('span', { class: 'jp-ReproServer-spacer' }),
+        head.cancel
+      )
+    };
+  }
+
+  private _renderHead(run: RunSession): void {
+    const trans = this._trans;
+    const head = this._head;
+    setText(head.title, trans.__('Run %1', run.id));
+    head.badge.className = `jp-ReproServer-badge jp-ReproServer-status-${run.status}`;
+    setText(head.badge, statusLabel(run.status, trans));
+    head.reconnecting.hidden = this._session.streamState !== 'reconnecting';
+    head.cancel.hidden = run.finished;
   }
 
   private _renderBuild(run: RunSession): HTMLElement {
@@ -372,11 +397,11 @@ export class RunView {
 
   private _tick(): void {
     const run = this._run;
-    if (!run || !this._elapsed || run.startedAt === null) {
+    if (!run || run.startedAt === null) {
       return;
     }
     const end = run.finished ? (run.endedAt ?? Date.now()) : Date.now();
-    this._elapsed.textContent = formatDuration(
+    this._head.elapsed.textContent = formatDuration(
       Math.max(0, end - run.startedAt)
     );
   }
@@ -384,9 +409,27 @@ export class RunView {
   private _run: RunSession | null = null;
   private _summary: HTMLElement;
   private _outputs: HTMLElement;
-  private _elapsed: HTMLElement | null = null;
+  private _head: IRunHead;
+  private _details: HTMLElement;
   private _log: LogView;
   private _timer: ReturnType<typeof setInterval>;
+}
+
+/** The run head's parts that change with the run. */
+interface IRunHead {
+  row: HTMLElement;
+  title: HTMLElement;
+  badge: HTMLElement;
+  elapsed: HTMLElement;
+  reconnecting: HTMLElement;
+  cancel: HTMLButtonElement;
+}
+
+/** Sets a node's text only when it differs, so that unchanged text is left alone. */
+function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
 }
 
 /**
