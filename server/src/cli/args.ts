@@ -104,6 +104,38 @@ export function usageMessage(spec: CommandSpec, error: UsageError): string {
   return `reproserver ${spec.name}: ${error.message}\n${spec.usage}\n`;
 }
 
+/**
+ * A command's arguments, or its exit code when it is over before it starts: 0 after printing its
+ * usage for `--help`, 2 after a usage error (the sentence, then the usage, on stderr).
+ */
+export function argsOrExit(
+  spec: CommandSpec,
+  args: string[],
+  io: {
+    stdout: Pick<NodeJS.WritableStream, 'write'>;
+    stderr: Pick<NodeJS.WritableStream, 'write'>;
+  } = {
+    stdout: process.stdout,
+    stderr: process.stderr
+  }
+): ParsedArgs | number {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseCommandArgs(spec, args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(usageMessage(spec, error));
+      return 2;
+    }
+    throw error;
+  }
+  if (parsed.help) {
+    io.stdout.write(`${spec.usage}\n`);
+    return 0;
+  }
+  return parsed;
+}
+
 /** The last value given for each flag, for flags that may appear once. */
 export function lastValues(
   flags: Record<string, string[]>

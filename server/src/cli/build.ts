@@ -8,13 +8,7 @@ import type { BuildEvent, BuildOptions, BuildPhase } from '../build';
 import type * as BuildModule from '../build';
 import { errorMessage } from '../describe';
 import { loadConfig } from '../config';
-import {
-  lastValues,
-  parseCommandArgs,
-  usageMessage,
-  UsageError,
-  type ParsedArgs
-} from './args';
+import { argsOrExit, lastValues } from './args';
 import { BUILD_SPEC, BUILD_USAGE } from './usage';
 
 export { BUILD_USAGE };
@@ -92,19 +86,9 @@ export async function buildCommand(
   io: BuildIo = { stdout: process.stdout, stderr: process.stderr },
   env: Record<string, string | undefined> = process.env
 ): Promise<number> {
-  let parsed: ParsedArgs;
-  try {
-    parsed = parseCommandArgs(BUILD_SPEC, args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(usageMessage(BUILD_SPEC, error));
-      return 2;
-    }
-    throw error;
-  }
-  if (parsed.help) {
-    io.stdout.write(`${BUILD_USAGE}\n`);
-    return 0;
+  const parsed = argsOrExit(BUILD_SPEC, args, io);
+  if (typeof parsed === 'number') {
+    return parsed;
   }
   const flags = lastValues(parsed.flags);
   if (parsed.positionals.length !== 1) {

@@ -12,12 +12,7 @@ import { errorMessage, formatBytes } from '../describe';
 import { RpzError } from '../rpz/errors';
 import type { PackageModel } from '../rpz/model';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
-import {
-  parseCommandArgs,
-  usageMessage,
-  UsageError,
-  type ParsedArgs
-} from './args';
+import { argsOrExit } from './args';
 import { INSPECT_SPEC, INSPECT_USAGE as USAGE } from './usage';
 
 /** Where the command writes; replaceable for tests. */
@@ -126,19 +121,9 @@ export async function inspectCommand(
   args: string[],
   io: InspectIo = { stdout: process.stdout, stderr: process.stderr }
 ): Promise<number> {
-  let parsed: ParsedArgs;
-  try {
-    parsed = parseCommandArgs(INSPECT_SPEC, args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(usageMessage(INSPECT_SPEC, error));
-      return 2;
-    }
-    throw error;
-  }
-  if (parsed.help) {
-    io.stdout.write(`${USAGE}\n`);
-    return 0;
+  const parsed = argsOrExit(INSPECT_SPEC, args, io);
+  if (typeof parsed === 'number') {
+    return parsed;
   }
   const json = parsed.flags.json !== undefined;
   if (parsed.positionals.length !== 1) {

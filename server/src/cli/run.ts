@@ -35,13 +35,7 @@ import { applyRunEvent, startSummary, stepRecord } from '../runs/summary';
 import { DirectorySink, HashingCounter } from '../runs/output-sink';
 import { runDefaults } from '../runs/default-limits';
 import { planRun, type InputPlacement } from '../runs/plan';
-import {
-  lastValues,
-  parseCommandArgs,
-  usageMessage,
-  UsageError,
-  type ParsedArgs
-} from './args';
+import { argsOrExit, lastValues } from './args';
 import { editsFromFlags } from './run-flags';
 import { RUN_SPEC, RUN_USAGE } from './usage';
 import { errorMessage } from '../describe';
@@ -71,19 +65,9 @@ async function weakIsolationRefusal(allowed: boolean): Promise<string | null> {
 
 /** Exit codes: 0 all steps succeeded, 1 the experiment did not succeed, 2 bad usage or edits. */
 export async function runCommand(args: string[]): Promise<number> {
-  let parsed: ParsedArgs;
-  try {
-    parsed = parseCommandArgs(RUN_SPEC, args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(usageMessage(RUN_SPEC, error));
-      return 2;
-    }
-    throw error;
-  }
-  if (parsed.help) {
-    console.log(RUN_SPEC.usage);
-    return 0;
+  const parsed = argsOrExit(RUN_SPEC, args);
+  if (typeof parsed === 'number') {
+    return parsed;
   }
   const { positionals, flags } = parsed;
   const options = lastValues(flags);

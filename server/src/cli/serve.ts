@@ -2,32 +2,16 @@ import { ReproServer } from '../api/server';
 import { resolveToken } from '../api/token';
 import { loadConfig } from '../config';
 import { preparePrivateStateDir } from '../store/private-state';
-import {
-  lastValues,
-  parseCommandArgs,
-  usageMessage,
-  UsageError,
-  type ParsedArgs
-} from './args';
+import { argsOrExit, lastValues, usageMessage, UsageError } from './args';
 import { SERVE_SPEC, SERVE_USAGE } from './usage';
 
 export { SERVE_USAGE };
 
 /** `reproserver serve`: runs the companion server until SIGTERM or SIGINT. */
 export async function serveCommand(args: string[]): Promise<number> {
-  let parsed: ParsedArgs;
-  try {
-    parsed = parseCommandArgs(SERVE_SPEC, args);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(usageMessage(SERVE_SPEC, error));
-      return 2;
-    }
-    throw error;
-  }
-  if (parsed.help) {
-    console.log(SERVE_SPEC.usage);
-    return 0;
+  const parsed = argsOrExit(SERVE_SPEC, args);
+  if (typeof parsed === 'number') {
+    return parsed;
   }
   if (parsed.positionals.length > 0) {
     process.stderr.write(

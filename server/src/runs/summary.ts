@@ -116,16 +116,7 @@ export function applyRunEvent(
       if (summary.outputs.some(output => output.name === event.name)) {
         return summary;
       }
-      const output: OutputSummary = {
-        name: event.name,
-        path: event.path,
-        kind: event.kind,
-        size: event.size,
-        sha256: event.sha256,
-        uid: event.uid,
-        gid: event.gid,
-        mode: event.mode
-      };
+      const output = outputOf(event);
       return {
         ...summary,
         // Stable: declared outputs keep their order, before every changed file.
@@ -157,6 +148,22 @@ export function applyRunEvent(
       // log, log-truncated, build: the summary does not change.
       return summary;
   }
+}
+
+/** The output an `output` event reports, with its owner and mode. */
+export function outputOf(
+  event: Extract<RunEvent, { type: 'output' }>
+): OutputFile & FileOwner {
+  return {
+    name: event.name,
+    path: event.path,
+    kind: event.kind,
+    size: event.size,
+    sha256: event.sha256,
+    uid: event.uid,
+    gid: event.gid,
+    mode: event.mode
+  };
 }
 
 /** Steps a summary fills in when an event names a step it did not know (bounds a bad event). */

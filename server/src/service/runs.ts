@@ -32,6 +32,7 @@ import { PlanError, planRun, type InputPlacement } from '../runs/plan';
 import { LoggedEvents } from '../runs/replay';
 import {
   applyRunEvent,
+  outputOf,
   startSummary,
   stepRecord,
   type RunSummary
@@ -474,16 +475,7 @@ export class RunService {
         records.setSteps(id, summary.steps.map(stepRecord));
         break;
       case 'output':
-        records.addOutput(id, {
-          name: event.name,
-          path: event.path,
-          kind: event.kind,
-          size: event.size,
-          sha256: event.sha256,
-          uid: event.uid,
-          gid: event.gid,
-          mode: event.mode
-        });
+        records.addOutput(id, outputOf(event));
         break;
       case 'output-missing':
         records.setMissingOutputs(id, summary.missing);
