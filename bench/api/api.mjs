@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import {
   call as httpCall,
   startServer as startBenchServer
-} from '../lib/server.mjs';
+} from '../common/server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(root, 'server', 'package.json'));

@@ -38,8 +38,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { tar, wrapInPackage, writeEntry } from '../lib/synthetic-rpz.mjs';
-import { best } from '../lib/timing.mjs';
+import { tar, wrapInPackage, writeEntry } from '../common/synthetic-rpz.mjs';
+import { best } from '../common/timing.mjs';
 import { createGzip } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));

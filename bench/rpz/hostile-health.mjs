@@ -27,7 +27,7 @@ import { build } from 'esbuild';
 import {
   call as httpCall,
   startServer as startBenchServer
-} from '../lib/server.mjs';
+} from '../common/server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const serverDir = join(root, 'server');

@@ -16,7 +16,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, now, server, warmPackage } from '../lib/sandbox-warm.mjs';
+import { median, now, server, warmPackage } from '../common/sandbox-warm.mjs';
 
 const { runOnSandbox, detectSandbox, DirectorySink, removeTree } = server;
 const { rpz, rounds, work, model, rootfs, plan } = await warmPackage('confine');

@@ -12,7 +12,7 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { now, median, server, warmPackage } from '../lib/sandbox-warm.mjs';
+import { now, median, server, warmPackage } from '../common/sandbox-warm.mjs';
 
 const { runOnSandbox, DirectorySink, removeTree } = server;
 const { rpz, rounds, work, model, rootfs } = await warmPackage('ids');

@@ -9,7 +9,10 @@ import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 
-const serverDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../server');
+const serverDir = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../server'
+);
 
 /** tar-stream, from the server's dependencies. */
 export const tar = createRequire(join(serverDir, 'package.json'))('tar-stream');

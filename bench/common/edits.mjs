@@ -14,7 +14,9 @@ export function lastArgumentChanged(model) {
   return {
     index: last,
     value: changed,
-    edits: { stepEdits: [{ step: 0, args: [{ index: last, value: changed }] }] },
+    edits: {
+      stepEdits: [{ step: 0, args: [{ index: last, value: changed }] }]
+    },
     argv: [...step.argv.slice(0, last), changed]
   };
 }
