@@ -19,5 +19,7 @@ module.exports = {
   testMatch: 'binder.spec.ts',
   testIgnore: [],
   use: { ...base.use, baseURL: url },
+  // One JupyterLab: the script's (the base's projects name two, with servers of their own).
+  projects: undefined,
   webServer: undefined
 };
