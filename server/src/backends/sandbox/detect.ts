@@ -24,8 +24,13 @@ import {
   withProbeTargets,
   type ProbedConfinement
 } from './confine';
-import { describeIds, probeIdMapping, type IdMapping } from './identity';
-import { REPORT_FD, filterArgs, supervisorArgv } from './emulated-ids';
+import {
+  bwrapProbeMounts,
+  describeIds,
+  probeIdMapping,
+  type IdMapping
+} from './identity';
+import { filterArgs, supervisorArgv } from './emulated-ids';
 import { detectLimits, type LimitsMode } from './limits';
 import { probeOverlay, type OverlayPrograms } from './overlay';
 import {
@@ -330,13 +335,7 @@ function probeBwrap(
     program,
     ...BWRAP_NAMESPACES,
     ...extra,
-    '--ro-bind',
-    helper,
-    '/rpz-exec',
-    '--proc',
-    '/proc',
-    '--dev',
-    '/dev',
+    ...bwrapProbeMounts(helper),
     '/rpz-exec',
     'oom-kills'
   ]);
@@ -439,7 +438,7 @@ async function probeProot(
  * a helper built without emulation for this architecture).
  */
 async function probeIdEmulation(helper: string): Promise<string | null> {
-  const checked = await attemptOutput(
+  const checked = await capture(
     supervisorArgv(
       helper,
       { uid: 0, gid: 0, common: [0, 0], sinceMs: Date.now(), owners: '-' },
@@ -452,29 +451,13 @@ async function probeIdEmulation(helper: string): Promise<string | null> {
         '--',
         'rpz-exec',
         'ids-check'
-      ]
-    ).map(arg => (arg === String(REPORT_FD) ? '-' : arg))
+      ],
+      '-'
+    )
   );
-  return checked.trim() === 'ids-check ok'
+  return checked.stdout.trim() === 'ids-check ok'
     ? null
-    : `identity emulation does not work here (${checked.trim().split('\n')[0] || 'no answer'})`;
-}
-
-/** Runs a command; resolves with what it printed (stdout, then stderr). */
-function attemptOutput(argv: string[]): Promise<string> {
-  return new Promise(resolve => {
-    const child = spawn(argv[0], argv.slice(1), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {},
-      timeout: 10_000
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', error => resolve(error.message));
-    child.on('close', () => resolve(out || err));
-  });
+    : `identity emulation does not work here (${checked.stdout.trim().split('\n')[0] || checked.error || 'no answer'})`;
 }
 
 /** The namespaces every bubblewrap sandbox gets. */

@@ -124,7 +124,9 @@ export interface EmulatedStep {
 export function supervisorArgv(
   helper: string,
   step: EmulatedStep,
-  command: string[]
+  command: string[],
+  /** Where the supervisor reports what the run's ids own ("-": nowhere, as a probe wants). */
+  reportFd: string = String(REPORT_FD)
 ): string[] {
   return [
     helper,
@@ -135,7 +137,7 @@ export function supervisorArgv(
     String(step.common[1]),
     String(Math.floor(step.sinceMs)),
     step.owners,
-    String(REPORT_FD),
+    reportFd,
     '--',
     ...command
   ];

@@ -268,6 +268,11 @@ export function describeIds(
   return `${one}; changes of user emulated by a supervisor of the step's system calls (setpriv, su, chown and stat behave as on Docker; the kernel still checks reads as the sandbox's user, only writes are checked against the emulated owners)`;
 }
 
+/** What a probe's bubblewrap sandbox holds: the helper at /rpz-exec, its own /proc and /dev. */
+export function bwrapProbeMounts(helper: string): string[] {
+  return ['--ro-bind', helper, '/rpz-exec', '--proc', '/proc', '--dev', '/dev'];
+}
+
 /** Forbids user namespaces inside this one (run in it, with its capabilities). */
 const NO_NESTED_USERNS = 'echo 0 > /proc/sys/user/max_user_namespaces';
 
@@ -559,13 +564,7 @@ export async function probeIdMapping(
       ...ns.enter(),
       bwrap,
       ...namespaces.filter(option => option !== '--unshare-user'),
-      '--ro-bind',
-      helper,
-      '/rpz-exec',
-      '--proc',
-      '/proc',
-      '--dev',
-      '/dev',
+      ...bwrapProbeMounts(helper),
       ...mappedCapabilityArgs(1000, []),
       '--',
       ...helperAs(['/rpz-exec', 'run', '/rpz-exec', '0', '--'], {
