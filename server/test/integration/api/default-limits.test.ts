@@ -37,6 +37,39 @@ function makeMemoryCgroup(bytes: number): string {
   return dir;
 }
 
+/**
+ * Removes the cgroup once the server's own children (its reader processes, which end a moment
+ * after it) have left it; what is still there after 5 s, all started by that server, is killed.
+ */
+async function emptyAndRemove(dir: string): Promise<void> {
+  const members = (): number[] =>
+    readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  for (let waited = 0; members().length > 0 && waited < 5000; waited += 100) {
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+  for (const pid of members()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EBUSY' || attempt >= 50) {
+        throw error;
+      }
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+  }
+}
+
 describe('the default memory of a run, on a server in 1 GiB', () => {
   let server: RunningServer;
   let api: ApiClient;
@@ -54,7 +87,7 @@ describe('the default memory of a run, on a server in 1 GiB', () => {
   afterAll(async () => {
     await server?.stop();
     if (cgroup) {
-      rmdirSync(cgroup);
+      await emptyAndRemove(cgroup);
     }
   });
 
