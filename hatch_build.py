@@ -1,21 +1,33 @@
-"""Hatch build hook: the wheel carries a native module, so it is tagged for this platform.
+"""Hatch build hook: the wheel's platform tag follows the ELF files it carries.
 
 The companion server bundled in ``jupyterlab_reproserver/server/`` includes better-sqlite3's
-``.node`` file, compiled for this machine's OS, CPU and Node.js ABI. The Python code stays pure,
-so the wheel is ``py3-none-<platform>`` rather than tied to one Python version. (The Node.js ABI
-cannot be expressed in a wheel tag: the bundle records it and the server says so when it differs;
-see scripts/bundle-server-entry.cjs.)
+``.node`` file (dynamic: it needs some glibc version) and the static helper ``rpz-exec``, both
+built for this machine's CPU. The tag is computed from those files by scripts/wheel_tags.py, the
+same code the release check uses to verify the built wheel: ``py3-none-manylinux_2_Y_<arch>``,
+where 2.Y is the newest glibc symbol version the files need (``py3-none-any`` if none were
+present). The Python code stays pure, so the wheel is not tied to one Python version. (The
+Node.js ABI cannot be expressed in a wheel tag: the bundle records it and the server says so when
+it differs; see scripts/bundle-server-entry.cjs.)
+
+This hook is declared after jupyter-builder in pyproject.toml: hatch runs hooks in that order, so
+the bundle exists (built from a clone, or shipped in the sdist) when the ELF files are read.
 """
 
-import sysconfig
+import sys
+from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import wheel_tags  # noqa: E402  (scripts/ is not a package)
 
 
 class CustomBuildHook(BuildHookInterface):
     def initialize(self, version, build_data):
         if self.target_name != "wheel" or version == "editable":
             return
-        platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-        build_data["pure_python"] = False
+        bundle = ROOT / "jupyterlab_reproserver" / "server"
+        platform = wheel_tags.tag_for(wheel_tags.elf_files_in_dir(bundle))
+        build_data["pure_python"] = platform == "any"
         build_data["tag"] = f"py3-none-{platform}"

@@ -15,43 +15,11 @@ import os
 import secrets
 import shutil
 import tempfile
-from pathlib import Path
+
+from ._node import node, server_script
 
 TOKEN_HEADER = "X-ReproServer-Token"
 _TOKEN = secrets.token_hex(32)
-
-
-def _server_script() -> str:
-    """Where the server is: bundled in the installed package (a wheel, or a source tree built with
-    ``npm run build``), else the compiled sources of the source tree the package sits in."""
-    override = os.environ.get("REPROSERVER_SERVER_JS")
-    if override:
-        return override
-    here = Path(__file__).resolve().parent
-    candidates = (
-        here / "server" / "bin" / "reproserver.js",
-        here.parent / "server" / "dist" / "cli" / "main.js",
-    )
-    for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate)
-    raise RuntimeError(
-        "jupyterlab-reproserver: the companion server is missing (looked for "
-        + " and ".join(str(c) for c in candidates)
-        + "). In a source tree, run `npm run build`; otherwise reinstall the package."
-    )
-
-
-def _node() -> str:
-    """The Node.js that runs the server: $REPROSERVER_NODE, else `node` on PATH."""
-    node = os.environ.get("REPROSERVER_NODE") or shutil.which("node")
-    if not node:
-        raise RuntimeError(
-            "jupyterlab-reproserver: Node.js 20 or newer is needed to run the companion server, "
-            "and there is no `node` on PATH (set REPROSERVER_NODE to its path otherwise)."
-        )
-    return node
-
 
 _handover_folder = None
 
@@ -72,8 +40,8 @@ def _token_handover() -> str:
 def _command(port: int) -> list:
     # Called at every start of the server (jupyter-server-proxy restarts it if it dies).
     return [
-        _node(),
-        _server_script(),
+        node(),
+        server_script(),
         "serve",
         "--host",
         "127.0.0.1",

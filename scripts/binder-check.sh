@@ -6,10 +6,13 @@
 # (after scripts/setup.sh). The test command runs it twice: as is (bubblewrap works, 2 GiB), then
 # with --userns-refused --memory 1024, as on mybinder.org at its smallest.
 #
-#  1. builds the wheel from this tree (the companion server bundled in it);
+#  1. builds the wheel from this tree (the companion server bundled in it), and the sdist, whose
+#     wheel must have the same files (scripts/build-dist.sh);
 #  2. makes a fresh Python environment in .state/binder-check/venv: JupyterLab and
 #     jupyter-server-proxy from PyPI, then the wheel and nothing else of this tree;
-#  3. checks `jupyter labextension list` says OK and runs `python -m jupyterlab.browser_check`;
+#  3. checks that the `reproserver` command pip installed answers as the bundled server does
+#     (--version, inspect of an example), that `jupyter labextension list` says OK, and runs
+#     `python -m jupyterlab.browser_check`;
 #  4. starts that JupyterLab as a non-root user (reproserver-binder; Binder's is jovyan), with its
 #     own home folder holding the example packages in examples/ (as Binder's postBuild leaves them),
 #     a clean environment (no DOCKER_HOST, no REPROSERVER_*), no Docker socket it can reach, in a
@@ -174,7 +177,7 @@ trap on_exit EXIT
 [ -x "$VENV_DIR/bin/python" ] && [ -d node_modules ] &&
   [ -f jupyterlab_reproserver/labextension/package.json ] ||
   die "the tree is not built: run scripts/setup.sh first"
-[ -x "$BINDER_PYTHON" ] || die "$BINDER_PYTHON is missing (set REPROSERVER_BINDER_PYTHON to a Python 3.9+ that any user can run)"
+[ -x "$BINDER_PYTHON" ] || die "$BINDER_PYTHON is missing (set REPROSERVER_BINDER_PYTHON to a Python 3.10+ that any user can run)"
 "$BINDER_PYTHON" -c 'import venv, ensurepip' 2>/dev/null || ensure_debs python3-venv ||
   die "$BINDER_PYTHON cannot make virtual environments (Debian package python3-venv)"
 for example in shell-pipeline slow-printer python-options; do
@@ -189,23 +192,11 @@ outside="$(mktemp -d)"
 
 # ---- 1. the wheel ---------------------------------------------------------------------------
 
-step "building the wheel"
-npm run --silent build:server-bundle   # the bundle always matches the compiled server
-rm -rf "$CHECK_DIR/dist"
-"$VENV_DIR/bin/pip" wheel --quiet --no-deps --no-build-isolation --disable-pip-version-check \
-  -w "$CHECK_DIR/dist" .
+step "building the wheel (and the sdist, whose wheel must have the same files)"
+scripts/build-dist.sh "$CHECK_DIR/dist"
 wheel="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.whl)"
-summary+=("wheel: $(basename "$wheel"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$wheel")")")
-
-# The sdist must give the same wheel (it carries the built parts, as the labextension always did).
-"$VENV_DIR/bin/python" -m hatchling build -t sdist -d "$CHECK_DIR/dist" >"$CHECK_DIR/sdist.log" 2>&1 ||
-  { cat "$CHECK_DIR/sdist.log" >&2; die "building the sdist failed"; }
 sdist="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.tar.gz)"
-(cd "$outside" && "$VENV_DIR/bin/pip" wheel --quiet --no-deps --no-build-isolation \
-  --disable-pip-version-check -w "$CHECK_DIR/dist/from-sdist" "$sdist")
-zip_listing() { "$VENV_DIR/bin/python" -m zipfile -l "$1" | awk 'NR > 1 { print $1, $NF }' | sort; }
-diff <(zip_listing "$wheel") <(zip_listing "$CHECK_DIR"/dist/from-sdist/*.whl) >&2 ||
-  die "the wheel built from the sdist differs from the one built from the tree (above)"
+summary+=("wheel: $(basename "$wheel"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$wheel")")")
 summary+=("sdist: $(basename "$sdist"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$sdist")"); its wheel has the same files")
 
 # ---- 2. a fresh environment with the wheel alone --------------------------------------------
@@ -223,9 +214,9 @@ summary+=("install into the fresh environment: $(seconds_since "$t0") s in all (
 
 # The package and the server it starts come from the environment, not from this tree.
 mapfile -t where < <(cd "$outside" && "$BINDER_VENV/bin/python" -c '
-import jupyterlab_reproserver.proxy as proxy
-print(proxy.__file__)
-print(proxy._server_script())')
+import jupyterlab_reproserver._node as node
+print(node.__file__)
+print(node.server_script())')
 for path in "${where[@]}"; do
   case "$path" in
     "$BINDER_VENV"/*) ;;
@@ -233,6 +224,18 @@ for path in "${where[@]}"; do
   esac
 done
 log "the proxy starts ${where[1]}"
+
+# The `reproserver` command pip put on PATH is the bundled server: same version, same answers.
+step "the reproserver command of the environment"
+[ -x "$BINDER_VENV/bin/reproserver" ] || die "pip install put no reproserver command in $BINDER_VENV/bin"
+cli_version="$(cd "$outside" && "$BINDER_VENV/bin/reproserver" --version)"
+[ "$cli_version" = "$(node -p "require('./package.json').version")" ] ||
+  die "reproserver --version says $cli_version, not the package's version"
+example="$ROOT_DIR/examples/shell-pipeline.rpz"
+diff <(cd "$outside" && "$BINDER_VENV/bin/reproserver" inspect "$example" --json) \
+  <(cd "$outside" && node "${where[1]}" inspect "$example" --json) >&2 ||
+  die "reproserver inspect differs from the bundled server's own output (above)"
+summary+=("reproserver command: version $cli_version; inspect answers as the bundle does")
 
 # ---- 3. JupyterLab's own checks -------------------------------------------------------------
 

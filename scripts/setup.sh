@@ -56,8 +56,10 @@ build() {
 # editable mode (for the jupyter-server-proxy entry point) and a link to the built labextension.
 install_into_venv() {
   local site; site="$("$VENV_DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  # (Again when the `reproserver` command is missing: an install from before it existed.)
   if ! "$VENV_DIR/bin/python" -c 'import jupyterlab_reproserver.proxy' 2>/dev/null ||
-     ! ls "$site"/jupyterlab_reproserver*.dist-info >/dev/null 2>&1; then
+     ! ls "$site"/jupyterlab_reproserver*.dist-info >/dev/null 2>&1 ||
+     [ ! -x "$VENV_DIR/bin/reproserver" ]; then
     log "installing jupyterlab-reproserver into .venv (editable)"
     "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   fi

@@ -40,6 +40,9 @@ step "unit tests"
 npx jest --config jest.config.js --ci
 (cd server && npx jest --config jest.config.js --ci --selectProjects unit)
 
+step "release check (sdist and wheel, twine, the wheel's tag, npm pack, the CLI)"
+scripts/release-check.sh
+
 step "integration tests (real dockerd, registry and reprozip packages)"
 (cd server && npx jest --config jest.config.js --ci --selectProjects integration --runInBand)
 

@@ -1,0 +1,201 @@
+"""Unit tests of scripts/wheel_tags.py (run by scripts/release-check.sh: .venv/bin/pytest).
+
+ELF files are crafted here byte by byte (any machine, any needs), and the reader is also compared
+with binutils' readelf on a real system binary.
+"""
+
+import re
+import shutil
+import struct
+import subprocess
+import zipfile
+
+import pytest
+
+import wheel_tags
+
+EM = {"x86_64": 62, "aarch64": 183}
+
+
+def craft_elf(machine="x86_64", needed=(), versions=()):
+    """A minimal little-endian ELF64 shared object: DT_NEEDED libraries and GLIBC version needs
+    (none of either: a static executable)."""
+    dynamic = bool(needed)
+    strings = b"\0"
+    offsets = {}
+    for name in [*needed, *versions]:
+        offsets[name] = len(strings)
+        strings += name.encode() + b"\0"
+    phnum = 2 if dynamic else 1
+    dynstr_at = 64 + 56 * phnum
+    dyn_at = (dynstr_at + len(strings) + 7) // 8 * 8
+    entries = [(1, offsets[n]) for n in needed] + [(5, dynstr_at), (0, 0)] if dynamic else []
+    verneed_at = dyn_at + 16 * len(entries)
+    verneed = b""
+    if versions:
+        verneed = struct.pack("<HHIII", 1, len(versions), offsets[needed[0]], 16, 0)
+        for i, name in enumerate(versions):
+            last = i == len(versions) - 1
+            verneed += struct.pack("<IHHII", 0, 0, i + 2, offsets[name], 0 if last else 16)
+    shoff = (verneed_at + len(verneed) + 7) // 8 * 8
+    sections = [struct.pack("<IIQQQQIIQQ", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    if dynamic:
+        sections.append(
+            struct.pack("<IIQQQQIIQQ", 0, 3, 0, dynstr_at, dynstr_at, len(strings), 0, 0, 1, 0)
+        )
+        if versions:
+            sections.append(
+                struct.pack(
+                    "<IIQQQQIIQQ",
+                    0,
+                    0x6FFFFFFE,
+                    0,
+                    verneed_at,
+                    verneed_at,
+                    len(verneed),
+                    1,
+                    1,
+                    4,
+                    0,
+                )
+            )
+    size = shoff + 64 * len(sections)
+    header = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    header += struct.pack(
+        "<HHIQQQIHHHHHH",
+        3 if dynamic else 2,
+        EM[machine],
+        1,
+        0,
+        64,
+        shoff,
+        0,
+        64,
+        56,
+        phnum,
+        64,
+        len(sections),
+        0,
+    )
+    phdrs = struct.pack("<IIQQQQQQ", 1, 5, 0, 0, 0, size, size, 0x1000)
+    if dynamic:
+        phdrs += struct.pack(
+            "<IIQQQQQQ", 2, 6, dyn_at, dyn_at, dyn_at, 16 * len(entries), 16 * len(entries), 8
+        )
+    data = bytearray(size)
+    data[0:64] = header
+    data[64 : 64 + len(phdrs)] = phdrs
+    data[dynstr_at : dynstr_at + len(strings)] = strings
+    for i, (tag, value) in enumerate(entries):
+        data[dyn_at + 16 * i : dyn_at + 16 * (i + 1)] = struct.pack("<qQ", tag, value)
+    data[verneed_at : verneed_at + len(verneed)] = verneed
+    for i, section in enumerate(sections):
+        data[shoff + 64 * i : shoff + 64 * (i + 1)] = section
+    return bytes(data)
+
+
+def module(
+    machine="x86_64", glibc=("GLIBC_2.2.5", "GLIBC_2.28"), needed=("libc.so.6", "libstdc++.so.6")
+):
+    return craft_elf(machine, needed, glibc)
+
+
+def test_reads_a_crafted_dynamic_module():
+    facts = wheel_tags.read_elf(module(glibc=("GLIBC_2.14", "GLIBC_2.28", "GLIBC_2.3")), "m.node")
+    assert facts.arch == "x86_64"
+    assert not facts.static
+    assert facts.needed == ["libc.so.6", "libstdc++.so.6"]
+    assert facts.glibc == (2, 28)
+    assert facts.foreign_libraries == []
+
+
+def test_reads_a_crafted_static_executable_of_another_machine():
+    facts = wheel_tags.read_elf(craft_elf("aarch64"), "rpz-exec")
+    assert (facts.arch, facts.static, facts.glibc) == ("aarch64", True, None)
+
+
+def test_refuses_what_is_not_elf():
+    with pytest.raises(wheel_tags.NotElf):
+        wheel_tags.read_elf(b"#!/bin/sh\necho hello\n" + bytes(64), "script")
+
+
+def test_the_tag_follows_the_newest_glibc_and_the_machine():
+    x86 = [wheel_tags.read_elf(module(), "a"), wheel_tags.read_elf(craft_elf(), "b")]
+    assert wheel_tags.tag_for(x86) == "manylinux_2_28_x86_64"
+    old = [wheel_tags.read_elf(module(glibc=("GLIBC_2.2.5",)), "a")]
+    assert wheel_tags.tag_for(old) == "manylinux_2_17_x86_64"  # the oldest still built for
+    assert (
+        wheel_tags.tag_for([wheel_tags.read_elf(craft_elf("aarch64"), "s")])
+        == "manylinux_2_17_aarch64"
+    )
+    assert wheel_tags.tag_for([]) == "any"
+
+
+def test_problems_with_a_claimed_tag():
+    facts = [wheel_tags.read_elf(module(glibc=("GLIBC_2.34",)), "m.node")]
+    assert wheel_tags.problems(facts, ["manylinux_2_34_x86_64"]) == []
+    assert wheel_tags.problems(facts, ["manylinux_2_35_x86_64"]) == []
+    [bare] = wheel_tags.problems(facts, ["linux_x86_64"])
+    assert "PyPI refuses bare linux_* tags" in bare and "manylinux_2_34_x86_64" in bare
+    [too_old] = wheel_tags.problems(facts, ["manylinux2014_x86_64"])
+    assert "claims glibc 2.17 but a file needs 2.34" in too_old
+    [arch] = wheel_tags.problems(facts, ["manylinux_2_34_aarch64"])
+    assert "is for aarch64 but the ELF files are x86_64" in arch
+    [pure] = wheel_tags.problems(facts, ["any"])
+    assert "tagged 'any' but carries ELF files" in pure
+    assert wheel_tags.problems([], ["any"]) == []
+
+
+def test_libraries_outside_manylinux_and_mixed_machines_are_problems():
+    foreign = [wheel_tags.read_elf(module(needed=("libc.so.6", "libsqlite3.so.0")), "m.node")]
+    [problem] = wheel_tags.problems(foreign, ["manylinux_2_28_x86_64"])
+    assert "libsqlite3.so.0" in problem
+    mixed = [
+        wheel_tags.read_elf(craft_elf("x86_64"), "a"),
+        wheel_tags.read_elf(craft_elf("aarch64"), "b"),
+    ]
+    assert any(
+        "several machines" in p for p in wheel_tags.problems(mixed, ["manylinux_2_17_x86_64"])
+    )
+
+
+def test_checks_a_wheel_file(tmp_path, capsys):
+    def wheel(name, tag):
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("pkg/native.node", module(glibc=("GLIBC_2.31",)))
+            archive.writestr("pkg/__init__.py", "")
+            archive.writestr("pkg-1.0.dist-info/WHEEL", f"Wheel-Version: 1.0\nTag: {tag}\n")
+        return path
+
+    good = wheel("pkg-1.0-py3-none-manylinux_2_31_x86_64.whl", "py3-none-manylinux_2_31_x86_64")
+    assert wheel_tags.check_wheel(good) == 0
+    assert (
+        "pkg/native.node: x86_64, dynamic, needs libc.so.6, libstdc++.so.6; GLIBC 2.31"
+        in capsys.readouterr().out
+    )
+    assert (
+        wheel_tags.check_wheel(wheel("pkg-1.0-py3-none-linux_x86_64.whl", "py3-none-linux_x86_64"))
+        == 1
+    )
+    # The name and the WHEEL file must say the same.
+    assert (
+        wheel_tags.check_wheel(
+            wheel("pkg-1.0-py3-none-manylinux_2_34_x86_64.whl", "py3-none-linux_x86_64")
+        )
+        == 1
+    )
+
+
+@pytest.mark.skipif(not shutil.which("readelf"), reason="binutils' readelf is not installed")
+def test_agrees_with_readelf_on_a_system_binary():
+    binary = shutil.which("true")
+    versions = subprocess.run(["readelf", "-V", binary], capture_output=True, text=True).stdout
+    needed = subprocess.run(["readelf", "-d", binary], capture_output=True, text=True).stdout
+    with open(binary, "rb") as handle:
+        facts = wheel_tags.read_elf(handle.read(), binary)
+    newest = max(
+        tuple(int(n) for n in v.split(".")[:2]) for v in re.findall(r"GLIBC_(\d+\.\d+)", versions)
+    )
+    assert facts.glibc == newest
+    assert facts.needed == re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", needed)
