@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { ApiError } from './errors';
+import { validate } from './validate';
 
 /** Reads a JSON request body of at most `maxBytes`; a bigger or malformed one is the caller's fault. */
-export async function readJson<T>(
+export async function readJson<T = unknown>(
   request: IncomingMessage,
   maxBytes = 1024 * 1024
 ): Promise<T> {
@@ -37,13 +39,13 @@ export async function readJson<T>(
   }
 }
 
-/** Checks that a JSON body is an object, and returns it typed. */
-export function asObject(
-  value: unknown,
-  what = 'The request body'
-): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ApiError('bad-request', `${what} must be a JSON object.`);
-  }
-  return value as Record<string, unknown>;
+/**
+ * Reads a JSON request body and validates it against its schema (`contract/schemas/`); an empty
+ * body is `{}`. A mistake answers 400 with a sentence naming the field.
+ */
+export async function readBody<T extends TSchema>(
+  request: IncomingMessage,
+  schema: T
+): Promise<Static<T>> {
+  return validate(schema, await readJson(request));
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteSpec } from '../contract/routes';
 import { ApiError } from './errors';
 
 export interface RouteContext {
@@ -13,6 +14,7 @@ export type Handler = (context: RouteContext) => Promise<void> | void;
 
 interface Route {
   method: string;
+  pattern: string;
   segments: string[];
   handler: Handler;
 }
@@ -20,8 +22,21 @@ interface Route {
 /** A small method + path router; unknown query keys are ignored (JupyterLab adds cache-busters). */
 export class Router {
   add(method: string, pattern: string, handler: Handler): this {
-    this._routes.push({ method, segments: split(pattern), handler });
+    this._routes.push({ method, pattern, segments: split(pattern), handler });
     return this;
+  }
+
+  /** Registers the handler of an endpoint of the route table (`contract/routes.ts`). */
+  on(spec: Pick<RouteSpec, 'method' | 'path'>, handler: Handler): this {
+    return this.add(spec.method, spec.path, handler);
+  }
+
+  /** Method and pattern of every route, in the order they were added. */
+  routes(): { method: string; path: string }[] {
+    return this._routes.map(({ method, pattern }) => ({
+      method,
+      path: pattern
+    }));
   }
 
   /** Finds the handler for a request, or throws 404 / 405. */

@@ -1,11 +1,14 @@
-/** The API's HTTP endpoints: each checks its input, calls a service, and answers JSON. */
+/**
+ * The API's HTTP endpoints, one handler for each route of the table (`contract/routes.ts`): each
+ * reads its input (a JSON body is validated against the route's schema), calls a service, and
+ * answers JSON.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { detectBackends } from '../backends/detect';
 import { runDefaults } from '../runs/default-limits';
 import type { ServerConfig } from '../config';
-import { EditsShapeError, checkEditsShape } from '../runs/edits-check';
 import type { BuildService } from '../service/builds';
 import type { PackageService } from '../service/packages';
 import type { RunService } from '../service/runs';
@@ -17,14 +20,14 @@ import {
   type EventPage
 } from '../store';
 import { SERVER_VERSION } from '../version';
-import { asObject, readJson } from './body';
+import { ROUTES as R } from '../contract/routes';
+import { readBody } from './body';
 import { ApiError } from './errors';
-import { OPENAPI } from './openapi';
+import { openApiDocument } from './openapi';
 import { sendJson } from './respond';
 import { Router } from './router';
 import type {
   BackendsResponse,
-  CreateRunRequest,
   HealthResponse,
   RunEventMessage,
   VersionResponse
@@ -43,7 +46,7 @@ export interface Services {
 export function apiRoutes(services: Services, startedAt: number): Router {
   const { packages, builds, runs } = services;
   return new Router()
-    .add('GET', '/api/health', ({ response }) => {
+    .on(R.health, ({ response }) => {
       const body: HealthResponse = {
         status: 'ok',
         version: SERVER_VERSION,
@@ -51,7 +54,7 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       };
       sendJson(response, 200, body);
     })
-    .add('GET', '/api/version', ({ response }) => {
+    .on(R.version, ({ response }) => {
       const body: VersionResponse = {
         name: 'reproserver',
         version: SERVER_VERSION,
@@ -59,7 +62,7 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       };
       sendJson(response, 200, body);
     })
-    .add('GET', '/api/backends', async ({ response }) => {
+    .on(R.backends, async ({ response }) => {
       const backends = await detectBackends(services.config);
       const body: BackendsResponse = {
         backends,
@@ -69,27 +72,19 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       };
       sendJson(response, 200, body);
     })
-    .add('GET', '/api/openapi.json', ({ response }) =>
-      sendJson(response, 200, OPENAPI)
-    )
-    .add('GET', '/api/packages', ({ response }) =>
+    .on(R.openapi, ({ response }) => sendJson(response, 200, openApiDocument()))
+    .on(R.listPackages, ({ response }) =>
       sendJson(response, 200, { packages: packages.list() })
     )
-    .add('POST', '/api/packages', async ({ request, response }) => {
-      const body = asObject(await readJson(request));
-      if (typeof body.path !== 'string') {
-        throw new ApiError(
-          'bad-request',
-          'Give the package as {"path": "<path in the workspace>"}.'
-        );
-      }
+    .on(R.registerPackage, async ({ request, response }) => {
+      const body = await readBody(request, R.registerPackage.body.schema);
       sendJson(
         response,
         200,
         await packages.registerWorkspacePackage(body.path)
       );
     })
-    .add('PUT', '/api/packages/upload', async ({ request, response, url }) => {
+    .on(R.uploadPackage, async ({ request, response, url }) => {
       const name = basename(url.searchParams.get('name') ?? 'package.rpz');
       sendJson(
         response,
@@ -97,40 +92,36 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         await packages.upload(request, name || 'package.rpz')
       );
     })
-    .add('GET', '/api/packages/:sha256', async ({ response, params }) =>
+    .on(R.packageDetails, async ({ response, params }) =>
       sendJson(response, 200, await packages.details(params.sha256))
     )
-    .add('GET', '/api/packages/:sha256/build', ({ response, params }) => {
+    .on(R.buildStatus, ({ response, params }) => {
       packages.get(params.sha256);
       sendJson(response, 200, builds.status(params.sha256));
     })
-    .add('POST', '/api/packages/:sha256/build', ({ response, params }) => {
+    .on(R.startBuild, ({ response, params }) => {
       packages.get(params.sha256);
       // The build goes on after the answer; its state is polled or its events followed.
       builds.ensure(params.sha256).catch(() => undefined);
       sendJson(response, 202, builds.status(params.sha256));
     })
-    .add(
-      'GET',
-      '/api/packages/:sha256/build/events',
-      async ({ response, params }) => {
-        packages.get(params.sha256);
-        response.writeHead(200, {
-          'content-type': 'application/x-ndjson',
-          'cache-control': 'no-store'
-        });
-        // Live: the answer ends with the build (or with the client).
-        const gone = new AbortController();
-        response.on('close', () => gone.abort());
-        await builds.follow(
-          params.sha256,
-          event => response.write(JSON.stringify(event) + '\n'),
-          gone.signal
-        );
-        response.end();
-      }
-    )
-    .add('POST', '/api/uploads', async ({ request, response }) => {
+    .on(R.buildEvents, async ({ response, params }) => {
+      packages.get(params.sha256);
+      response.writeHead(200, {
+        'content-type': 'application/x-ndjson',
+        'cache-control': 'no-store'
+      });
+      // Live: the answer ends with the build (or with the client).
+      const gone = new AbortController();
+      response.on('close', () => gone.abort());
+      await builds.follow(
+        params.sha256,
+        event => response.write(JSON.stringify(event) + '\n'),
+        gone.signal
+      );
+      response.end();
+    })
+    .on(R.upload, async ({ request, response }) => {
       try {
         sendJson(
           response,
@@ -146,64 +137,39 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         throw error;
       }
     })
-    .add('POST', '/api/runs', async ({ request, response }) => {
-      const body = asObject(await readJson(request));
-      if (typeof body.package !== 'string') {
-        throw new ApiError(
-          'bad-request',
-          'Give the package to run as {"package": "<sha256>"}.'
-        );
-      }
-      let edits;
-      try {
-        edits = checkEditsShape(body.edits);
-      } catch (error) {
-        if (error instanceof EditsShapeError) {
-          throw new ApiError('bad-edits', error.message);
-        }
-        throw error;
-      }
-      const backend = body.backend as CreateRunRequest['backend'];
-      if (
-        body.acceptWeakIsolation !== undefined &&
-        typeof body.acceptWeakIsolation !== 'boolean'
-      ) {
-        throw new ApiError(
-          'bad-request',
-          'acceptWeakIsolation is true or false.'
-        );
-      }
+    .on(R.createRun, async ({ request, response }) => {
+      const body = await readBody(request, R.createRun.body.schema);
       sendJson(
         response,
         202,
         await runs.create({
           package: body.package,
-          edits,
-          backend,
+          edits: body.edits ?? {},
+          backend: body.backend,
           acceptWeakIsolation: body.acceptWeakIsolation === true
         })
       );
     })
-    .add('GET', '/api/runs', ({ response, url }) =>
+    .on(R.listRuns, ({ response, url }) =>
       sendJson(response, 200, {
         runs: runs.list(url.searchParams.get('package') ?? undefined)
       })
     )
-    .add('GET', '/api/runs/:id', ({ response, params }) =>
+    .on(R.getRun, ({ response, params }) =>
       sendJson(response, 200, runs.get(params.id))
     )
-    .add('DELETE', '/api/runs/:id', async ({ response, params }) => {
+    .on(R.deleteRun, async ({ response, params }) => {
       await runs.delete(params.id);
       response.writeHead(204).end();
     })
-    .add('POST', '/api/runs/:id/cancel', async ({ response, params }) =>
+    .on(R.cancelRun, async ({ response, params }) =>
       sendJson(response, 200, await runs.cancel(params.id))
     )
-    .add('GET', '/api/runs/:id/events', async ({ response, params, url }) => {
+    .on(R.runEvents, async ({ response, params, url }) => {
       runs.get(params.id);
       await sendEventsSoFar(services.logs, params.id, offsetOf(url), response);
     })
-    .add('GET', '/api/runs/:id/outputs/:name', async ({ response, params }) => {
+    .on(R.runOutput, async ({ response, params }) => {
       const output = await runs.output(params.id, params.name);
       response.writeHead(200, {
         'content-type': 'application/octet-stream',
@@ -213,24 +179,10 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       });
       await pipeline(output.body, response);
     })
-    .add(
-      'POST',
-      '/api/runs/:id/save',
-      async ({ request, response, params }) => {
-        const body = asObject(await readJson(request));
-        if (body.folder !== undefined && typeof body.folder !== 'string') {
-          throw new ApiError(
-            'bad-request',
-            'The folder must be a path in the workspace.'
-          );
-        }
-        sendJson(
-          response,
-          200,
-          await runs.save(params.id, body.folder as string | undefined)
-        );
-      }
-    );
+    .on(R.saveOutputs, async ({ request, response, params }) => {
+      const body = await readBody(request, R.saveOutputs.body.schema);
+      sendJson(response, 200, await runs.save(params.id, body.folder));
+    });
 }
 
 /** The `offset` query parameter: a byte offset the server gave earlier (default 0). */

@@ -35,3 +35,15 @@ describe('Router', () => {
     expect((error as ApiError).status).toBe(404);
   });
 });
+
+describe('Router.routes', () => {
+  it('lists method and pattern of each route, in order', () => {
+    const router = new Router()
+      .add('GET', '/api/runs', () => undefined)
+      .on({ method: 'DELETE', path: '/api/runs/:id' }, () => undefined);
+    expect(router.routes()).toEqual([
+      { method: 'GET', path: '/api/runs' },
+      { method: 'DELETE', path: '/api/runs/:id' }
+    ]);
+  });
+});

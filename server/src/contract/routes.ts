@@ -1,0 +1,336 @@
+/**
+ * Every endpoint of the API, declared once: the router registers a handler for each
+ * (`api/routes.ts`), the OpenAPI document is generated from this table (`api/openapi.ts`), and a
+ * test checks that the two list the same routes. Request bodies name their schema, which the
+ * server validates; errors are listed by code (their HTTP status is `api/errors.ts`'s).
+ *
+ * All under the server's base URL, all needing the token. The events of a run are also served
+ * over WebSocket at the same URL (`api/events-socket.ts`): `RunEventMessage` per message, live,
+ * until the run ends.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+import type { ErrorCode } from '../errors';
+import { BackendsResponseSchema } from './schemas/backends';
+import {
+  HealthResponseSchema,
+  Sha256Schema,
+  VersionResponseSchema
+} from './schemas/common';
+import {
+  BuildStatusSchema,
+  PackageDetailsSchema,
+  PackageListSchema,
+  PackageSummarySchema,
+  RegisterPackageRequestSchema,
+  UploadResponseSchema
+} from './schemas/packages';
+import {
+  CreateRunRequestSchema,
+  RunEventMessageSchema,
+  RunListSchema,
+  RunRecordSchema,
+  SaveOutputsRequestSchema,
+  SaveOutputsResponseSchema
+} from './schemas/runs';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** A path or query parameter. */
+export interface Parameter {
+  name: string;
+  in: 'path' | 'query';
+  schema: TSchema;
+  description?: string;
+}
+
+/** A successful answer. */
+export interface Answer {
+  description: string;
+  /** Default `application/json` when there is a schema. */
+  contentType?: string;
+  schema?: TSchema;
+}
+
+export interface RouteSpec {
+  method: Method;
+  /** With `:name` for path parameters, as the router matches it. */
+  path: string;
+  summary: string;
+  parameters?: Parameter[];
+  /** A JSON body, validated against this schema before the handler sees it. */
+  body?: { schema: TSchema; required: boolean };
+  /** A streamed body of bytes (an upload), not JSON. */
+  streamedBody?: true;
+  /** The successful answers by HTTP status. */
+  answers: Record<number, Answer>;
+  /**
+   * What this endpoint may refuse, by error code, besides what every endpoint may (no token,
+   * cross-origin) and what a JSON body may (not JSON, too large, its schema's codes).
+   */
+  errors?: Partial<Record<ErrorCode, string>>;
+}
+
+const sha256 = {
+  name: 'sha256',
+  in: 'path',
+  schema: Sha256Schema
+} satisfies Parameter;
+const runId = {
+  name: 'id',
+  in: 'path',
+  schema: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })
+} satisfies Parameter;
+const offset = {
+  name: 'offset',
+  in: 'query',
+  description:
+    'Byte offset in the run’s event log, as given by an earlier message (default 0).',
+  schema: Type.Integer({ minimum: 0 })
+} satisfies Parameter;
+const ndjson = 'application/x-ndjson';
+const bytes = 'application/octet-stream';
+const workspacePath = {
+  'bad-path': 'The path is empty, absolute or leaves the workspace by `..`.',
+  'outside-workspace': 'The path leads outside the workspace through a link.'
+} satisfies RouteSpec['errors'];
+
+export const ROUTES = {
+  health: {
+    method: 'GET',
+    path: '/api/health',
+    summary: 'The server answers.',
+    answers: { 200: { description: 'Up.', schema: HealthResponseSchema } }
+  },
+  version: {
+    method: 'GET',
+    path: '/api/version',
+    summary: 'Server and Node.js versions.',
+    answers: {
+      200: { description: 'Versions.', schema: VersionResponseSchema }
+    }
+  },
+  backends: {
+    method: 'GET',
+    path: '/api/backends',
+    summary:
+      'Which backends can run experiments here, why not, and what each isolates.',
+    answers: {
+      200: { description: 'Backends.', schema: BackendsResponseSchema }
+    }
+  },
+  openapi: {
+    method: 'GET',
+    path: '/api/openapi.json',
+    summary: 'This document.',
+    answers: {
+      200: { description: 'OpenAPI 3.1.', contentType: 'application/json' }
+    }
+  },
+  listPackages: {
+    method: 'GET',
+    path: '/api/packages',
+    summary: 'Registered packages.',
+    answers: { 200: { description: 'Packages.', schema: PackageListSchema } }
+  },
+  registerPackage: {
+    method: 'POST',
+    path: '/api/packages',
+    summary: 'Register a package of the workspace by its path.',
+    body: { schema: RegisterPackageRequestSchema, required: true },
+    answers: {
+      200: {
+        description: 'Registered (or already was).',
+        schema: PackageSummarySchema
+      }
+    },
+    errors: {
+      ...workspacePath,
+      'not-found': 'No such file.',
+      'not-a-file': 'The path is not a file.',
+      'bad-package': 'Not a readable ReproZip package.',
+      'package-changed':
+        'The file changed since it was registered, while it was being read.'
+    }
+  },
+  uploadPackage: {
+    method: 'PUT',
+    path: '/api/packages/upload',
+    summary: 'Upload a package (streamed body).',
+    parameters: [
+      {
+        name: 'name',
+        in: 'query',
+        description: 'Its file name (default `package.rpz`).',
+        schema: Type.String()
+      }
+    ],
+    streamedBody: true,
+    answers: {
+      200: { description: 'Registered.', schema: PackageSummarySchema }
+    },
+    errors: {
+      'too-large': 'Larger than the upload limit.',
+      'bad-package': 'Not a readable ReproZip package.'
+    }
+  },
+  packageDetails: {
+    method: 'GET',
+    path: '/api/packages/:sha256',
+    summary: 'The package model and the typed parameters of its runs.',
+    parameters: [sha256],
+    answers: { 200: { description: 'Details.', schema: PackageDetailsSchema } },
+    errors: { 'not-found': 'Not registered.' }
+  },
+  buildStatus: {
+    method: 'GET',
+    path: '/api/packages/:sha256/build',
+    summary: 'State of the package’s image.',
+    parameters: [sha256],
+    answers: {
+      200: { description: 'Build status.', schema: BuildStatusSchema }
+    },
+    errors: { 'not-found': 'Not registered.' }
+  },
+  startBuild: {
+    method: 'POST',
+    path: '/api/packages/:sha256/build',
+    summary: 'Start or join the build of the package’s image.',
+    parameters: [sha256],
+    answers: {
+      202: { description: 'Build status.', schema: BuildStatusSchema }
+    },
+    errors: { 'not-found': 'Not registered.' }
+  },
+  buildEvents: {
+    method: 'GET',
+    path: '/api/packages/:sha256/build/events',
+    summary:
+      'The build’s latest events (those of the last build when none is going on), then its new events as they happen, as newline-delimited BuildEvent; the answer ends with the build.',
+    parameters: [sha256],
+    answers: {
+      200: {
+        description: 'Build events.',
+        contentType: ndjson,
+        schema: BuildStatusSchema.properties.events.items
+      }
+    },
+    errors: { 'not-found': 'Not registered.' }
+  },
+  upload: {
+    method: 'POST',
+    path: '/api/uploads',
+    summary:
+      'Upload an input file (streamed body); use its sha256 as an input source.',
+    streamedBody: true,
+    answers: { 200: { description: 'Stored.', schema: UploadResponseSchema } },
+    errors: { 'too-large': 'Larger than the upload limit.' }
+  },
+  createRun: {
+    method: 'POST',
+    path: '/api/runs',
+    summary: 'Queue a run of a package with edits.',
+    body: { schema: CreateRunRequestSchema, required: true },
+    answers: { 202: { description: 'Queued.', schema: RunRecordSchema } },
+    errors: {
+      'not-found': 'Package not registered.',
+      'backend-unavailable': 'No backend can run here.',
+      'weak-isolation-consent':
+        'The backend isolates less than files + network and the request did not accept it.',
+      'weak-isolation-refused':
+        'The backend isolates less than files + network and this server refuses such runs.',
+      'too-many-runs': 'Too many runs of this package in the last minute.',
+      'no-runs': 'The edits leave no step to run.',
+      'unknown-step': 'An edit names a step the package does not have.',
+      'arg-out-of-range': 'An argument index is out of range.',
+      'empty-command': 'An edit leaves a step with an empty command line.',
+      'unknown-input': 'An input the package does not declare.',
+      'bad-env': 'A bad environment variable name.',
+      'bad-limit': 'A limit is not positive, or above its maximum.',
+      'bad-input':
+        'An input that comes neither from the workspace nor an upload.',
+      'not-a-file': 'An input path that is not a file.',
+      'too-large': 'An input file larger than the upload limit.',
+      'unknown-upload': 'An input naming an upload the server does not have.',
+      ...workspacePath
+    }
+  },
+  listRuns: {
+    method: 'GET',
+    path: '/api/runs',
+    summary: 'Runs, newest first.',
+    parameters: [
+      {
+        name: 'package',
+        in: 'query',
+        description: 'Only the runs of this package.',
+        schema: Sha256Schema
+      }
+    ],
+    answers: { 200: { description: 'Runs.', schema: RunListSchema } }
+  },
+  getRun: {
+    method: 'GET',
+    path: '/api/runs/:id',
+    summary: 'One run.',
+    parameters: [runId],
+    answers: { 200: { description: 'The run.', schema: RunRecordSchema } },
+    errors: { 'not-found': 'No such run.' }
+  },
+  deleteRun: {
+    method: 'DELETE',
+    path: '/api/runs/:id',
+    summary: 'Delete a run and the blobs only it used.',
+    parameters: [runId],
+    answers: { 204: { description: 'Deleted.' } },
+    errors: { 'not-found': 'No such run.' }
+  },
+  cancelRun: {
+    method: 'POST',
+    path: '/api/runs/:id/cancel',
+    summary: 'Cancel a queued or running run.',
+    parameters: [runId],
+    answers: { 200: { description: 'The run.', schema: RunRecordSchema } },
+    errors: { 'not-found': 'No such run.', 'already-ended': 'Already ended.' }
+  },
+  runEvents: {
+    method: 'GET',
+    path: '/api/runs/:id/events',
+    summary:
+      'The run’s events logged so far, as newline-delimited RunEventMessage. Over WebSocket (same URL): the same, then live events until the run ends.',
+    parameters: [runId, offset],
+    answers: {
+      200: {
+        description: 'Events.',
+        contentType: ndjson,
+        schema: RunEventMessageSchema
+      }
+    },
+    errors: { 'bad-offset': 'Bad offset.', 'not-found': 'No such run.' }
+  },
+  runOutput: {
+    method: 'GET',
+    path: '/api/runs/:id/outputs/:name',
+    summary:
+      'Download one output (declared name, or the absolute path of a changed file).',
+    parameters: [runId, { name: 'name', in: 'path', schema: Type.String() }],
+    answers: { 200: { description: 'The bytes.', contentType: bytes } },
+    errors: { 'not-found': 'No such run or output.' }
+  },
+  saveOutputs: {
+    method: 'POST',
+    path: '/api/runs/:id/save',
+    summary:
+      'Write the run’s outputs into a workspace folder (never overwriting).',
+    parameters: [runId],
+    body: { schema: SaveOutputsRequestSchema, required: false },
+    answers: {
+      200: { description: 'Written.', schema: SaveOutputsResponseSchema }
+    },
+    errors: {
+      ...workspacePath,
+      'not-a-folder': 'The path is a file.',
+      'not-found': 'No such run.',
+      'not-ended': 'The run has not ended.'
+    }
+  }
+} satisfies Record<string, RouteSpec>;
