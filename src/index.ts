@@ -41,6 +41,8 @@ import {
 } from './tokens';
 import { ReproServerTracker } from './tracker';
 import { RunEndWatcher } from './run-ends';
+import { logSearchPlugin } from './search/plugin';
+import { runningRunsPlugin } from './status/plugin';
 // Loaded at once anyway: the document factory's panel imports it.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { statusLabel } from './panel/run';
@@ -405,7 +407,7 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
   }
 };
 
-export default plugin;
+export default [plugin, runningRunsPlugin, logSearchPlugin];
 
 // What other extensions import (`import { IReproServerTracker } from 'jupyterlab-reproserver'`):
 // the package's main entry is the module JupyterLab shares between extensions, so the token they

@@ -15,14 +15,5 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
-/** `12.3 MiB`-style sizes (binary units, as `du -h` and the kernel count). */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
-}
+/** `12.3 MiB`-style sizes: the one wording the CLI and the panel share. */
+export { formatBytes } from './contract/bytes';

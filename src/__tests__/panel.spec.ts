@@ -54,21 +54,6 @@ function fakeClient(overrides: Partial<Record<string, unknown>> = {}) {
     }),
     getPackage: record('getPackage', packageDetails()),
     listRuns: record('listRuns', { runs: [] }),
-    getBuild: record('getBuild', {
-      state: 'building',
-      image: null,
-      events: [
-        {
-          type: 'progress',
-          time: '',
-          phase: 'building',
-          bytes: 500000,
-          totalBytes: 1000000,
-          entries: 3
-        }
-      ],
-      error: null
-    }),
     createRun: record('createRun', runRecord()),
     cancelRun: record('cancelRun', runRecord({ status: 'cancelled' })),
     getRun: record(
@@ -146,7 +131,7 @@ async function openPanel(
       outputFolder: '',
       autoSave: true
     },
-    { pollMs: 10, minDelayMs: 10 }
+    { minDelayMs: 10 }
   );
   const panel = new RpzPanel(session, s);
   Widget.attach(panel, document.body);
@@ -240,7 +225,7 @@ describe('RpzPanel', () => {
     const slot = () => node.querySelector('[data-input="arg2"]') as HTMLElement;
     // The original's path and packed size, as the server measured it.
     expect(slot().querySelector('.jp-ReproServer-inputSize')?.textContent).toBe(
-      '2.0 KB'
+      '2.0 KiB'
     );
     click(buttonByText(slot(), 'Choose from workspace…'));
     await flush();
@@ -292,10 +277,26 @@ describe('RpzPanel', () => {
     socket.open();
     const log = new EventLog();
     socket.send(log.add({ type: 'status', status: 'building' }));
+    // The image build's progress comes in the run's own log.
+    socket.send(
+      log.add({
+        type: 'build',
+        build: {
+          type: 'progress',
+          time: '',
+          phase: 'building',
+          bytes: 512 * 1024,
+          totalBytes: 1024 * 1024,
+          entries: 3
+        }
+      })
+    );
     await flush();
     expect(node.querySelector('.jp-ReproServer-build')?.textContent).toContain(
-      '500 KB of 1.0 MB'
+      '512.0 KiB of 1.0 MiB'
     );
+    // Nothing is polled: the events are the only source.
+    expect(client.calls.map(c => c.name)).not.toContain('getBuild');
     socket.send(log.add({ type: 'status', status: 'running' }));
     socket.send(
       log.add({ type: 'step-start', step: 0, id: 'run0', argv: ['sh'] })
@@ -692,6 +693,38 @@ describe('RpzPanel', () => {
       'The experiment cannot reach your files, the network. It can see your other processes, but cannot read their environment or memory, nor signal them. Each step is confined by Landlock (ABI 7) and seccomp.'
     );
     expect(node.querySelector('.jp-ReproServer-notIsolated')).toBeNull();
+    panel.dispose();
+  });
+
+  it("shows its sections in Lumino's tab bar, one tab per section", async () => {
+    const client = fakeClient();
+    const { panel, node } = await openPanel(client);
+    const tabs = [...node.querySelectorAll('[role="tab"]')] as HTMLElement[];
+    expect(tabs.map(t => t.dataset.tab)).toEqual([
+      'overview',
+      'parameters',
+      'inputs',
+      'run',
+      'history'
+    ]);
+    expect(tabs.map(t => t.textContent)).toEqual([
+      'Overview',
+      'Parameters',
+      'Inputs',
+      'Run',
+      'History (0)'
+    ]);
+    expect(tabs.every(t => t.classList.contains('jp-ReproServer-tab'))).toBe(
+      true
+    );
+    expect(tabs[0].getAttribute('aria-selected')).toBe('true');
+    panel.selectTab('inputs');
+    expect(tabs[2].getAttribute('aria-selected')).toBe('true');
+    expect(tabs[0].getAttribute('aria-selected')).toBe('false');
+    expect(node.querySelector('.jp-ReproServer-section-inputs')).not.toBeNull();
+    // A tab that gets the focus (the arrow keys move it) is shown.
+    tabs[4].dispatchEvent(new FocusEvent('focusin', { bubbles: true }));
+    expect(panel.currentTab).toBe('history');
     panel.dispose();
   });
 

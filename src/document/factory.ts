@@ -4,6 +4,7 @@ import {
   DocumentWidget,
   TextModelFactory
 } from '@jupyterlab/docregistry';
+import { Toolbar } from '@jupyterlab/ui-components';
 import type { ReproServerClient } from '../api/client';
 import { PackageSession, type IPanelOptions } from '../model/package';
 import { RpzPanel, type IPanelServices } from '../panel/panel';
@@ -56,8 +57,16 @@ export class RpzWidgetFactory extends ABCWidgetFactory<
       session.setOptions(this._panelOptions());
       return session.load();
     });
-    const widget = new DocumentWidget({ context, content });
+    // A plain toolbar, not JupyterLab's default reactive one: that one moves items which do
+    // not fit behind a "more" button, and the run controls are one wide item.
+    const widget = new DocumentWidget({
+      context,
+      content,
+      toolbar: new Toolbar()
+    });
     widget.addClass('jp-ReproServer-document');
+    // Run, Cancel and the limits go where JupyterLab users look for a document's actions.
+    content.controls.moveTo(widget.toolbar);
     context.pathChanged.connect((_, path) => session.setPath(path));
     return widget;
   }

@@ -59,7 +59,7 @@ export class PackageSession {
     private readonly _client: ReproServerClient,
     path: string,
     options: IPanelOptions,
-    private readonly _timing: { pollMs?: number; minDelayMs?: number } = {}
+    private readonly _timing: { minDelayMs?: number } = {}
   ) {
     this._path = path;
     this._options = options;
@@ -458,8 +458,8 @@ export class PackageSession {
     run.changed.connect(this._onRunChanged, this);
     this._runChanged.emit(run);
     this._changed.emit();
+    // The run's log carries the image build's progress too: nothing else to ask for.
     stream.start();
-    this._pollBuild(run);
     if (!fresh && isFinal(record.status)) {
       run.setRecord(record);
     }
@@ -494,44 +494,7 @@ export class PackageSession {
     await this.refreshHistory();
   }
 
-  /** While the image is being built, polls its progress (bytes and phase). */
-  private _pollBuild(run: RunSession): void {
-    const sha = this._details?.sha256;
-    if (!sha) {
-      return;
-    }
-    const tick = async (): Promise<void> => {
-      if (this._disposed || this._run !== run || run.finished) {
-        return;
-      }
-      if (run.status === 'queued' || run.status === 'building') {
-        try {
-          const build = await this._client.getBuild(sha);
-          const last = [...build.events]
-            .reverse()
-            .find(e => e.type === 'progress' || e.type === 'phase');
-          if (run.status === 'building' || build.state === 'building') {
-            run.setBuild(last ?? null);
-          }
-        } catch {
-          // Progress is a nicety; the run's own events say what matters.
-        }
-      }
-      if (run.status === 'queued' || run.status === 'building') {
-        this._pollTimer = setTimeout(
-          () => void tick(),
-          this._timing.pollMs ?? 1000
-        );
-      }
-    };
-    this._pollTimer = setTimeout(() => void tick(), 0);
-  }
-
   private _stopRun(): void {
-    if (this._pollTimer !== null) {
-      clearTimeout(this._pollTimer);
-      this._pollTimer = null;
-    }
     this._stream?.stop();
     this._stream = null;
     if (this._run) {
@@ -613,7 +576,6 @@ export class PackageSession {
   private _notice: INotice | null = null;
   private _busy = false;
   private _disposed = false;
-  private _pollTimer: ReturnType<typeof setTimeout> | null = null;
   private _changed = new Signal<this, void>(this);
   private _runChanged = new Signal<this, RunSession | null>(this);
 }

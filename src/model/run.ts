@@ -99,6 +99,7 @@ export class RunSession {
     return this._log;
   }
 
+  /** The image build's latest progress or phase while the run waits for its image, or null. */
   get build(): BuildEvent | null {
     return this._build;
   }
@@ -148,12 +149,6 @@ export class RunSession {
     this._offset = message.offset;
     this._applyEvent(message.event);
     return true;
-  }
-
-  /** Build progress, polled while the image builds. */
-  setBuild(event: BuildEvent | null): void {
-    this._build = event;
-    this._changed.emit();
   }
 
   /** The server's record (after a refresh), e.g. its outputs list. */
@@ -219,6 +214,18 @@ export class RunSession {
           stream: 'notice',
           text: `\n[log truncated: more than ${event.limitBytes} bytes]\n`
         });
+        return;
+      case 'build':
+        // The server copies the image build's events into the run's log while the run waits
+        // for its image: the last progress (or phase) is the build line; other build events
+        // (its log, its result) say nothing the line shows.
+        if (
+          (event.build.type === 'progress' || event.build.type === 'phase') &&
+          this._summary.status === 'building'
+        ) {
+          this._build = event.build;
+          break;
+        }
         return;
       case 'end':
         this._endedAt = event.time;

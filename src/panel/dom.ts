@@ -1,4 +1,7 @@
 /** Small DOM helpers for the panel's views (plain DOM, no framework). */
+import type { TranslationBundle } from '@jupyterlab/translation';
+// A pure module of the server, bundled as it is.
+import { formatBytes as formatByteSize } from 'reproserver/dist/contract/bytes';
 
 type Child = Node | string | null | undefined | false;
 
@@ -42,21 +45,14 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-/** `1.2 MB`-style sizes. */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) {
-    return '?';
-  }
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0
-    ? `${bytes} B`
-    : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+/**
+ * `512 bytes`, `2.0 KiB`, `1.2 MiB`: the wording of the server and its CLI (one function for
+ * both), with the count of bytes translated.
+ */
+export function formatBytes(bytes: number, trans: TranslationBundle): string {
+  return formatByteSize(bytes, {
+    bytes: count => trans._n('%1 byte', '%1 bytes', count)
+  });
 }
 
 /** `1:05` / `1:02:03` / `4.2 s` durations. */

@@ -191,5 +191,7 @@ function sizeText(
   if (size === undefined) {
     return '';
   }
-  return size === null ? trans.__('not in the package') : formatBytes(size);
+  return size === null
+    ? trans.__('not in the package')
+    : formatBytes(size, trans);
 }

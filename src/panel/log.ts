@@ -1,4 +1,5 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
+import { Signal, type ISignal } from '@lumino/signaling';
 import { initialAnsiState, parseAnsi, type IAnsiState } from '../model/ansi';
 import type { ILogChunk, RunSession } from '../model/run';
 import { button, h } from './dom';
@@ -18,7 +19,11 @@ export class LogView {
       class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-logSearch',
       placeholder: trans.__('Search the log'),
       'aria-label': trans.__('Search the log'),
-      oninput: () => this._renderAll(),
+      oninput: () => {
+        // Typed here: a plain, case-insensitive search replaces JupyterLab's query, if any.
+        this._query = null;
+        this._renderAll();
+      },
       onkeydown: (e: Event) => {
         if ((e as KeyboardEvent).key === 'Enter') {
           e.preventDefault();
@@ -83,6 +88,46 @@ export class LogView {
 
   readonly node: HTMLElement;
 
+  /** The matches changed (a new search, new output while searching, the end of a search). */
+  get matchesChanged(): ISignal<this, void> {
+    return this._matchesChanged;
+  }
+
+  /** How many matches are highlighted. */
+  get matchCount(): number {
+    return this._pre.querySelectorAll('mark').length;
+  }
+
+  /** The position of the current match among them, or null when none is current. */
+  get matchIndex(): number | null {
+    return this._matchIndex >= 0 ? this._matchIndex : null;
+  }
+
+  /** The text of the current match, or null. */
+  get currentMatchText(): string | null {
+    return this._matchIndex >= 0
+      ? (this._pre.querySelectorAll('mark')[this._matchIndex]?.textContent ??
+          null)
+      : null;
+  }
+
+  /**
+   * Highlights the matches of a query from JupyterLab's search (Ctrl+F) and makes the first one
+   * current; null ends that search. The panel's own search field is emptied meanwhile.
+   */
+  search(query: RegExp | null): void {
+    this._query = query;
+    this._search.value = '';
+    this._renderAll();
+  }
+
+  /** Makes the next (1) or previous (-1) match current; its position, or null without any. */
+  nextMatch(direction: 1 | -1): number | null {
+    this._nextMatch(direction);
+    this._matchesChanged.emit();
+    return this.matchIndex;
+  }
+
   /** The plain text of the log. */
   get text(): string {
     return (this._run?.log ?? []).map(c => c.text).join('');
@@ -105,11 +150,11 @@ export class LogView {
   }
 
   private _onAppended(_: RunSession, chunk: ILogChunk): void {
-    if (this._search.value) {
+    if (this._matcher()) {
       this._renderAll();
       return;
     }
-    this._appendChunk(chunk, '');
+    this._appendChunk(chunk, null);
     if (this._following) {
       this._scrollToEnd();
     }
@@ -119,23 +164,35 @@ export class LogView {
     this._pre.replaceChildren();
     this._states = {};
     this._lastStep = null;
-    const term = this._search.value;
+    const matcher = this._matcher();
     for (const chunk of this._run?.log ?? []) {
-      this._appendChunk(chunk, term);
+      this._appendChunk(chunk, matcher);
     }
     const marks = this._pre.querySelectorAll('mark');
     this._matchIndex = -1;
-    this._count.textContent = term
+    this._count.textContent = matcher
       ? this._trans._n('%1 match', '%1 matches', marks.length)
       : '';
-    if (term && marks.length > 0) {
+    if (matcher && marks.length > 0) {
       this._nextMatch(1);
     } else if (this._following) {
       this._scrollToEnd();
     }
+    this._matchesChanged.emit();
   }
 
-  private _appendChunk(chunk: ILogChunk, term: string): void {
+  /** What to highlight: JupyterLab's query, else the panel's field (plain text, any case). */
+  private _matcher(): RegExp | null {
+    if (this._query) {
+      return this._query;
+    }
+    const term = this._search.value;
+    return term
+      ? new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i')
+      : null;
+  }
+
+  private _appendChunk(chunk: ILogChunk, matcher: RegExp | null): void {
     if (chunk.step !== this._lastStep) {
       this._lastStep = chunk.step;
       const step = this._run?.steps.find(s => s.index === chunk.step);
@@ -157,7 +214,7 @@ export class LogView {
     });
     for (const segment of parseAnsi(chunk.text, state)) {
       const part = h('span', { class: segment.classes.join(' ') || undefined });
-      appendHighlighted(part, segment.text, term);
+      appendHighlighted(part, segment.text, matcher);
       span.append(part);
     }
     this._pre.append(span);
@@ -196,24 +253,35 @@ export class LogView {
   private _states: Record<string, IAnsiState> = {};
   private _lastStep: number | null = null;
   private _matchIndex = -1;
+  private _query: RegExp | null = null;
+  private readonly _matchesChanged = new Signal<this, void>(this);
 }
 
-/** Appends `text` to `node`, wrapping case-insensitive matches of `term` in `<mark>`. */
-function appendHighlighted(node: HTMLElement, text: string, term: string) {
-  if (!term) {
+/** Appends `text` to `node`, wrapping the matches of `matcher` in `<mark>`. */
+function appendHighlighted(
+  node: HTMLElement,
+  text: string,
+  matcher: RegExp | null
+): void {
+  if (!matcher) {
     node.append(text);
     return;
   }
-  const lower = text.toLowerCase();
-  const needle = term.toLowerCase();
+  // A global copy: its `lastIndex` walks this text only.
+  const global = new RegExp(
+    matcher.source,
+    matcher.flags.includes('g') ? matcher.flags : matcher.flags + 'g'
+  );
   let from = 0;
-  let at: number;
-  while ((at = lower.indexOf(needle, from)) !== -1) {
-    node.append(
-      text.slice(from, at),
-      h('mark', {}, text.slice(at, at + term.length))
-    );
-    from = at + term.length;
+  let match: RegExpExecArray | null;
+  while ((match = global.exec(text)) !== null) {
+    if (match[0].length === 0) {
+      // An empty match (e.g. `a*`) highlights nothing; step over it.
+      global.lastIndex++;
+      continue;
+    }
+    node.append(text.slice(from, match.index), h('mark', {}, match[0]));
+    from = match.index + match[0].length;
   }
   node.append(text.slice(from));
 }

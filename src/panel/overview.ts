@@ -15,7 +15,7 @@ export function renderOverview(
     : trans.__('unknown');
   const facts: [string, string][] = [
     [trans.__('Package'), details.name],
-    [trans.__('Size'), formatBytes(details.size)],
+    [trans.__('Size'), formatBytes(details.size, trans)],
     [
       trans.__('Format'),
       trans.__(

@@ -1,8 +1,11 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { Widget } from '@lumino/widgets';
+import type { Message } from '@lumino/messaging';
+import { TabBar, Widget } from '@lumino/widgets';
 import type { PackageSession } from '../model/package';
 import { button, h } from './dom';
+import { RunControls } from './run-controls';
 import { HistoryView } from './history';
+import type { LogView } from './log';
 import { InputsView } from './inputs';
 import {
   nextRunBackend,
@@ -13,7 +16,6 @@ import { renderIsolation } from './isolation';
 import { renderOverview } from './overview';
 import { ParametersView } from './parameters';
 import { RunView, statusLabel } from './run';
-import { CommandIDs } from '../tokens';
 
 /** What the panel asks of JupyterLab. */
 export interface IPanelServices {
@@ -38,8 +40,9 @@ export type PanelTab = 'overview' | 'parameters' | 'inputs' | 'run' | 'history';
 const TABS: PanelTab[] = ['overview', 'parameters', 'inputs', 'run', 'history'];
 
 /**
- * The ReproServer panel of one package: a header with the server's state, the run toolbar and
- * five tabs. It renders its `PackageSession` and calls its methods; it never fetches.
+ * The ReproServer panel of one package: a header with the server's state, the run controls
+ * (`RunControls`, which the document factory moves into the document's toolbar) and five tabs.
+ * It renders its `PackageSession` and calls its methods; it never fetches.
  */
 export class RpzPanel extends Widget {
   constructor(
@@ -56,20 +59,20 @@ export class RpzPanel extends Widget {
     }
     this._header = h('div', { class: 'jp-ReproServer-header' });
     this._state = h('div', { class: 'jp-ReproServer-state' });
-    this._toolbar = h('div', {
-      class: 'jp-ReproServer-toolbar jp-ReproServer-row'
-    });
-    this._tabBar = h('div', {
-      class: 'jp-ReproServer-tabs',
-      role: 'tablist',
-      'aria-label': trans.__('ReproServer sections')
-    });
+    this.controls = new RunControls(
+      session,
+      _services,
+      () => void this.runPackage()
+    );
+    this._tabBar = this._makeTabBar();
+    this._tabHost = h('div', { class: 'jp-ReproServer-tabHost' });
     this._body = h('div', { class: 'jp-ReproServer-body' });
     this.node.append(
       this._header,
       this._state,
-      this._toolbar,
-      this._tabBar,
+      // Here until a document puts them in its toolbar (`RunControls.moveTo`).
+      this.controls.node,
+      this._tabHost,
       this._body
     );
     this._runView = new RunView(session, trans, _services);
@@ -80,6 +83,14 @@ export class RpzPanel extends Widget {
     session.changed.connect(this._onSessionChanged, this);
     session.runChanged.connect(this._onRunChanged, this);
     this._render();
+  }
+
+  /** Run, Cancel, the limits…: in the document's toolbar once the factory moves them there. */
+  readonly controls: RunControls;
+
+  /** The log of the run on display, in the Run tab. */
+  get log(): LogView {
+    return this._runView.log;
   }
 
   /** The tab on display. */
@@ -107,9 +118,27 @@ export class RpzPanel extends Widget {
     this.session.runChanged.disconnect(this._onRunChanged, this);
     this._runView.dispose();
     this._historyView.dispose();
+    this.controls.dispose();
+    this._tabBar.dispose();
+    this._tabOwners.forEach(owner => owner.dispose());
     this._parametersView?.dispose();
     this.session.dispose();
     super.dispose();
+  }
+
+  /** The tab bar is a Lumino widget of its own: attached with the panel, for its events. */
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    if (!this._tabBar.isAttached) {
+      Widget.attach(this._tabBar, this._tabHost);
+    }
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    if (this._tabBar.isAttached) {
+      Widget.detach(this._tabBar);
+    }
+    super.onBeforeDetach(msg);
   }
 
   private _onSessionChanged(): void {
@@ -279,143 +308,21 @@ export class RpzPanel extends Widget {
     this._state.replaceChildren(...parts);
   }
 
-  /**
-   * Shows the toolbar's state. Its controls are made once (`_makeToolbar`) and only updated here:
-   * a limit field commits on `change`, which fires on blur, i.e. on the mousedown of the next
-   * control clicked; replacing that control there would lose the click.
-   */
   private _renderToolbar(): void {
-    const trans = this._services.trans;
-    const s = this.session;
-    const edits = s.edits;
-    if (s.phase !== 'ready' || !edits) {
-      this._toolbar.hidden = true;
-      return;
-    }
-    const bar = (this._bar ??= this._makeToolbar());
-    if (bar.edits !== edits) {
-      // Another package version was loaded: its fields start from its own limits.
-      bar.edits = edits;
-      bar.memory.value = String(edits.limits.memoryMiB);
-      bar.timeout.value = String(edits.limits.timeoutSeconds);
-    }
-    this._toolbar.hidden = false;
-    const running = s.run !== null && !s.run.finished;
-    // Never overwrite what the user is typing.
-    if (document.activeElement !== bar.memory) {
-      bar.memory.value = String(edits.limits.memoryMiB);
-    }
-    if (document.activeElement !== bar.timeout) {
-      bar.timeout.value = String(edits.limits.timeoutSeconds);
-    }
-    bar.run.disabled = running || s.busy || s.cannotRun !== null;
-    // Shortcuts load with the settings and can be changed there: asked each time.
-    const shortcut = this._services.shortcutOf?.(CommandIDs.run) ?? null;
-    bar.run.title = shortcut
-      ? trans.__(
-          'Run the package with these parameters and inputs (%1)',
-          shortcut
-        )
-      : trans.__('Run the package with these parameters and inputs');
-    bar.cancel.disabled = !running;
-    bar.changed.hidden = !edits.isChanged;
-    bar.changed.classList.toggle('jp-mod-visible', edits.isChanged);
-    bar.resetAll.disabled = !edits.isChanged;
+    this.controls.render();
   }
 
-  /** The toolbar's controls, made once per panel; they act on the session's current edits. */
-  private _makeToolbar(): IToolbarControls {
-    const trans = this._services.trans;
-    const s = this.session;
-    const limitField = (
-      label: string,
-      min: number,
-      set: (value: number) => void,
-      step?: number
-    ) => {
-      const field = h('input', {
-        type: 'number',
-        min,
-        step,
-        class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-limit',
-        'aria-label': label,
-        onchange: () => {
-          const v = Number(field.value);
-          if (v > 0) {
-            set(v);
-          }
-        }
-      });
-      return field;
-    };
-    const memory = limitField(
-      trans.__('Memory limit (MiB)'),
-      16,
-      v => s.edits?.setLimits({ memoryMiB: v }),
-      64
-    );
-    const timeout = limitField(trans.__('Time limit (seconds)'), 1, v =>
-      s.edits?.setLimits({ timeoutSeconds: v })
-    );
-    const controls: IToolbarControls = {
-      edits: null,
-      memory,
-      timeout,
-      run: button(trans.__('Run'), () => void this.runPackage(), {
-        class: 'jp-ReproServer-run-button jp-mod-accept'
-      }),
-      cancel: button(trans.__('Cancel'), () => void s.cancel(), {
-        class: 'jp-ReproServer-cancel-button'
-      }),
-      changed: h(
-        'span',
-        { class: 'jp-ReproServer-changedMark' },
-        trans.__('changed')
-      ),
-      resetAll: button(trans.__('Reset all'), () => s.edits?.resetAll(), {
-        title: trans.__('Back to the package as recorded')
-      })
-    };
-    this._toolbar.replaceChildren(
-      controls.run,
-      controls.cancel,
-      h(
-        'label',
-        { class: 'jp-ReproServer-limitLabel' },
-        trans.__('Memory'),
-        memory,
-        trans.__('MiB')
-      ),
-      h(
-        'label',
-        { class: 'jp-ReproServer-limitLabel' },
-        trans.__('Time'),
-        timeout,
-        trans.__('s')
-      ),
-      h('span', { class: 'jp-ReproServer-spacer' }),
-      controls.changed,
-      controls.resetAll,
-      button(
-        trans.__('Copy as command'),
-        () => this._services.copy(s.commandFor()),
-        {
-          title: trans.__('Copy the equivalent "reproserver run" command line')
-        }
-      )
-    );
-    return controls;
-  }
-
-  /** Shows the tabs' labels and which one is current; the tab buttons are made once. */
+  /**
+   * Shows the tabs' labels and which one is current. The tabs are made once (`_makeTabBar`) and
+   * rendered at once here, so that a click right after an edit finds the same tab in the page.
+   */
   private _renderTabs(): void {
     const trans = this._services.trans;
     const ready = this.session.phase === 'ready';
-    this._tabBar.hidden = !ready;
+    this._tabBar.node.hidden = !ready;
     if (!ready) {
       return;
     }
-    const tabs = (this._tabs ??= this._makeTabs());
     const run = this.session.run;
     const labels: Record<PanelTab, string> = {
       overview: trans.__('Overview'),
@@ -426,45 +333,55 @@ export class RpzPanel extends Widget {
         : trans.__('Run'),
       history: trans.__('History (%1)', this.session.history.length)
     };
-    for (const tab of TABS) {
-      const node = tabs[tab];
-      const current = tab === this._tab;
-      if (node.textContent !== labels[tab]) {
-        node.textContent = labels[tab];
+    TABS.forEach((tab, index) => {
+      const title = this._tabOwners[index].title;
+      if (title.label !== labels[tab]) {
+        title.label = labels[tab];
       }
-      node.classList.toggle('jp-mod-current', current);
-      node.setAttribute('aria-selected', String(current));
-      node.tabIndex = current ? 0 : -1;
-    }
+    });
+    this._tabBar.currentIndex = TABS.indexOf(this._tab);
+    // Now, not at the next frame: the tabs are in the page with their labels when this returns.
+    this._tabBar.processMessage(Widget.Msg.UpdateRequest);
   }
 
-  /** The tab buttons, in `TABS` order, with their click and arrow-key handlers. */
-  private _makeTabs(): Record<PanelTab, HTMLButtonElement> {
-    const tabs = {} as Record<PanelTab, HTMLButtonElement>;
+  /** Lumino's tab bar, one tab per section (`data-tab` names it), in `TABS` order. */
+  private _makeTabBar(): TabBar<Widget> {
+    const bar = new TabBar<Widget>({
+      orientation: 'horizontal',
+      tabsMovable: false,
+      allowDeselect: false,
+      insertBehavior: 'none',
+      removeBehavior: 'none'
+    });
+    bar.addClass('jp-ReproServer-tabs');
+    bar.contentNode.setAttribute(
+      'aria-label',
+      this._services.trans.__('ReproServer sections')
+    );
     for (const tab of TABS) {
-      tabs[tab] = h('button', {
-        type: 'button',
-        role: 'tab',
-        class: 'jp-ReproServer-tab',
-        'data-tab': tab,
-        onclick: () => this.selectTab(tab),
-        onkeydown: (e: Event) => {
-          const key = (e as KeyboardEvent).key;
-          if (key === 'ArrowRight' || key === 'ArrowLeft') {
-            e.preventDefault();
-            const i = TABS.indexOf(this._tab);
-            const next =
-              TABS[
-                (i + (key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length
-              ];
-            this.selectTab(next);
-            tabs[next].focus();
-          }
-        }
-      });
+      const owner = new Widget();
+      owner.title.dataset = { tab };
+      owner.title.className = 'jp-ReproServer-tab';
+      this._tabOwners.push(owner);
+      bar.addTab(owner.title);
     }
-    this._tabBar.replaceChildren(...TABS.map(tab => tabs[tab]));
-    return tabs;
+    bar.currentChanged.connect((_, { currentIndex }) => {
+      const tab = TABS[currentIndex];
+      if (tab && tab !== this._tab) {
+        this.selectTab(tab);
+      }
+    });
+    // The arrow keys move the focus along the tabs (Lumino's); the focused tab is shown, as the
+    // panel's tabs always did.
+    bar.contentNode.addEventListener('focusin', event => {
+      const index = [...bar.contentNode.children].findIndex(tab =>
+        tab.contains(event.target as Node)
+      );
+      if (index >= 0 && TABS[index] !== this._tab) {
+        this.selectTab(TABS[index]);
+      }
+    });
+    return bar;
   }
 
   private _renderBody(): void {
@@ -508,8 +425,9 @@ export class RpzPanel extends Widget {
 
   private _header: HTMLElement;
   private _state: HTMLElement;
-  private _toolbar: HTMLElement;
-  private _tabBar: HTMLElement;
+  private _tabBar: TabBar<Widget>;
+  private _tabHost: HTMLElement;
+  private _tabOwners: Widget[] = [];
   private _body: HTMLElement;
   private _tab: PanelTab = 'overview';
   private _overview: HTMLElement | null = null;
@@ -518,18 +436,4 @@ export class RpzPanel extends Widget {
   private _runView: RunView;
   private _historyView: HistoryView;
   private _renderedDetails: unknown = null;
-  private _bar: IToolbarControls | null = null;
-  private _tabs: Record<PanelTab, HTMLButtonElement> | null = null;
-}
-
-/** The toolbar's controls that change with the session, kept to update them in place. */
-interface IToolbarControls {
-  /** The edits the limit fields were last filled from. */
-  edits: unknown;
-  memory: HTMLInputElement;
-  timeout: HTMLInputElement;
-  run: HTMLButtonElement;
-  cancel: HTMLButtonElement;
-  changed: HTMLElement;
-  resetAll: HTMLButtonElement;
 }

@@ -65,6 +65,11 @@ export class RunView {
 
   readonly node: HTMLElement;
 
+  /** The log of the run on display (JupyterLab's search looks into it). */
+  get log(): LogView {
+    return this._log;
+  }
+
   dispose(): void {
     clearInterval(this._timer);
     this._session.runChanged.disconnect(this._onRunChanged, this);
@@ -207,14 +212,14 @@ export class RunView {
         text = trans.__(
           'Building the image: %1, %2 of %3',
           phase,
-          formatBytes(b.bytes),
-          formatBytes(b.totalBytes)
+          formatBytes(b.bytes, trans),
+          formatBytes(b.totalBytes, trans)
         );
       } else {
         text = trans.__(
           'Building the image: %1, %2',
           phase,
-          formatBytes(b.bytes)
+          formatBytes(b.bytes, trans)
         );
       }
     }
@@ -310,7 +315,7 @@ export class RunView {
           {},
           o.kind === 'declared' ? trans.__('declared') : trans.__('changed')
         ),
-        h('td', { class: 'jp-ReproServer-size' }, formatBytes(o.size))
+        h('td', { class: 'jp-ReproServer-size' }, formatBytes(o.size, trans))
       );
     });
     const parts: (HTMLElement | string)[] = [h('h3', {}, trans.__('Outputs'))];

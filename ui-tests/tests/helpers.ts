@@ -48,12 +48,15 @@ export async function openInFileBrowser(
   return waitForPanel(page);
 }
 
-/** The ReproServer panel, once it shows the package's command lines. */
+/**
+ * The ReproServer document of a package (its toolbar, with Run, Cancel and the limits, and the
+ * panel below it), once the panel shows the package's command lines.
+ */
 export async function waitForPanel(
   page: IJupyterLabPageFixture,
   timeout = 30000
 ): Promise<Locator> {
-  const panel = page.locator('.jp-ReproServer-panel');
+  const panel = page.locator('.jp-ReproServer-document');
   await expect(panel.locator('.jp-ReproServer-cmdline').first()).toBeVisible({
     timeout
   });

@@ -124,7 +124,7 @@ test.describe('ReproServer panel', () => {
     const slot = panel.locator('[data-input="arg2"]');
     // The original file's packed size (words.txt: well under a kilobyte).
     await expect(slot.locator('.jp-ReproServer-inputSize')).toHaveText(
-      /^\d+ B$/
+      /^\d+ bytes?$/
     );
     await slot.getByRole('button', { name: 'Choose from workspace…' }).click();
     // JupyterLab's own file dialog: into the test's folder, pick the file.
@@ -191,7 +191,7 @@ test.describe('ReproServer panel', () => {
       );
       await page.filebrowser.openDirectory(folder);
       await page.filebrowser.open(name);
-      const panel = page.locator('.jp-ReproServer-panel:visible');
+      const panel = page.locator('.jp-ReproServer-document:visible');
       expect(await runToEnd(panel)).toBe('Succeeded');
       await page.menu.clickMenuItem('File>Close All Tabs');
       await page.contents.deleteDirectory(folder);

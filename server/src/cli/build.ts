@@ -6,6 +6,7 @@
 import type { Writable } from 'node:stream';
 import type { BuildEvent, BuildOptions, BuildPhase } from '../build';
 import type * as BuildModule from '../build';
+import { formatBytes } from '../contract/bytes';
 import { errorMessage } from '../describe';
 import { loadConfig } from '../config';
 import { argsOrExit, lastValues } from './args';
@@ -17,10 +18,6 @@ export { BUILD_USAGE };
 export interface BuildIo {
   stdout: Pick<Writable, 'write'>;
   stderr: Pick<Writable, 'write'> & { isTTY?: boolean };
-}
-
-function megabytes(bytes: number): string {
-  return (bytes / 1e6).toFixed(1);
 }
 
 /** Human progress on stderr: a self-rewriting line on a terminal, a line a second otherwise. */
@@ -51,10 +48,10 @@ function humanReporter(stderr: BuildIo['stderr']): (event: BuildEvent) => void {
       case 'progress': {
         const now = Date.now();
         const total =
-          event.totalBytes > 0 ? ` / ${megabytes(event.totalBytes)}` : '';
+          event.totalBytes > 0 ? ` / ${formatBytes(event.totalBytes)}` : '';
         const entries =
           event.phase === 'building' ? `, ${event.entries} entries` : '';
-        const text = `  ${event.phase}: ${megabytes(event.bytes)}${total} MB${entries}`;
+        const text = `  ${event.phase}: ${formatBytes(event.bytes)}${total}${entries}`;
         if (stderr.isTTY) {
           stderr.write(`\r${text}\x1b[K`);
           open = true;

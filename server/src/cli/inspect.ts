@@ -6,7 +6,8 @@
  */
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
-import { errorMessage, formatBytes } from '../describe';
+import { formatBytes } from '../contract/bytes';
+import { errorMessage } from '../describe';
 // The error and model modules only: the `../rpz` index loads the parsers (YAML, SQLite), which
 // run in the reader process, not here.
 import { RpzError } from '../rpz/errors';
