@@ -65,6 +65,25 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' }
   },
   {
+    // The panel takes the server's code through its one entry, `reproserver/contract`, never
+    // through build paths (a stale build, a server-only module in the browser bundle).
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    ignores: ['src/**/__tests__/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['reproserver/*', '!reproserver/contract', '**/server/src/**'],
+              message: "Import the server's shared code from 'reproserver/contract'."
+            }
+          ]
+        }
+      ]
+    }
+  },
+  {
     // The server is not a JupyterLab extension: Jupyter's UI rules do not apply there.
     files: ['server/**', 'bench/**'],
     rules: {

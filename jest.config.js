@@ -14,6 +14,10 @@ module.exports = {
   testEnvironment: 'jsdom',
   roots: ['<rootDir>/src'],
   testMatch: ['**/__tests__/**/*.spec.ts'],
+  // The server's shared entry from its sources, not its build: a stale dist/ cannot pass.
+  moduleNameMapper: {
+    '^reproserver/contract$': '<rootDir>/server/src/contract/index.ts'
+  },
   transform: {
     '^.+\\.[tj]sx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
     '^.+\\.svg$': '<rootDir>/testutils/svg-transform.js'

@@ -2,7 +2,7 @@
  * @jest-environment node
  */
 import { ServerConnection } from '@jupyterlab/services';
-import type { ApiErrorBody } from 'reproserver/dist/api/wire';
+import type { ApiErrorBody } from 'reproserver/contract';
 import { ReproServerClient, ReproServerError } from '../api/client';
 
 /** Jupyter connection settings whose fetch records the URLs and answers from a table. */

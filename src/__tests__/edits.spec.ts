@@ -6,7 +6,7 @@ import {
   fieldsFromParameters,
   itemFromValue
 } from '../model/edits';
-import { splitCommandLine } from 'reproserver/dist/runs/cmdline';
+import { splitCommandLine } from 'reproserver/contract';
 import { packageDetails } from './fixtures';
 
 function model(): EditsModel {

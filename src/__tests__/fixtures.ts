@@ -2,7 +2,8 @@
  * Test data shaped like the companion server's answers for the shell-pipeline example
  * (`sh wordfreq.sh words.txt 3`), and fakes of the client and its WebSocket.
  */
-import { packageParameters } from 'reproserver/dist/rpz/parameters';
+// From the sources: a server function the panel does not ship (it needs node:path).
+import { packageParameters } from '../../server/src/rpz/parameters';
 import type {
   BackendsResponse,
   PackageDetails,
@@ -10,7 +11,7 @@ import type {
   RunEvent,
   RunEventMessage,
   RunRecord
-} from 'reproserver/dist/api/wire';
+} from 'reproserver/contract';
 import type { IEventSocket } from '../api/client';
 
 export const SHA = 'a'.repeat(64);

@@ -3,7 +3,7 @@ import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import type { ReproServerClient } from '../api/client';
 import { ReproServerError } from '../api/client';
-import type { BackendIsolation } from 'reproserver/dist/api/wire';
+import type { BackendIsolation } from 'reproserver/contract';
 import { ConsentMemory, type IConsentRequest } from '../model/consent';
 import { PackageSession } from '../model/package';
 import { RpzPanel, type IPanelServices } from '../panel/panel';

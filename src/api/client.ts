@@ -1,24 +1,22 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-import type {
-  ApiErrorBody,
-  BackendsResponse,
-  BuildStatus,
-  CreateRunRequest,
-  ErrorCode,
-  HealthResponse,
-  PackageDetails,
-  PackageSummary,
-  RunList,
-  RunRecord,
-  SaveOutputsResponse,
-  UploadResponse,
-  VersionResponse
-} from 'reproserver/dist/api/wire';
 import {
+  type ApiErrorBody,
+  type BackendsResponse,
+  type BuildStatus,
+  type CreateRunRequest,
+  type ErrorCode,
+  type HealthResponse,
+  type PackageDetails,
+  type PackageSummary,
+  type RunList,
+  type RunRecord,
+  type SaveOutputsResponse,
+  type UploadResponse,
+  type VersionResponse,
   EVENTS_SOCKET_PROTOCOL,
   EVENTS_SOCKET_TOKEN_PREFIX
-} from 'reproserver/dist/api/wire';
+} from 'reproserver/contract';
 import { PROXY_NAME } from '../tokens';
 
 /**

@@ -1,5 +1,5 @@
 import { Signal, type ISignal } from '@lumino/signaling';
-import type { RunEventMessage } from 'reproserver/dist/api/wire';
+import type { RunEventMessage } from 'reproserver/contract';
 import type { IEventSocket } from './client';
 
 /** Whether the live log is connected. */

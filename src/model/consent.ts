@@ -1,13 +1,11 @@
-import type {
-  BackendName,
-  BackendStatus,
-  BackendsResponse
-} from 'reproserver/dist/api/wire';
 import {
+  type BackendName,
+  type BackendStatus,
+  type BackendsResponse,
   exposuresOf,
   needsConsent,
   type Exposure
-} from 'reproserver/dist/backends/exposure';
+} from 'reproserver/contract';
 import type { BackendChoice } from '../tokens';
 
 /** What the user is asked before a run on a backend that isolates less than files + network. */

@@ -3,19 +3,18 @@ import {
   nullTranslator,
   type TranslationBundle
 } from '@jupyterlab/translation';
-import type {
-  PackageModel,
-  RunEdits,
-  RunLimits,
-  RunParameters
-} from 'reproserver/dist/api/wire';
-import type { InputSource, StepEdit } from 'reproserver/dist/runs/edits';
 import {
+  type PackageModel,
+  type RunEdits,
+  type RunLimits,
+  type RunParameters,
+  type InputSource,
+  type StepEdit,
   joinCommandLine,
   quoteWord,
-  splitCommandLine
-} from 'reproserver/dist/runs/cmdline';
-import type { ArgParameter } from 'reproserver/dist/rpz/parameters';
+  splitCommandLine,
+  type ArgParameter
+} from 'reproserver/contract';
 
 export type { InputSource };
 

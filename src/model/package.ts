@@ -8,7 +8,7 @@ import type {
   PackageDetails,
   RunRecord,
   SaveOutputsResponse
-} from 'reproserver/dist/api/wire';
+} from 'reproserver/contract';
 import { ReproServerError, type ReproServerClient } from '../api/client';
 import { RunEventStream, type StreamState } from '../api/events';
 import { EditsModel, commandForEdits, type EditableLimits } from './edits';

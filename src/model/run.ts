@@ -1,20 +1,17 @@
 import { Signal, type ISignal } from '@lumino/signaling';
-import type {
-  BuildEvent,
-  OutputRecord,
-  RunEvent,
-  RunEventMessage,
-  RunRecord,
-  RunStatus
-} from 'reproserver/dist/api/wire';
-// Pure modules of the server, bundled as they are.
-import { FINAL_STATUSES } from 'reproserver/dist/runs/events';
 import {
+  type BuildEvent,
+  type OutputRecord,
+  type RunEvent,
+  type RunEventMessage,
+  type RunRecord,
+  type RunStatus,
+  FINAL_STATUSES,
   applyRunEvent,
   startSummary,
   type RunSummary,
   type StepSummary
-} from 'reproserver/dist/runs/summary';
+} from 'reproserver/contract';
 
 /** Statuses after which nothing more happens: the server's own list, so both sides agree. */
 export { FINAL_STATUSES };

@@ -1,7 +1,7 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
-import type { Exposure } from 'reproserver/dist/backends/exposure';
+import type { Exposure } from 'reproserver/contract';
 import type { ConsentPrompt } from '../model/consent';
 import { h } from './dom';
 

@@ -1,7 +1,7 @@
 /** Small DOM helpers for the panel's views (plain DOM, no framework). */
 import type { TranslationBundle } from '@jupyterlab/translation';
 // A pure module of the server, bundled as it is.
-import { formatBytes as formatByteSize } from 'reproserver/dist/contract/bytes';
+import { formatBytes as formatByteSize } from 'reproserver/contract';
 
 type Child = Node | string | null | undefined | false;
 

@@ -1,6 +1,5 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import type { RunEdits } from 'reproserver/dist/api/wire';
-import { joinCommandLine } from 'reproserver/dist/runs/cmdline';
+import { type RunEdits, joinCommandLine } from 'reproserver/contract';
 import type { PackageSession } from '../model/package';
 import { button, h } from './dom';
 import { statusLabel } from './run';

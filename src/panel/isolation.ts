@@ -1,5 +1,5 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import type { BackendIsolation } from 'reproserver/dist/api/wire';
+import type { BackendIsolation } from 'reproserver/contract';
 import { h } from './dom';
 
 /**

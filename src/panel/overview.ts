@@ -1,6 +1,5 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import type { PackageDetails } from 'reproserver/dist/api/wire';
-import { joinCommandLine } from 'reproserver/dist/runs/cmdline';
+import { type PackageDetails, joinCommandLine } from 'reproserver/contract';
 import { formatBytes, h } from './dom';
 
 /** The package at a glance: facts, warnings, steps, files and provenance. */

@@ -1,5 +1,5 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import type { PackageModel } from 'reproserver/dist/api/wire';
+import type { PackageModel } from 'reproserver/contract';
 import {
   fieldValue,
   itemFromValue,
