@@ -75,8 +75,13 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['reproserver/*', '!reproserver/contract', '**/server/src/**'],
-              message: "Import the server's shared code from 'reproserver/contract'."
+              group: [
+                'reproserver/*',
+                '!reproserver/contract',
+                '**/server/src/**'
+              ],
+              message:
+                "Import the server's shared code from 'reproserver/contract'."
             }
           ]
         }

@@ -17,15 +17,7 @@ export {
   type RunSummary,
   type StepSummary
 } from '../runs/summary';
-export {
-  exposuresOf,
-  needsConsent,
-  type Exposure
-} from '../backends/exposure';
+export { exposuresOf, needsConsent, type Exposure } from '../backends/exposure';
 export type { InputSource, StepEdit } from '../runs/edits';
-export {
-  joinCommandLine,
-  quoteWord,
-  splitCommandLine
-} from '../runs/cmdline';
+export { joinCommandLine, quoteWord, splitCommandLine } from '../runs/cmdline';
 export type { ArgParameter } from '../rpz/parameters';
