@@ -41,3 +41,20 @@ export function stoppedBy(
         : 'The run was cancelled.'
   };
 }
+
+/**
+ * Why a run was stopped from outside its steps: its time limit, the user, or a limit a backend
+ * watches itself (a sentence: "The run used more than its disk limit…").
+ */
+export type Ending = 'timed-out' | 'cancelled' | { reason: string };
+
+/** The result of a run stopped for `ending` while step `position` ran (or was about to). */
+export function stoppedFor(
+  ending: Ending,
+  plan: RunPlan,
+  position: number
+): RunResult {
+  return typeof ending === 'string'
+    ? stoppedBy(ending, plan, position)
+    : { status: 'failed', failedStep: position, reason: ending.reason };
+}

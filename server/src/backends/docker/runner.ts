@@ -15,13 +15,15 @@
  * as the largest file a process may write), open files per process (`REPROSERVER_OPEN_FILES`,
  * default 4096). Capabilities that experiments do not need are dropped from the container; a
  * non-root step keeps none at all (the helper drops them before it runs the step).
+ *
+ * The run's sequence (events, statuses, stops, cleanup) is the shared one of `common/lifecycle.ts`;
+ * this file supplies what Docker does at each point of it (`dockerParts`).
  */
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import type { RunEvent } from '../../runs/events';
 import type { InputPlacement } from '../../runs/plan';
-import { stepFailed, stoppedBy } from '../common/endings';
-import { LogBudget } from '../common/log-budget';
+import { stepFailed } from '../common/endings';
+import { runLifecycle, type RunParts } from '../common/lifecycle';
 import {
   openFileInput,
   type RunBackendOptions,
@@ -34,7 +36,6 @@ import { HELPER } from './layout';
 import { collectOutputs } from './outputs';
 import type { StreamName } from './frames';
 import { followStep, runStep, wasStarted } from './step-exec';
-import { errorMessage } from '../../describe';
 
 /**
  * Capabilities of Docker's default set that experiments do not need: creating device nodes, raw
@@ -78,80 +79,95 @@ export type DockerRunResult = RunResult;
 export async function runOnDocker(
   options: DockerRunOptions
 ): Promise<DockerRunResult> {
-  const { plan, onEvent, signal } = options;
-  let container = options.reattach?.container;
-  let ending: 'timed-out' | 'cancelled' | { diskBytes: number } | undefined;
-  const stopFollowing = new AbortController();
-  const kill = (why: NonNullable<typeof ending>): void => {
-    ending ??= why;
-    stopFollowing.abort();
-    void container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-  };
-  const onAbort = (): void => kill('cancelled');
-  signal?.addEventListener('abort', onAbort);
-  let timer: NodeJS.Timeout | undefined;
-  let disk: DiskWatch | undefined;
-  let result: DockerRunResult;
-  try {
-    if (signal?.aborted) {
-      return finish(onEvent, { status: 'cancelled' });
-    }
-    if (container) {
-      const old = await olderRun(container);
-      if (old) {
-        return finish(onEvent, old);
-      }
-    } else {
-      container = await createContainer(options);
-      if (signal?.aborted) {
-        return finish(onEvent, { status: 'cancelled' });
-      }
-      await container.start();
-    }
-    onEvent({ type: 'status', time: Date.now(), status: 'running' });
-    const startedAt = options.reattach?.startedAt ?? Date.now();
-    timer = setTimeout(
-      () => kill('timed-out'),
-      Math.max(0, startedAt + plan.limits.timeoutSeconds * 1000 - Date.now())
-    );
-    disk = new DiskWatch(container, diskBytes(options), used =>
-      kill({ diskBytes: used })
-    );
-    result = await runSteps(options, container, stopFollowing.signal);
-    disk.stop();
-    if (ending === 'timed-out' || ending === 'cancelled') {
-      result = stoppedBy(ending, plan, result.failedStep ?? 0);
-    } else if (ending) {
-      result = {
-        status: 'failed',
-        failedStep: result.failedStep ?? 0,
-        reason: `The run used more than its disk limit of ${plan.limits.diskMiB} MiB (${Math.ceil(ending.diskBytes / 1024 ** 2)} MiB written); raise limits.diskMiB if it needs more.`
-      };
-    }
-    clearTimeout(timer);
-    if (result.status !== 'cancelled' && result.status !== 'error') {
-      await collectOutputs(container, plan, options.sink, onEvent);
-    }
-  } catch (error) {
-    result =
-      ending === 'timed-out' || ending === 'cancelled'
-        ? { status: ending }
-        : { status: 'error', reason: `Docker failed: ${describe(error)}` };
-  } finally {
-    clearTimeout(timer);
-    disk?.stop();
-    signal?.removeEventListener('abort', onAbort);
-    await container?.remove({ force: true, v: true }).catch(() => undefined);
-  }
-  return finish(onEvent, result);
+  return runLifecycle(options, dockerParts(options));
 }
 
-function finish(
-  onEvent: (event: RunEvent) => void,
-  result: DockerRunResult
-): DockerRunResult {
-  onEvent({ type: 'end', time: Date.now(), ...result });
-  return result;
+/** What a run on Docker does at each point of the shared lifecycle (`common/lifecycle.ts`). */
+function dockerParts(options: DockerRunOptions): RunParts {
+  const { docker, plan, signal } = options;
+  let container = options.reattach?.container;
+  // After a restart, steps are asked whether they started until one did not: later ones did not.
+  let maybeStarted = options.reattach !== undefined;
+  return {
+    name: 'Docker',
+    async prepare() {
+      if (container) {
+        const old = await olderRun(container);
+        return old
+          ? { ready: false, result: old }
+          : { ready: true, startedAt: options.reattach?.startedAt };
+      }
+      container = await createContainer(options);
+      if (signal?.aborted) {
+        return { ready: false, result: { status: 'cancelled' } };
+      }
+      await container.start();
+      return { ready: true };
+    },
+    watch(kill) {
+      const disk = new DiskWatch(container!, diskBytes(options), used =>
+        kill({
+          reason: `The run used more than its disk limit of ${plan.limits.diskMiB} MiB (${Math.ceil(used / 1024 ** 2)} MiB written); raise limits.diskMiB if it needs more.`
+        })
+      );
+      return { stop: () => disk.stop() };
+    },
+    async placeInputs(position, inputs) {
+      maybeStarted &&= await wasStarted(container!, position);
+      if (!maybeStarted) {
+        await placeInputs(
+          container!,
+          inputs,
+          options.openInput ?? openFileInput
+        );
+      }
+    },
+    async runStep({ position, step, stdout, stderr, logRoom, stop }) {
+      const follow = {
+        docker,
+        container: container!,
+        position,
+        // One byte past what the log may still keep, so that we see it overflow.
+        keepBytes: logRoom + 1,
+        signal: stop,
+        onFrame: (stream: StreamName, bytes: Buffer) =>
+          (stream === 'stdout' ? stdout : stderr).write(bytes)
+      };
+      // A step started by a server that stopped is not run again: `runStep` finds its claim and
+      // follows it; in a container that stopped meanwhile, only its files are left to read.
+      const end =
+        maybeStarted && !(await isRunning(container!))
+          ? await followStep(follow)
+          : await runStep({ ...follow, step });
+      if (end.kind === 'stopped') {
+        return { lost: { status: 'cancelled', failedStep: position } };
+      }
+      if (end.kind === 'lost') {
+        // Re-attached after a restart: what stopped it happened while no server was watching.
+        return {
+          lost: {
+            status: options.reattach ? 'interrupted' : 'error',
+            failedStep: position,
+            reason: `Step ${position} (${step.id}) ended without an exit code: ${end.reason}.`
+          }
+        };
+      }
+      return { exitCode: end.exitCode };
+    },
+    async stepFailed(position, { exitCode }) {
+      const oom = exitCode === 137 && (await wasOomKilled(docker, container!));
+      return stepFailed(plan, position, exitCode, oom);
+    },
+    async collectOutputs() {
+      await collectOutputs(container!, plan, options.sink, options.onEvent);
+    },
+    interrupt() {
+      void container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+    },
+    async cleanup() {
+      await container?.remove({ force: true, v: true }).catch(() => undefined);
+    }
+  };
 }
 
 function diskBytes(options: DockerRunOptions): number {
@@ -181,83 +197,6 @@ export async function startedByOlderVersion(
 ): Promise<boolean> {
   const info = await container.inspect();
   return info.Config.Labels?.[STEP_CONTROL_LABEL] !== STEP_CONTROL;
-}
-
-/**
- * Each step in turn: started unless it already was (a re-attached run), then followed to its
- * end. The result names the step that ended the run; `failedStep` is where it stopped when
- * `stop` aborts.
- */
-async function runSteps(
-  options: DockerRunOptions,
-  container: Docker.Container,
-  stop: AbortSignal
-): Promise<RunResult> {
-  const { docker, plan, onEvent } = options;
-  const log = new LogBudget(plan.limits.logBytes, onEvent);
-  // After a restart, steps are asked whether they started until one did not: later ones did not.
-  let maybeStarted = options.reattach !== undefined;
-  for (let position = 0; position < plan.steps.length; position++) {
-    const step = plan.steps[position];
-    // One byte past what the log may still keep, so that we see it overflow.
-    const keepBytes = plan.limits.logBytes - log.used + 1;
-    maybeStarted &&= await wasStarted(container, position);
-    if (!maybeStarted) {
-      const inputs = plan.inputs.filter(input => input.beforeStep === position);
-      await placeInputs(container, inputs, options.openInput ?? openFileInput);
-    }
-    const started = Date.now();
-    onEvent({
-      type: 'step-start',
-      time: started,
-      step: position,
-      id: step.id,
-      argv: step.argv
-    });
-    const stdout = log.pump(position, 'stdout');
-    const stderr = log.pump(position, 'stderr');
-    const follow = {
-      docker,
-      container,
-      position,
-      keepBytes,
-      signal: stop,
-      onFrame: (stream: StreamName, bytes: Buffer) =>
-        (stream === 'stdout' ? stdout : stderr).write(bytes)
-    };
-    // A step started by a server that stopped is not run again: `runStep` finds its claim and
-    // follows it; in a container that stopped meanwhile, only its files are left to read.
-    const end =
-      maybeStarted && !(await isRunning(container))
-        ? await followStep(follow)
-        : await runStep({ ...follow, step });
-    stdout.flush();
-    stderr.flush();
-    if (end.kind === 'stopped') {
-      return { status: 'cancelled', failedStep: position };
-    }
-    if (end.kind === 'lost') {
-      // Re-attached after a restart: what stopped it happened while no server was watching.
-      return {
-        status: options.reattach ? 'interrupted' : 'error',
-        failedStep: position,
-        reason: `Step ${position} (${step.id}) ended without an exit code: ${end.reason}.`
-      };
-    }
-    onEvent({
-      type: 'step-end',
-      time: Date.now(),
-      step: position,
-      exitCode: end.exitCode,
-      durationMs: Date.now() - started
-    });
-    if (end.exitCode !== 0) {
-      const oom =
-        end.exitCode === 137 && (await wasOomKilled(docker, container));
-      return stepFailed(plan, position, end.exitCode, oom);
-    }
-  }
-  return { status: 'succeeded' };
 }
 
 async function isRunning(container: Docker.Container): Promise<boolean> {
@@ -362,12 +301,4 @@ async function wasOomKilled(
     }
   );
   return /^\d{1,9}\n$/.test(text) && Number(text) > 0;
-}
-
-function describe(error: unknown): string {
-  const message = errorMessage(error);
-  return message
-    .replace(/^\(HTTP code \d+\)\s*/, '')
-    .replace(/^Error: /, '')
-    .trim();
 }

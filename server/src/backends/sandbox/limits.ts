@@ -240,7 +240,7 @@ async function killAll(dir: string): Promise<void> {
 }
 
 /** The launcher prefix that puts the process into the cgroup before it starts the sandbox. */
-export function cgroupLauncher(group: RunCgroup): {
+export function cgroupLauncher(group: { dirs: readonly string[] }): {
   argv: string[];
   env: Record<string, string>;
 } {
@@ -276,9 +276,41 @@ export async function rlimitLauncher(
   mode: LimitsMode = 'rlimit',
   runUid: number = process.getuid?.() ?? 0
 ): Promise<string[]> {
-  const own = await ownHardLimits();
+  return rlimitArgv(await rlimitFacts(prlimit, limits, mode, runUid));
+}
+
+/** What the `prlimit` launcher depends on, gathered by `rlimitFacts`. */
+export interface RlimitFacts {
+  prlimit: string;
+  limits: Pick<RunLimits, 'diskMiB' | 'memoryMiB' | 'pids'>;
+  mode: LimitsMode;
+  /** This process's hard limits that are not unlimited, by `/proc/self/limits` name. */
+  hardLimits: ReadonlyMap<string, number>;
+  /** Processes the steps' user already runs (rlimit mode only: RLIMIT_NPROC counts them). */
+  tasks: number;
+}
+
+/** Reads what `rlimitArgv` needs: this process's hard limits, the user's running tasks. */
+export async function rlimitFacts(
+  prlimit: string,
+  limits: RunLimits,
+  mode: LimitsMode = 'rlimit',
+  runUid: number = process.getuid?.() ?? 0
+): Promise<RlimitFacts> {
+  return {
+    prlimit,
+    limits,
+    mode,
+    hardLimits: await ownHardLimits(),
+    tasks: mode === 'rlimit' ? await tasksOfUser(runUid) : 0
+  };
+}
+
+/** The `prlimit` prefix of `rlimitLauncher`, from its facts (pure). */
+export function rlimitArgv(facts: RlimitFacts): string[] {
+  const { prlimit, limits, mode, hardLimits } = facts;
   const cap = (name: string, value: number): number =>
-    Math.min(value, own.get(name) ?? Infinity);
+    Math.min(value, hardLimits.get(name) ?? Infinity);
   const fileBytes = cap('file size', Math.floor(limits.diskMiB * 1024 * 1024));
   const nofileHard = cap('open files', OPEN_FILES_LIMIT.hard);
   const nofileSoft = Math.min(OPEN_FILES_LIMIT.soft, nofileHard);
@@ -292,7 +324,7 @@ export async function rlimitLauncher(
       'address space',
       Math.floor(limits.memoryMiB * 1024 * 1024)
     );
-    const nproc = cap('processes', limits.pids + (await tasksOfUser(runUid)));
+    const nproc = cap('processes', limits.pids + facts.tasks);
     argv.push(`--as=${memory}:${memory}`, `--nproc=${nproc}:${nproc}`);
   }
   return [...argv, '--'];

@@ -1,42 +1,21 @@
 /**
- * The command line of one sandbox step: bubblewrap or proot around the helper, with the run's
- * confinement, its ids (a mapped user namespace, or the emulation supervisor) and its limits
- * launcher (`runner.ts` runs it).
+ * The I/O around one sandbox step's command line: writes the owners file the supervisor of
+ * emulated ids reads, makes proot's /dev/shm folder and reads the limits' facts, then asks the
+ * pure `stepArgv` (`step-argv.ts`) for the command line itself (`runner.ts` runs it).
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunPlan, StepPlan } from '../../runs/plan';
-import { bwrapCapabilityArgs } from './capabilities';
-import {
-  BWRAP_NAMESPACES,
-  BWRAP_NO_NESTED_USERNS,
-  type SandboxStatus
-} from './detect';
-import {
-  PROOT_DEVICES,
-  prootConfinement,
-  stepConfinementArgs
-} from './confine';
-import {
-  PROOT_UNDER_SUPERVISOR_ENV,
-  filterArgs,
-  ownersFile,
-  supervisorArgv,
-  type OwnedPath
-} from './emulated-ids';
-import { UserNamespace, helperAs, mappedCapabilityArgs } from './identity';
-import {
-  RunCgroup,
-  cgroupLauncher,
-  rlimitLauncher,
-  type LimitsMode
-} from './limits';
-import { OverlayTree } from './overlay';
-import { dropPrivilegesArgv, type RunUser } from './run-user';
+import type { SandboxStatus } from './detect';
+import { ownersFile, type OwnedPath } from './emulated-ids';
+import type { UserNamespace } from './identity';
+import { rlimitFacts, type RunCgroup, type LimitsMode } from './limits';
+import type { OverlayTree } from './overlay';
+import type { RunUser } from './run-user';
+import { HELPER, stepArgv, type StepArgv } from './step-argv';
 
-/** Where the helper is inside every sandbox. */
-export const HELPER = '/.reproserver/rpz-exec';
+export { HELPER };
 
 export interface StepContext {
   sandbox: SandboxStatus;
@@ -69,9 +48,6 @@ export interface Emulation {
   reported: OwnedPath[];
 }
 
-/** Where a bubblewrap step finds the owners file. */
-const OWNERS_IN_SANDBOX = '/.reproserver/ids-owners';
-
 /** Writes the owners file for the next step: recorded owners, then what earlier steps reported. */
 export async function writeOwners(
   runDir: string,
@@ -87,9 +63,6 @@ export async function writeOwners(
   return path;
 }
 
-/** Size of a bubblewrap step's /dev/shm: Docker's default. */
-const SHM_BYTES = 64 * 1024 * 1024;
-
 /** The folder a proot run gets as /dev/shm (on disk: its disk use is measured with the tree's). */
 export function prootShm(runDir: string): string {
   return join(runDir, 'shm');
@@ -100,162 +73,49 @@ export function prootTmp(runDir: string): string {
   return join(runDir, 'tmp');
 }
 
-/** The command line that runs one step in the sandbox, with the environment to start it with. */
+/** The command line that runs one step in the sandbox, after the files it needs are made. */
 export async function stepCommand(
   context: StepContext,
   step: StepPlan
-): Promise<{ argv: string[]; env: Record<string, string> }> {
-  const { sandbox, helper, root, plan } = context;
-  const environ = Object.entries(step.environ).map(
-    ([name, value]) => `${name}=${value}`
-  );
-  const { emulation } = context;
-  const exec = [
-    HELPER,
-    'run',
-    // The filter of emulated ids goes first (`emulated-ids.ts`).
-    ...(emulation ? filterArgs(sandbox.mechanism!) : []),
-    // Landlock and seccomp, applied by the helper right before the program (`confine.ts`).
-    ...stepConfinementArgs(sandbox),
-    step.binary ?? '-',
-    String(environ.length),
-    ...environ,
-    '--',
-    ...step.argv
-  ];
-  let argv: string[];
-  let env: Record<string, string> = {};
-  const owners = emulation ? await writeOwners(context.runDir, emulation) : '';
-  const supervised = (
-    helperPath: string,
-    ownersPath: string,
-    command: string[]
-  ): string[] =>
-    emulation
-      ? supervisorArgv(
-          helperPath,
-          {
-            uid: step.uid,
-            gid: step.gid,
-            common: emulation.common,
-            sinceMs: emulation.sinceMs,
-            owners: ownersPath
-          },
-          command
+): Promise<StepArgv> {
+  const { sandbox, emulation, runUser, runDir } = context;
+  const owners = emulation ? await writeOwners(runDir, emulation) : '';
+  if (sandbox.mechanism === 'proot' && !runUser) {
+    // A run of its own user got its folder when the run was handed over (`runner.ts`).
+    await mkdir(prootShm(runDir), { recursive: true, mode: 0o1777 });
+  }
+  return stepArgv({
+    sandbox,
+    helper: context.helper,
+    hostname: context.plan.hostname,
+    root: context.root,
+    step,
+    overlay: context.overlay && {
+      merged: context.overlay.merged,
+      enter: context.overlay.enter()
+    },
+    ids: context.ids && { enter: context.ids.enter() },
+    emulation: emulation && {
+      common: emulation.common,
+      sinceMs: emulation.sinceMs,
+      owners
+    },
+    proot:
+      sandbox.mechanism === 'proot'
+        ? {
+            shm: prootShm(runDir),
+            tmpDir: runUser ? prootTmp(runDir) : tmpdir()
+          }
+        : undefined,
+    runUser,
+    rlimit: sandbox.prlimit
+      ? await rlimitFacts(
+          sandbox.prlimit,
+          context.plan.limits,
+          context.limitsMode,
+          runUser?.uid
         )
-      : command;
-  if (sandbox.mechanism === 'bwrap') {
-    const { ids } = context;
-    argv = [
-      sandbox.program!,
-      // In a mapped namespace (`identity.ts`): no namespace of bubblewrap's own; the helper
-      // becomes the step's user, and the namespace forbids nested ones.
-      ...(ids
-        ? BWRAP_NAMESPACES.filter(option => option !== '--unshare-user')
-        : BWRAP_NAMESPACES),
-      '--hostname',
-      plan.hostname,
-      ...(ids ? [] : ['--uid', String(step.uid), '--gid', String(step.gid)]),
-      '--bind',
-      context.overlay ? context.overlay.merged : root,
-      '/',
-      '--proc',
-      '/proc',
-      '--dev',
-      '/dev',
-      // Its own /dev/shm, of Docker's default size (a tmpfs in memory: bounded), and a read-only
-      // /dev around it: a root step could otherwise fill /dev's unbounded tmpfs.
-      '--perms',
-      '1777',
-      '--size',
-      String(SHM_BYTES),
-      '--tmpfs',
-      '/dev/shm',
-      '--remount-ro',
-      '/dev',
-      '--ro-bind-try',
-      '/sys',
-      '/sys',
-      '--ro-bind',
-      helper,
-      HELPER,
-      ...(emulation ? ['--ro-bind', owners, OWNERS_IN_SANDBOX] : []),
-      '--chdir',
-      step.workingdir,
-      '--clearenv',
-      ...(ids
-        ? mappedCapabilityArgs(step.uid, bwrapCapabilityArgs(step.uid))
-        : bwrapCapabilityArgs(step.uid)),
-      ...(sandbox.disableUserns && !ids ? BWRAP_NO_NESTED_USERNS : []),
-      '--',
-      ...(ids
-        ? helperAs(exec, step)
-        : supervised(HELPER, OWNERS_IN_SANDBOX, exec))
-    ];
-    if (context.overlay) {
-      argv = [...context.overlay.enter(), ...argv];
-    } else if (ids) {
-      argv = [...ids.enter(), ...argv];
-    }
-  } else {
-    const shm = prootShm(context.runDir);
-    if (!context.runUser) {
-      await mkdir(shm, { recursive: true, mode: 0o1777 });
-    }
-    const confined = prootConfinement(sandbox);
-    const proot = [
-      sandbox.program!,
-      '-v',
-      '-1',
-      '-r',
-      root,
-      '-w',
-      step.workingdir,
-      // proot's own id emulation, unless the supervisor's answers (two would disagree).
-      ...(emulation ? [] : ['-i', `${step.uid}:${step.gid}`]),
-      '-b',
-      '/proc',
-      '-b',
-      '/sys',
-      ...PROOT_DEVICES.flatMap(device => ['-b', device]),
-      '-b',
-      `${shm}:/dev/shm`,
-      '-b',
-      `${helper}:${HELPER}`,
-      ...confined.binds,
-      ...exec
-    ];
-    argv = [
-      // Under a root server: proot and all it runs as the run's own user, without privileges.
-      ...(context.runUser && sandbox.runUser
-        ? dropPrivilegesArgv(sandbox.runUser.setpriv, context.runUser)
-        : []),
-      // The supervisor outside proot, an ancestor of every process it traces.
-      ...supervised(context.helper, owners, proot)
-    ];
-    env = {
-      PROOT_TMP_DIR: context.runUser ? prootTmp(context.runDir) : tmpdir(),
-      ...confined.env,
-      ...(emulation ? PROOT_UNDER_SUPERVISOR_ENV : {})
-    };
-  }
-  if (sandbox.prlimit) {
-    argv = [
-      ...(await rlimitLauncher(
-        sandbox.prlimit,
-        plan.limits,
-        context.limitsMode,
-        context.runUser?.uid
-      )),
-      ...argv
-    ];
-  }
-  if (context.group) {
-    const launcher = cgroupLauncher(context.group);
-    return {
-      argv: [...launcher.argv, ...argv],
-      env: { ...env, ...launcher.env }
-    };
-  }
-  return { argv, env };
+      : undefined,
+    cgroupDirs: context.group?.dirs
+  });
 }
