@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors';
-import { EVENTS_SOCKET_TOKEN_PREFIX } from './wire';
+import { EVENTS_SOCKET_TOKEN_PREFIX } from '../contract/wire';
 
 /** Header the jupyter-server-proxy launcher injects, so the browser never needs to know the token. */
 export const TOKEN_HEADER = 'x-reproserver-token';

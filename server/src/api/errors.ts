@@ -5,7 +5,7 @@
  * with their status looked up here too.
  */
 import { DomainError, type ErrorCode } from '../errors';
-import type { ApiErrorBody } from './wire';
+import type { ApiErrorBody } from '../contract/wire';
 
 /** The HTTP status of each error code; the type makes it complete. */
 export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {

@@ -13,7 +13,7 @@ import { EventLogOffsetError, type EventLogs } from '../store';
 import { checkOrigin, checkToken } from './auth';
 import { ApiError, errorAnswer } from './errors';
 import { offsetOf } from './routes';
-import { EVENTS_SOCKET_PROTOCOL, type RunEventMessage } from './wire';
+import { EVENTS_SOCKET_PROTOCOL, type RunEventMessage } from '../contract/wire';
 
 const PATH = /^\/api\/runs\/([A-Za-z0-9_-]{1,64})\/events$/;
 /** Proxies (jupyter-server-proxy, Binder's) drop idle connections; pings keep them open. */

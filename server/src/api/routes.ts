@@ -31,7 +31,7 @@ import type {
   HealthResponse,
   RunEventMessage,
   VersionResponse
-} from './wire';
+} from '../contract/wire';
 
 export interface Services {
   config: ServerConfig;

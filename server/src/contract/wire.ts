@@ -7,7 +7,7 @@
  *
  * This module re-exports types only (and two constants), so the panel's bundle never takes TypeBox.
  * It lives below `api/` because the services and backends build these shapes too, and nothing
- * below `api/` imports from it; `api/wire.ts` re-exports it for the panel's existing imports.
+ * below `api/` imports from it. The panel imports it through `reproserver/contract` (`index.ts`).
  * The endpoints are listed in `contract/routes.ts`.
  */
 import type { WeakIsolationPolicy } from '../backends/exposure';

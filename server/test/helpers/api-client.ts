@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import WebSocket from 'ws';
-import type { RunEventMessage, RunRecord } from '../../src/api/wire';
+import type { RunEventMessage, RunRecord } from '../../src/contract/wire';
 import type { RunningServer } from './server-process';
 
 export interface Reply<T = unknown> {

@@ -12,7 +12,7 @@ import type {
   RunList,
   RunRecord,
   SaveOutputsResponse
-} from '../../../src/api/wire';
+} from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
 import { startServer, type RunningServer } from '../../helpers/server-process';

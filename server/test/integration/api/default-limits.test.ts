@@ -10,7 +10,7 @@ import type {
   BackendsResponse,
   PackageSummary,
   RunRecord
-} from '../../../src/api/wire';
+} from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { startServer, type RunningServer } from '../../helpers/server-process';
 import { makeWorkspace } from './workspace';

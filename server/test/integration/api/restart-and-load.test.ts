@@ -14,7 +14,7 @@ import type {
   PackageSummary,
   RunEventMessage,
   RunRecord
-} from '../../../src/api/wire';
+} from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { dockerSocket } from '../../helpers/docker-run';
 import { example } from '../../helpers/examples';

@@ -13,7 +13,7 @@ import type {
   BackendsResponse,
   PackageSummary,
   RunRecord
-} from '../../../src/api/wire';
+} from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
 import {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { ApiErrorBody, PackageSummary } from '../../../src/api/wire';
+import type { ApiErrorBody, PackageSummary } from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { HOSTILE_CORPUS } from '../../helpers/hostile-corpus';
 import {

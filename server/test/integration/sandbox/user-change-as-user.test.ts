@@ -19,7 +19,7 @@ import type {
   PackageSummary,
   RunEventMessage,
   RunRecord
-} from '../../../src/api/wire';
+} from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
 import { startServer, type RunningServer } from '../../helpers/server-process';
