@@ -2,65 +2,74 @@
  * `reproserver run PACKAGE --out DIR [edits…]`: runs a package with the user's edits, prints the
  * experiment's log live (its stdout to stdout, its stderr to stderr, our own lines to stderr),
  * writes the outputs and `run.json` into DIR, and exits 0 only when every selected step succeeded.
+ *
+ * A thin client of the server's own services, in this process: the package is registered with
+ * `PackageService`, the run created, executed and recorded by `RunService` (the same backend
+ * choice, isolation consent, image, steps and records as a run started from the panel), its
+ * events followed from its log, and its outputs copied from the blob store into DIR. The records,
+ * blobs and log live in a private temporary folder removed at the end, or in `--state DIR` when
+ * given (kept, as `reproserver serve --state DIR` keeps them).
  */
+import { createReadStream } from 'node:fs';
 import {
   access,
   constants,
   mkdir,
+  mkdtemp,
   readdir,
+  realpath,
+  rm,
   stat,
   writeFile
 } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { join, resolve } from 'node:path';
-// The backends' modules (Docker's client, the sandbox runner, the image builder) are loaded once
-// the backend is chosen: parsing, `--help` and a mistake in the edits need none of them.
-import type { RunBackendOptions } from '../backends/common/run-backend';
-import type { runOnDocker } from '../backends/docker/runner';
-import type Docker from 'dockerode';
-import type * as HelperPathModule from '../backends/docker/helper-path';
-import type * as DockerRunnerModule from '../backends/docker/runner';
-import type * as SandboxRunnerModule from '../backends/sandbox/runner';
-import type * as SandboxModule from '../sandbox';
-import type * as RunImageModule from './run-image';
-import { pingDocker } from '../backends/docker/ping';
-import { sandboxIsolation } from '../backends/detect';
-import { consentSentence, needsConsent } from '../backends/exposure';
-import { detectSandbox } from '../backends/sandbox/detect';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+// The services (SQLite, Docker's client, the backends, the image builder) are loaded once the
+// flags and edits are known to be good: parsing, `--help` and a mistake in the edits need none.
+import type { RunRecord as WireRun } from '../contract/wire';
+import type { ServerConfig } from '../config';
+import type { PackageModel } from '../rpz/model';
+import type * as BackendChoiceModule from '../service/runs/backend-choice';
+import type * as BuildsModule from '../service/builds';
+import type * as PackagesModule from '../service/packages';
+import type * as RunsModule from '../service/runs';
+import type * as StoreModule from '../store';
+import type * as PingModule from '../backends/docker/ping';
+import type * as SandboxDetectModule from '../backends/sandbox/detect';
 import { loadConfig } from '../config';
-import { preparePrivateStateDir } from '../store/private-state';
-import { isRpzError } from '../rpz/errors';
+import { DomainError } from '../errors';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
-import { applyRunEvent, startSummary, stepRecord } from '../runs/summary';
-import { DirectorySink, HashingCounter } from '../runs/output-sink';
+import { DirectorySink } from '../runs/output-sink';
 import { runDefaults } from '../runs/default-limits';
+import type { RunEdits } from '../runs/edits';
 import { planRun, type InputPlacement } from '../runs/plan';
 import { argsOrExit, lastValues } from './args';
 import { editsFromFlags } from './run-flags';
+import { HeldLines, printEvent } from './run-print';
 import { RUN_SPEC, RUN_USAGE } from './usage';
 import { errorMessage } from '../describe';
 
 export { RUN_USAGE };
 
-/**
- * Why a sandbox run must not start without `--allow-weak-isolation` (the sandbox here isolates
- * less than files + network), or null; said once on stderr when the flag lets it start.
- */
-async function weakIsolationRefusal(allowed: boolean): Promise<string | null> {
-  const sandbox = await detectSandbox();
-  if (!sandbox.available) {
-    return null;
-  }
-  const isolation = await sandboxIsolation(sandbox);
-  if (!needsConsent(isolation)) {
-    return null;
-  }
-  const sentence = consentSentence('sandbox', isolation);
-  if (allowed) {
-    console.error(`[reproserver] warning: ${sentence}`);
-    return null;
-  }
-  return `${sentence} Run it only if you trust this package, with --allow-weak-isolation; or use Docker.`;
+/* eslint-disable @typescript-eslint/no-require-imports */
+const services = () => ({
+  ...(require('../store') as typeof StoreModule),
+  ...(require('../service/packages') as typeof PackagesModule),
+  ...(require('../service/builds') as typeof BuildsModule),
+  ...(require('../service/runs') as typeof RunsModule),
+  ...(require('../service/runs/backend-choice') as typeof BackendChoiceModule),
+  ...(require('../backends/docker/ping') as typeof PingModule),
+  ...(require('../backends/sandbox/detect') as typeof SandboxDetectModule)
+});
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** An input file given with --input, as stored for the run and recorded in run.json. */
+interface StoredInput {
+  name: string;
+  path: string;
+  source: string;
+  size: number;
+  sha256: string;
 }
 
 /** Exit codes: 0 all steps succeeded, 1 the experiment did not succeed, 2 bad usage or edits. */
@@ -85,217 +94,187 @@ export async function runCommand(args: string[]): Promise<number> {
   const packagePath = resolve(positionals[0]);
   const outDir = resolve(options.out);
   const config = loadConfig(options);
-
-  let model;
+  const keepState = options.state !== undefined;
+  const stateDir = keepState
+    ? config.stateDir
+    : await mkdtemp(join(tmpdir(), 'reproserver-run-'));
   // Read in a reader process (deadline, memory cap), like the server does.
   const reader = new PackageReader({
     ...readerOptionsOf(config),
     processes: 1
   });
+  const s = services();
+  const store = s.openStore(stateDir);
   try {
-    model = await reader.readPackage(packagePath);
-  } catch (error) {
-    console.error(
-      isRpzError(error)
-        ? error.message
-        : `Cannot read ${packagePath}: ${String(error)}`
-    );
-    return 2;
+    return await runInStore({
+      s,
+      store,
+      reader,
+      config,
+      packagePath,
+      outDir,
+      flags,
+      requested,
+      image: options.image,
+      allowWeak: options['allow-weak-isolation'] === 'true'
+    });
   } finally {
     reader.close();
+    await store.close();
+    if (!keepState) {
+      await rm(stateDir, { recursive: true, force: true });
+    }
   }
-  let plan;
-  let edits;
+}
+
+async function runInStore(context: {
+  s: ReturnType<typeof services>;
+  store: StoreModule.Store;
+  reader: PackageReader;
+  config: ServerConfig;
+  packagePath: string;
+  outDir: string;
+  flags: Record<string, string[]>;
+  requested: string;
+  image: string | undefined;
+  allowWeak: boolean;
+}): Promise<number> {
+  const { s, store, reader, config, packagePath, outDir } = context;
+  // The package is registered in place: its folder is the workspace of this run.
+  let real: string;
   try {
-    edits = editsFromFlags(model, flags);
-    plan = planRun(model, edits, runDefaults());
+    real = await realpath(packagePath);
+  } catch (error) {
+    console.error(`Cannot read ${packagePath}: ${String(error)}`);
+    return 2;
+  }
+  const packages = new s.PackageService({
+    records: store.records,
+    blobs: store.blobs,
+    workspace: dirname(real),
+    stateDir: config.stateDir,
+    maxUploadBytes: config.maxUploadBytes,
+    reader
+  });
+  let model: PackageModel;
+  let sha256: string;
+  try {
+    ({ sha256 } = await packages.registerWorkspacePackage(basename(real)));
+    model = packages.get(sha256).model;
+  } catch (error) {
+    console.error(errorMessage(error));
+    return 2;
+  }
+  let edits: RunEdits;
+  let inputs: StoredInput[];
+  try {
+    edits = editsFromFlags(model, context.flags);
+    const plan = planRun(model, edits, runDefaults());
     await checkInputsReadable(plan.inputs);
     await checkOutDir(outDir);
+    inputs = await storeInputs(plan.inputs, store.blobs);
   } catch (error) {
     console.error(`reproserver: ${errorMessage(error)}`);
     return 2;
   }
 
-  // auto: Docker when a daemon answers, else the sandbox.
-  let backend: 'docker' | 'sandbox' = 'sandbox';
-  if (requested !== 'sandbox') {
-    const ping = await pingDocker(config.dockerSocket);
-    if (ping.ok) {
-      backend = 'docker';
-    } else if (requested === 'docker') {
-      console.error(
-        `reproserver: Docker is unavailable: ${ping.reason}. Start the Docker Engine, or pass --docker-socket.`
-      );
-      return 1;
-    } else {
-      console.error(
-        `[reproserver] Docker is unavailable (${ping.reason}); using the sandbox`
-      );
-    }
-  }
-  if (backend === 'sandbox') {
-    const refusal = await weakIsolationRefusal(
-      options['allow-weak-isolation'] === 'true'
-    );
-    if (refusal) {
-      console.error(`reproserver: ${refusal}`);
-      return 2;
-    }
-  }
-  const started = new Date();
-  let image: string | null = null;
-  let prepare: () => Promise<
-    (common: RunBackendOptions) => ReturnType<typeof runOnDocker>
-  >;
-  if (backend === 'docker') {
-    prepare = async () => {
-      /* eslint-disable @typescript-eslint/no-require-imports */
-      const DockerClient = require('dockerode') as typeof Docker;
-      const { helperPath } =
-        require('../backends/docker/helper-path') as typeof HelperPathModule;
-      const { runOnDocker } =
-        require('../backends/docker/runner') as typeof DockerRunnerModule;
-      const { ensureImageForRun } =
-        require('./run-image') as typeof RunImageModule;
-      /* eslint-enable @typescript-eslint/no-require-imports */
-      const docker = new DockerClient({ socketPath: config.dockerSocket });
-      const ref = await ensureImageForRun(
-        packagePath,
-        model,
-        config,
-        options.image
-      );
-      image = ref;
-      return common =>
-        runOnDocker({
-          ...common,
-          docker,
-          image: ref,
-          helperPath: helperPath()
-        });
-    };
-  } else {
-    prepare = async () => {
-      /* eslint-disable @typescript-eslint/no-require-imports */
-      const { runOnSandbox } =
-        require('../backends/sandbox/runner') as typeof SandboxRunnerModule;
-      const { prepareRootfs } = require('../sandbox') as typeof SandboxModule;
-      /* eslint-enable @typescript-eslint/no-require-imports */
-      const sandbox = await detectSandbox();
-      if (!sandbox.available) {
-        throw new Error(sandbox.detail);
-      }
-      console.error(`[reproserver] ${sandbox.detail}`);
-      preparePrivateStateDir(config.stateDir);
-      const rootfs = await prepareRootfs(packagePath, {
-        stateDir: config.stateDir,
-        reader,
-        sha256: model.sha256 ?? undefined,
-        onWarning: message => console.error(`[reproserver] warning: ${message}`)
-      });
-      if (!rootfs.reused) {
-        console.error(
-          `[reproserver] unpacked ${rootfs.info.entries} files in ${(rootfs.info.extractMs / 1000).toFixed(1)} s`
-        );
-      }
-      return common =>
-        runOnSandbox({ ...common, rootfs, stateDir: config.stateDir });
-    };
-  }
-  let execute: (common: RunBackendOptions) => ReturnType<typeof runOnDocker>;
-  try {
-    execute = await prepare();
-  } catch (error) {
-    console.error(`reproserver: ${errorMessage(error)}`);
-    return 1;
-  }
-
-  await mkdir(outDir, { recursive: true });
-  // What the events add up to, as the server keeps it (`runs/summary.ts`).
-  let summary = startSummary('running', plan.steps);
-  const inputHashes: {
-    name: string;
-    path: string;
-    source: string;
-    size: number;
-    sha256: string;
-  }[] = [];
-  const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
-  const result = await execute({
-    plan,
-    sink: new DirectorySink(outDir),
-    signal: abort.signal,
-    openInput: async input => {
-      const source = input.source.kind === 'file' ? input.source.path : '';
-      const info = await stat(source);
-      const counter = new HashingCounter();
-      counter.on('end', () =>
-        inputHashes.push({
-          name: input.name,
-          path: input.path,
-          source,
-          size: counter.size,
-          sha256: counter.digest()
-        })
-      );
-      return { body: createReadStream(source).pipe(counter), size: info.size };
+  const builds = new s.BuildService({
+    dockerSocket: config.dockerSocket,
+    registry: config.registry,
+    pathOf: sha => packages.pathOf(sha),
+    modelOf: sha => store.records.getPackage(sha)?.model,
+    reader: readerOptionsOf(config),
+    digests: store.records
+  });
+  // Said by the sandbox's unpacking, which may start before we say why the sandbox runs it.
+  const notices = new HeldLines();
+  const runs = new s.RunService({
+    records: store.records,
+    blobs: store.blobs,
+    logs: store.logs,
+    packages,
+    // --image names the image: nothing is built.
+    builds: {
+      ensure: (sha, onEvent) =>
+        context.image
+          ? Promise.resolve(context.image)
+          : builds.ensure(sha, onEvent)
     },
-    onEvent: event => {
-      summary = applyRunEvent(summary, event);
-      switch (event.type) {
-        case 'log':
-          (event.stream === 'stdout' ? process.stdout : process.stderr).write(
-            event.text
+    workspace: dirname(real),
+    // The sandbox's unpacked packages stay in the tool's state folder, reused by later runs.
+    stateDir: config.stateDir,
+    dockerSocket: config.dockerSocket,
+    concurrency: 1,
+    runsPerPackagePerMinute: Number.MAX_SAFE_INTEGER,
+    reader,
+    maxUploadBytes: config.maxUploadBytes,
+    sandboxNotices: {
+      warning: message => notices.say(`[reproserver] warning: ${message}`),
+      prepared: rootfs => {
+        if (!rootfs.reused) {
+          notices.say(
+            `[reproserver] unpacked ${rootfs.info.entries} files in ${(rootfs.info.extractMs / 1000).toFixed(1)} s`
           );
-          break;
-        case 'step-start':
-          console.error(
-            `[reproserver] step ${event.step} (${event.id}) started`
-          );
-          break;
-        case 'step-end':
-          console.error(
-            `[reproserver] step ${event.step} exited with code ${event.exitCode} after ${(event.durationMs / 1000).toFixed(1)} s`
-          );
-          break;
-        case 'log-truncated':
-          console.error(
-            `[reproserver] the log reached ${event.limitBytes} bytes; the rest is not kept`
-          );
-          break;
-        case 'output-missing':
-          console.error(
-            `[reproserver] output ${event.name} (${event.path}) is missing: ${event.reason}`
-          );
-          break;
-        case 'end':
-          console.error(
-            `[reproserver] ${event.status}${event.reason ? `: ${event.reason}` : ''}`
-          );
-          break;
+        }
       }
     }
   });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  s.preparePrivateStateDir(config.stateDir);
+  const started = new Date();
+  let run: WireRun;
+  try {
+    run = await runs.create({
+      package: sha256,
+      backend: context.requested as 'auto',
+      acceptWeakIsolation: context.allowWeak,
+      edits: {
+        ...edits,
+        ...(inputs.length > 0 && {
+          inputs: inputs.map(({ name, sha256 }) => ({
+            name,
+            source: { kind: 'blob' as const, sha256 }
+          }))
+        })
+      }
+    });
+  } catch (error) {
+    return refused(error, context.requested);
+  }
+  if (run.backend === 'sandbox') {
+    await sayWhySandbox(s, config, context.requested);
+  }
+  notices.release();
 
+  await mkdir(outDir, { recursive: true });
+  const abort = new AbortController();
+  const onSignal = (): void => void runs.cancel(run.id).catch(() => undefined);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await store.logs.follow(run.id, 0, printEvent, abort.signal);
+    await runs.idle();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  run = runs.get(run.id);
+  const sink = new DirectorySink(outDir);
+  for (const output of run.outputs) {
+    await sink.store(output, await store.blobs.get(output.sha256));
+  }
   const record = {
     package: { path: packagePath, sha256: model.sha256 },
-    image,
-    backend,
-    status: result.status,
-    reason: result.reason ?? null,
-    failedStep: result.failedStep ?? null,
+    image: run.image,
+    backend: run.backend,
+    status: run.status,
+    reason: run.reason ?? null,
+    failedStep: run.failedStep ?? null,
     startedAt: started.toISOString(),
     endedAt: new Date().toISOString(),
     edits,
-    steps: summary.steps.map(stepRecord),
-    inputs: inputHashes,
-    outputs: summary.outputs.map(({ name, path, kind, size, sha256 }) => ({
+    steps: run.steps,
+    inputs,
+    outputs: run.outputs.map(({ name, path, kind, size, sha256 }) => ({
       name,
       path,
       kind,
@@ -303,13 +282,66 @@ export async function runCommand(args: string[]): Promise<number> {
       sha256,
       file: kind === 'declared' ? name : join('changed', path)
     })),
-    missingOutputs: summary.missing
+    missingOutputs: run.missingOutputs
   };
   await writeFile(
     join(outDir, 'run.json'),
     JSON.stringify(record, null, 2) + '\n'
   );
-  return result.status === 'succeeded' ? 0 : 1;
+  return run.status === 'succeeded' ? 0 : 1;
+}
+
+/** Why the service refused the run, in the CLI's words; the exit code. */
+function refused(error: unknown, requested: string): number {
+  if (!(error instanceof DomainError)) {
+    console.error(`reproserver: ${errorMessage(error)}`);
+    return 1;
+  }
+  if (error.code === 'backend-unavailable') {
+    console.error(
+      requested === 'docker'
+        ? `reproserver: ${error.message.replace(/\.$/, '')}. Start the Docker Engine, or pass --docker-socket.`
+        : `reproserver: ${error.message}`
+    );
+    return 1;
+  }
+  console.error(`reproserver: ${error.message}`);
+  return 2;
+}
+
+/** On the sandbox: why (Docker did not answer, for auto), what it is, and what it exposes. */
+async function sayWhySandbox(
+  s: ReturnType<typeof services>,
+  config: ServerConfig,
+  requested: string
+): Promise<void> {
+  if (requested === 'auto') {
+    const ping = await s.pingDocker(config.dockerSocket);
+    if (!ping.ok) {
+      console.error(
+        `[reproserver] Docker is unavailable (${ping.reason}); using the sandbox`
+      );
+    }
+  }
+  const weak = await s.weakIsolationSentence('sandbox');
+  if (weak) {
+    console.error(`[reproserver] warning: ${weak}`);
+  }
+  console.error(`[reproserver] ${(await s.detectSandbox()).detail}`);
+}
+
+/** Stores the --input files as blobs (the run reads them from there), hashed for run.json. */
+async function storeInputs(
+  placements: InputPlacement[],
+  blobs: StoreModule.BlobStore
+): Promise<StoredInput[]> {
+  const stored: StoredInput[] = [];
+  for (const input of placements) {
+    const source = input.source.kind === 'file' ? input.source.path : '';
+    const { sha256, size } = await blobs.put(createReadStream(source));
+    stored.push({ name: input.name, path: input.path, source, size, sha256 });
+  }
+  return stored;
 }
 
 async function checkInputsReadable(inputs: InputPlacement[]): Promise<void> {

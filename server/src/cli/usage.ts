@@ -32,7 +32,11 @@ export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmd
                 [--read-timeout-seconds N] [--read-memory-mib N] [--read-stall-seconds N]
 --cmdline, --arg, --env, --unset-env and --input may be given several times.
 --allow-weak-isolation: run even where the sandbox isolates less than your files and the
-                network (proot without Landlock and seccomp); without it, such a run is refused.`;
+                network (proot without Landlock and seccomp); without it, such a run is refused.
+--state DIR: the state folder, where the sandbox keeps unpacked packages (default
+                $REPROSERVER_STATE_DIR, else ~/.local/state/reproserver). Given, the run is also
+                recorded there (records, outputs, log) as \`reproserver serve --state DIR\` records
+                its runs; without it, in a private temporary folder removed when the command ends.`;
 
 export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
                   [--token-from F] [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]

@@ -230,6 +230,30 @@ describe('reproserver run', () => {
     });
   });
 
+  it('records the run in --state DIR, and otherwise in a temporary folder it removes', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'reproserver-cli-kept-'));
+    const kept = await reproserver([
+      'run',
+      shell.rpz,
+      '--out',
+      outDir(),
+      '--state',
+      state
+    ]);
+    expect(kept.code).toBe(0);
+    expect(existsSync(join(state, 'records.sqlite'))).toBe(true);
+    expect(readdirSync(join(state, 'runs'))).toHaveLength(1);
+
+    const temp = mkdtempSync(join(tmpdir(), 'reproserver-cli-tmp-'));
+    const fresh = await reproserver(['run', shell.rpz, '--out', outDir()], {
+      TMPDIR: temp
+    });
+    expect(fresh.code).toBe(0);
+    expect(
+      readdirSync(temp).filter(f => f.startsWith('reproserver-run-'))
+    ).toEqual([]);
+  });
+
   it('refuses a malformed package with the reader’s sentence', async () => {
     const bad = join(
       mkdtempSync(join(tmpdir(), 'reproserver-bad-')),
