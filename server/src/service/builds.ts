@@ -48,10 +48,16 @@ export class BuildService {
 
   /**
    * Starts or joins the build of a package's image; resolves with the image reference. Every
-   * caller gets the events of the build from the moment it joins.
+   * caller gets the events of the build from the moment it joins; one that joins a build under way
+   * first gets where it stands (its latest phase and progress), so that a run queued behind
+   * another's build shows the bytes too.
    */
   async ensure(sha256: string, onEvent?: Listener): Promise<string> {
-    const flight = this._flights.get(sha256) ?? this._start(sha256);
+    const joined = this._flights.get(sha256);
+    if (joined && onEvent) {
+      whereItStands(this.status(sha256).events).forEach(onEvent);
+    }
+    const flight = joined ?? this._start(sha256);
     const stop = onEvent ? this._listen(sha256, onEvent) : undefined;
     try {
       return await flight;
@@ -166,4 +172,12 @@ export class BuildService {
 
   /** Registry digests of the packages' images, as pushed or first pulled. */
   private readonly _digests = new Map<string, string>();
+}
+
+/** The latest phase and the latest progress of a build's kept events, in their order. */
+export function whereItStands(events: readonly BuildEvent[]): BuildEvent[] {
+  const latest = (type: BuildEvent['type']): BuildEvent | undefined =>
+    [...events].reverse().find(event => event.type === type);
+  const kept = [latest('phase'), latest('progress')];
+  return events.filter(event => kept.includes(event));
 }

@@ -39,7 +39,38 @@ describe('BuildService', () => {
       pathOf: async sha => `/pkg/${sha}`
     });
 
-  it('builds once for concurrent callers, each getting the events from when it joined', async () => {
+  it('tells a caller joining a build under way its latest phase and progress, not its past log', async () => {
+    const builds = service();
+    const a = builds.ensure('s');
+    await flush();
+    const progress = (bytes: number): BuildEvent => ({
+      type: 'progress',
+      time: 't',
+      phase: 'building',
+      bytes,
+      totalBytes: 100,
+      entries: 1
+    });
+    const log: BuildEvent = {
+      type: 'log',
+      time: 't',
+      level: 'info',
+      message: 'layer written'
+    };
+    calls[0].emit(phase('checking-cache'));
+    calls[0].emit(progress(10));
+    calls[0].emit(phase('building'));
+    calls[0].emit(log);
+    calls[0].emit(progress(40));
+    const joined: BuildEvent[] = [];
+    const b = builds.ensure('s', e => joined.push(e));
+    calls[0].emit(progress(70));
+    calls[0].finish('img');
+    await Promise.all([a, b]);
+    expect(joined).toEqual([phase('building'), progress(40), progress(70)]);
+  });
+
+  it('builds once for concurrent callers, each getting where the build stands, then its events', async () => {
     const builds = service();
     const first: BuildEvent[] = [];
     const second: BuildEvent[] = [];
@@ -53,7 +84,8 @@ describe('BuildService', () => {
     expect(await b).toBe('img');
     expect(calls).toHaveLength(1);
     expect(first).toEqual([phase('checking-cache'), phase('building')]);
-    expect(second).toEqual([phase('building')]);
+    // Joined while checking the cache: told so, then the events from then on.
+    expect(second).toEqual([phase('checking-cache'), phase('building')]);
     expect(builds.status('s')).toMatchObject({
       state: 'ready',
       image: 'img',
