@@ -163,7 +163,8 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
           return result.button.accept && result.value
             ? result.value.trim()
             : null;
-        }
+        },
+        contents: app.serviceManager.contents
       }
     );
     app.docRegistry.addWidgetFactory(factory);

@@ -23,3 +23,13 @@ if os.geteuid() == 0:
 os.environ.setdefault(
     "REPROSERVER_STATE_DIR", tempfile.mkdtemp(prefix="reproserver-ui-state-")
 )
+
+# Terminals inherit JupyterLab's environment (PATH with the .venv's `reproserver`, the services'
+# variables), as when `jupyter lab` is started from a terminal. Started without a tty, as here,
+# Jupyter would run a login shell, and Debian's /etc/profile resets PATH.
+c.ServerApp.terminado_settings = {  # noqa: F821
+    "shell_command": [os.environ.get("SHELL") or "/bin/sh"]
+}
+# And they start where JupyterLab was started, which users do in its root (the default root):
+# galata's root is a temporary folder, so start there (workspace paths are relative to it).
+os.chdir(c.ServerApp.root_dir)  # noqa: F821

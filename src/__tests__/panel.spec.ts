@@ -97,7 +97,8 @@ function services(): IPanelServices & { opened: string[]; copied: string[] } {
     openFile: path => opened.push(path),
     openFolder: path => opened.push(path + '/'),
     copy: text => copied.push(text),
-    pickWorkspaceFile: async () => 'data/other.txt'
+    pickWorkspaceFile: async () => 'data/other.txt',
+    contents: { save: jest.fn(async () => ({})) }
   };
 }
 
@@ -233,17 +234,65 @@ describe('RpzPanel', () => {
     expect(panel.session.edits!.toRunEdits().inputs).toEqual([
       { name: 'arg2', source: { kind: 'workspace', path: 'data/other.txt' } }
     ]);
+    // A file of the computer goes into the workspace beside the package, then is used by path.
     await panel.session.replaceInputWithUpload(
       'arg2',
       new File(['a b'], 'mine.txt')
     );
-    expect(slot().textContent).toContain('Replaced by mine.txt');
+    expect(slot().textContent).toContain(
+      'Replaced by work/reproserver-uploads/mine.txt'
+    );
     expect(panel.session.edits!.toRunEdits().inputs![0].source).toEqual({
-      kind: 'blob',
-      sha256: 'd'.repeat(64)
+      kind: 'workspace',
+      path: 'work/reproserver-uploads/mine.txt'
     });
+    expect(client.upload).not.toHaveBeenCalled();
     click(buttonByText(slot(), 'Reset'));
     expect(slot().textContent).toContain('Original file from the package');
+    panel.dispose();
+  });
+
+  it('shows the progress of an upload into the workspace, chunk by chunk', async () => {
+    const client = fakeClient();
+    // Each save waits until the test lets it through.
+    const pending: (() => void)[] = [];
+    const saved: { path: string; chunk?: number }[] = [];
+    const contents = {
+      save: jest.fn(
+        (path: string, options: { type: string; chunk?: number }) =>
+          new Promise(resolve => {
+            if (options.type === 'file') {
+              saved.push({ path, chunk: options.chunk });
+            }
+            pending.push(() => resolve({}));
+          })
+      )
+    };
+    const { panel, node } = await openPanel(client, { contents });
+    panel.selectTab('inputs');
+    const slot = () => node.querySelector('[data-input="arg2"]') as HTMLElement;
+    // Three chunks of 1 MiB and a bit.
+    const file = new File([new Uint8Array(2 * 1024 * 1024 + 10)], 'big.bin');
+    const done = panel.session.replaceInputWithUpload('arg2', file);
+    await flush();
+    expect(slot().textContent).toContain('Uploading into the workspace… 0%');
+    expect(slot().querySelector('progress')?.getAttribute('max')).toBe('100');
+    // The folder, then chunk 1 and 2.
+    pending.shift()!();
+    await flush();
+    pending.shift()!();
+    await flush();
+    expect(slot().textContent).toContain('Uploading into the workspace… 49%');
+    while (pending.length > 0) {
+      pending.shift()!();
+      await flush();
+    }
+    await done;
+    expect(saved.map(x => x.chunk)).toEqual([1, 2, -1]);
+    expect(slot().textContent).toContain(
+      'Replaced by work/reproserver-uploads/big.bin'
+    );
+    expect(slot().querySelector('progress')).toBeNull();
     panel.dispose();
   });
 

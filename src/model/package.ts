@@ -21,6 +21,11 @@ import {
 } from './consent';
 import { RunSession, isFinal } from './run';
 import { versionMismatch } from './version';
+import {
+  uploadPath,
+  uploadToWorkspace,
+  type IWorkspaceContents
+} from './workspace-upload';
 
 /** What the panel can show as a whole. */
 export type PanelPhase =
@@ -408,18 +413,47 @@ export class PackageSession {
     });
   }
 
-  /** Uploads a file of the user's computer and makes it the replacement of an input. */
+  /** Where uploads from the user's computer are written: JupyterLab's contents manager. */
+  setWorkspaceContents(contents: IWorkspaceContents): void {
+    this._contents = contents;
+  }
+
+  /**
+   * Writes a file of the user's computer into the workspace (beside the package, in
+   * `reproserver-uploads/`) in chunks through JupyterLab's contents API, then makes that
+   * workspace file the replacement of an input. Nothing goes to the companion server whole.
+   */
   async replaceInputWithUpload(name: string, file: File): Promise<void> {
-    this._uploading.add(name);
+    const contents = this._contents;
+    if (!contents) {
+      this._setNotice(
+        'error',
+        this._trans.__("Uploads need JupyterLab's contents service.")
+      );
+      return;
+    }
+    const path = uploadPath(this._path, file.name);
+    this._uploading.set(name, 0);
     this._changed.emit();
     try {
-      const uploaded = await this._client.upload(file);
-      this._edits?.replaceInput(name, {
-        source: { kind: 'blob', sha256: uploaded.sha256 },
-        label: file.name
+      await uploadToWorkspace(contents, file, path, fraction => {
+        // Redraw at whole percents only: a large file has hundreds of chunks.
+        const before = Math.floor((this._uploading.get(name) ?? 0) * 100);
+        this._uploading.set(name, fraction);
+        if (Math.floor(fraction * 100) !== before) {
+          this._changed.emit();
+        }
       });
+      this.replaceInputWithWorkspaceFile(name, path);
     } catch (error) {
-      this._setNotice('error', errorText(error));
+      this._setNotice(
+        'error',
+        this._trans.__(
+          'The upload of %1 failed: %2',
+          file.name,
+          errorText(error)
+        )
+      );
     } finally {
       this._uploading.delete(name);
       this._changed.emit();
@@ -429,6 +463,11 @@ export class PackageSession {
   /** Whether an upload for this input is under way. */
   isUploading(name: string): boolean {
     return this._uploading.has(name);
+  }
+
+  /** The fraction (0 to 1) of an input's upload sent so far; null when none is under way. */
+  uploadProgress(name: string): number | null {
+    return this._uploading.get(name) ?? null;
   }
 
   dismissNotice(): void {
@@ -571,7 +610,8 @@ export class PackageSession {
   private _history: RunRecord[] = [];
   private _saved = new Map<string, SaveOutputsResponse>();
   private _finishing = new Set<string>();
-  private _uploading = new Set<string>();
+  private _uploading = new Map<string, number>();
+  private _contents: IWorkspaceContents | null = null;
   private _fresh = new Set<string>();
   private _notice: INotice | null = null;
   private _busy = false;

@@ -14,7 +14,8 @@ interface ILuminoDragEvent extends Event {
 
 /**
  * The package's input files: each can be replaced by a workspace file (picked, or dragged from
- * the file browser) or an upload from the computer, and reset.
+ * the file browser) or a file of the computer, which is uploaded into the workspace first (with
+ * its progress shown), and reset.
  */
 export class InputsView {
   constructor(
@@ -92,7 +93,7 @@ export class InputsView {
           'div',
           { class: 'jp-ReproServer-inputSource' },
           session.isUploading(file.name)
-            ? trans.__('Uploading…')
+            ? uploadProgress(session.uploadProgress(file.name) ?? 0, trans)
             : replacement
               ? trans.__('Replaced by %1', replacement.label)
               : trans.__('Original file from the package')
@@ -181,6 +182,25 @@ export class InputsView {
       }
     });
   }
+}
+
+/** An upload under way: a progress bar and its percentage. */
+function uploadProgress(
+  fraction: number,
+  trans: TranslationBundle
+): HTMLElement {
+  const percent = Math.floor(fraction * 100);
+  return h(
+    'span',
+    { class: 'jp-ReproServer-upload' },
+    h('progress', {
+      class: 'jp-ReproServer-progress',
+      max: '100',
+      value: String(percent),
+      'aria-label': trans.__('Upload progress')
+    }),
+    trans.__('Uploading into the workspace… %1%', percent)
+  );
 }
 
 /** An input's packed size; empty while the server has not measured it. */

@@ -16,6 +16,7 @@ import { renderIsolation } from './isolation';
 import { renderOverview } from './overview';
 import { ParametersView } from './parameters';
 import { RunView, statusLabel } from './run';
+import type { IWorkspaceContents } from '../model/workspace-upload';
 
 /** What the panel asks of JupyterLab. */
 export interface IPanelServices {
@@ -32,6 +33,8 @@ export interface IPanelServices {
    * and keeps the answers; without it, such runs do not start.
    */
   consent?: { prompt: ConsentPrompt; memory: ConsentMemory };
+  /** JupyterLab's contents manager: files uploaded from the computer go into the workspace. */
+  contents?: IWorkspaceContents;
 }
 
 /** The panel's tabs. */
@@ -54,6 +57,9 @@ export class RpzPanel extends Widget {
     this.node.tabIndex = -1;
     const trans = _services.trans;
     session.setTranslator(trans);
+    if (_services.contents) {
+      session.setWorkspaceContents(_services.contents);
+    }
     if (_services.consent) {
       session.setConsent(_services.consent.prompt, _services.consent.memory);
     }
