@@ -5,8 +5,8 @@
  *   - `node -e 0`, the floor;
  *   - `reproserver --version`, for the compiled CLI (server/dist/cli/main.js) and, when it is
  *     built, the pip package's bundle (jupyterlab_reproserver/server/bin/reproserver.js);
- *   - `reproserver inspect PACKAGE` of a small example package, for both (this one also starts
- *     the reader child process that reads the package under a deadline and a memory cap).
+ *   - `reproserver inspect PACKAGE` of a small example package, for both (it reads the package
+ *     in its own process, under the read deadline: its parsers' modules load, and it reads).
  * Prints each case's median and its ratio to `node -e 0` (target: within 1.5×).
  *
  *   npm run build:server && node bench/cli/startup.mjs [ROUNDS]

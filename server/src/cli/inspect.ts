@@ -1,18 +1,23 @@
 /**
- * `reproserver inspect PACKAGE [--json]`: describes a ReproZip package. A thin shell over
- * `readPackage`, run in a reader process with the server's deadline and memory cap (set through
- * REPROSERVER_READ_TIMEOUT_SECONDS and REPROSERVER_READ_MEMORY_MIB); with `--json` it prints the
+ * `reproserver inspect PACKAGE [--json]`: describes a ReproZip package; with `--json` it prints the
  * package model (the same wire type as the API).
+ *
+ * It reads the package in its own process, unlike the server, which reads in reader processes so
+ * that nothing a package holds is parsed on the event loop that serves everyone. A one-shot command
+ * has no one else to serve, and a second Node.js process would double its start-up time. It keeps
+ * the server's deadline (REPROSERVER_READ_TIMEOUT_SECONDS, more for big packages) and its parsers'
+ * bounds (`READ_LIMITS`); a package that passes the deadline is refused and the command exits.
  */
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { loadConfig } from '../config';
 import { formatBytes } from '../contract/bytes';
 import { errorMessage } from '../describe';
-// The error and model modules only: the `../rpz` index loads the parsers (YAML, SQLite), which
-// run in the reader process, not here.
-import { RpzError } from '../rpz/errors';
+import { RpzError, inPackage } from '../rpz/errors';
 import type { PackageModel } from '../rpz/model';
-import { PackageReader, readerOptionsOf } from '../rpz/worker';
+import { readPackage } from '../rpz/package';
+import { readDeadline, readTimeoutError } from '../rpz/worker/deadline';
 import { argsOrExit } from './args';
 import { INSPECT_SPEC, INSPECT_USAGE as USAGE } from './usage';
 
@@ -134,13 +139,8 @@ export async function inspectCommand(
     return 2;
   }
   const path = parsed.positionals[0];
-  let reader: PackageReader | undefined;
   try {
-    reader = new PackageReader({
-      ...readerOptionsOf(loadConfig({})),
-      processes: 1
-    });
-    const model = await reader.readPackage(path);
+    const model = await readWithDeadline(path);
     io.stdout.write(
       json ? `${JSON.stringify(model, null, 2)}\n` : formatSummary(model, path)
     );
@@ -151,8 +151,48 @@ export async function inspectCommand(
         ? error.message
         : `Cannot inspect ${path}: ${errorMessage(error)}`;
     io.stderr.write(`${message}\n`);
+    if (error instanceof RpzError && error.code === 'read-timeout') {
+      // The read is abandoned, not stopped (a parser has no off switch): once the exit code is
+      // set, leave without waiting for it. Unref'd, so a finished process is not held up.
+      setTimeout(() => process.exit(1), 0).unref();
+    }
     return 1;
+  }
+}
+
+/** `readPackage`, refused with `read-timeout` past the server's deadline for a package this big. */
+async function readWithDeadline(path: string): Promise<PackageModel> {
+  const config = loadConfig({});
+  const label = basename(path);
+  const facts = await stat(path).catch((error: unknown) => {
+    throw inPackage(error, label);
+  });
+  if (!facts.isFile()) {
+    // A FIFO or a device would block a read that no deadline can take back (the thread pool
+    // holds it, and even exiting waits for it).
+    throw new RpzError(
+      'unreadable',
+      `Cannot read the package: it is not a regular file (${label})`
+    );
+  }
+  const deadline = readDeadline(config.readTimeoutSeconds * 1000, facts.size);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          readTimeoutError(
+            deadline,
+            'the read timeout, REPROSERVER_READ_TIMEOUT_SECONDS',
+            label
+          )
+        ),
+      deadline.ms
+    );
+  });
+  try {
+    return await Promise.race([readPackage(path), late]);
   } finally {
-    reader?.close();
+    clearTimeout(timer);
   }
 }

@@ -5,7 +5,6 @@
 export {
   PackageReader,
   READER_DEFAULTS,
-  SECONDS_PER_16_MIB,
   readerOptionsOf,
   type PackageReaderOptions
 } from './package-reader';
@@ -15,3 +14,4 @@ export {
   type StreamJobOptions
 } from './stream-job';
 export type { StreamProgress } from './protocol';
+export { SECONDS_PER_16_MIB } from './deadline';

@@ -11,6 +11,7 @@ import type { PackageModel } from '../model';
 import type { ReadPackageOptions } from '../package';
 import type { ExtractSummary } from '../../sandbox/extract';
 import type { StreamProgress, StreamResults, StreamTask } from './protocol';
+import { MS_PER_MIB } from './deadline';
 import { ReaderPool } from './reader-pool';
 import {
   startSpareReader,
@@ -30,9 +31,6 @@ export const READER_DEFAULTS = {
   /** A stream job (the image build's tar) is stopped after this long without progress, seconds. */
   stallSeconds: 120
 } as const;
-
-/** Extra deadline per 16 MiB of package: a 1 GiB package gets 64 s more to be hashed or walked. */
-export const SECONDS_PER_16_MIB = 1;
 
 export interface PackageReaderOptions {
   timeoutSeconds?: number;
@@ -69,7 +67,7 @@ export class PackageReader {
     this._pool = new ReaderPool({
       timeoutMs:
         (options.timeoutSeconds ?? READER_DEFAULTS.timeoutSeconds) * 1000,
-      msPerMib: (SECONDS_PER_16_MIB * 1000) / 16,
+      msPerMib: MS_PER_MIB,
       memoryMib: options.memoryMib ?? READER_DEFAULTS.memoryMib,
       processes: options.processes ?? READER_DEFAULTS.processes,
       limitNames: {

@@ -12,6 +12,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { DiskFullError } from '../../sandbox/extract';
 import { RpzError } from '../errors';
+import { readDeadline, readTimeoutError } from './deadline';
 import type {
   ReaderErrorData,
   ReaderReady,
@@ -299,10 +300,11 @@ export class ReaderPool {
     const { child } = reader;
     const id = reader.nextId++;
     // Big packages take time to hash or decompress: they get more, said only when it counts.
-    const extraMs = Math.round(
-      (Math.max(0, sizeBytes) / (1024 * 1024)) * this.options.msPerMib
+    const deadline = readDeadline(
+      this.options.timeoutMs,
+      sizeBytes,
+      this.options.msPerMib
     );
-    const deadlineMs = this.options.timeoutMs + extraMs;
     const names = this.options.limitNames ?? {
       timeout: 'the read timeout',
       memory: 'the read memory cap'
@@ -352,15 +354,8 @@ export class ReaderPool {
         });
       };
       const timer = setTimeout(
-        () =>
-          stop(
-            new RpzError(
-              'read-timeout',
-              `Reading the package took longer than ${formatSeconds(deadlineMs)} (${names.timeout}` +
-                `${extraMs >= 1000 ? `, plus ${formatSeconds(extraMs)} for the package's size` : ''}); it is refused (${label})`
-            )
-          ),
-        deadlineMs
+        () => stop(readTimeoutError(deadline, names.timeout, label)),
+        deadline.ms
       );
       const capBytes =
         reader.baselineRss + this.options.memoryMib * 1024 * 1024;
@@ -396,8 +391,4 @@ export class ReaderPool {
   private readonly _all = new Set<Reader>();
   private readonly _idle: Reader[] = [];
   private readonly _waiting: ((reader: Reader | null) => void)[] = [];
-}
-
-function formatSeconds(ms: number): string {
-  return `${Math.max(1, Math.round(ms / 1000))} s`;
 }
