@@ -1,10 +1,9 @@
-"""Hatch build hook: the wheel carries a native module, so it is tagged for this platform.
+"""Hatch build hook: the wheel carries a native program, so it is tagged for this platform.
 
-The companion server bundled in ``jupyterlab_reproserver/server/`` includes better-sqlite3's
-``.node`` file, compiled for this machine's OS, CPU and Node.js ABI. The Python code stays pure,
-so the wheel is ``py3-none-<platform>`` rather than tied to one Python version. (The Node.js ABI
-cannot be expressed in a wheel tag: the bundle records it and the server says so when it differs;
-see scripts/bundle-server-entry.cjs.)
+The companion server bundled in ``jupyterlab_reproserver/server/`` includes the static helper
+``helpers/rpz-exec``, compiled for this machine's OS and CPU. Its JavaScript needs no native
+module (SQLite is Node's built-in node:sqlite), so it runs on any Node.js new enough. The Python
+code stays pure, so the wheel is ``py3-none-<platform>`` rather than tied to one Python version.
 """
 
 import sysconfig
