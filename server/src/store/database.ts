@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { MIGRATIONS } from './migrations';
 import { PRIVATE_DIR_MODE, ensurePrivateFile } from './private-state';
+import { type Database, pragmaValue, transaction } from './sqlite';
 
 /**
  * Opens (creating it if needed) the records database and brings its schema up to date. WAL lets
@@ -12,18 +13,18 @@ import { PRIVATE_DIR_MODE, ensurePrivateFile } from './private-state';
 export function openDatabase(
   path: string,
   migrations: readonly string[] = MIGRATIONS
-): Database.Database {
+): Database {
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
     ensurePrivateFile(path);
   }
-  const db = new Database(path);
+  const db = new DatabaseSync(path);
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA foreign_keys = ON');
     // Another process (a CLI sharing the state folder) may hold the write lock for a moment.
-    db.pragma('busy_timeout = 5000');
+    db.exec('PRAGMA busy_timeout = 5000');
     migrate(db, migrations);
     return db;
   } catch (error) {
@@ -38,20 +39,24 @@ export function openDatabase(
  * same database at once do not both migrate.
  */
 export function migrate(
-  db: Database.Database,
+  db: Database,
   migrations: readonly string[] = MIGRATIONS
 ): void {
-  db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > migrations.length) {
-      throw new Error(
-        `The records database is at schema version ${version}, newer than this ReproServer knows (${migrations.length}): upgrade ReproServer or use another state folder.`
-      );
-    }
-    for (let step = version; step < migrations.length; step++) {
-      db.exec(migrations[step]);
-    }
-    // Integer from our own list, not user input; PRAGMA takes no bound parameters.
-    db.pragma(`user_version = ${migrations.length}`);
-  }).immediate();
+  transaction(
+    db,
+    () => {
+      const version = Number(pragmaValue(db, 'user_version'));
+      if (version > migrations.length) {
+        throw new Error(
+          `The records database is at schema version ${version}, newer than this ReproServer knows (${migrations.length}): upgrade ReproServer or use another state folder.`
+        );
+      }
+      for (let step = version; step < migrations.length; step++) {
+        db.exec(migrations[step]);
+      }
+      // Integer from our own list, not user input; PRAGMA takes no bound parameters.
+      db.exec(`PRAGMA user_version = ${migrations.length}`);
+    },
+    'IMMEDIATE'
+  );
 }

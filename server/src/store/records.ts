@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import type { PackageModel } from '../rpz/model';
 import type { RunEdits, RunLimits } from '../runs/edits';
 import {
@@ -9,6 +8,12 @@ import {
 } from '../runs/events';
 import { openDatabase } from './database';
 import { newRunId } from './run-id';
+import {
+  type Database,
+  type NamedParams,
+  prepare as prepareStatement,
+  transaction
+} from './sqlite';
 
 /** Where a registered package's bytes are. */
 export type PackageSource =
@@ -152,12 +157,12 @@ const OUTPUT_COLUMNS = 'name, path, kind, size, sha256, uid, gid, mode';
 type Statements = ReturnType<typeof prepareStatements>;
 
 /** Every query, prepared once. */
-function prepareStatements(db: Database.Database) {
-  const prepare = <P extends object | unknown[], R = unknown>(
+function prepareStatements(db: Database) {
+  const prepare = <P extends unknown[] = [NamedParams], R = unknown>(
     sql: string
-  ): Database.Statement<P, R> => db.prepare<P, R>(sql);
+  ) => prepareStatement<P, R>(db, sql);
   return {
-    putPackage: prepare<object>(
+    putPackage: prepare(
       `INSERT INTO packages (sha256, name, size, model, source_kind, source_path, created_at)
        VALUES (@sha256, @name, @size, @model, @source_kind, @source_path, @created_at)
        ON CONFLICT (sha256) DO UPDATE SET
@@ -180,14 +185,14 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${SUMMARY_COLUMNS} FROM packages
        ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`
     ),
-    insertRun: prepare<object>(
+    insertRun: prepare(
       `INSERT INTO runs (id, package_sha256, status, created_at, edits, limits, backend)
        VALUES (@id, @package_sha256, 'queued', @created_at, @edits, @limits, @backend)`
     ),
     getRun: prepare<[string], RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`
     ),
-    listRuns: prepare<object, RunRow>(
+    listRuns: prepare<[NamedParams], RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs
        WHERE (@package IS NULL OR package_sha256 = @package)
          AND (@before IS NULL OR seq < (SELECT seq FROM runs WHERE id = @before))
@@ -197,7 +202,7 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${RUN_COLUMNS} FROM runs
        WHERE status IN (SELECT value FROM json_each(?)) ORDER BY seq`
     ),
-    updateStatus: prepare<object>(
+    updateStatus: prepare(
       `UPDATE runs SET
          status = @status,
          started_at = CASE WHEN @started THEN coalesce(started_at, @now) ELSE started_at END,
@@ -206,7 +211,7 @@ function prepareStatements(db: Database.Database) {
          failed_step = coalesce(@failed_step, failed_step)
        WHERE id = @id AND status NOT IN (SELECT value FROM json_each(@finals))`
     ),
-    setExecution: prepare<object>(
+    setExecution: prepare(
       `UPDATE runs SET backend = coalesce(@backend, backend), image = coalesce(@image, image)
        WHERE id = @id`
     ),
@@ -222,7 +227,7 @@ function prepareStatements(db: Database.Database) {
     setLogSize: prepare<[number, string]>(
       'UPDATE runs SET log_size = ? WHERE id = ?'
     ),
-    addOutput: prepare<object>(
+    addOutput: prepare(
       `INSERT INTO run_outputs (run_id, ${OUTPUT_COLUMNS})
        VALUES (@run_id, @name, @path, @kind, @size, @sha256, @uid, @gid, @mode)`
     ),
@@ -232,7 +237,7 @@ function prepareStatements(db: Database.Database) {
     getOutput: prepare<[string, string, string], OutputRecord>(
       `SELECT ${OUTPUT_COLUMNS} FROM run_outputs WHERE run_id = ? AND kind = ? AND name = ?`
     ),
-    addInput: prepare<object>(
+    addInput: prepare(
       `INSERT INTO run_inputs (run_id, name, sha256, size)
        VALUES (@run_id, @name, @sha256, @size)`
     ),
@@ -254,7 +259,7 @@ function prepareStatements(db: Database.Database) {
 }
 
 /**
- * The server's records: packages, runs, their inputs and outputs. Synchronous (better-sqlite3):
+ * The server's records: packages, runs, their inputs and outputs. Synchronous (node:sqlite):
  * each call is a short indexed query, and synchronous calls cannot interleave, so a
  * read-then-write needs no locking within the process. Times are milliseconds since the epoch.
  */
@@ -267,7 +272,7 @@ export class Records {
   }
 
   constructor(
-    readonly db: Database.Database,
+    readonly db: Database,
     private readonly now: () => number = Date.now
   ) {
     this.statements = prepareStatements(db);
@@ -313,7 +318,7 @@ export class Records {
   /** Records a new run, queued, with a fresh id (and its inputs, in the same transaction). */
   createRun(run: NewRun): RunRecord {
     const id = newRunId();
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       this.statements.insertRun.run({
         id,
         package_sha256: run.packageSha256,
@@ -325,7 +330,7 @@ export class Records {
       for (const input of run.inputs ?? []) {
         this.addInput(id, input);
       }
-    })();
+    });
     return this.getRun(id)!;
   }
 
@@ -411,7 +416,19 @@ export class Records {
 
   /** Records an output; call only once its blob is fully stored. */
   addOutput(runId: string, output: OutputRecord): void {
-    this.statements.addOutput.run({ run_id: runId, ...output });
+    // Field by field: node:sqlite refuses a named parameter the SQL does not use, and an output
+    // may carry more fields than the table has.
+    this.statements.addOutput.run({
+      run_id: runId,
+      name: output.name,
+      path: output.path,
+      kind: output.kind,
+      size: output.size,
+      sha256: output.sha256,
+      uid: output.uid,
+      gid: output.gid,
+      mode: output.mode
+    });
   }
 
   /** In the order they were added. */
@@ -428,7 +445,12 @@ export class Records {
   }
 
   addInput(runId: string, input: InputRecord): void {
-    this.statements.addInput.run({ run_id: runId, ...input });
+    this.statements.addInput.run({
+      run_id: runId,
+      name: input.name,
+      sha256: input.sha256,
+      size: input.size
+    });
   }
 
   listInputs(runId: string): InputRecord[] {
@@ -448,14 +470,14 @@ export class Records {
    * have stored the same content.
    */
   deleteRun(id: string): DeletedRun {
-    return this.db.transaction((): DeletedRun => {
+    return transaction(this.db, (): DeletedRun => {
       const blobs = this.statements.blobsOfRun.all(id, id).map(r => r.sha256);
       const deleted = this.statements.deleteRun.run(id).changes === 1;
       return {
         deleted,
         orphanedBlobs: blobs.filter(sha256 => !this.isBlobReferenced(sha256))
       };
-    })();
+    });
   }
 
   close(): void {

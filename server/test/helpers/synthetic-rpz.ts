@@ -4,7 +4,7 @@
  * will not write (GNU long names, base-256 sizes, bad checksums, non-UTF-8 names…).
  * Everything is small and built in memory; `writeRpz` writes into a per-test temporary folder.
  */
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -310,7 +310,7 @@ function makeTrace(): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'rpz-trace-'));
   try {
     const path = join(dir, 'trace.sqlite3');
-    const db = new Database(path);
+    const db = new DatabaseSync(path);
     db.exec(`
       CREATE TABLE processes(id INTEGER NOT NULL PRIMARY KEY, run_id INTEGER NOT NULL, parent INTEGER,
         timestamp INTEGER NOT NULL, is_thread BOOLEAN NOT NULL, exitcode INTEGER);
@@ -337,7 +337,7 @@ export function traceWith(sql: string): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'rpz-trace-'));
   try {
     const path = join(dir, 'trace.sqlite3');
-    const db = new Database(path);
+    const db = new DatabaseSync(path);
     db.exec(sql);
     db.close();
     return readFileSync(path);

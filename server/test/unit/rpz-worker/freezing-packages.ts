@@ -3,7 +3,7 @@
  * because the reader processes must survive them whatever the parsers do: with the parsers fixed
  * they are refused at once; without, the reader's deadline refuses them.
  */
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ export function recursiveViewTrace(): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'rpz-view-'));
   try {
     const path = join(dir, 'trace.sqlite3');
-    const db = new Database(path);
+    const db = new DatabaseSync(path);
     db.exec(`
       CREATE VIEW processes AS
         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)

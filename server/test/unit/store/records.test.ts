@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { PackageModel } from '../../../src/rpz/model';
 import { DEFAULT_LIMITS } from '../../../src/runs/edits';
 import { migrate, openDatabase } from '../../../src/store/database';
+import { pragmaValue } from '../../../src/store/sqlite';
 import { MIGRATIONS } from '../../../src/store/migrations';
 import {
   Records,
@@ -79,16 +80,12 @@ describe('records database and migrations', () => {
   it('creates the schema in WAL mode and keeps data across reopenings', () => {
     const file = freshFile();
     const first = Records.open(file);
-    expect(first.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(first.db.pragma('user_version', { simple: true })).toBe(
-      MIGRATIONS.length
-    );
+    expect(pragmaValue(first.db, 'journal_mode')).toBe('wal');
+    expect(pragmaValue(first.db, 'user_version')).toBe(MIGRATIONS.length);
     withPackage(first);
     first.close();
     const again = Records.open(file);
-    expect(again.db.pragma('user_version', { simple: true })).toBe(
-      MIGRATIONS.length
-    );
+    expect(pragmaValue(again.db, 'user_version')).toBe(MIGRATIONS.length);
     expect(again.getPackage(sha(1))?.name).toBe('pkg1.rpz');
     again.close();
   });
@@ -98,7 +95,7 @@ describe('records database and migrations', () => {
     db.prepare('INSERT INTO a VALUES (1)').run();
     migrate(db, ['CREATE TABLE a (x INTEGER)', 'CREATE TABLE b (y INTEGER)']);
     migrate(db, ['CREATE TABLE a (x INTEGER)', 'CREATE TABLE b (y INTEGER)']);
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(pragmaValue(db, 'user_version')).toBe(2);
     expect(db.prepare('SELECT x FROM a').all()).toEqual([{ x: 1 }]);
     db.close();
   });
@@ -108,7 +105,7 @@ describe('records database and migrations', () => {
     expect(() =>
       migrate(db, ['CREATE TABLE a (x INTEGER)', 'NOT SQL AT ALL'])
     ).toThrow();
-    expect(db.pragma('user_version', { simple: true })).toBe(0);
+    expect(pragmaValue(db, 'user_version')).toBe(0);
     expect(
       db.prepare("SELECT name FROM sqlite_master WHERE name = 'a'").all()
     ).toEqual([]);

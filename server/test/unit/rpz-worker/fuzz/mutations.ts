@@ -3,7 +3,7 @@
  * type flags, link targets, pax and GNU records, config.yml, the trace database, version, gzip
  * framing — or at raw bytes, and says what it did (printed with a failing case).
  */
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -470,7 +470,7 @@ const mutateTrace: Mutation = (rng, m) => {
     try {
       const path = join(dir, 't.sqlite3');
       writeFileSync(path, original.body);
-      const db = new Database(path);
+      const db = new DatabaseSync(path);
       try {
         db.exec(sql);
       } catch {
