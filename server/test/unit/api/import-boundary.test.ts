@@ -4,34 +4,17 @@
  * `src/contract/`; only `api/` chooses HTTP statuses. This test reads every source file and fails
  * when one outside `api/` imports from it (`cli/serve.ts`, which starts the server, may).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { importSpecifiers, sourceFiles } from '../../helpers/source-imports';
 
 const SRC = resolve(__dirname, '../../../src');
 const API = join(SRC, 'api');
 const ALLOWED = new Set([join(SRC, 'cli', 'serve.ts')]);
 
-/** Every `.ts` file under a folder. */
-function sourceFiles(folder: string): string[] {
-  return readdirSync(folder, { withFileTypes: true }).flatMap(entry => {
-    const path = join(folder, entry.name);
-    if (entry.isDirectory()) {
-      return sourceFiles(path);
-    }
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
-
-/** The relative module specifiers of a file: static imports and exports, `import()`, `require()`. */
+/** The relative module specifiers of a file, type-only imports included (they couple too). */
 function relativeSpecifiers(text: string): string[] {
-  const patterns = [
-    /\b(?:import|export)\b[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g,
-    /\bimport\s*['"]([^'"]+)['"]/g,
-    /\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g
-  ];
-  return patterns
-    .flatMap(pattern => [...text.matchAll(pattern)].map(match => match[1]))
-    .filter(specifier => specifier.startsWith('.'));
+  return importSpecifiers(text).filter(specifier => specifier.startsWith('.'));
 }
 
 function isInside(folder: string, path: string): boolean {

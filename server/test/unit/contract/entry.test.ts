@@ -6,40 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { importSpecifiers } from '../../helpers/source-imports';
 
 const SRC = resolve(__dirname, '../../../src');
 const ENTRY = join(SRC, 'contract', 'index.ts');
 
-/** Module specifiers a file imports or re-exports at run time (not `import type`/`export type`). */
-export function runtimeSpecifiers(text: string): string[] {
-  const found: string[] = [];
-  const statement =
-    /\b(import|export)\s+(type\s+)?([^'";]*?)\s*from\s*['"]([^'"]+)['"]/g;
-  for (const match of text.matchAll(statement)) {
-    const typeOnly = match[2] !== undefined;
-    const names = match[3];
-    // `import { type A, type B }` is erased too; one value name keeps the import.
-    const braced = /^\{([^}]*)\}$/.exec(names.trim());
-    const allTypes =
-      braced !== null &&
-      braced[1]
-        .split(',')
-        .map(name => name.trim())
-        .filter(name => name !== '')
-        .every(name => name.startsWith('type '));
-    if (!typeOnly && !allTypes) {
-      found.push(match[4]);
-    }
-  }
-  for (const match of text.matchAll(/\bimport\s*['"]([^'"]+)['"]/g)) {
-    found.push(match[1]);
-  }
-  for (const match of text.matchAll(
-    /\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g
-  )) {
-    found.push(match[1]);
-  }
-  return found;
+/** Module specifiers a file imports or re-exports at run time. */
+function runtimeSpecifiers(text: string): string[] {
+  return importSpecifiers(text, { runtimeOnly: true });
 }
 
 function resolveSource(from: string, specifier: string): string {
