@@ -1,4 +1,8 @@
-/** Small DOM helpers for the panel's views (plain DOM, no framework). */
+/**
+ * Small DOM helpers for the panel's views. No React: the views are plain DOM updated in place
+ * (typing never loses focus), drawn with the classes of JupyterLab's `@jupyterlab/ui-components`
+ * (`button`, `input`, `table` below), so the panel looks and themes like JupyterLab's own.
+ */
 import type { TranslationBundle } from '@jupyterlab/translation';
 // A pure module of the server, bundled as it is.
 import { formatBytes as formatByteSize } from 'reproserver/contract';
@@ -68,12 +72,73 @@ export function formatDuration(ms: number): string {
   return hours > 0 ? `${hours}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
 }
 
-/** A button with the panel's look. */
+/**
+ * How a button stands out, with JupyterLab's own classes (`@jupyterlab/ui-components`' `Button`
+ * and the dialogs' `jp-mod-styled` buttons): `accept` for the one main action of a view,
+ * `minimal` for small icon-like actions (×), `default` for the others.
+ */
+export type ButtonVariant = 'default' | 'accept' | 'minimal';
+
+const BUTTON_CLASSES: Record<ButtonVariant, string> = {
+  default: 'jp-Button jp-mod-small',
+  accept: 'jp-Button jp-mod-small jp-mod-styled jp-mod-accept',
+  minimal: 'jp-Button jp-mod-small jp-mod-minimal'
+};
+
+/**
+ * A button as JupyterLab draws its own (the classes of ui-components' `Button`), made with the
+ * DOM rather than React: the panel's views update nodes in place, and a button acts on `click`
+ * (not on mousedown as `ToolbarButton` does), so a field being edited commits its change on
+ * blur before the click is handled.
+ */
 export function button(
   label: string,
   onclick: () => void,
-  attrs: Attrs = {}
+  attrs: Attrs = {},
+  variant: ButtonVariant = 'default'
 ): HTMLButtonElement {
-  const cls = ['jp-ReproServer-button', attrs.class ?? ''].join(' ').trim();
+  const cls = [BUTTON_CLASSES[variant], 'jp-ReproServer-button', attrs.class]
+    .filter(Boolean)
+    .join(' ');
   return h('button', { type: 'button', ...attrs, class: cls, onclick }, label);
+}
+
+/** A text or number field with JupyterLab's look (`jp-mod-styled`) and the panel's class. */
+export function input(attrs: Attrs = {}): HTMLInputElement {
+  const cls = ['jp-mod-styled jp-ReproServer-input', attrs.class]
+    .filter(Boolean)
+    .join(' ');
+  return h('input', { ...attrs, class: cls });
+}
+
+/**
+ * A table with the look of ui-components' `Table` (`jp-sortable-table`, its header and rows),
+ * without its sorting: the panel's tables are short and keep the order of the package or of
+ * time. `rows` are `<tr>`s; each gets the row class of that table.
+ */
+export function table(
+  headers: string[],
+  rows: HTMLTableRowElement[],
+  attrs: Attrs = {}
+): HTMLTableElement {
+  const cls = ['jp-sortable-table jp-ReproServer-table', attrs.class]
+    .filter(Boolean)
+    .join(' ');
+  for (const row of rows) {
+    row.classList.add('jp-sortable-table-tr');
+  }
+  return h(
+    'table',
+    { ...attrs, class: cls },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        { class: 'jp-sortable-table-tr' },
+        ...headers.map(text => h('th', {}, text))
+      )
+    ),
+    h('tbody', {}, ...rows)
+  );
 }

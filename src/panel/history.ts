@@ -1,7 +1,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { type RunEdits, joinCommandLine } from 'reproserver/contract';
 import type { PackageSession } from '../model/package';
-import { button, h } from './dom';
+import { button, h, table } from './dom';
 import { statusLabel } from './run';
 
 /** What a run changed, in short phrases ("run0: argument 3 = 2", "input arg2 replaced"). */
@@ -74,77 +74,65 @@ export class HistoryView {
     }
     const current = session.run?.id;
     this.node.replaceChildren(
-      h(
-        'table',
-        { class: 'jp-ReproServer-table' },
-        h(
-          'thead',
-          {},
-          h(
+      table(
+        [
+          trans.__('Started'),
+          trans.__('Status'),
+          trans.__('Backend'),
+          trans.__('Changes'),
+          ''
+        ],
+        runs.map(r => {
+          const changes = describeEdits(r.edits, stepIds, trans);
+          return h(
             'tr',
-            {},
-            h('th', {}, trans.__('Started')),
-            h('th', {}, trans.__('Status')),
-            h('th', {}, trans.__('Backend')),
-            h('th', {}, trans.__('Changes')),
-            h('th', {}, '')
-          )
-        ),
-        h(
-          'tbody',
-          {},
-          ...runs.map(r => {
-            const changes = describeEdits(r.edits, stepIds, trans);
-            return h(
-              'tr',
-              {
-                class:
-                  'jp-ReproServer-historyRun' +
-                  (r.id === current ? ' jp-mod-current' : ''),
-                'data-run': r.id
-              },
-              h('td', { title: r.id }, new Date(r.createdAt).toLocaleString()),
+            {
+              class:
+                'jp-ReproServer-historyRun' +
+                (r.id === current ? ' jp-mod-current' : ''),
+              'data-run': r.id
+            },
+            h('td', { title: r.id }, new Date(r.createdAt).toLocaleString()),
+            h(
+              'td',
+              {},
               h(
-                'td',
-                {},
-                h(
-                  'span',
-                  {
-                    class: `jp-ReproServer-badge jp-ReproServer-status-${r.status}`
-                  },
-                  statusLabel(r.status, trans)
-                )
-              ),
-              h('td', { class: 'jp-ReproServer-runBackend' }, r.backend ?? ''),
-              h(
-                'td',
-                {},
-                changes.length > 0
-                  ? changes.join('; ')
-                  : h(
-                      'span',
-                      { class: 'jp-ReproServer-muted' },
-                      trans.__('as recorded')
-                    )
-              ),
-              h(
-                'td',
-                { class: 'jp-ReproServer-actions' },
-                button(trans.__('Open'), () => {
-                  session.openRun(r);
-                  this._actions.showRun();
-                }),
-                button(trans.__('Re-run'), () => {
-                  void session.rerun(r);
-                  this._actions.showRun();
-                }),
-                button(trans.__('Copy as command'), () =>
-                  this._actions.copy(session.commandFor(r))
-                )
+                'span',
+                {
+                  class: `jp-ReproServer-badge jp-ReproServer-status-${r.status}`
+                },
+                statusLabel(r.status, trans)
               )
-            );
-          })
-        )
+            ),
+            h('td', { class: 'jp-ReproServer-runBackend' }, r.backend ?? ''),
+            h(
+              'td',
+              {},
+              changes.length > 0
+                ? changes.join('; ')
+                : h(
+                    'span',
+                    { class: 'jp-ReproServer-muted' },
+                    trans.__('as recorded')
+                  )
+            ),
+            h(
+              'td',
+              { class: 'jp-ReproServer-actions' },
+              button(trans.__('Open'), () => {
+                session.openRun(r);
+                this._actions.showRun();
+              }),
+              button(trans.__('Re-run'), () => {
+                void session.rerun(r);
+                this._actions.showRun();
+              }),
+              button(trans.__('Copy as command'), () =>
+                this._actions.copy(session.commandFor(r))
+              )
+            )
+          );
+        })
       )
     );
   }

@@ -2,7 +2,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 import { Signal, type ISignal } from '@lumino/signaling';
 import { initialAnsiState, parseAnsi, type IAnsiState } from '../model/ansi';
 import type { ILogChunk, RunSession } from '../model/run';
-import { button, h } from './dom';
+import { button, h, input } from './dom';
 
 /**
  * The live log of a run: stdout and stderr styled apart, ANSI colours, a header per step,
@@ -14,9 +14,9 @@ export class LogView {
     private readonly _copy: (text: string) => void
   ) {
     const trans = _trans;
-    this._search = h('input', {
+    this._search = input({
       type: 'search',
-      class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-logSearch',
+      class: 'jp-ReproServer-logSearch',
       placeholder: trans.__('Search the log'),
       'aria-label': trans.__('Search the log'),
       oninput: () => {
@@ -32,19 +32,17 @@ export class LogView {
       }
     });
     this._count = h('span', { class: 'jp-ReproServer-muted' });
-    this._follow = h(
-      'button',
-      {
-        type: 'button',
-        class: 'jp-ReproServer-button jp-ReproServer-follow',
-        title: trans.__('Scroll to the end and follow new output'),
-        onclick: () => {
-          this._following = true;
-          this._scrollToEnd();
-          this._updateFollow();
-        }
+    this._follow = button(
+      trans.__('Follow'),
+      () => {
+        this._following = true;
+        this._scrollToEnd();
+        this._updateFollow();
       },
-      trans.__('Follow')
+      {
+        class: 'jp-ReproServer-follow',
+        title: trans.__('Scroll to the end and follow new output')
+      }
     );
     this._pre = h('pre', {
       class: 'jp-ReproServer-log',

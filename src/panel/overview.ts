@@ -1,6 +1,6 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { type PackageDetails, joinCommandLine } from 'reproserver/contract';
-import { formatBytes, h } from './dom';
+import { formatBytes, h, table } from './dom';
 
 /** The package at a glance: facts, warnings, steps, files and provenance. */
 export function renderOverview(
@@ -87,36 +87,20 @@ export function renderOverview(
           'section',
           {},
           h('h3', {}, title),
-          h(
-            'table',
-            { class: 'jp-ReproServer-table' },
-            h(
-              'thead',
-              {},
+          table(
+            [trans.__('Name'), trans.__('Path'), trans.__('Steps')],
+            files.map(f =>
               h(
                 'tr',
                 {},
-                h('th', {}, trans.__('Name')),
-                h('th', {}, trans.__('Path')),
-                h('th', {}, trans.__('Steps'))
-              )
-            ),
-            h(
-              'tbody',
-              {},
-              ...files.map(f =>
+                h('td', {}, f.name),
+                h('td', {}, h('code', {}, f.path)),
                 h(
-                  'tr',
+                  'td',
                   {},
-                  h('td', {}, f.name),
-                  h('td', {}, h('code', {}, f.path)),
-                  h(
-                    'td',
-                    {},
-                    [...new Set([...f.readBy, ...f.writtenBy])]
-                      .map(stepName)
-                      .join(', ')
-                  )
+                  [...new Set([...f.readBy, ...f.writtenBy])]
+                    .map(stepName)
+                    .join(', ')
                 )
               )
             )

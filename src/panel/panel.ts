@@ -304,10 +304,15 @@ export class RpzPanel extends Widget {
             role: notice.kind === 'error' ? 'alert' : 'status'
           },
           h('span', {}, notice.text),
-          button('×', () => s.dismissNotice(), {
-            'aria-label': trans.__('Dismiss'),
-            class: 'jp-ReproServer-dismiss'
-          })
+          button(
+            '×',
+            () => s.dismissNotice(),
+            {
+              'aria-label': trans.__('Dismiss'),
+              class: 'jp-ReproServer-dismiss'
+            },
+            'minimal'
+          )
         )
       );
     }

@@ -7,7 +7,7 @@ import {
   type IArgField,
   type StepEditor
 } from '../model/edits';
-import { button, h } from './dom';
+import { button, h, input } from './dom';
 
 /**
  * The steps' command lines as typed fields (or raw text), their environments and whether they
@@ -64,6 +64,7 @@ export class ParametersView {
         { class: 'jp-ReproServer-check' },
         h('input', {
           type: 'checkbox',
+          class: 'jp-mod-styled',
           checked: step.selected,
           'aria-label': trans.__('Run step %1', step.id),
           onchange: (e: Event) =>
@@ -81,6 +82,7 @@ export class ParametersView {
         { class: 'jp-ReproServer-check' },
         h('input', {
           type: 'checkbox',
+          class: 'jp-mod-styled',
           checked: step.raw,
           onchange: (e: Event) => {
             const target = e.target as HTMLInputElement;
@@ -190,10 +192,9 @@ export class ParametersView {
     ) {
       type = 'number';
     }
-    const input = h('input', {
+    const valueField = input({
       type,
       step: type === 'number' ? 'any' : undefined,
-      class: 'jp-ReproServer-input jp-mod-styled',
       value: fieldValue(field, step.values[field.index]),
       'data-index': field.index,
       'aria-label': trans.__('%1 %2', step.id, label),
@@ -211,7 +212,7 @@ export class ParametersView {
         'data-index': field.index
       },
       h('label', { class: 'jp-ReproServer-fieldLabel' }, label),
-      input,
+      valueField,
       // Always four cells, so every row lines up in the grid.
       h(
         'span',
@@ -241,15 +242,13 @@ export class ParametersView {
     const trans = this._trans;
     const edits = this._edits;
     const rows = step.env.map((variable, position) => {
-      const nameInput = h('input', {
-        class: 'jp-ReproServer-input jp-mod-styled',
+      const nameInput = input({
         value: variable.name,
         'aria-label': trans.__('Variable name'),
         oninput: () =>
           edits.setEnv(step.index, position, nameInput.value, valueInput.value)
       });
-      const valueInput = h('input', {
-        class: 'jp-ReproServer-input jp-mod-styled',
+      const valueInput = input({
         value: variable.value,
         'aria-label': trans.__('Value of %1', variable.name),
         oninput: () =>
@@ -263,10 +262,15 @@ export class ParametersView {
         h(
           'td',
           {},
-          button('×', () => edits.removeEnv(step.index, position), {
-            title: trans.__('Remove this variable'),
-            'aria-label': trans.__('Remove %1', variable.name)
-          })
+          button(
+            '×',
+            () => edits.removeEnv(step.index, position),
+            {
+              title: trans.__('Remove this variable'),
+              'aria-label': trans.__('Remove %1', variable.name)
+            },
+            'minimal'
+          )
         )
       );
       this._refreshers.push(() => {
@@ -292,7 +296,7 @@ export class ParametersView {
         ),
         h('span', { class: 'jp-ReproServer-changedMark' }, trans.__('changed'))
       ),
-      h('table', { class: 'jp-ReproServer-table' }, h('tbody', {}, ...rows)),
+      h('table', { class: 'jp-ReproServer-envTable' }, h('tbody', {}, ...rows)),
       removed.length > 0
         ? h(
             'div',

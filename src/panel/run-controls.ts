@@ -2,7 +2,7 @@ import type { Toolbar } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 import type { PackageSession } from '../model/package';
 import { CommandIDs } from '../tokens';
-import { button, h } from './dom';
+import { button, h, input } from './dom';
 import type { IPanelServices } from './panel';
 
 /** The name of the controls among the items of a document's toolbar. */
@@ -89,11 +89,11 @@ export class RunControls extends Widget {
       set: (value: number) => void,
       step?: number
     ) => {
-      const field = h('input', {
+      const field = input({
         type: 'number',
         min,
         step,
-        class: 'jp-ReproServer-input jp-mod-styled jp-ReproServer-limit',
+        class: 'jp-ReproServer-limit',
         'aria-label': label,
         onchange: () => {
           const v = Number(field.value);
@@ -117,9 +117,12 @@ export class RunControls extends Widget {
       edits: null,
       memory,
       timeout,
-      run: button(trans.__('Run'), () => this._run(), {
-        class: 'jp-ReproServer-run-button jp-mod-accept'
-      }),
+      run: button(
+        trans.__('Run'),
+        () => this._run(),
+        { class: 'jp-ReproServer-run-button' },
+        'accept'
+      ),
       cancel: button(trans.__('Cancel'), () => void s.cancel(), {
         class: 'jp-ReproServer-cancel-button'
       }),

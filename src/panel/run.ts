@@ -1,7 +1,7 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { PackageSession } from '../model/package';
 import type { RunSession } from '../model/run';
-import { button, formatBytes, formatDuration, h } from './dom';
+import { button, formatBytes, formatDuration, h, table } from './dom';
 import { LogView } from './log';
 
 /** What the run view asks JupyterLab to do. */
@@ -321,22 +321,14 @@ export class RunView {
     const parts: (HTMLElement | string)[] = [h('h3', {}, trans.__('Outputs'))];
     if (rows.length > 0) {
       parts.push(
-        h(
-          'table',
-          { class: 'jp-ReproServer-table' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              h('th', {}, trans.__('Name')),
-              h('th', {}, trans.__('Path in the experiment')),
-              h('th', {}, trans.__('Kind')),
-              h('th', {}, trans.__('Size'))
-            )
-          ),
-          h('tbody', {}, ...rows)
+        table(
+          [
+            trans.__('Name'),
+            trans.__('Path in the experiment'),
+            trans.__('Kind'),
+            trans.__('Size')
+          ],
+          rows
         )
       );
     } else if (run.finished) {
