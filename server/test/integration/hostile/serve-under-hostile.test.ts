@@ -200,14 +200,18 @@ describe('with a reader that never answers', () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
-  it('makes `reproserver inspect` refuse at the deadline and exit', () => {
+  // `reproserver inspect` reads in its own process (its deadline: test/unit/rpz/inspect-deadline);
+  // `run` reads through reader processes, as the server does.
+  it('makes `reproserver run` refuse at the deadline and exit', () => {
     const started = performance.now();
     const result = spawnSync(
       process.execPath,
       [
         CLI,
-        'inspect',
-        resolve(__dirname, '../../../../examples/shell-pipeline.rpz')
+        'run',
+        resolve(__dirname, '../../../../examples/shell-pipeline.rpz'),
+        '--out',
+        join(folder, 'out')
       ],
       {
         encoding: 'utf8',
@@ -220,7 +224,7 @@ describe('with a reader that never answers', () => {
         }
       }
     );
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
     expect(result.stderr).toBe(
       'Reading the package took longer than 1 s (the read timeout, --read-timeout-seconds); it is refused (shell-pipeline.rpz)\n'
     );
