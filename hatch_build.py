@@ -12,6 +12,8 @@ This hook is declared after jupyter-builder in pyproject.toml: hatch runs hooks 
 the bundle exists (built from a clone, or shipped in the sdist) when the ELF files are read.
 """
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,11 +24,24 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import wheel_tags  # noqa: E402  (scripts/ is not a package)
 
 
+def ensure_helper(helper: Path) -> None:
+    """The static helper, compiled from server/helpers/*.c when it is not there: an sdist carries
+    its sources, never the program (a C compiler able to link statically is then needed)."""
+    if helper.is_file():
+        return
+    build = ROOT / "server" / "helpers" / "build.sh"
+    subprocess.run(["sh", str(build)], check=True)
+    helper.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "server" / "dist" / "helpers" / "rpz-exec", helper)
+    helper.chmod(0o755)
+
+
 class CustomBuildHook(BuildHookInterface):
     def initialize(self, version, build_data):
         if self.target_name != "wheel" or version == "editable":
             return
         bundle = ROOT / "jupyterlab_reproserver" / "server"
+        ensure_helper(bundle / "helpers" / "rpz-exec")
         platform = wheel_tags.tag_for(wheel_tags.elf_files_in_dir(bundle))
         build_data["pure_python"] = platform == "any"
         build_data["tag"] = f"py3-none-{platform}"

@@ -4,7 +4,8 @@
 #   scripts/release-check.sh          (after scripts/setup.sh; about 15 s)
 #
 #  1. builds the wheel and the sdist, and the wheel again from the sdist: same files
-#     (scripts/build-dist.sh, shared with the Binder check);
+#     (scripts/build-dist.sh, shared with the Binder check); the sdist carries no binary (the
+#     static helper is compiled from its sources when the wheel is built);
 #  2. `twine check --strict` of both (what PyPI would refuse in their metadata);
 #  3. the unit tests of scripts/wheel_tags.py and of the `reproserver` command (pytest), then
 #     the wheel's tag against its content (scripts/wheel_tags.py):
@@ -47,7 +48,8 @@ step "Python unit tests: the wheel's tag logic, the reproserver command"
 step "the wheel's tag against what it carries"
 "$VENV_DIR/bin/python" scripts/wheel_tags.py check "$wheel" ||
   die "$(basename "$wheel") is tagged wrongly for what it carries (above)"
-# Binaries in the sdist: built here, they fit this machine only (issue #14 wants none there).
+# Binaries in the sdist: built here, they would fit this machine only. The wheel's build compiles
+# the helper from the sources the sdist carries (hatch_build.py).
 mapfile -t prebuilt < <("$VENV_DIR/bin/python" - "$sdist" <<'PY'
 import sys, tarfile
 with tarfile.open(sys.argv[1]) as archive:
@@ -57,7 +59,7 @@ with tarfile.open(sys.argv[1]) as archive:
 PY
 )
 [ "${#prebuilt[@]}" = 0 ] ||
-  log "WARNING: the sdist carries prebuilt binaries (built for this machine): ${prebuilt[*]}"
+  die "the sdist carries prebuilt binaries (built for this machine): ${prebuilt[*]}"
 
 step "npm pack --dry-run of the extension and the server"
 node scripts/check-npm-pack.mjs
