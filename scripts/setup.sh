@@ -7,7 +7,8 @@ LOG_TAG=setup
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT_DIR"
 
-DEBIAN_PACKAGES=(docker.io docker-registry chromium bubblewrap uidmap proot busybox-static curl gcc libc6-dev)
+# binutils: readelf, which the release check tests its own ELF reader against (test_wheel_tags.py).
+DEBIAN_PACKAGES=(docker.io docker-registry chromium bubblewrap uidmap proot busybox-static curl gcc libc6-dev binutils)
 
 # A stamp file holds the hash of what an install step consumed; the step reruns when it changes.
 stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
