@@ -65,6 +65,24 @@ describe('the project has one version', () => {
   });
 });
 
+describe('the project has one oldest Node.js', () => {
+  it("the server's engines, the root's, and the Python package's lookup of a node agree", () => {
+    const engines = (file: string): unknown =>
+      (json(ROOT, file).engines as { node: string }).node;
+    const [, major, minor] = /^>=(\d+)\.(\d+)$/.exec(
+      String(engines('server/package.json'))
+    )!;
+    expect(engines('package.json')).toBe(engines('server/package.json'));
+    const lookup = readFileSync(
+      join(ROOT, 'jupyterlab_reproserver/_node.py'),
+      'utf8'
+    );
+    expect(lookup).toMatch(
+      new RegExp(`^MIN_NODE = \\(${major}, ${minor}\\)$`, 'm')
+    );
+  });
+});
+
 describe('scripts/bump-version.mjs', () => {
   let copy: string;
 
