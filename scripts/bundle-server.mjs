@@ -10,6 +10,8 @@
  *                                   dependencies, one CommonJS file each, loaded only when that
  *                                   command runs: one file for all would be parsed at every start
  *                                   (`reproserver --version` took 2.5× longer)
+ *   bin/reproserver-inspect-read.js the package reader behind `inspect`, loaded only when a package
+ *                                   is read (a remembered one is answered without it)
  *   bin/reader-process.js           the package reader the server runs in child processes (it looks
  *                                   for it beside its own code)
  *   helpers/rpz-exec                the static helper run inside sandboxes and containers
@@ -41,6 +43,22 @@ const BUNDLE = join(OUT, 'bin', 'reproserver.js');
 /** The commands server/src/cli/main.ts loads on demand; each becomes its own file. */
 const COMMANDS = ['build', 'inspect', 'run', 'serve'];
 const CLI = join(SERVER, 'dist', 'cli');
+/**
+ * Every module of dist/cli that another loads on demand (`require` inside a function), by the
+ * module that loads it: each becomes a file of its own beside the entry, parsed only when loaded.
+ */
+const APART = [
+  ...COMMANDS.map(command => ({
+    importer: 'main.js',
+    module: command,
+    file: `reproserver-${command}.js`
+  })),
+  {
+    importer: 'inspect.js',
+    module: 'inspect-read',
+    file: 'reproserver-inspect-read.js'
+  }
+];
 const READER = join(OUT, 'bin', 'reader-process.js');
 
 /**
@@ -92,18 +110,20 @@ function checkNode() {
 }
 
 /**
- * Keeps main.js's `require('./inspect')` (and the other commands) out of the entry's bundle: it
+ * Keeps the modules of `APART` out of their importer's bundle: main.js's `require('./inspect')`
  * becomes `require('./reproserver-inspect.js')`, the command's own bundle beside it.
  */
-const commandsApart = {
-  name: 'commands-apart',
+const modulesApart = {
+  name: 'modules-apart',
   setup(build) {
-    const filter = new RegExp(`^\\./(${COMMANDS.join('|')})$`);
-    build.onResolve({ filter }, args =>
-      args.importer === join(CLI, 'main.js')
-        ? { path: `./reproserver-${args.path.slice(2)}.js`, external: true }
-        : undefined
-    );
+    build.onResolve({ filter: /^\.\/[\w-]+$/ }, args => {
+      const apart = APART.find(
+        a =>
+          args.importer === join(CLI, a.importer) &&
+          args.path === `./${a.module}`
+      );
+      return apart ? { path: `./${apart.file}`, external: true } : undefined;
+    });
   }
 };
 
@@ -124,14 +144,15 @@ async function bundle() {
     entryPoints: [join(ROOT, 'scripts', 'bundle-server-entry.cjs')],
     outfile: BUNDLE,
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [commandsApart]
+    plugins: [modulesApart]
   });
   chmodSync(BUNDLE, 0o755);
-  for (const command of COMMANDS) {
+  for (const { module, file } of APART) {
     await build({
       ...common,
-      entryPoints: [join(CLI, `${command}.js`)],
-      outfile: join(OUT, 'bin', `reproserver-${command}.js`)
+      entryPoints: [join(CLI, `${module}.js`)],
+      outfile: join(OUT, 'bin', file),
+      plugins: [modulesApart]
     });
   }
   // The package reader runs in child processes started from this file (rpz/worker/).
@@ -190,11 +211,15 @@ function smokeTest() {
   }
   const example = join(ROOT, 'examples', 'shell-pipeline.rpz');
   const model = JSON.parse(
-    execFileSync(process.execPath, [BUNDLE, 'inspect', example, '--json'], {
-      cwd: '/',
-      env: { ...env, REPROSERVER_STATE_DIR: join(OUT, '.smoke-state') },
-      encoding: 'utf8'
-    })
+    execFileSync(
+      process.execPath,
+      [BUNDLE, 'inspect', '--no-cache', example, '--json'],
+      {
+        cwd: '/',
+        env: { ...env, REPROSERVER_STATE_DIR: join(OUT, '.smoke-state') },
+        encoding: 'utf8'
+      }
+    )
   );
   rmSync(join(OUT, '.smoke-state'), { recursive: true, force: true });
   if (model.format !== 2) {

@@ -2,7 +2,8 @@ import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { WeakIsolationPolicy } from './backends/exposure';
 import { READ_LIMITS_VARIABLE, parseReadLimits } from './rpz/limits';
-import { READER_DEFAULTS } from './rpz/worker';
+// The defaults alone: this module is loaded by every command, the reader pool only by some.
+import { READER_DEFAULTS } from './rpz/worker/defaults';
 
 /** Everything the server needs to know about where it runs; built once at start. */
 export interface ServerConfig {

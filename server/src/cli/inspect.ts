@@ -7,18 +7,23 @@
  * has no one else to serve, and a second Node.js process would double its start-up time. It keeps
  * the server's deadline (REPROSERVER_READ_TIMEOUT_SECONDS, more for big packages) and its parsers'
  * bounds (`READ_LIMITS`); a package that passes the deadline is refused and the command exits.
+ *
+ * What it read is remembered (`inspect-cache.ts`), so that asking again about the same, unchanged
+ * file answers without reading it; `--no-cache` reads afresh and remembers nothing. The reader and
+ * its parsers are loaded only when the package is read.
  */
-import { stat } from 'node:fs/promises';
+import { statSync, type BigIntStats } from 'node:fs';
 import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
-import { loadConfig } from '../config';
 import { formatBytes } from '../contract/bytes';
 import { errorMessage } from '../describe';
 import { RpzError, inPackage } from '../rpz/errors';
 import type { PackageModel } from '../rpz/model';
-import { readPackage } from '../rpz/package';
-import { readDeadline, readTimeoutError } from '../rpz/worker/deadline';
+import { SERVER_VERSION } from '../version';
 import { argsOrExit } from './args';
+import { InspectCache, inspectCacheDir } from './inspect-cache';
+import { directStderr, directStdout } from './stdio';
+import type * as InspectRead from './inspect-read';
 import { INSPECT_SPEC, INSPECT_USAGE as USAGE } from './usage';
 
 /** Where the command writes; replaceable for tests. */
@@ -125,13 +130,14 @@ export function formatSummary(model: PackageModel, name: string): string {
 /** Runs `inspect`; returns the exit code (0 ok, 1 bad package, 2 usage). */
 export async function inspectCommand(
   args: string[],
-  io: InspectIo = { stdout: process.stdout, stderr: process.stderr }
+  io: InspectIo = { stdout: directStdout, stderr: directStderr }
 ): Promise<number> {
   const parsed = argsOrExit(INSPECT_SPEC, args, io);
   if (typeof parsed === 'number') {
     return parsed;
   }
   const json = parsed.flags.json !== undefined;
+  const useCache = parsed.flags['no-cache'] === undefined;
   if (parsed.positionals.length !== 1) {
     io.stderr.write(
       `reproserver inspect: give exactly one package.\n${USAGE}\n`
@@ -140,7 +146,7 @@ export async function inspectCommand(
   }
   const path = parsed.positionals[0];
   try {
-    const model = await readWithDeadline(path);
+    const model = await modelOf(path, useCache);
     io.stdout.write(
       json ? `${JSON.stringify(model, null, 2)}\n` : formatSummary(model, path)
     );
@@ -160,13 +166,15 @@ export async function inspectCommand(
   }
 }
 
-/** `readPackage`, refused with `read-timeout` past the server's deadline for a package this big. */
-async function readWithDeadline(path: string): Promise<PackageModel> {
-  const config = loadConfig({});
+/** The package's model: remembered, or read (and then remembered). */
+async function modelOf(path: string, useCache: boolean): Promise<PackageModel> {
   const label = basename(path);
-  const facts = await stat(path).catch((error: unknown) => {
+  let facts: BigIntStats;
+  try {
+    facts = statSync(path, { bigint: true });
+  } catch (error) {
     throw inPackage(error, label);
-  });
+  }
   if (!facts.isFile()) {
     // A FIFO or a device would block a read that no deadline can take back (the thread pool
     // holds it, and even exiting waits for it).
@@ -175,24 +183,29 @@ async function readWithDeadline(path: string): Promise<PackageModel> {
       `Cannot read the package: it is not a regular file (${label})`
     );
   }
-  const deadline = readDeadline(config.readTimeoutSeconds * 1000, facts.size);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          readTimeoutError(
-            deadline,
-            'the read timeout, REPROSERVER_READ_TIMEOUT_SECONDS',
-            label
-          )
-        ),
-      deadline.ms
-    );
-  });
-  try {
-    return await Promise.race([readPackage(path), late]);
-  } finally {
-    clearTimeout(timer);
+  const cache = useCache
+    ? new InspectCache(
+        inspectCacheDir(process.env),
+        SERVER_VERSION,
+        process.env.REPROSERVER_READ_LIMITS ?? ''
+      )
+    : null;
+  const remembered = cache?.lookup(facts);
+  if (remembered) {
+    return remembered;
   }
+  const readStartedNs = BigInt(Date.now()) * 1_000_000n;
+  const model = await readPackageOnce(path, facts);
+  cache?.remember(path, facts, readStartedNs, model);
+  return model;
+}
+
+/** Reads the package; the reader and its parsers are loaded here, not for a remembered one. */
+function readPackageOnce(
+  path: string,
+  facts: BigIntStats
+): Promise<PackageModel> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readWithDeadline } = require('./inspect-read') as typeof InspectRead;
+  return readWithDeadline(path, Number(facts.size));
 }

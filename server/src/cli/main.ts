@@ -11,6 +11,7 @@
 import { errorMessage } from '../describe';
 import { SERVER_VERSION } from '../version';
 import { parseCommandArgs, usageMessage, UsageError } from './args';
+import { directStderr, directStdout } from './stdio';
 import { SPECS, USAGE } from './usage';
 import type * as BuildModule from './build';
 import type * as InspectModule from './inspect';
@@ -33,14 +34,18 @@ const COMMANDS: Record<string, () => Command> = {
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
+/** A line on stdout, or on stderr, without making `process.stdout` (see `stdio.ts`). */
+const say = (text: string) => directStdout.write(`${text}\n`);
+const complain = (text: string) => directStderr.write(`${text}\n`);
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === 'version') {
-    console.log(SERVER_VERSION);
+    say(SERVER_VERSION);
     return 0;
   }
   if (command === 'help' && rest.length > 0 && SPECS[rest[0]]) {
-    console.log(SPECS[rest[0]].usage);
+    say(SPECS[rest[0]].usage);
     return 0;
   }
   if (
@@ -49,13 +54,13 @@ async function main(argv: string[]): Promise<number> {
     command === '-h' ||
     command === 'help'
   ) {
-    (command === undefined ? console.error : console.log)(USAGE);
+    (command === undefined ? complain : say)(USAGE);
     return command === undefined ? 2 : 0;
   }
   const spec = SPECS[command];
   const load = COMMANDS[command];
   if (!spec || !load) {
-    console.error(
+    complain(
       `reproserver: unknown command "${command}". Run "reproserver --help" for the list.`
     );
     return 2;
@@ -63,12 +68,12 @@ async function main(argv: string[]): Promise<number> {
   // Answered here, before the command's module loads.
   try {
     if (parseCommandArgs(spec, rest).help) {
-      console.log(spec.usage);
+      say(spec.usage);
       return 0;
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(usageMessage(spec, error));
+      directStderr.write(usageMessage(spec, error));
       return 2;
     }
     throw error;

@@ -22,7 +22,10 @@ Options:
                          /var/run/docker.sock).
   --json                 Events as JSON lines on stderr, the result as JSON on stdout.`;
 
-export const INSPECT_USAGE = 'Usage: reproserver inspect PACKAGE [--json]';
+export const INSPECT_USAGE = `Usage: reproserver inspect PACKAGE [--json] [--no-cache]
+--no-cache: read the package again and remember nothing (an unchanged package is otherwise
+                answered from what was read before, kept in $REPROSERVER_CACHE_DIR, else
+                $XDG_CACHE_HOME/reproserver, else ~/.cache/reproserver).`;
 
 export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
                 [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
@@ -69,7 +72,7 @@ export const BUILD_SPEC: CommandSpec = {
 export const INSPECT_SPEC: CommandSpec = {
   name: 'inspect',
   usage: INSPECT_USAGE,
-  options: { json: flag }
+  options: { json: flag, 'no-cache': flag }
 };
 
 /** The reader's limits, which `run` reads the package with too (through `loadConfig`). */

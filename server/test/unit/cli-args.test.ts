@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -11,7 +11,12 @@ import {
 import { inspectCommand } from '../../src/cli/inspect';
 import { runCommand } from '../../src/cli/run';
 import { serveCommand } from '../../src/cli/serve';
-import { SPECS, RUN_SPEC, SERVE_SPEC } from '../../src/cli/usage';
+import {
+  INSPECT_USAGE,
+  SPECS,
+  RUN_SPEC,
+  SERVE_SPEC
+} from '../../src/cli/usage';
 
 const SPEC: CommandSpec = {
   name: 'test',
@@ -193,7 +198,7 @@ describe('the commands', () => {
         stderr: { write: () => true }
       };
       expect(await inspectCommand([flag], io)).toBe(0);
-      expect(stdout).toBe('Usage: reproserver inspect PACKAGE [--json]\n');
+      expect(stdout).toBe(`${INSPECT_USAGE}\n`);
     }
   });
 });
@@ -229,7 +234,7 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
     expect(result.status).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
-      'reproserver inspect: unknown option --frobnicate.\nUsage: reproserver inspect PACKAGE [--json]\n'
+      `reproserver inspect: unknown option --frobnicate.\n${INSPECT_USAGE}\n`
     );
   });
 
@@ -248,12 +253,21 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
   });
   afterAll(() => rmSync(state, { recursive: true, force: true }));
 
-  // inspect reads the package in its own process: the parsers' modules (YAML, SQLite) load then.
+  // inspect reads the package in its own process: the parsers' modules (YAML, SQLite) load then;
+  // asked again about the same package, it answers from what it remembered and loads none.
   it.each([
     [['--version'], [], []],
     [['run', '--help'], [], []],
-    [['inspect', EXAMPLE], ['inspect'], ['yaml', 'rpz/trace']]
-  ])('%j loads only what it uses', (args, commands, parsers) => {
+    [['inspect', '--no-cache', EXAMPLE], ['inspect'], ['yaml', 'rpz/trace']],
+    [['inspect', EXAMPLE], ['inspect'], ['yaml', 'rpz/trace']],
+    [['inspect', EXAMPLE], ['inspect'], []]
+  ])('%j loads only what it uses', async (args, commands, parsers) => {
+    // The third case is the second inspect of EXAMPLE: the cache does not remember a package
+    // changed in the last seconds (a fresh clone's, say), so it waits until EXAMPLE is older.
+    const age = Date.now() - statSync(EXAMPLE).ctimeMs;
+    if (age < 4000) {
+      await new Promise(resolve => setTimeout(resolve, 4000 - age));
+    }
     const result = spawnSync(
       process.execPath,
       [
@@ -288,6 +302,10 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
         .filter(f => /(rpz\/trace|store\/database)\.js$/.test(f))
         .filter(f => !parsers.some(name => f.endsWith(`${name}.js`)))
     ).toEqual([]);
+    // The package reader behind inspect loads only when a package is read.
+    expect(loaded.some(f => f.endsWith('cli/inspect-read.js'))).toBe(
+      parsers.length > 0
+    );
     expect(
       loaded
         .map(f => /cli\/(build|inspect|run|serve)\.js$/.exec(f)?.[1])

@@ -4,7 +4,6 @@
  */
 export {
   PackageReader,
-  READER_DEFAULTS,
   readerOptionsOf,
   type PackageReaderOptions
 } from './package-reader';
@@ -15,3 +14,4 @@ export {
 } from './stream-job';
 export type { StreamProgress } from './protocol';
 export { SECONDS_PER_16_MIB } from './deadline';
+export { READER_DEFAULTS } from './defaults';

@@ -11,6 +11,7 @@ import type { PackageModel } from '../model';
 import type { ReadPackageOptions } from '../package';
 import type { ExtractSummary } from '../../sandbox/extract';
 import type { StreamProgress, StreamResults, StreamTask } from './protocol';
+import { READER_DEFAULTS } from './defaults';
 import { MS_PER_MIB } from './deadline';
 import { ReaderPool } from './reader-pool';
 import {
@@ -19,18 +20,6 @@ import {
   type StreamJob,
   type StreamJobOptions
 } from './stream-job';
-
-/** The defaults, as the README states them. */
-export const READER_DEFAULTS = {
-  /** Deadline of one read, seconds (plus `SECONDS_PER_16_MIB` per 16 MiB of package). */
-  timeoutSeconds: 60,
-  /** Memory cap of a reader process, MiB. */
-  memoryMib: 256,
-  /** Reader processes at most. */
-  processes: 2,
-  /** A stream job (the image build's tar) is stopped after this long without progress, seconds. */
-  stallSeconds: 120
-} as const;
 
 export interface PackageReaderOptions {
   timeoutSeconds?: number;

@@ -104,7 +104,7 @@ describe('reproserver inspect', () => {
     const usage = capture();
     expect(await inspectCommand([], usage.io)).toBe(2);
     expect(usage.err()).toContain(
-      'Usage: reproserver inspect PACKAGE [--json]'
+      'Usage: reproserver inspect PACKAGE [--json] [--no-cache]'
     );
     expect(await inspectCommand(['a', '--bogus'], usage.io)).toBe(2);
   });
