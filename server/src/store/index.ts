@@ -8,6 +8,7 @@ import { createBlobStore, type BlobStoreOptions } from './blob-config';
 import { EventLogs, type EventLogOptions } from './event-log';
 import { preparePrivateStateDir } from './private-state';
 import { Records } from './records';
+import { readLayout, upgradeLayout } from './state-layout';
 
 export * from './blob-store';
 export * from './blob-config';
@@ -17,6 +18,7 @@ export * from './private-state';
 export * from './records';
 export * from './run-id';
 export * from './s3-blob-store';
+export * from './state-layout';
 
 /** The three stores together, as the server uses them. */
 export interface Store {
@@ -29,14 +31,23 @@ export interface Store {
 
 /**
  * Opens the store of a state folder: `<stateDir>/records.sqlite`, `<stateDir>/runs/<id>/`, and
- * the blob store the options name (default `<stateDir>/blobs`).
+ * the blob store the options name (default `<stateDir>/blobs`). A folder written by an earlier
+ * version is brought up to date (database schema, then layout); one written by a newer version
+ * is refused before either is changed.
  */
 export function openStore(
   stateDir: string,
   options: { blobs?: BlobStoreOptions; logs?: EventLogOptions } = {}
 ): Store {
   preparePrivateStateDir(stateDir);
+  const layout = readLayout(stateDir);
   const records = Records.open(join(stateDir, 'records.sqlite'));
+  try {
+    upgradeLayout(stateDir, layout);
+  } catch (error) {
+    records.close();
+    throw error;
+  }
   const blobs = createBlobStore(
     options.blobs ?? { kind: 'fs', root: join(stateDir, 'blobs') }
   );
