@@ -9,6 +9,9 @@ cd "$ROOT_DIR"
 
 # binutils: readelf, which the release check tests its own ELF reader against (test_wheel_tags.py).
 DEBIAN_PACKAGES=(docker.io docker-registry chromium bubblewrap uidmap proot busybox-static curl gcc libc6-dev binutils)
+# The aarch64 wheel's static helper: Debian's cross compiler and its libc for -static, and
+# qemu-user (qemu-aarch64, without binfmt registration) to run it in the release check.
+DEBIAN_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 # A stamp file holds the hash of what an install step consumed; the step reruns when it changes.
 stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }

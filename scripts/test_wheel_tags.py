@@ -9,10 +9,13 @@ import shutil
 import struct
 import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 
 import wheel_tags
+
+ROOT = Path(__file__).resolve().parent.parent
 
 EM = {"x86_64": 62, "aarch64": 183}
 
@@ -198,3 +201,98 @@ def test_agrees_with_readelf_on_a_system_binary():
     )
     assert facts.glibc == newest
     assert facts.needed == re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", needed)
+
+
+# ---- aarch64 (the wheel built with REPROSERVER_WHEEL_ARCH=aarch64) -----------------------------
+
+
+def test_the_machine_field_names_the_architecture():
+    # e_machine at offset 18: EM_X86_64 (62), EM_AARCH64 (183); others are named by number.
+    aarch64 = craft_elf("aarch64")
+    assert struct.unpack_from("<H", aarch64, 18)[0] == 183
+    assert wheel_tags.read_elf(aarch64, "a").arch == "aarch64"
+    riscv_like = bytearray(aarch64)
+    struct.pack_into("<H", riscv_like, 18, 9999)
+    assert wheel_tags.read_elf(bytes(riscv_like), "r").arch == "machine-9999"
+
+
+def test_the_tag_refuses_files_of_another_machine_than_the_wheel_is_for():
+    aarch64 = [wheel_tags.read_elf(craft_elf("aarch64"), "helpers/rpz-exec")]
+    assert wheel_tags.tag_for(aarch64, "aarch64") == "manylinux_2_17_aarch64"
+    with pytest.raises(ValueError, match="for x86_64 but its ELF files are aarch64: helpers/rpz"):
+        wheel_tags.tag_for(aarch64, "x86_64")
+    x86 = [wheel_tags.read_elf(craft_elf("x86_64"), "helpers/rpz-exec")]
+    with pytest.raises(ValueError, match="for aarch64 but its ELF files are x86_64"):
+        wheel_tags.tag_for(x86, "aarch64")
+    assert wheel_tags.tag_for([], "aarch64") == "any"
+
+
+def test_the_real_cross_compiled_helper_agrees_with_readelf():
+    """server/helpers/build.sh aarch64: Debian's cross compiler (scripts/setup.sh installs it)."""
+    subprocess.run(["sh", str(ROOT / "server" / "helpers" / "build.sh"), "aarch64"], check=True)
+    helper = ROOT / "server" / "dist" / "helpers" / "aarch64" / "rpz-exec"
+    facts = wheel_tags.read_elf(helper.read_bytes(), "rpz-exec")
+    header = subprocess.run(["readelf", "-h", str(helper)], capture_output=True, text=True).stdout
+    dynamic = subprocess.run(["readelf", "-d", str(helper)], capture_output=True, text=True).stdout
+    assert re.search(r"Machine:\s+AArch64", header)
+    assert "There is no dynamic section" in dynamic
+    assert (facts.arch, facts.static) == ("aarch64", True)
+    assert wheel_tags.tag_for([facts], "aarch64") == "manylinux_2_17_aarch64"
+
+
+def two_wheels(tmp_path, change=None):
+    """Wheels for x86_64 and aarch64 with the same files but the helper; CHANGE edits the
+    aarch64 wheel's {name: (bytes, mode)}."""
+    paths = []
+    for arch in ("x86_64", "aarch64"):
+        tag = f"py3-none-manylinux_2_17_{arch}"
+        files = {
+            "pkg/helpers/rpz-exec": (craft_elf(arch), 0o755),
+            "pkg/__init__.py": (b"", 0o644),
+            "pkg-1.0.dist-info/WHEEL": (f"Wheel-Version: 1.0\nTag: {tag}\n".encode(), 0o644),
+            "pkg-1.0.dist-info/RECORD": (arch.encode(), 0o644),
+        }
+        if arch == "aarch64" and change:
+            change(files)
+        path = tmp_path / f"pkg-1.0-{tag}.whl"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, (data, mode) in files.items():
+                info = zipfile.ZipInfo(name)
+                info.external_attr = (0o100000 | mode) << 16
+                archive.writestr(info, data)
+        paths.append(path)
+    return paths
+
+
+def test_two_machines_wheels_differ_only_in_their_elf_files(tmp_path):
+    x86, arm = two_wheels(tmp_path)
+    assert wheel_tags.differences_between(x86, arm) == []
+    assert wheel_tags.check_wheel(x86) == 0 and wheel_tags.check_wheel(arm) == 0
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda f: f.update({"pkg/extra.py": (b"", 0o644)}), "only in pkg-1.0-py3-none-manylinux"),
+        (lambda f: f.update({"pkg/__init__.py": (b"x = 1\n", 0o644)}), "pkg/__init__.py differs"),
+        (lambda f: f.update({"pkg/__init__.py": (b"", 0o755)}), "pkg/__init__.py: mode 100644"),
+        (
+            lambda f: f.update({"pkg/helpers/rpz-exec": (b"#!/bin/sh\n", 0o755)}),
+            "is an ELF file in one wheel only",
+        ),
+    ],
+    ids=["extra file", "other bytes", "other mode", "not ELF"],
+)
+def test_two_machines_wheels_with_other_differences(tmp_path, change, expected):
+    x86, arm = two_wheels(tmp_path, change)
+    [problem] = wheel_tags.differences_between(x86, arm)
+    assert expected in problem
+
+
+def test_an_aarch64_wheel_holding_an_x86_64_helper_is_refused(tmp_path, capsys):
+    def swap(files):
+        files["pkg/helpers/rpz-exec"] = (craft_elf("x86_64"), 0o755)
+
+    _, arm = two_wheels(tmp_path, swap)
+    assert wheel_tags.check_wheel(arm) == 1
+    assert "is for aarch64 but the ELF files are x86_64" in capsys.readouterr().out

@@ -4,9 +4,13 @@ Written once, used twice: hatch_build.py tags the wheel it builds with ``tag_for
 tag follows the content, and the release check (scripts/release-check.sh) runs
 
     python3 scripts/wheel_tags.py check WHEEL     # report every ELF file; fail on a wrong tag
-    python3 scripts/wheel_tags.py tag DIR         # the tag the ELF files under DIR call for
+    python3 scripts/wheel_tags.py tag DIR [ARCH]  # the tag the ELF files under DIR call for
+                                                  # (refused if they are not ARCH's)
+    python3 scripts/wheel_tags.py same-files A B  # two machines' wheels: the same files but
+                                                  # the ELF ones (and WHEEL, RECORD)
 
-For each ELF file: its machine (which must be the tag's architecture), whether it is static (no
+For each ELF file: its machine (e_machine: EM_X86_64 62 -> x86_64, EM_AARCH64 183 -> aarch64;
+which must be the tag's architecture, and the one the wheel is built for), whether it is static (no
 DT_NEEDED library: nothing to ask of the system), and for dynamic ones the libraries it needs
 (only those every manylinux system has) and the highest GLIBC_x.y symbol version it needs. The
 wheel's tag is then ``manylinux_2_Y_<arch>`` with Y that glibc minor (at least 17, manylinux2014,
@@ -204,13 +208,18 @@ def _version_needs(data, endian, offset, strings) -> Iterable[str]:
 # ---- tags ------------------------------------------------------------------------------------
 
 
-def tag_for(facts: List[ElfFacts]) -> str:
-    """The platform tag for a wheel holding these ELF files ('any' for none)."""
+def tag_for(facts: List[ElfFacts], arch: Optional[str] = None) -> str:
+    """The platform tag for a wheel holding these ELF files ('any' for none). With ARCH (the
+    machine the wheel is built for: REPROSERVER_WHEEL_ARCH), files of another machine are refused
+    rather than followed: a wheel for aarch64 holding an x86_64 helper is a build gone wrong."""
     if not facts:
         return "any"
     arches = sorted({f.arch for f in facts})
     if len(arches) != 1:
         raise ValueError(f"ELF files of several machines in one wheel: {', '.join(arches)}")
+    if arch is not None and arches[0] != arch:
+        files = ", ".join(f.path for f in facts)
+        raise ValueError(f"the wheel is for {arch} but its ELF files are {arches[0]}: {files}")
     glibc = max([f.glibc for f in facts if f.glibc] + [OLDEST_GLIBC])
     return f"manylinux_{glibc[0]}_{glibc[1]}_{arches[0]}"
 
@@ -319,13 +328,51 @@ def _wheel_file_disagreements(wheel: Path) -> List[str]:
     return []
 
 
+def differences_between(first: Path, second: Path) -> List[str]:
+    """How two wheels of one release for two machines differ, beyond what should: the same paths,
+    the same bytes and modes (CRC-32), except the ELF files (each machine's build) and the
+    .dist-info's WHEEL and RECORD (the tag; the ELF files' hashes)."""
+
+    def entries(wheel: Path) -> Dict[str, Tuple[int, int, bool]]:
+        found = {}
+        with zipfile.ZipFile(wheel) as archive:
+            for info in archive.infolist():
+                if re.fullmatch(r"[^/]+\.dist-info/(WHEEL|RECORD)", info.filename):
+                    continue
+                with archive.open(info) as handle:
+                    elf = handle.read(4) == ELF_MAGIC
+                found[info.filename] = (info.CRC, info.external_attr >> 16, elf)
+        return found
+
+    a, b = entries(first), entries(second)
+    found = [f"only in {Path(first).name}: {name}" for name in sorted(a.keys() - b.keys())]
+    found += [f"only in {Path(second).name}: {name}" for name in sorted(b.keys() - a.keys())]
+    for name in sorted(a.keys() & b.keys()):
+        (crc_a, mode_a, elf_a), (crc_b, mode_b, elf_b) = a[name], b[name]
+        if elf_a != elf_b:
+            found.append(f"{name} is an ELF file in one wheel only")
+        elif mode_a != mode_b:
+            found.append(f"{name}: mode {mode_a:o} in one wheel, {mode_b:o} in the other")
+        elif not elf_a and crc_a != crc_b:
+            found.append(f"{name} differs")
+    return found
+
+
 def main(argv: List[str]) -> int:
     if len(argv) == 2 and argv[0] == "check":
         return check_wheel(Path(argv[1]))
-    if len(argv) == 2 and argv[0] == "tag":
-        print(tag_for(elf_files_in_dir(Path(argv[1]))))
+    if len(argv) == 3 and argv[0] == "same-files":
+        found = differences_between(Path(argv[1]), Path(argv[2]))
+        for problem in found:
+            print(f"WRONG: {problem}")
+        return 1 if found else 0
+    if len(argv) in (2, 3) and argv[0] == "tag":
+        print(tag_for(elf_files_in_dir(Path(argv[1])), *argv[2:]))
         return 0
-    print("usage: wheel_tags.py check WHEEL | tag DIR", file=sys.stderr)
+    print(
+        "usage: wheel_tags.py check WHEEL | tag DIR [ARCH] | same-files WHEEL WHEEL",
+        file=sys.stderr,
+    )
     return 2
 
 
