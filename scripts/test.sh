@@ -43,6 +43,9 @@ npx jest --config jest.config.js --ci
 step "release check (sdist and wheel, twine, the wheel's tag, npm pack, the CLI)"
 scripts/release-check.sh
 
+step "JupyterLab versions: the oldest and the newest supported, the wheel alone in fresh venvs"
+scripts/jlab-versions-check.sh --dist "$STATE_DIR/release-check/dist"
+
 step "integration tests (real dockerd, registry and reprozip packages)"
 (cd server && npx jest --config jest.config.js --ci --selectProjects integration --runInBand)
 
