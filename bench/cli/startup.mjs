@@ -10,6 +10,9 @@
  *     it hashes and parses);
  *   - `reproserver inspect PACKAGE` again, for both: an unchanged package is answered from what
  *     the first read remembered (the bench's own cache folder, filled by the warm-up round).
+ *   - `reproserver --version` and a remembered `inspect` through the command `pip install` puts on
+ *     PATH (a Python console script that becomes the bundle's Node.js process), when .venv has
+ *     it (or REPROSERVER_BENCH_COMMAND names one): Python's own start-up comes on top.
  * Prints each case's median and its ratio to `node -e 0` (target: within 1.5×).
  *
  *   npm run build:server && node bench/cli/startup.mjs [ROUNDS]
@@ -65,11 +68,26 @@ for (const [kind, entry] of Object.entries(entries)) {
     { name: `${kind}: inspect, again`, args: [entry, 'inspect', example] }
   );
 }
+const pipCommand =
+  process.env.REPROSERVER_BENCH_COMMAND ??
+  join(root, '.venv', 'bin', 'reproserver');
+if (existsSync(pipCommand)) {
+  cases.push(
+    { name: 'pip: --version', command: pipCommand, args: ['--version'] },
+    {
+      name: 'pip: inspect, again',
+      command: pipCommand,
+      args: ['inspect', example]
+    }
+  );
+} else {
+  console.error(`startup: ${pipCommand} is missing; skipping pip's command.`);
+}
 
 /** One fresh process; its wall time in ms (it must succeed). */
-function time(args) {
+function time(args, command = process.execPath) {
   const start = performance.now();
-  const child = spawnSync(process.execPath, args, { env, encoding: 'utf8' });
+  const child = spawnSync(command, args, { env, encoding: 'utf8' });
   const ms = performance.now() - start;
   if (child.status !== 0) {
     throw new Error(
@@ -88,7 +106,7 @@ function median(values) {
 try {
   // One warm-up round: the first start of each pays for the disk cache.
   for (const c of cases) {
-    time(c.args);
+    time(c.args, c.command);
   }
   // The warm-up's plain `inspect` remembered the package, unless it changed a moment ago.
   if (!existsSync(join(state, 'cache', 'inspect'))) {
@@ -99,7 +117,7 @@ try {
   const samples = new Map(cases.map(c => [c.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const c of cases) {
-      samples.get(c.name).push(time(c.args));
+      samples.get(c.name).push(time(c.args, c.command));
     }
   }
   const floor = median(samples.get('node -e 0'));
