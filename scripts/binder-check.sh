@@ -6,15 +6,23 @@
 # (after scripts/setup.sh). The test command runs it twice: as is (bubblewrap works, 2 GiB), then
 # with --userns-refused --memory 1024, as on mybinder.org at its smallest.
 #
-#  1. builds the wheel from this tree (the companion server bundled in it), and the sdist, whose
-#     wheel must have the same files (scripts/build-dist.sh);
-#  2. makes a fresh Python environment in .state/binder-check/venv: JupyterLab and
-#     jupyter-server-proxy from PyPI, then the wheel and nothing else of this tree;
+#  1. builds the image as repo2docker would from binder/: environment.yml translated for pip
+#     (no conda here; scripts/binder/environment.py, tested by scripts/test_binder_environment.py,
+#     which also checks its jupyterlab range is pyproject.toml's) into a fresh virtual environment
+#     .state/binder-check/venv; apt.txt's Debian packages; the repository (the files git would
+#     commit from this tree) copied to a home folder, .state/binder-check/home, and
+#     binder/postBuild run there as the Binder user with the environment first on PATH and npm's
+#     cache kept in .state/binder-check/npm-cache (so npm ci fetches little). Kept, and reused
+#     while binder/, the tree and the pinned versions are the same (the test command's second
+#     run). Fails if environment.yml, apt.txt or postBuild do;
+#  2. the wheel of that environment is then postBuild's `pip install .` (scripts/build-dist.sh is
+#     the release check's);
 #  3. checks that the `reproserver` command pip installed answers as the bundled server does
 #     (--version, inspect of an example), that `jupyter labextension list` says OK, and runs
 #     `python -m jupyterlab.browser_check`;
-#  4. starts that JupyterLab as a non-root user (reproserver-binder; Binder's is jovyan), with its
-#     own home folder holding the example packages in examples/ (as Binder's postBuild leaves them),
+#  4. starts that JupyterLab (`jupyter lab`, as Binder does) as the Binder user
+#     (reproserver-binder; Binder's is jovyan), in a fresh copy of the image's home folder, with
+#     the example packages in examples/ (the committed ones, and the packed ones beside them),
 #     a clean environment (no DOCKER_HOST, no REPROSERVER_*), no Docker socket it can reach, in a
 #     memory cgroup of --memory MiB (default 2048; mybinder.org gives 1 to 2 GiB);
 #  5. checks from a terminal of that JupyterLab whether `unshare -U true` works (it must exactly
@@ -24,11 +32,12 @@
 #  6. runs ui-tests/tests/binder.spec.ts in Debian's Chromium: double-click a package, see the
 #     sandbox backend, change an argument, run, read the log, find the outputs in the workspace;
 #     open another, see the default memory limit, make it allocate more than the whole cgroup and
-#     see the run end as out of memory;
+#     see the run end as out of memory; upload a 200 MiB input from the computer (in chunks to
+#     JupyterLab's contents API, not through jupyter-server-proxy) and run with it;
 #  7. fails if the kernel killed anything in the cgroup for lack of memory (the run's own limit
 #     must stop the experiment first) or if JupyterLab or the companion server is not the same
 #     live process as before the UI flow;
-#  8. reports the wheel's size, the install time, the server's cold start through the proxy, the
+#  8. reports the image's build time (or its reuse), the server's cold start through the proxy, the
 #     peak memory of JupyterLab + server + experiments, and the time taken.
 # --userns-refused: JupyterLab and everything it starts run under a seccomp filter that refuses new
 # namespaces as Docker's default seccomp profile does to an unprivileged container (so likely on
@@ -120,6 +129,17 @@ make_memory_cgroup() {
   fi
 }
 
+# Memory of the cgroup now, split: processes' own (anonymous) and the page cache (files read or
+# written, such as an upload; the kernel reclaims it before it kills anything).
+memory_split() {
+  case "$cgroup_kind" in
+    v2) awk '$1 == "anon" { a = $2 } $1 == "file" { f = $2 }
+      END { printf "%.0f MiB processes, %.0f MiB page cache", a / 1048576, f / 1048576 }' "$cgroup/memory.stat" ;;
+    v1) awk '$1 == "total_rss" { a = $2 } $1 == "total_cache" { f = $2 }
+      END { printf "%.0f MiB processes, %.0f MiB page cache", a / 1048576, f / 1048576 }' "$cgroup/memory.stat" ;;
+  esac
+}
+
 memory_peak() {
   case "$cgroup_kind" in
     v2) cat "$cgroup/memory.peak" 2>/dev/null || echo 0 ;;
@@ -190,27 +210,102 @@ unset REPROSERVER_SERVER_JS REPROSERVER_NODE REPROSERVER_HELPER REPROSERVER_WORK
   REPROSERVER_STATE_DIR DOCKER_HOST DOCKER_SOCKET PYTHONPATH JUPYTER_PATH JUPYTER_CONFIG_DIR
 outside="$(mktemp -d)"
 
-# ---- 1. the wheel ---------------------------------------------------------------------------
+# ---- 1. the image, as repo2docker builds it from binder/ ------------------------------------
 
-step "building the wheel (and the sdist, whose wheel must have the same files)"
-scripts/build-dist.sh "$CHECK_DIR/dist"
-wheel="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.whl)"
-sdist="$(ls "$CHECK_DIR"/dist/jupyterlab_reproserver-*.tar.gz)"
-summary+=("wheel: $(basename "$wheel"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$wheel")")")
-summary+=("sdist: $(basename "$sdist"), $(numfmt --to=iec --suffix=B "$(stat -c %s "$sdist")"); its wheel has the same files")
+# What repo2docker does with binder/, without conda: environment.yml's specs, translated for pip
+# (scripts/binder/environment.py, tested first, and with the check that its jupyterlab range is
+# the Python package's), into a virtual environment of a Python its python= line accepts;
+# apt.txt's packages; the repository copied to the user's home folder, and binder/postBuild run
+# there as that user with the environment first on PATH. JupyterLab and jupyter-server-proxy
+# are held to the versions the other tests use (requirements-dev.txt): pip fails if
+# environment.yml's ranges exclude them. The result (environment + home) is kept, and reused
+# while binder/, this tree's files, those versions and the Python are the same: the test
+# command runs this check twice.
+step "binder/environment.yml, apt.txt, then postBuild in a copy of the repository as its user"
+(cd scripts && "$VENV_DIR/bin/pytest" -q -p no:cacheprovider test_binder_environment.py >&2) ||
+  die "scripts/test_binder_environment.py failed: binder/environment.yml or its translation is wrong (above)"
+python_version="$("$BINDER_PYTHON" -c 'import platform; print(platform.python_version())')"
+requirements="$("$VENV_DIR/bin/python" scripts/binder/environment.py binder/environment.yml \
+  --python "$python_version" --pyproject pyproject.toml)" ||
+  die "binder/environment.yml cannot be installed as repo2docker would (above)"
+mapfile -t requirements <<<"$requirements"
+mapfile -t apt_packages < <(sed 's/#.*//' binder/apt.txt | tr -s ' \t' '\n' | sed '/^$/d')
+[ "${#apt_packages[@]}" = 0 ] || ensure_debs "${apt_packages[@]}" ||
+  die "cannot install binder/apt.txt's packages: ${apt_packages[*]}"
+mkdir -p "$CHECK_DIR"
+# The wheel and sdist earlier versions of this check built (now postBuild's pip install . does).
+rm -rf "$CHECK_DIR/dist"
+grep -E '^(jupyterlab|jupyter-server-proxy)==' requirements-dev.txt > "$CHECK_DIR/constraints.txt"
 
-# ---- 2. a fresh environment with the wheel alone --------------------------------------------
+# The Binder user (jovyan there): postBuild and JupyterLab run as it.
+as_user=()
+if is_root; then
+  if ! id -u "$BINDER_USER" >/dev/null 2>&1; then
+    log "creating the user $BINDER_USER"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$BINDER_USER"
+  fi
+  uid="$(id -u "$BINDER_USER")" gid="$(id -g "$BINDER_USER")"
+  as_user=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --)
+  lab_user="$BINDER_USER"
+else
+  uid="$(id -u)" gid="$(id -g)" lab_user="$(id -un)"
+  warn "not root: postBuild and JupyterLab run as $lab_user (already non-root), but no user could be created"
+fi
 
-step "installing JupyterLab, jupyter-server-proxy and the wheel into a fresh $BINDER_VENV"
-rm -rf "$BINDER_VENV"
-"$BINDER_PYTHON" -m venv "$BINDER_VENV"
-t0=$EPOCHREALTIME
-(cd "$outside" && "$BINDER_VENV/bin/pip" install --quiet --disable-pip-version-check \
-  "$(grep '^jupyterlab==' "$ROOT_DIR/requirements-dev.txt")" \
-  "$(grep '^jupyter-server-proxy==' "$ROOT_DIR/requirements-dev.txt")")
-t1=$EPOCHREALTIME
-(cd "$outside" && "$BINDER_VENV/bin/pip" install --quiet --disable-pip-version-check "$wheel")
-summary+=("install into the fresh environment: $(seconds_since "$t0") s in all (JupyterLab, jupyter-server-proxy and dependencies from PyPI through pip's cache), of which the wheel $(seconds_since "$t1") s (most of it pip checking dependencies)")
+# The repository as Binder has it: the files git would commit from this tree (tracked, and
+# untracked but not ignored), nothing built, no node_modules.
+list_tree() { git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [ -f "$f" ] && printf '%s\0' "$f"; done; }
+image_key="$( { list_tree | sort -z | xargs -0 sha256sum; cat "$CHECK_DIR/constraints.txt";
+  echo "$python_version $BINDER_PYTHON $BINDER_USER $uid"; } | sha256sum | cut -c1-64)"
+IMAGE_HOME="$CHECK_DIR/home"
+NPM_CACHE="$CHECK_DIR/npm-cache"
+if [ "$(cat "$CHECK_DIR/image-key" 2>/dev/null)" = "$image_key" ] && [ -x "$BINDER_VENV/bin/jupyter" ]; then
+  log "reusing the image of an earlier run (binder/ and the tree are the same)"
+  summary+=("image: reused (binder/, the tree, the pinned versions and the Python unchanged)")
+else
+  rm -f "$CHECK_DIR/image-key"
+  rm -rf "$BINDER_VENV" "$IMAGE_HOME"
+  t0=$EPOCHREALTIME
+  "$BINDER_PYTHON" -m venv "$BINDER_VENV"
+  (cd "$outside" && "$BINDER_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    --constraint "$CHECK_DIR/constraints.txt" "${requirements[@]}") ||
+    die "pip could not install binder/environment.yml's specs (${requirements[*]}) with $(tr '\n' ' ' < "$CHECK_DIR/constraints.txt")"
+  env_seconds="$(seconds_since "$t0")"
+  mkdir -p "$IMAGE_HOME"
+  list_tree | tar --null -T - -cf - | tar -xf - -C "$IMAGE_HOME"
+  # npm's cache, kept between runs and seeded from the developer's (which setup.sh filled): npm
+  # ci then fetches nothing it has (--prefer-offline). Outside the home folder, so postBuild
+  # leaves it (it empties one in the home folder, to keep the image small).
+  if [ ! -d "$NPM_CACHE" ]; then
+    root_cache="$(npm config get cache 2>/dev/null || true)"
+    mkdir -p "$NPM_CACHE.tmp"
+    [ -z "$root_cache" ] || [ ! -d "$root_cache/_cacache" ] || cp -a "$root_cache/_cacache" "$NPM_CACHE.tmp/"
+    mv "$NPM_CACHE.tmp" "$NPM_CACHE"
+  fi
+  build_tmp="$(mktemp -d)"
+  is_root && chown -R "$uid:$gid" "$BINDER_VENV" "$IMAGE_HOME" "$NPM_CACHE" "$build_tmp"
+  # As repo2docker: the user, the repository as home and working folder, the environment first
+  # on PATH; and this machine's network settings (certificates, proxies), which Binder has too.
+  build_env=(HOME="$IMAGE_HOME" USER="$lab_user" LOGNAME="$lab_user" SHELL=/bin/bash LANG=C.UTF-8
+    TMPDIR="$build_tmp" PATH="$BINDER_VENV/bin:/usr/local/bin:/usr/bin:/bin"
+    npm_config_cache="$NPM_CACHE" npm_config_prefer_offline=true)
+  for name in NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR PIP_CERT REQUESTS_CA_BUNDLE PIP_INDEX_URL \
+    PIP_FIND_LINKS npm_config_registry http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+    [ -z "${!name:-}" ] || build_env+=("$name=${!name}")
+  done
+  t1=$EPOCHREALTIME
+  (cd "$IMAGE_HOME" && "${as_user[@]}" env -i "${build_env[@]}" ./binder/postBuild \
+    > "$CHECK_DIR/postBuild.log" 2>&1) || {
+    tail -n 40 "$CHECK_DIR/postBuild.log" >&2
+    rm -rf "$build_tmp"
+    die "binder/postBuild failed as $lab_user in $IMAGE_HOME (above; all of it in $CHECK_DIR/postBuild.log)"
+  }
+  rm -rf "$build_tmp"
+  summary+=("image: built in $(seconds_since "$t0") s: environment.yml's specs ${env_seconds} s (pip, through its cache), postBuild $(seconds_since "$t1") s (npm ci from npm's cache, npm run build, pip install .)")
+  echo "$image_key" > "$CHECK_DIR/image-key"
+fi
 
 # The package and the server it starts come from the environment, not from this tree.
 mapfile -t where < <(cd "$outside" && "$BINDER_VENV/bin/python" -c '
@@ -250,28 +345,15 @@ scripts/browser-check.sh "$BINDER_VENV/bin/python"
 # ---- 4. the user, its home folder, no Docker, the memory limit ------------------------------
 
 step "a non-root user, no Docker, $memory_mib MiB, $mode_name"
-as_user=()
-if is_root; then
-  if ! id -u "$BINDER_USER" >/dev/null 2>&1; then
-    log "creating the user $BINDER_USER"
-    useradd --system --user-group --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin "$BINDER_USER"
-  fi
-  uid="$(id -u "$BINDER_USER")" gid="$(id -g "$BINDER_USER")"
-  as_user=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --)
-  lab_user="$BINDER_USER"
-else
-  lab_user="$(id -un)"
-  warn "not root: JupyterLab runs as $lab_user (already non-root), but no user could be created"
-fi
 "${as_user[@]}" "$BINDER_VENV/bin/python" -c 'import jupyterlab_reproserver' ||
   die "$lab_user cannot use $BINDER_VENV (are its parent folders readable by all?)"
 
 run_dir="$(mktemp -d /tmp/reproserver-binder.XXXXXX)"
 home="$run_dir/home"
+# A fresh container of the image: its home folder as postBuild left it (the repository, its
+# committed examples in ~/examples), each run its own copy. The packed examples beside them.
+cp -a "$IMAGE_HOME" "$home"
 mkdir -p "$home/examples" "$run_dir/tmp"
-# Binder's layout: the repository's committed examples in ~/examples; the packed ones beside them.
-cp examples/*.rpz "$home/examples/"
 for rpz in "$STATE_DIR"/examples/*.rpz; do
   [ -e "$home/examples/$(basename "$rpz")" ] || cp "$rpz" "$home/examples/"
 done
@@ -424,7 +506,7 @@ fi
 # ---- 7. what it took ------------------------------------------------------------------------
 
 if [ -n "$cgroup" ]; then
-  summary+=("memory: peak $(mib "$(memory_peak)") of $(mib "$MEMORY_LIMIT") (cgroup $cgroup_kind, JupyterLab + companion server + experiments, page cache included), OOM kills: $(oom_kills)")
+  summary+=("memory: peak $(mib "$(memory_peak)") of $(mib "$MEMORY_LIMIT") (cgroup $cgroup_kind, JupyterLab + companion server + experiments, page cache included; at the end $(memory_split)), OOM kills: $(oom_kills)")
   [ "$(oom_kills)" = 0 ] || die "the kernel killed processes for lack of memory in the cgroup"
 fi
 stop_lab

@@ -52,10 +52,10 @@ step "integration tests (real dockerd, registry and reprozip packages)"
 step "UI tests (real JupyterLab in Debian Chromium)"
 (cd ui-tests && PATH="$VENV_DIR/bin:$PATH" npx playwright test)
 
-step "Binder check (the wheel alone, a non-root user, no Docker, 2 GiB)"
+step "Binder check (the image binder/ makes, a non-root user, no Docker, 2 GiB)"
 scripts/binder-check.sh
 
-step "Binder check with user namespaces refused (seccomp, as Docker's default profile), 1 GiB"
+step "Binder check with user namespaces refused (seccomp, as Docker's default profile), 1 GiB, a 200 MiB upload"
 scripts/binder-check.sh --userns-refused --memory 1024
 
 step "all tests passed in $((SECONDS - started_at)) s"
