@@ -41,7 +41,7 @@ const SERVER = join(ROOT, 'server');
 const OUT = join(ROOT, 'jupyterlab_reproserver', 'server');
 const BUNDLE = join(OUT, 'bin', 'reproserver.js');
 /** The commands server/src/cli/main.ts loads on demand; each becomes its own file. */
-const COMMANDS = ['build', 'inspect', 'run', 'serve'];
+const COMMANDS = ['build', 'inspect', 'run', 'serve', 'sweep'];
 const CLI = join(SERVER, 'dist', 'cli');
 /**
  * Every module of dist/cli that another loads on demand (`require` inside a function), by the

@@ -38,6 +38,9 @@ export const ERROR_CODES = [
   'too-many-runs', // the package was started too often in the last minute
   'already-ended', // cancelling a run that has ended
   'not-ended', // saving the outputs of a run that has not ended
+  // Sweeps (`sweeps/`)
+  'bad-sweep', // a sweep's axes or values do not make a sweep (no values, zip lengths differ…)
+  'sweep-too-large', // more axes, values, variants or characters than a sweep may have
   // The run's plan (`runs/plan.ts`, `PlanError`): edits that do not fit the package
   'no-runs',
   'unknown-step',

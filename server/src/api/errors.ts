@@ -33,6 +33,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   'too-many-runs': 429,
   'already-ended': 409,
   'not-ended': 409,
+  'bad-sweep': 400,
+  'sweep-too-large': 422,
   'no-runs': 400,
   'unknown-step': 400,
   'arg-out-of-range': 400,

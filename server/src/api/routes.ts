@@ -12,6 +12,7 @@ import type { ServerConfig } from '../config';
 import type { BuildService } from '../service/builds';
 import type { PackageService } from '../service/packages';
 import type { RunService } from '../service/runs';
+import type { SweepService } from '../service/sweeps';
 import {
   BlobTooLargeError,
   EventLogOffsetError,
@@ -38,13 +39,14 @@ export interface Services {
   packages: PackageService;
   builds: BuildService;
   runs: RunService;
+  sweeps: SweepService;
   logs: EventLogs;
   blobs: BlobStore;
   maxUploadBytes: number;
 }
 
 export function apiRoutes(services: Services, startedAt: number): Router {
-  const { packages, builds, runs } = services;
+  const { packages, builds, runs, sweeps } = services;
   return new Router()
     .on(R.health, ({ response }) => {
       const body: HealthResponse = {
@@ -179,6 +181,21 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       });
       await pipeline(output.body, response);
     })
+    .on(R.createSweep, async ({ request, response }) => {
+      const body = await readBody(request, R.createSweep.body.schema);
+      sendJson(response, 201, await sweeps.create(body));
+    })
+    .on(R.listSweeps, ({ response, url }) =>
+      sendJson(response, 200, {
+        sweeps: sweeps.list(url.searchParams.get('package') ?? undefined)
+      })
+    )
+    .on(R.getSweep, ({ response, params }) =>
+      sendJson(response, 200, sweeps.get(params.id))
+    )
+    .on(R.cancelSweep, async ({ response, params }) =>
+      sendJson(response, 200, await sweeps.cancel(params.id))
+    )
     .on(R.saveOutputs, async ({ request, response, params }) => {
       const body = await readBody(request, R.saveOutputs.body.schema);
       sendJson(response, 200, await runs.save(params.id, body.folder));

@@ -5,6 +5,7 @@ import { BuildService } from '../service/builds';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
 import { PackageService } from '../service/packages';
 import { RunService } from '../service/runs';
+import { SweepService } from '../service/sweeps';
 import { blobStoreOptionsFromEnv, openStore, type Store } from '../store';
 import { checkOrigin, checkToken } from './auth';
 import { EventsSocket } from './events-socket';
@@ -90,12 +91,21 @@ export class ReproServer {
       maxUploadBytes: config.maxUploadBytes,
       weakIsolation: config.weakIsolation
     });
+    const sweeps = new SweepService({
+      records: store.records,
+      blobs: store.blobs,
+      packages,
+      runs,
+      workspace: config.workspace,
+      maxUploadBytes: config.maxUploadBytes
+    });
     const router = apiRoutes(
       {
         config,
         packages,
         builds,
         runs,
+        sweeps,
         logs: store.logs,
         blobs: store.blobs,
         maxUploadBytes: config.maxUploadBytes

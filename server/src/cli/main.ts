@@ -17,6 +17,7 @@ import type * as BuildModule from './build';
 import type * as InspectModule from './inspect';
 import type * as RunModule from './run';
 import type * as ServeModule from './serve';
+import type * as SweepModule from './sweep';
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -30,7 +31,8 @@ const COMMANDS: Record<string, () => Command> = {
   build: () => (require('./build') as typeof BuildModule).buildCommand,
   inspect: () => (require('./inspect') as typeof InspectModule).inspectCommand,
   run: () => (require('./run') as typeof RunModule).runCommand,
-  serve: () => (require('./serve') as typeof ServeModule).serveCommand
+  serve: () => (require('./serve') as typeof ServeModule).serveCommand,
+  sweep: () => (require('./sweep') as typeof SweepModule).sweepCommand
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -19,8 +19,7 @@ import {
   readdir,
   realpath,
   rm,
-  stat,
-  writeFile
+  stat
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -39,12 +38,12 @@ import type * as SandboxDetectModule from '../backends/sandbox/detect';
 import { loadConfig } from '../config';
 import { DomainError } from '../errors';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
-import { DirectorySink } from '../runs/output-sink';
 import { runDefaults } from '../runs/default-limits';
 import type { RunEdits } from '../runs/edits';
 import { planRun, type InputPlacement } from '../runs/plan';
 import { argsOrExit, lastValues } from './args';
 import { editsFromFlags } from './run-flags';
+import { writeRunFolder, type StoredInput } from './run-folder';
 import { HeldLines, printEvent } from './run-print';
 import { RUN_SPEC, RUN_USAGE } from './usage';
 import { errorMessage } from '../describe';
@@ -62,15 +61,6 @@ const services = () => ({
   ...(require('../backends/sandbox/detect') as typeof SandboxDetectModule)
 });
 /* eslint-enable @typescript-eslint/no-require-imports */
-
-/** An input file given with --input, as stored for the run and recorded in run.json. */
-interface StoredInput {
-  name: string;
-  path: string;
-  source: string;
-  size: number;
-  sha256: string;
-}
 
 /** Exit codes: 0 all steps succeeded, 1 the experiment did not succeed, 2 bad usage or edits. */
 export async function runCommand(args: string[]): Promise<number> {
@@ -258,36 +248,13 @@ async function runInStore(context: {
     process.off('SIGTERM', onSignal);
   }
   run = runs.get(run.id);
-  const sink = new DirectorySink(outDir);
-  for (const output of run.outputs) {
-    await sink.store(output, await store.blobs.get(output.sha256));
-  }
-  const record = {
+  await writeRunFolder(outDir, run, store.blobs, {
     package: { path: packagePath, sha256: model.sha256 },
-    image: run.image,
-    backend: run.backend,
-    status: run.status,
-    reason: run.reason ?? null,
-    failedStep: run.failedStep ?? null,
-    startedAt: started.toISOString(),
-    endedAt: new Date().toISOString(),
+    startedAt: started,
+    endedAt: new Date(),
     edits,
-    steps: run.steps,
-    inputs,
-    outputs: run.outputs.map(({ name, path, kind, size, sha256 }) => ({
-      name,
-      path,
-      kind,
-      size,
-      sha256,
-      file: kind === 'declared' ? name : join('changed', path)
-    })),
-    missingOutputs: run.missingOutputs
-  };
-  await writeFile(
-    join(outDir, 'run.json'),
-    JSON.stringify(record, null, 2) + '\n'
-  );
+    inputs
+  });
   return run.status === 'succeeded' ? 0 : 1;
 }
 

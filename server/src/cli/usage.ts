@@ -41,6 +41,20 @@ export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmd
                 recorded there (records, outputs, log) as \`reproserver serve --state DIR\` records
                 its runs; without it, in a private temporary folder removed when the command ends.`;
 
+export const SWEEP_USAGE = `reproserver sweep PACKAGE --out DIR [--arg STEP:INDEX=VALUES] [--env STEP:NAME=VALUES]
+                [--input NAME=GLOB|FILE,FILE] [--cmdline STEP=VALUES] [--zip] [--steps 0,1]
+                [--unset-env STEP:NAME] [--timeout SECONDS] [--memory MIB] [--disk MIB]
+                [--max-concurrent-runs N] [--backend auto|docker|sandbox] [--allow-weak-isolation]
+                [--image REF] [--docker-socket PATH] [--registry HOST:PORT] [--state DIR]
+                [--read-timeout-seconds N] [--read-memory-mib N] [--read-stall-seconds N]
+Runs the package once per variant: every combination of the values (a grid), or with --zip the
+i-th value of every field together. Writes DIR/<variant>/ as \`reproserver run --out\` does, and
+DIR/sweep.csv (variant, each field's value, status, exit code, duration).
+VALUES: a comma-separated list (\\, is a comma inside a value), or one range START:STOP[:STEP] of
+                numbers, stop included (1:10, 0:1:0.25, 10:1:-3).
+--input NAME=: a glob (quoted), a folder (its files), or a comma-separated list of files.
+At most 8 fields, 10,000 values per field and 10,000 runs. --state DIR as for \`reproserver run\`.`;
+
 export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
                   [--token-from F] [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
                   [--storage fs|s3] [--max-concurrent-runs N] [--max-upload-mib N]
@@ -106,6 +120,32 @@ export const RUN_SPEC: CommandSpec = {
   }
 };
 
+export const SWEEP_SPEC: CommandSpec = {
+  name: 'sweep',
+  usage: `Usage: ${SWEEP_USAGE}`,
+  options: {
+    out: value,
+    arg: repeated,
+    env: repeated,
+    input: repeated,
+    cmdline: repeated,
+    zip: flag,
+    steps: value,
+    'unset-env': repeated,
+    timeout: value,
+    memory: value,
+    disk: value,
+    'max-concurrent-runs': value,
+    backend: value,
+    'allow-weak-isolation': flag,
+    image: value,
+    'docker-socket': value,
+    registry: value,
+    state: value,
+    ...READ_LIMIT_OPTIONS
+  }
+};
+
 export const SERVE_SPEC: CommandSpec = {
   name: 'serve',
   usage: `Usage: ${SERVE_USAGE}`,
@@ -132,7 +172,8 @@ export const SPECS: Record<string, CommandSpec> = {
   build: BUILD_SPEC,
   inspect: INSPECT_SPEC,
   run: RUN_SPEC,
-  serve: SERVE_SPEC
+  serve: SERVE_SPEC,
+  sweep: SWEEP_SPEC
 };
 
 export const USAGE = `Usage: reproserver <command> [options]
@@ -142,6 +183,7 @@ Commands:
   inspect PACKAGE [--json]   Describe a ReproZip package: runs, inputs, outputs, warnings.
   run PACKAGE --out DIR …    Run a package with changed arguments, environment or inputs.
   serve [options]            Run the companion server of the JupyterLab extension.
+  sweep PACKAGE --out DIR …  Run a package once per combination of values of some fields.
 
   ${BUILD_USAGE.replace(/\n/g, '\n  ')}
 

@@ -21,3 +21,5 @@ export { exposuresOf, needsConsent, type Exposure } from '../backends/exposure';
 export type { InputSource, StepEdit } from '../runs/edits';
 export { joinCommandLine, quoteWord, splitCommandLine } from '../runs/cmdline';
 export type { ArgParameter } from '../rpz/parameters';
+export { SWEEP_BOUNDS } from '../sweeps/bounds';
+export { countVariants, fieldLabel, variantId } from '../sweeps/count';

@@ -32,6 +32,11 @@ import {
   SaveOutputsRequestSchema,
   SaveOutputsResponseSchema
 } from './schemas/runs';
+import {
+  CreateSweepRequestSchema,
+  SweepListSchema,
+  SweepRecordSchema
+} from './schemas/sweeps';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -315,6 +320,80 @@ export const ROUTES = {
     parameters: [runId, { name: 'name', in: 'path', schema: Type.String() }],
     answers: { 200: { description: 'The bytes.', contentType: bytes } },
     errors: { 'not-found': 'No such run or output.' }
+  },
+  createSweep: {
+    method: 'POST',
+    path: '/api/sweeps',
+    summary:
+      'Create a sweep: a run of the package for each variant of the axes (grid or zip), queued together.',
+    body: { schema: CreateSweepRequestSchema, required: true },
+    answers: {
+      201: {
+        description: 'Created; its runs are queued.',
+        schema: SweepRecordSchema
+      }
+    },
+    errors: {
+      'bad-sweep':
+        'The axes do not make a sweep: no values, a bad range, zipped axes of different lengths, files for a field that is not an input.',
+      'sweep-too-large':
+        'More than 8 axes, 10,000 values per axis, 10,000 variants, or 4,096 characters per value.',
+      'not-found': 'Package not registered, or an input file missing.',
+      'backend-unavailable': 'No backend can run here.',
+      'weak-isolation-consent':
+        'The backend isolates less than files + network and the request did not accept it.',
+      'weak-isolation-refused':
+        'The backend isolates less than files + network and this server refuses such runs.',
+      'too-many-runs':
+        'Too many runs of this package in the last minute (a sweep counts as one).',
+      'no-runs': 'The edits leave no step to run.',
+      'unknown-step': 'An axis or edit names a step the package does not have.',
+      'arg-out-of-range': 'An argument index is out of range.',
+      'empty-command': 'A variant leaves a step with an empty command line.',
+      'unknown-input': 'An input the package does not declare.',
+      'bad-env': 'A bad environment variable name.',
+      'bad-limit': 'A limit is not positive, or above its maximum.',
+      'bad-input':
+        'An input that comes neither from the workspace nor an upload.',
+      'not-a-file': 'An input path that is not a file.',
+      'too-large': 'An input file larger than the upload limit.',
+      'unknown-upload': 'An input naming an upload the server does not have.',
+      ...workspacePath
+    }
+  },
+  listSweeps: {
+    method: 'GET',
+    path: '/api/sweeps',
+    summary: 'Sweeps, newest first, with their runs counted by status.',
+    parameters: [
+      {
+        name: 'package',
+        in: 'query',
+        description: 'Only the sweeps of this package.',
+        schema: Sha256Schema
+      }
+    ],
+    answers: { 200: { description: 'Sweeps.', schema: SweepListSchema } }
+  },
+  getSweep: {
+    method: 'GET',
+    path: '/api/sweeps/:id',
+    summary:
+      'One sweep, with one row per variant: its values, run, status, exit code and duration.',
+    parameters: [runId],
+    answers: { 200: { description: 'The sweep.', schema: SweepRecordSchema } },
+    errors: { 'not-found': 'No such sweep.' }
+  },
+  cancelSweep: {
+    method: 'POST',
+    path: '/api/sweeps/:id/cancel',
+    summary: 'Cancel every run of the sweep that has not ended.',
+    parameters: [runId],
+    answers: { 200: { description: 'The sweep.', schema: SweepRecordSchema } },
+    errors: {
+      'not-found': 'No such sweep.',
+      'already-ended': 'Every run of it has ended.'
+    }
   },
   saveOutputs: {
     method: 'POST',

@@ -64,6 +64,16 @@ export type {
   SaveOutputsResponse,
   StepRecord
 } from './schemas/runs';
+export type {
+  SweepAxis,
+  SweepField,
+  SweepList,
+  SweepRecord,
+  SweepSpec,
+  SweepSummary,
+  SweepValues,
+  SweepVariantRow
+} from './schemas/sweeps';
 
 /** The subprotocol of the events WebSocket; the server selects it when a client offers it. */
 export const EVENTS_SOCKET_PROTOCOL = 'reproserver';

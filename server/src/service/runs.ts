@@ -21,11 +21,16 @@ import { PlanError, planRun } from '../runs/plan';
 import type { PackageReader } from '../rpz/worker';
 import type { BlobStore, EventLogs } from '../store';
 import type { Records, RunRecord } from '../store/records';
+import type { SweepLink } from '../store/sweep-records';
 import type { BuildService } from './builds';
 import type { PackageService } from './packages';
 import { RateLimiter } from './rate-limit';
 import { RunQueue } from './run-queue';
-import { checkIsolation, chooseBackend } from './runs/backend-choice';
+import {
+  checkIsolation,
+  chooseBackend,
+  type Backend
+} from './runs/backend-choice';
 import { removeContainers } from './runs/docker-containers';
 import { RunExecutor, type SandboxNotices } from './runs/execution';
 import { storeInputs } from './runs/inputs';
@@ -96,23 +101,18 @@ export class RunService {
     this.queue.pause();
   }
 
-  async create(request: CreateRunRequest): Promise<WireRun> {
+  /**
+   * Queues a run. A sweep's variant (`variant`) was admitted once for the whole sweep (backend,
+   * isolation consent, rate limit: `admit`), so each of its runs is not admitted again.
+   */
+  async create(
+    request: CreateRunRequest,
+    variant?: { link: SweepLink; backend: Backend }
+  ): Promise<WireRun> {
     const pkg = this.options.packages.get(request.package);
-    const backend = await chooseBackend(
-      request.backend ?? 'auto',
-      this.options.dockerSocket
-    );
-    await checkIsolation(
-      backend,
-      request.acceptWeakIsolation === true,
-      this.options.weakIsolation
-    );
-    if (!this._limiter.take(pkg.sha256)) {
-      throw new DomainError(
-        'too-many-runs',
-        `This package was started ${this.options.runsPerPackagePerMinute} times in the last minute; wait a little.`
-      );
-    }
+    const backend = variant
+      ? variant.backend
+      : await this.admit(pkg.sha256, request);
     const { edits, inputs } = await storeInputs(
       request.edits ?? {},
       this.options
@@ -131,7 +131,8 @@ export class RunService {
       edits,
       limits: plan.limits,
       backend,
-      inputs
+      inputs,
+      sweep: variant?.link
     });
     await this._log.append(run.id, {
       type: 'status',
@@ -140,6 +141,32 @@ export class RunService {
     });
     this.queue.enqueue(run.id);
     return this.get(run.id);
+  }
+
+  /**
+   * Whether runs of this package may start as asked: the backend chosen, the isolation accepted,
+   * one start taken from the package's rate limit. A sweep is admitted once, as one start.
+   */
+  async admit(
+    packageSha256: string,
+    request: Pick<CreateRunRequest, 'backend' | 'acceptWeakIsolation'>
+  ): Promise<Backend> {
+    const backend = await chooseBackend(
+      request.backend ?? 'auto',
+      this.options.dockerSocket
+    );
+    await checkIsolation(
+      backend,
+      request.acceptWeakIsolation === true,
+      this.options.weakIsolation
+    );
+    if (!this._limiter.take(packageSha256)) {
+      throw new DomainError(
+        'too-many-runs',
+        `This package was started ${this.options.runsPerPackagePerMinute} times in the last minute; wait a little.`
+      );
+    }
+    return backend;
   }
 
   get(id: string): WireRun {

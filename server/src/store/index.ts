@@ -19,6 +19,7 @@ export * from './records';
 export * from './run-id';
 export * from './s3-blob-store';
 export * from './state-layout';
+export * from './sweep-records';
 
 /** The three stores together, as the server uses them. */
 export interface Store {

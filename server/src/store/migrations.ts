@@ -76,5 +76,34 @@ export const MIGRATIONS: readonly string[] = [
     digest TEXT NOT NULL CHECK (digest GLOB 'sha256:*' AND length(digest) = 71),
     PRIMARY KEY (registry, package_sha256)
   );
+  `,
+  `
+  -- Sweeps: sets of runs of one package (src/sweeps). A sweep's status is derived from its runs,
+  -- so a restarted server recovers it by recovering the runs; only the cancel is its own.
+  CREATE TABLE sweeps (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    package_sha256 TEXT NOT NULL REFERENCES packages (sha256),
+    -- The SweepSpec as created (globs resolved into files), as JSON.
+    spec TEXT NOT NULL,
+    combine TEXT NOT NULL CHECK (combine IN ('grid', 'zip')),
+    variants INTEGER NOT NULL,
+    backend TEXT,
+    created_at INTEGER NOT NULL,
+    cancelled_at INTEGER
+  );
+  CREATE INDEX sweeps_package ON sweeps (package_sha256, seq);
+
+  -- One row per variant, inserted with its run in the same transaction. A deleted run leaves
+  -- the row (its values) with no run.
+  CREATE TABLE sweep_runs (
+    sweep_id TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+    variant TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    run_id TEXT UNIQUE REFERENCES runs (id) ON DELETE SET NULL,
+    -- The value of each axis, in axis order: a JSON array of strings.
+    axis_values TEXT NOT NULL,
+    PRIMARY KEY (sweep_id, position)
+  );
   `
 ];

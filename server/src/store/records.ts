@@ -8,6 +8,7 @@ import {
 } from '../runs/events';
 import { openDatabase } from './database';
 import { newRunId } from './run-id';
+import { SweepRecords, type SweepLink } from './sweep-records';
 import {
   type Database,
   type NamedParams,
@@ -97,6 +98,8 @@ export interface NewRun {
   backend?: string;
   /** Replacement inputs, recorded with the run so their blobs count as used from the start. */
   inputs?: InputRecord[];
+  /** The sweep variant this run is, linked in the same transaction. */
+  sweep?: SweepLink;
 }
 
 export interface RunQuery {
@@ -266,6 +269,9 @@ function prepareStatements(db: Database) {
 export class Records {
   private readonly statements: Statements;
 
+  /** Sweeps and their variants' links to runs. */
+  readonly sweeps: SweepRecords;
+
   /** Opens or creates the database file and applies pending migrations. */
   static open(path: string, now?: () => number): Records {
     return new Records(openDatabase(path), now);
@@ -276,6 +282,7 @@ export class Records {
     private readonly now: () => number = Date.now
   ) {
     this.statements = prepareStatements(db);
+    this.sweeps = new SweepRecords(db, now);
   }
 
   /**
@@ -329,6 +336,9 @@ export class Records {
       });
       for (const input of run.inputs ?? []) {
         this.addInput(id, input);
+      }
+      if (run.sweep) {
+        this.sweeps.link(id, run.sweep);
       }
     });
     return this.getRun(id)!;

@@ -11,11 +11,13 @@ import {
 import { inspectCommand } from '../../src/cli/inspect';
 import { runCommand } from '../../src/cli/run';
 import { serveCommand } from '../../src/cli/serve';
+import { sweepCommand } from '../../src/cli/sweep';
 import {
   INSPECT_USAGE,
   SPECS,
   RUN_SPEC,
-  SERVE_SPEC
+  SERVE_SPEC,
+  SWEEP_SPEC
 } from '../../src/cli/usage';
 
 const SPEC: CommandSpec = {
@@ -168,12 +170,23 @@ describe('parseCommandArgs', () => {
       expect(SERVE_SPEC.options[name]).toBeDefined();
     }
   });
+
+  it('knows every option sweep documents', () => {
+    const documented = [...SWEEP_SPEC.usage.matchAll(/\[--([a-z-]+)/g)].map(
+      m => m[1]
+    );
+    expect(documented.length).toBeGreaterThan(15);
+    for (const name of documented) {
+      expect(SWEEP_SPEC.options[name]).toBeDefined();
+    }
+  });
 });
 
 describe('the commands', () => {
   it.each([
     ['run', (args: string[]) => runCommand(args)],
-    ['serve', (args: string[]) => serveCommand(args)]
+    ['serve', (args: string[]) => serveCommand(args)],
+    ['sweep', (args: string[]) => sweepCommand(args)]
   ])(
     '%s prints its usage with --help and refuses an unknown option',
     async (name, command) => {
@@ -258,6 +271,7 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
   it.each([
     [['--version'], [], []],
     [['run', '--help'], [], []],
+    [['sweep', '--help'], [], []],
     [['inspect', '--no-cache', EXAMPLE], ['inspect'], ['yaml', 'rpz/trace']],
     [['inspect', EXAMPLE], ['inspect'], ['yaml', 'rpz/trace']],
     [['inspect', EXAMPLE], ['inspect'], []]
@@ -308,7 +322,7 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
     );
     expect(
       loaded
-        .map(f => /cli\/(build|inspect|run|serve)\.js$/.exec(f)?.[1])
+        .map(f => /cli\/(build|inspect|run|serve|sweep)\.js$/.exec(f)?.[1])
         .filter(name => name !== undefined)
     ).toEqual(commands);
   });

@@ -57,7 +57,7 @@ export async function storeInputs(
   };
 }
 
-async function storeWorkspaceFile(
+export async function storeWorkspaceFile(
   name: string,
   path: string,
   options: { workspace: string; blobs: BlobStore; maxUploadBytes: number }

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+/**
+ * Sweep benchmark: a sweep of VARIANTS runs of a small package, against VARIANTS × one warm run /
+ * the concurrency limit, both measured in the same run of this script, through the real server's
+ * API (`POST /api/sweeps` and `POST /api/runs`, polled until every run ended).
+ *
+ *   node bench/sweeps/sweep.mjs [BACKENDS] [VARIANTS] [ROUNDS]
+ *
+ * BACKENDS: comma-separated, default `sandbox` (add `docker` with DOCKER_SOCKET in the
+ * environment: `set -a; . .state/services.env; set +a`). VARIANTS defaults to 20, ROUNDS to 3
+ * (medians; the single runs and the sweeps are interleaved so machine noise hits them alike).
+ * SWEEP_BENCH_CONCURRENCY sets the server's concurrency limit (default: the CPUs, at most 4).
+ * SWEEP_BENCH_PACKAGE names the package (default .state/examples/shell-pipeline.rpz); its step 0's
+ * last argument is swept over 1…VARIANTS. Needs the server built (`npm run build:server`).
+ * Reports the ratio (target from issue #15: within 1.3×) and how many images the runs used.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { call, startServer } from '../common/server.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const backends = (process.argv[2] ?? 'sandbox').split(',');
+const variants = Number(process.argv[3] ?? 20);
+const rounds = Number(process.argv[4] ?? 3);
+const rpz = resolve(
+  process.env.SWEEP_BENCH_PACKAGE ??
+    join(root, '.state', 'examples', 'shell-pipeline.rpz')
+);
+const concurrency = Number(
+  process.env.SWEEP_BENCH_CONCURRENCY ?? Math.min(availableParallelism(), 4)
+);
+
+const median = values =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+const base = mkdtempSync(join(tmpdir(), 'bench-sweep-'));
+const workspace = join(base, 'workspace');
+mkdirSync(workspace);
+copyFileSync(rpz, join(workspace, 'package.rpz'));
+const token = 'bench-' + Math.random().toString(36).slice(2);
+const { child, url } = await startServer(join(base, 'state'), {
+  REPROSERVER_WORKSPACE: workspace,
+  REPROSERVER_TOKEN: token,
+  REPROSERVER_MAX_CONCURRENT_RUNS: String(concurrency),
+  REPROSERVER_RUNS_PER_MINUTE: '100000'
+});
+const api = (method, path, body) => call(url, token, method, path, body);
+
+try {
+  const pkg = (await api('POST', '/api/packages', { path: 'package.rpz' }))
+    .body;
+  const details = (await api('GET', `/api/packages/${pkg.sha256}`)).body;
+  const index = details.model.runs[0].argv.length - 1;
+  const arg = value => ({
+    stepEdits: [{ step: 0, args: [{ index, value: String(value) }] }]
+  });
+
+  const waitRun = async id => {
+    for (;;) {
+      const run = (await api('GET', `/api/runs/${id}`)).body;
+      if (!['queued', 'building', 'running'].includes(run.status)) return run;
+      await sleep(20);
+    }
+  };
+  const oneRun = async backend => {
+    const started = performance.now();
+    const created = await api('POST', '/api/runs', {
+      package: pkg.sha256,
+      backend,
+      acceptWeakIsolation: true,
+      edits: arg(1)
+    });
+    if (created.status !== 202) throw new Error(created.text);
+    const run = await waitRun(created.body.id);
+    if (run.status !== 'succeeded') throw new Error(`run ${run.status}`);
+    return performance.now() - started;
+  };
+  const sweep = async backend => {
+    const started = performance.now();
+    const created = await api('POST', '/api/sweeps', {
+      package: pkg.sha256,
+      backend,
+      acceptWeakIsolation: true,
+      axes: [
+        {
+          field: { kind: 'arg', step: 0, index },
+          values: { kind: 'range', start: 1, stop: variants, step: 1 }
+        }
+      ]
+    });
+    if (created.status !== 201) throw new Error(created.text);
+    for (;;) {
+      const record = (await api('GET', `/api/sweeps/${created.body.id}`)).body;
+      if (record.ended && record.variants.length === record.total) {
+        const ms = performance.now() - started;
+        if (record.counts.succeeded !== variants)
+          throw new Error(`sweep: ${JSON.stringify(record.counts)}`);
+        const runs = await Promise.all(
+          record.variants.map(
+            async v => (await api('GET', `/api/runs/${v.run}`)).body
+          )
+        );
+        return { ms, images: new Set(runs.map(r => r.image)).size };
+      }
+      await sleep(20);
+    }
+  };
+
+  console.log(
+    `sweep of ${variants} variants of ${rpz.split('/').pop()} (argument ${index} over 1…${variants}), ${concurrency} runs at a time, median of ${rounds}`
+  );
+  for (const backend of backends) {
+    // Warm: the image built or the tree unpacked, once.
+    await oneRun(backend);
+    const singles = [];
+    const sweeps = [];
+    let images = 0;
+    for (let i = 0; i < rounds; i++) {
+      for (let j = 0; j < 3; j++) singles.push(await oneRun(backend));
+      const result = await sweep(backend);
+      sweeps.push(result.ms);
+      images = Math.max(images, result.images);
+    }
+    const one = median(singles);
+    const ideal = (variants * one) / concurrency;
+    const took = median(sweeps);
+    console.log(
+      `  ${backend.padEnd(8)} one warm run ${one.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${ideal.toFixed(0)} ms; sweep ${took.toFixed(0)} ms: ${(took / ideal).toFixed(2)}× (images used by the sweep's runs: ${images})`
+    );
+  }
+} finally {
+  child.kill('SIGTERM');
+  await new Promise(r => child.once('exit', r));
+  rmSync(base, { recursive: true, force: true });
+}

@@ -1,0 +1,153 @@
+/**
+ * Turns `reproserver sweep` flags into a sweep's axes. VALUES is a comma-separated list (`\,` is
+ * a comma inside a value, `\:` a colon), or a single `START:STOP` or `START:STOP:STEP` of numbers,
+ * a range with the stop included. An input's values are files: a glob, a folder (its files), or
+ * a comma-separated list of files, on this machine. Every mistake is one sentence naming the flag.
+ */
+import { glob, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { SweepAxis, SweepValues } from '../contract/schemas/sweeps';
+import type { PackageModel } from '../rpz/model';
+import { resolveStep } from '../runs/plan';
+import { SWEEP_BOUNDS } from '../sweeps/bounds';
+
+const NUMBER = String.raw`[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
+const RANGE = new RegExp(`^(${NUMBER}):(${NUMBER})(?::(${NUMBER}))?$`);
+const GLOB_CHARACTERS = /[*?[\]{}]/;
+
+/** The values of `--arg`, `--env` or `--cmdline`: a list, or a range of numbers. */
+export function parseValues(text: string): SweepValues {
+  const range = RANGE.exec(text);
+  if (range) {
+    const start = Number(range[1]);
+    const stop = Number(range[2]);
+    const step =
+      range[3] !== undefined ? Number(range[3]) : stop >= start ? 1 : -1;
+    return { kind: 'range', start, stop, step };
+  }
+  const values: string[] = [];
+  let value = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\' && (text[i + 1] === ',' || text[i + 1] === ':')) {
+      value += text[++i];
+    } else if (c === ',') {
+      values.push(value);
+      value = '';
+    } else {
+      value += c;
+    }
+  }
+  values.push(value);
+  return { kind: 'list', values };
+}
+
+/** The files an `--input` names: a glob, a folder's files, or a list; absolute, sorted for globs. */
+export async function resolveInputFiles(
+  text: string,
+  cwd = process.cwd()
+): Promise<string[]> {
+  const listed = parseValues(text);
+  const paths =
+    listed.kind === 'list' ? listed.values.filter(p => p !== '') : [text];
+  let files: string[];
+  if (paths.length === 1 && GLOB_CHARACTERS.test(paths[0])) {
+    files = [];
+    for await (const match of glob(paths[0], { cwd })) {
+      const path = resolve(cwd, match);
+      if ((await stat(path)).isFile()) {
+        files.push(path);
+      }
+      if (files.length > SWEEP_BOUNDS.valuesPerAxis) {
+        break;
+      }
+    }
+    files.sort();
+  } else if (
+    paths.length === 1 &&
+    (await stat(resolve(cwd, paths[0])).catch(() => undefined))?.isDirectory()
+  ) {
+    const folder = resolve(cwd, paths[0]);
+    files = [];
+    for (const name of (await readdir(folder)).sort()) {
+      if ((await stat(join(folder, name))).isFile()) {
+        files.push(join(folder, name));
+      }
+    }
+  } else {
+    files = paths.map(path => resolve(cwd, path));
+  }
+  if (files.length === 0) {
+    throw new Error(`--input "${text}" names no file.`);
+  }
+  return files;
+}
+
+/** The axes the flags give, in the order the flags were given within each kind. */
+export async function axesFromFlags(
+  model: PackageModel,
+  flags: Record<string, string[]>
+): Promise<SweepAxis[]> {
+  const axes: SweepAxis[] = [];
+  const split = (flag: string, value: string, separator: string) => {
+    const at = value.indexOf(separator);
+    if (at <= 0) {
+      throw new Error(
+        `--${flag} "${value}" is not of the form ${FORMS[flag]}.`
+      );
+    }
+    return [value.slice(0, at), value.slice(at + 1)] as const;
+  };
+  for (const value of flags.arg ?? []) {
+    const [target, values] = split('arg', value, '=');
+    const [step, index] = split('arg', target, ':');
+    if (!/^\d+$/.test(index)) {
+      throw new Error(
+        `--arg "${value}": the argument index "${index}" is not a number.`
+      );
+    }
+    axes.push({
+      field: {
+        kind: 'arg',
+        step: resolveStep(model, step),
+        index: Number(index)
+      },
+      values: parseValues(values)
+    });
+  }
+  for (const value of flags.env ?? []) {
+    const [target, values] = split('env', value, '=');
+    const [step, name] = split('env', target, ':');
+    axes.push({
+      field: { kind: 'env', step: resolveStep(model, step), name },
+      values: parseValues(values)
+    });
+  }
+  for (const value of flags.cmdline ?? []) {
+    const [step, values] = split('cmdline', value, '=');
+    axes.push({
+      field: { kind: 'cmdline', step: resolveStep(model, step) },
+      values: parseValues(values)
+    });
+  }
+  for (const value of flags.input ?? []) {
+    const [name, files] = split('input', value, '=');
+    axes.push({
+      field: { kind: 'input', name },
+      values: { kind: 'files', paths: await resolveInputFiles(files) }
+    });
+  }
+  if (axes.length === 0) {
+    throw new Error(
+      'Give at least one field to vary: --arg, --env, --cmdline or --input.'
+    );
+  }
+  return axes;
+}
+
+const FORMS: Record<string, string> = {
+  cmdline: 'STEP=VALUES',
+  arg: 'STEP:INDEX=VALUES',
+  env: 'STEP:NAME=VALUES',
+  input: 'NAME=GLOB|FILE,FILE'
+};

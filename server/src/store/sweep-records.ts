@@ -1,0 +1,206 @@
+/**
+ * The records of sweeps: one row per sweep (its spec as created, its cancel) and one per variant,
+ * linking it to its run. A sweep's progress is read from its runs' records, never stored twice.
+ */
+import type { RunStatus } from '../runs/events';
+import type { RunStep } from './records';
+import { type Database, prepare as prepareStatement } from './sqlite';
+
+export interface SweepRow {
+  id: string;
+  packageSha256: string;
+  /** The spec as created (`SweepSpec`, globs resolved), parsed. */
+  spec: unknown;
+  combine: 'grid' | 'zip';
+  /** The number of variants the spec makes. */
+  variants: number;
+  backend: string | null;
+  createdAt: number;
+  cancelledAt: number | null;
+}
+
+export interface NewSweep {
+  id: string;
+  packageSha256: string;
+  spec: unknown;
+  combine: 'grid' | 'zip';
+  variants: number;
+  backend: string | null;
+}
+
+/** How a run belongs to a sweep; recorded with the run. */
+export interface SweepLink {
+  sweepId: string;
+  variant: string;
+  position: number;
+  values: string[];
+}
+
+/** One variant with what its run's record says (null fields once the run was deleted). */
+export interface SweepVariantRecord {
+  variant: string;
+  position: number;
+  values: string[];
+  runId: string | null;
+  status: RunStatus | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  failedStep: number | null;
+  steps: RunStep[];
+}
+
+interface SweepDbRow {
+  id: string;
+  package_sha256: string;
+  spec: string;
+  combine: 'grid' | 'zip';
+  variants: number;
+  backend: string | null;
+  created_at: number;
+  cancelled_at: number | null;
+}
+
+interface VariantDbRow {
+  variant: string;
+  position: number;
+  axis_values: string;
+  run_id: string | null;
+  status: RunStatus | null;
+  started_at: number | null;
+  ended_at: number | null;
+  failed_step: number | null;
+  steps: string | null;
+}
+
+const SWEEP_COLUMNS =
+  'id, package_sha256, spec, combine, variants, backend, created_at, cancelled_at';
+
+function prepareStatements(db: Database) {
+  const prepare = <P extends unknown[], R = unknown>(sql: string) =>
+    prepareStatement<P, R>(db, sql);
+  return {
+    insert: prepare<
+      [string, string, string, string, number, string | null, number]
+    >(
+      `INSERT INTO sweeps (id, package_sha256, spec, combine, variants, backend, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`
+    ),
+    get: prepare<[string], SweepDbRow>(
+      `SELECT ${SWEEP_COLUMNS} FROM sweeps WHERE id = ?`
+    ),
+    list: prepare<[string | null, string | null, number], SweepDbRow>(
+      `SELECT ${SWEEP_COLUMNS} FROM sweeps
+       WHERE (?1 IS NULL OR package_sha256 = ?1)
+         AND (?2 IS NULL OR seq < (SELECT seq FROM sweeps WHERE id = ?2))
+       ORDER BY seq DESC LIMIT ?3`
+    ),
+    cancel: prepare<[number, string]>(
+      'UPDATE sweeps SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL'
+    ),
+    link: prepare<[string, string, number, string, string]>(
+      `INSERT INTO sweep_runs (sweep_id, variant, position, run_id, axis_values)
+       VALUES (?, ?, ?, ?, ?)`
+    ),
+    variants: prepare<[string], VariantDbRow>(
+      `SELECT s.variant, s.position, s.axis_values, s.run_id, r.status, r.started_at,
+              r.ended_at, r.failed_step, r.steps
+       FROM sweep_runs s LEFT JOIN runs r ON r.id = s.run_id
+       WHERE s.sweep_id = ? ORDER BY s.position`
+    ),
+    counts: prepare<[string], { status: RunStatus | null; n: number }>(
+      `SELECT r.status AS status, count(*) AS n
+       FROM sweep_runs s LEFT JOIN runs r ON r.id = s.run_id
+       WHERE s.sweep_id = ? GROUP BY r.status`
+    )
+  };
+}
+
+/** The sweep tables of the records database (`Records.sweeps`). */
+export class SweepRecords {
+  private readonly statements: ReturnType<typeof prepareStatements>;
+
+  constructor(
+    db: Database,
+    private readonly now: () => number
+  ) {
+    this.statements = prepareStatements(db);
+  }
+
+  create(sweep: NewSweep): SweepRow {
+    this.statements.insert.run(
+      sweep.id,
+      sweep.packageSha256,
+      JSON.stringify(sweep.spec),
+      sweep.combine,
+      sweep.variants,
+      sweep.backend,
+      this.now()
+    );
+    return this.get(sweep.id)!;
+  }
+
+  get(id: string): SweepRow | undefined {
+    const row = this.statements.get.get(id);
+    return row && toSweep(row);
+  }
+
+  /** Newest first; `before` is the id of the last sweep of the previous page. */
+  list(
+    query: { packageSha256?: string; limit?: number; before?: string } = {}
+  ): SweepRow[] {
+    return this.statements.list
+      .all(query.packageSha256 ?? null, query.before ?? null, query.limit ?? 50)
+      .map(toSweep);
+  }
+
+  /** Marks the sweep cancelled (once); false when it already was or does not exist. */
+  cancel(id: string): boolean {
+    return this.statements.cancel.run(this.now(), id).changes === 1;
+  }
+
+  /** Links a run to its sweep; `Records.createRun` calls it in the run's transaction. */
+  link(runId: string, link: SweepLink): void {
+    this.statements.link.run(
+      link.sweepId,
+      link.variant,
+      link.position,
+      runId,
+      JSON.stringify(link.values)
+    );
+  }
+
+  /** Every variant created so far, in order, with its run's state. */
+  variants(id: string): SweepVariantRecord[] {
+    return this.statements.variants.all(id).map(row => ({
+      variant: row.variant,
+      position: row.position,
+      values: JSON.parse(row.axis_values) as string[],
+      runId: row.run_id,
+      status: row.status,
+      startedAt: row.started_at,
+      endedAt: row.ended_at,
+      failedStep: row.failed_step,
+      steps: row.steps ? (JSON.parse(row.steps) as RunStep[]) : []
+    }));
+  }
+
+  /** The number of variants by their run's status (`null`: the run was deleted). */
+  counts(id: string): Map<RunStatus | null, number> {
+    return new Map(
+      this.statements.counts.all(id).map(row => [row.status, row.n])
+    );
+  }
+}
+
+function toSweep(row: SweepDbRow): SweepRow {
+  return {
+    id: row.id,
+    packageSha256: row.package_sha256,
+    spec: JSON.parse(row.spec),
+    combine: row.combine,
+    variants: row.variants,
+    backend: row.backend,
+    createdAt: row.created_at,
+    cancelledAt: row.cancelled_at
+  };
+}
