@@ -55,7 +55,11 @@ export interface FollowOptions {
  * or container is gone, or `signal` aborts. `keepBytes` bounds the output its log may grow to.
  */
 export async function runStep(
-  options: FollowOptions & { step: StepPlan }
+  options: FollowOptions & {
+    step: StepPlan;
+    /** The helper's own environment, where the engine needs it (`podman-quirks.ts`). */
+    helperEnv?: string[];
+  }
 ): Promise<StepEnd> {
   const { docker, container, position, step, signal } = options;
   const environ = Object.entries(step.environ).map(
@@ -88,7 +92,9 @@ export async function runStep(
         ],
         // The helper becomes the step's user itself, after claiming the step as root.
         User: '0:0',
-        WorkingDir: step.workingdir
+        WorkingDir: step.workingdir,
+        // Only where needed: Docker's exec request stays what it always was.
+        ...(options.helperEnv?.length ? { Env: options.helperEnv } : {})
       },
       chunk => {
         for (const record of parser.push(chunk)) {
