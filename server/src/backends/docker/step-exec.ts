@@ -117,6 +117,11 @@ export async function runStep(
     if (error instanceof FrameError || error instanceof LogTooLargeError) {
       return lost(error);
     }
+    // Stopping kills the container: Podman may then reset the exec's connection, where Docker
+    // ends it.
+    if (signal.aborted) {
+      return { kind: 'stopped' };
+    }
     throw error;
   }
   if (signal.aborted) {
@@ -186,6 +191,9 @@ export async function followStep(
     } catch (error) {
       if (error instanceof FrameError || error instanceof LogTooLargeError) {
         return lost(error);
+      }
+      if (signal.aborted) {
+        return { kind: 'stopped' };
       }
       if (!(await isRunning(container))) {
         return followStopped(options, log);
