@@ -54,6 +54,8 @@ make_user() {
 
 # The user's configuration: no systemd here (cgroupfs, events in a file), storage in its home,
 # Debian's runc (crun is not required), catatonit as the containers' init (Docker's `Init: true`).
+# exit_command_delay: each exec's monitor (conmon) otherwise stays 5 minutes after the exec ends;
+# without a cgroup (cgroup v1), root steps' process limit is an rlimit that counts those too.
 write_config() {
   local config="$HOME_DIR/.config/containers"
   install -d -o "$PODMAN_USER" -g "$PODMAN_USER" -m 0700 "$HOME_DIR" "$HOME_DIR/.config" "$config"
@@ -64,6 +66,7 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 runtime = "runc"
 init_path = "/usr/bin/catatonit"
+exit_command_delay = 10
 CONF
   cat > "$config/storage.conf" <<CONF
 [storage]

@@ -8,7 +8,9 @@
  *   warning). The helper sets the same limits as rlimits on each step (`stepLimitEnv`): open files
  *   and file size always, and where no cgroup holds, address space and processes, as the sandbox
  *   does without a cgroup. (RLIMIT_NPROC counts every process of the step's user in the engine's
- *   user namespace: concurrent runs, and a root step's engine processes, share that budget.)
+ *   user namespace: concurrent runs share that budget, and a root step shares it with the
+ *   engine's own processes, among them each exec's monitor, which Podman keeps for
+ *   `exit_command_delay` after the exec ended, 300 s by default: keep that short.)
  * - `POST /images/create?fromSrc=-` (import) ignores `tag` and tags the image `latest`; it takes
  *   the tag within `repo`, as Docker also documents (`importTarget`).
  * - `GET /containers/{id}/archive` gives every file the container's user as owner (Podman copies
