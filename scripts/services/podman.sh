@@ -97,6 +97,8 @@ start() {
   # bind-mount from the clone): a clone in a private folder cannot be used by another user.
   "${AS_USER[@]}" test -x "$DIR" ||
     unavailable "$PODMAN_USER cannot reach $DIR (a parent folder is private)"
+  "${AS_USER[@]}" test -x "$ROOT_DIR/server" ||
+    unavailable "$PODMAN_USER cannot reach $ROOT_DIR/server, whose helper runs bind-mount (a parent folder is private)"
   # The registry's address, if registry.sh recorded one.
   local REGISTRY=""
   [ -f "$SERVICES_ENV" ] && REGISTRY="$(sed -n 's/^REGISTRY=//p' "$SERVICES_ENV")"
