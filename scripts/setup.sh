@@ -12,6 +12,8 @@ DEBIAN_PACKAGES=(docker.io docker-registry chromium bubblewrap uidmap proot busy
 # The aarch64 wheel's static helper: Debian's cross compiler and its libc for -static, and
 # qemu-user (qemu-aarch64, without binfmt registration) to run it in the release check.
 DEBIAN_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+# Rootless Podman's Docker-compatible API, which the tests also drive (scripts/services/podman.sh).
+DEBIAN_PACKAGES+=(podman catatonit)
 
 # A stamp file holds the hash of what an install step consumed; the step reruns when it changes.
 stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }

@@ -11,7 +11,8 @@ scripts/setup.sh
 
 # Services: start those that are not running, and stop exactly those on exit.
 started=()
-for service in docker registry s3; do
+# podman after registry: its user's registries.conf marks the registry as insecure (127.0.0.1).
+for service in docker registry s3 podman; do
   if ! "scripts/services/$service.sh" status >/dev/null 2>&1; then
     "scripts/services/$service.sh" start
     started+=("$service")
@@ -30,6 +31,8 @@ scripts/make-examples.sh
 set -a; source "$SERVICES_ENV"; set +a
 export REPROSERVER_EXAMPLES_DIR="$STATE_DIR/examples"
 [ -n "${DOCKER_SOCKET:-}" ] || die "the tests need Docker: ${DOCKER_UNAVAILABLE:-no daemon}"
+# The Docker backend's engine-parametrized tests also run on rootless Podman.
+[ -n "${PODMAN_SOCKET:-}" ] || die "the tests need rootless Podman: ${PODMAN_UNAVAILABLE:-no service}"
 
 step() { log "── $1 ($((SECONDS - started_at)) s)"; }
 
@@ -46,7 +49,7 @@ scripts/release-check.sh
 step "JupyterLab versions: the oldest and the newest supported, the wheel alone in fresh venvs"
 scripts/jlab-versions-check.sh --dist "$STATE_DIR/release-check/dist"
 
-step "integration tests (real dockerd, registry and reprozip packages)"
+step "integration tests (real dockerd, rootless Podman, registry and reprozip packages)"
 (cd server && npx jest --config jest.config.js --ci --selectProjects integration --runInBand)
 
 step "UI tests (real JupyterLab in Debian Chromium)"

@@ -7,6 +7,9 @@
  *       Prints how many processes the kernel's OOM killer has killed in this container's memory
  *       cgroup (v1 memory.oom_control or v2 memory.events), or -1 when it cannot tell. Docker only
  *       flags OOM kills of the container's main process; steps run through exec.
+ *   rpz-exec owners PATH...
+ *       Prints "UID GID" of each path (lstat), "- -" when it cannot be read: what the engine's
+ *       archive API does not say on Podman, which gives every file the container's user.
  *   rpz-exec run [CONFINEMENT] BINARY N NAME=VALUE... -- ARGV0 ARG...
  *       Replaces the whole environment with the N given variables and executes BINARY with
  *       exactly the argv given after "--" (argv[0] included, as ReproZip recorded it). BINARY "-"
@@ -37,6 +40,10 @@
  *       its exit code (128 + N when killed by signal N) and a newline to DIR/POSITION.exit
  *       (atomically, by rename), releases the lock it held on the .started file from the start,
  *       and ends its stdout with record 3 (end) holding the exit code's text.
+ *       RPZ_EXEC_NOFILE, RPZ_EXEC_FSIZE, RPZ_EXEC_AS and RPZ_EXEC_NPROC in the helper's own
+ *       environment, when given, set those rlimits (soft = hard) on the step before it becomes
+ *       UID: engines that drop a container's ulimits, or give it no cgroup (rootless Podman), get
+ *       them this way.
  *   rpz-exec follow DIR POSITION OFFSET
  *       Writes to stdout the frames of DIR/POSITION.log from byte OFFSET on, as they come, then
  *       one last record: 3 (end) with the exit code's text once DIR/POSITION.exit exists;
@@ -73,6 +80,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -83,7 +91,7 @@
 #include "identity.h"
 
 static int usage(void) {
-  fputs("usage: rpz-exec --idle | rpz-exec oom-kills\n"
+  fputs("usage: rpz-exec --idle | rpz-exec oom-kills | rpz-exec owners PATH...\n"
         "       rpz-exec emulate-ids UID GID COMMON-UID COMMON-GID SINCE-MS OWNERS REPORT-FD\n"
         "                    -- COMMAND...\n"
         "       rpz-exec run [--ids-socket FD [--no-statx]] [--confine [--read PATH]... [--write PATH]...]\n"
@@ -123,6 +131,21 @@ static long oom_kill_count(const char *path) {
   }
   fclose(file);
   return found;
+}
+
+/* `owners PATH...`: the owner of each path as this container sees it (not following a link), one
+ * "UID GID" line each, "- -" when it cannot be read. For engines whose archive API gives every
+ * file the container's user instead of its owner (Podman copies out as `podman cp` does). */
+static int owners(int argc, char **argv) {
+  for (int i = 2; i < argc; i++) {
+    struct stat info;
+    if (lstat(argv[i], &info) == 0) {
+      printf("%lu %lu\n", (unsigned long)info.st_uid, (unsigned long)info.st_gid);
+    } else {
+      fputs("- -\n", stdout);
+    }
+  }
+  return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static int oom_kills(void) {
@@ -401,6 +424,26 @@ static int open_steps_dir(const char *path, int create) {
   return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* A limit the server gives in the helper's own environment (NAME=number: soft and hard alike),
+ * set on the step's process before it becomes its user, so that it cannot raise it again. For
+ * engines that do not apply a container's ulimits to its execs: Podman's Docker-compatible API
+ * ignores them in rootless mode (before Podman 5.5). On Docker the container has them already
+ * and no such variable is given. The step never sees these variables: its environment is the one
+ * in its argv. */
+static int limit_from_environment(const char *name, int resource) {
+  const char *text = getenv(name);
+  unsigned long long value;
+  if (text == NULL) {
+    return 0;
+  }
+  if (parse_number(text, ~0ULL >> 1, &value) != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  struct rlimit limit = {(rlim_t)value, (rlim_t)value};
+  return setrlimit(resource, &limit);
+}
+
 static int step(int argc, char **argv) {
   struct program program;
   unsigned long long position, uid, gid;
@@ -463,6 +506,13 @@ static int step(int argc, char **argv) {
       _exit(127);
     }
     signal(SIGPIPE, SIG_DFL);
+    if (limit_from_environment("RPZ_EXEC_NOFILE", RLIMIT_NOFILE) != 0 ||
+        limit_from_environment("RPZ_EXEC_FSIZE", RLIMIT_FSIZE) != 0 ||
+        limit_from_environment("RPZ_EXEC_AS", RLIMIT_AS) != 0 ||
+        limit_from_environment("RPZ_EXEC_NPROC", RLIMIT_NPROC) != 0) {
+      perror("rpz-exec: setting the step's limits");
+      _exit(127);
+    }
     if (become((uid_t)uid, (gid_t)gid) != 0) {
       _exit(127);
     }
@@ -723,6 +773,9 @@ int main(int argc, char **argv) {
   }
   if (argc == 2 && strcmp(argv[1], "oom-kills") == 0) {
     return oom_kills();
+  }
+  if (argc >= 2 && strcmp(argv[1], "owners") == 0) {
+    return owners(argc, argv);
   }
   if (argc >= 2 && strcmp(argv[1], "run") == 0) {
     return run(argc, argv);

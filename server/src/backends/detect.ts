@@ -1,5 +1,14 @@
-import type { BackendIsolation, BackendStatus } from '../contract/wire';
+import type {
+  BackendIsolation,
+  BackendStatus,
+  ContainerEngine
+} from '../contract/wire';
 import type { ServerConfig } from '../config';
+import {
+  describeEngine,
+  identifyEngine,
+  type EngineInfo
+} from './docker/engine';
 import { pingDocker } from './docker/ping';
 import {
   capabilitiesOfThisProcess,
@@ -21,14 +30,20 @@ export async function detectBackends(
     pingDocker(config.dockerSocket),
     detectSandbox()
   ]);
+  // Which engine answers (Docker, or Podman's compatible API): named, and what it enforces.
+  const engine = docker.ok
+    ? await identifyEngine(config.dockerSocket).catch(() => null)
+    : null;
   return [
     {
       name: 'docker',
       available: docker.ok,
       detail: docker.ok
-        ? `Docker Engine at ${config.dockerSocket}`
+        ? `${engine ? describeEngine(engine) : 'Docker Engine'} at ${config.dockerSocket}`
         : `Docker: ${docker.reason}${config.dockerUnavailable ? ` (setup said: ${config.dockerUnavailable})` : ''}.`,
-      isolation: docker.ok ? dockerIsolation() : null
+      isolation: docker.ok ? dockerIsolation(engine ?? undefined) : null,
+      // Only when something answered: an unavailable backend's entry stays as it was.
+      ...(docker.ok ? { engine: engine && containerEngine(engine) } : {})
     },
     {
       name: 'sandbox',
@@ -39,25 +54,37 @@ export async function detectBackends(
   ];
 }
 
+/** The engine as the API states it (`ContainerEngine`). */
+function containerEngine(engine: EngineInfo): ContainerEngine {
+  const { name, version, rootless } = engine;
+  return { name, version, rootless, description: describeEngine(engine) };
+}
+
 /**
  * A container with network `none`, its own pid namespace and no host folder mounted writable;
  * a root step keeps Docker's default capabilities minus the ones experiments do not need, a
  * non-root step none (`rpz-exec` clears them); Docker's seccomp profile refuses new user
  * namespaces. Limits: the container's cgroup; disk use by measuring the writable layer.
+ * Podman: its default capabilities are a subset of Docker's and lose the same ones, so a root
+ * step ends with the same set; its seccomp profile (containers-common) allows `unshare` and
+ * `clone` with any flags, so nested user namespaces are not refused. Where its containers get no
+ * cgroup (rootless on cgroup v1), the helper sets memory (address space) and processes as
+ * rlimits on each step, and CPU is not limited (`podman-quirks.ts`).
  */
-export function dockerIsolation(): BackendIsolation {
+export function dockerIsolation(engine?: EngineInfo): BackendIsolation {
+  const cgroup = engine?.cgroupLimits ?? true;
   return {
     files: true,
     network: true,
     processes: true,
-    nestedUserNamespaces: false,
+    nestedUserNamespaces: engine?.name === 'podman',
     capabilities: {
       scope: 'container',
       root: dockerRootCapabilities(),
       nonRoot: []
     },
-    memory: 'cgroup',
-    cpu: 'cgroup',
+    memory: cgroup ? 'cgroup' : 'rlimit',
+    cpu: cgroup ? 'cgroup' : 'none',
     disk: 'polling'
   };
 }

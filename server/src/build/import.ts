@@ -5,6 +5,8 @@
  */
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
+import { engineOf } from '../backends/docker/engine';
+import { importTarget } from '../backends/docker/podman-quirks';
 import { followEngineStream } from './engine-stream';
 
 /** The Dockerfile-style instructions that put `labels` on an image (import and commit accept them). */
@@ -30,9 +32,13 @@ export async function importRootfs(
   rootfs: NodeJS.ReadableStream,
   options: ImportOptions
 ): Promise<string> {
+  const target = importTarget(
+    await engineOf(docker),
+    options.repository,
+    options.tag
+  );
   const response = await docker.importImage(rootfs, {
-    repo: options.repository,
-    tag: options.tag,
+    ...target,
     changes: labelChanges(options.labels)
   });
   const messages = await followEngineStream(response as Readable);

@@ -138,12 +138,21 @@ export async function pushImage(
   })) as Readable;
   const counter = layerCounter(onProgress);
   let digest: string | undefined;
+  let said: string | undefined;
   await followEngineStream(stream, message => {
     counter(message);
     if (isDigest(message.aux?.Digest) && message.aux?.Tag === ref.tag) {
       digest = message.aux.Digest;
     }
+    // Both engines end with "TAG: digest: sha256:… size: N"; Podman (4.x) sends no `aux`.
+    const match = /^(\S+): digest: (sha256:[0-9a-f]{64}) size: \d+$/.exec(
+      message.status ?? ''
+    );
+    if (match?.[1] === ref.tag) {
+      said = match[2];
+    }
   });
+  digest ??= said;
   if (digest === undefined) {
     throw new Error(
       `The registry did not give the digest of ${ref.reference} when it was pushed.`

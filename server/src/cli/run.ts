@@ -33,6 +33,7 @@ import type * as BuildsModule from '../service/builds';
 import type * as PackagesModule from '../service/packages';
 import type * as RunsModule from '../service/runs';
 import type * as StoreModule from '../store';
+import type * as EngineModule from '../backends/docker/engine';
 import type * as PingModule from '../backends/docker/ping';
 import type * as SandboxDetectModule from '../backends/sandbox/detect';
 import { loadConfig } from '../config';
@@ -58,6 +59,7 @@ const services = () => ({
   ...(require('../service/runs') as typeof RunsModule),
   ...(require('../service/runs/backend-choice') as typeof BackendChoiceModule),
   ...(require('../backends/docker/ping') as typeof PingModule),
+  ...(require('../backends/docker/engine') as typeof EngineModule),
   ...(require('../backends/sandbox/detect') as typeof SandboxDetectModule)
 });
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -232,6 +234,16 @@ async function runInStore(context: {
   }
   if (run.backend === 'sandbox') {
     await sayWhySandbox(s, config, context.requested);
+  } else {
+    // Which engine answers the Docker API (Docker, or Podman's compatible API), as the panel says.
+    const engine = await s
+      .identifyEngine(config.dockerSocket)
+      .catch(() => null);
+    if (engine) {
+      console.error(
+        `[reproserver] ${s.describeEngine(engine)} at ${config.dockerSocket}`
+      );
+    }
   }
   notices.release();
 

@@ -43,7 +43,8 @@ export type {
   BackendStatus,
   BackendsResponse,
   CapabilityScope,
-  Confinement
+  Confinement,
+  ContainerEngine
 } from './schemas/backends';
 export type {
   BuildState,

@@ -12,6 +12,7 @@ import {
   dockerSocket,
   imageOf,
   leftContainers,
+  podmanSocket,
   runPackage
 } from './docker-run';
 import type { FinishedRun, RunOptions } from './run-recorder';
@@ -64,6 +65,28 @@ export const dockerBackend: Backend = {
   leftovers: leftContainers
 };
 
+/**
+ * The Docker backend on rootless Podman (its Docker-compatible API). On this kind of machine
+ * (cgroup v1) its containers get no cgroup: memory is an rlimit the helper sets on each step.
+ */
+export const podmanBackend: Backend = {
+  name: 'Podman',
+  ready: async () => {
+    podmanSocket();
+  },
+  run: (rpz, edits = {}, options = {}) =>
+    runPackage(rpz, edits, { ...options, socket: podmanSocket() }),
+  kernelSeesRecordedIds: true,
+  ownHostnameNoNetwork: true,
+  memoryLimit: "the container's cgroup, or the helper's rlimit without one",
+  startingPoint: async rpz => {
+    const docker = new Docker({ socketPath: podmanSocket() });
+    return (await docker.getImage(await imageOf(rpz, podmanSocket())).inspect())
+      .Id;
+  },
+  leftovers: () => leftContainers(podmanSocket())
+};
+
 /** Each sandbox mechanism, and for bubblewrap both ways of giving a run its own tree. */
 export const SANDBOX_CONFIGS: {
   name: string;
@@ -113,5 +136,6 @@ export function sandboxBackend(
 /** Every backend, as a `describe.each` table. */
 export const BACKENDS: Backend[] = [
   dockerBackend,
+  podmanBackend,
   ...SANDBOX_CONFIGS.map(sandboxBackend)
 ];

@@ -17,24 +17,45 @@ export function dockerSocket(): string {
   return socket;
 }
 
+/**
+ * Rootless Podman's Docker-compatible API (`scripts/services/podman.sh`), which the same Docker
+ * backend drives: the engine-parametrized tests run on it as well.
+ */
+export function podmanSocket(): string {
+  const socket = process.env.PODMAN_SOCKET;
+  if (!socket) {
+    throw new Error(
+      `PODMAN_SOCKET is not set${process.env.PODMAN_UNAVAILABLE ? ` (${process.env.PODMAN_UNAVAILABLE})` : ''}: run these tests through ./reproserver-lab test`
+    );
+  }
+  return socket;
+}
+
 const images = new Map<string, Promise<string>>();
 
-/** The package's image, built once per test file through the real builder and registry. */
-export function imageOf(rpz: string): Promise<string> {
-  let image = images.get(rpz);
+/**
+ * The package's image, built once per test file and engine through the real builder and
+ * registry (Podman pulls what Docker pushed, when it did; `builder.test.ts` builds and pushes on
+ * Podman itself).
+ */
+export function imageOf(rpz: string, socket = dockerSocket()): Promise<string> {
+  const key = `${socket}\0${rpz}`;
+  let image = images.get(key);
   if (!image) {
     image = buildImage(rpz, {
-      dockerSocket: dockerSocket(),
+      dockerSocket: socket,
       registry: process.env.REGISTRY
     }).then(result => result.image);
-    images.set(rpz, image);
+    images.set(key, image);
   }
   return image;
 }
 
 /** The containers the tests' runs left behind: none, when every run removed its own. */
-export async function leftContainers(): Promise<string[]> {
-  const docker = new Docker({ socketPath: dockerSocket() });
+export async function leftContainers(
+  socket = dockerSocket()
+): Promise<string[]> {
+  const docker = new Docker({ socketPath: socket });
   const left = await docker.listContainers({
     all: true,
     filters: { label: ['org.reproserver.test=docker-run'] }
@@ -48,13 +69,14 @@ export async function leftContainers(): Promise<string[]> {
 export async function runPackage(
   rpz: string,
   edits: RunEdits = {},
-  options: RunOptions & { docker?: Docker } = {}
+  options: RunOptions & { docker?: Docker; socket?: string } = {}
 ): Promise<FinishedRun> {
-  const image = await imageOf(rpz);
+  const socket = options.socket ?? dockerSocket();
+  const image = await imageOf(rpz, socket);
   return recordRun(rpz, edits, options.onEvent, common =>
     runOnDocker({
       ...common,
-      docker: options.docker ?? new Docker({ socketPath: dockerSocket() }),
+      docker: options.docker ?? new Docker({ socketPath: socket }),
       image,
       helperPath: helperPath(),
       signal: options.signal,

@@ -72,12 +72,21 @@ describe('reproserver serve', () => {
         {
           name: 'docker',
           available: true,
-          detail: `Docker Engine at ${dockerSocket}`,
+          detail: expect.stringMatching(
+            new RegExp(`^Docker Engine \\d+\\.\\d+\\S* at ${dockerSocket}$`)
+          ),
           isolation: expect.objectContaining({
             files: true,
             network: true,
-            processes: true
-          })
+            processes: true,
+            memory: 'cgroup'
+          }),
+          engine: {
+            name: 'docker',
+            version: expect.stringMatching(/^\d+\.\d+/),
+            rootless: false,
+            description: expect.stringMatching(/^Docker Engine \d+\.\d+\S*$/)
+          }
         },
         {
           name: 'sandbox',
@@ -178,5 +187,64 @@ describe('reproserver serve', () => {
   it('exits cleanly on SIGTERM', async () => {
     const other = await startServer();
     expect(await other.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('reproserver serve on rootless Podman', () => {
+  const podmanSocket = process.env.PODMAN_SOCKET;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    if (!podmanSocket) {
+      throw new Error(
+        'PODMAN_SOCKET is not set: run these tests through ./reproserver-lab test'
+      );
+    }
+    // The same option as for Docker: the server is pointed at Podman's compatible API.
+    server = await startServer({ DOCKER_SOCKET: podmanSocket });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('names the engine it found: Podman, rootless, and what it enforces', async () => {
+    const reply = await call(server, '/api/backends');
+    expect(reply.status).toBe(200);
+    const body = reply.body as {
+      backends: { name: string; isolation: { memory: string; cpu: string } }[];
+      default: string;
+    };
+    const docker = body.backends.find(b => b.name === 'docker');
+    expect(docker).toEqual({
+      name: 'docker',
+      available: true,
+      detail: expect.stringMatching(
+        new RegExp(
+          `^Podman \\d+\\.\\d+\\.\\d+ \\(rootless\\) at ${podmanSocket}$`
+        )
+      ),
+      isolation: expect.objectContaining({
+        files: true,
+        network: true,
+        processes: true,
+        // containers-common's seccomp profile allows unshare and clone.
+        nestedUserNamespaces: true
+      }),
+      engine: {
+        name: 'podman',
+        version: expect.stringMatching(/^\d+\.\d+\.\d+$/),
+        rootless: true,
+        description: expect.stringMatching(
+          /^Podman \d+\.\d+\.\d+ \(rootless\)$/
+        )
+      }
+    });
+    // Without a cgroup of its own (cgroup v1, or none delegated), memory is the helper's rlimit.
+    const { memory, cpu } = docker!.isolation;
+    expect([memory, cpu]).toEqual(
+      memory === 'cgroup' ? ['cgroup', 'cgroup'] : ['rlimit', 'none']
+    );
+    expect(body.default).toBe('docker');
   });
 });

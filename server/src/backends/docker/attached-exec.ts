@@ -37,7 +37,7 @@ export function checkedExecId(id: unknown): string {
 export async function runAttached(
   docker: Docker,
   container: Docker.Container,
-  options: { Cmd: string[]; User: string; WorkingDir?: string },
+  options: { Cmd: string[]; User: string; WorkingDir?: string; Env?: string[] },
   onStdout: (chunk: Buffer) => boolean | void,
   signal?: AbortSignal
 ): Promise<ExecOutcome> {

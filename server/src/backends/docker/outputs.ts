@@ -24,14 +24,27 @@ const ENGINE_PATHS = [
   '/sys'
 ];
 
-/** Copies the declared outputs, then every other file the run created or changed. */
+/**
+ * The owners of paths in the container, for engines whose archive API does not give them
+ * (Podman gives every file the container's user): absent paths are left out.
+ */
+export type OwnersOf = (
+  paths: string[]
+) => Promise<Map<string, { uid: number; gid: number }>>;
+
+/**
+ * Copies the declared outputs, then every other file the run created or changed. With `ownersOf`
+ * the files' owners come from it rather than from the archive's headers.
+ */
 export async function collectOutputs(
   container: Docker.Container,
   plan: RunPlan,
   sink: OutputSink,
-  onEvent: (event: RunEvent) => void
+  onEvent: (event: RunEvent) => void,
+  ownersOf?: OwnersOf
 ): Promise<void> {
   const outputs = new OutputCollector(plan, sink, onEvent);
+  let owners: Map<string, { uid: number; gid: number }> | undefined;
   const copy = async (
     name: string,
     path: string,
@@ -49,7 +62,10 @@ export async function collectOutputs(
     }
     const result = await firstFileOfTar(archive, async (body, header) => {
       if (outputs.fits(name, path, header.size)) {
-        await outputs.store(name, path, kind, body, () => header);
+        const owner = owners?.get(path);
+        await outputs.store(name, path, kind, body, () =>
+          owner ? { ...header, ...owner } : header
+        );
       } else {
         body.resume();
         await once(body, 'end');
@@ -60,6 +76,7 @@ export async function collectOutputs(
     }
   };
 
+  owners = await ownersOf?.(plan.outputs.map(output => output.path));
   for (const output of plan.outputs) {
     await copy(output.name, output.path, 'declared');
   }
@@ -70,6 +87,7 @@ export async function collectOutputs(
   const paths = changes.filter(c => c.Kind !== 2).map(c => c.Path);
   // A path with changed paths below it is a directory: no need to ask the engine.
   const parents = new Set(paths.flatMap(ancestorsOf));
+  const changed: string[] = [];
   for (const path of paths.sort()) {
     if (
       outputs.declaredPaths.has(path) ||
@@ -78,9 +96,12 @@ export async function collectOutputs(
     ) {
       continue;
     }
-    if (!(await isRegularFile(container, path))) {
-      continue;
+    if (await isRegularFile(container, path)) {
+      changed.push(path);
     }
+  }
+  owners = await ownersOf?.(changed);
+  for (const path of changed) {
     await copy(path, path, 'changed');
   }
 }

@@ -23,6 +23,7 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { InputPlacement } from '../../runs/plan';
 import { stepFailed } from '../common/endings';
+import { looksOutOfMemory } from '../sandbox/limits';
 import { runLifecycle, type RunParts } from '../common/lifecycle';
 import {
   openFileInput,
@@ -36,6 +37,13 @@ import { HELPER } from './layout';
 import { collectOutputs } from './outputs';
 import type { StreamName } from './frames';
 import { followStep, runStep, wasStarted } from './step-exec';
+import { engineOf } from './engine';
+import {
+  archiveKeepsOwners,
+  containerUser,
+  ownersInContainer,
+  stepLimitEnv
+} from './podman-quirks';
 
 /**
  * Capabilities of Docker's default set that experiments do not need: creating device nodes, raw
@@ -88,6 +96,9 @@ function dockerParts(options: DockerRunOptions): RunParts {
   let container = options.reattach?.container;
   // After a restart, steps are asked whether they started until one did not: later ones did not.
   let maybeStarted = options.reattach !== undefined;
+  // The end of the running step's stderr: where memory is an rlimit (`podman-quirks.ts`), a
+  // failed allocation is what says that a step ran out of it.
+  let stderrTail = '';
   return {
     name: 'Docker',
     async prepare() {
@@ -130,15 +141,24 @@ function dockerParts(options: DockerRunOptions): RunParts {
         // One byte past what the log may still keep, so that we see it overflow.
         keepBytes: logRoom + 1,
         signal: stop,
-        onFrame: (stream: StreamName, bytes: Buffer) =>
-          (stream === 'stdout' ? stdout : stderr).write(bytes)
+        onFrame: (stream: StreamName, bytes: Buffer) => {
+          if (stream === 'stderr') {
+            stderrTail = (stderrTail + bytes.toString('latin1')).slice(-4096);
+          }
+          (stream === 'stdout' ? stdout : stderr).write(bytes);
+        }
       };
+      stderrTail = '';
       // A step started by a server that stopped is not run again: `runStep` finds its claim and
       // follows it; in a container that stopped meanwhile, only its files are left to read.
       const end =
         maybeStarted && !(await isRunning(container!))
           ? await followStep(follow)
-          : await runStep({ ...follow, step });
+          : await runStep({
+              ...follow,
+              step,
+              helperEnv: await helperEnv(options)
+            });
       if (end.kind === 'stopped') {
         return { lost: { status: 'cancelled', failedStep: position } };
       }
@@ -155,11 +175,23 @@ function dockerParts(options: DockerRunOptions): RunParts {
       return { exitCode: end.exitCode };
     },
     async stepFailed(position, { exitCode }) {
-      const oom = exitCode === 137 && (await wasOomKilled(docker, container!));
+      const memoryIsRlimit = !(await engineOf(docker)).cgroupLimits;
+      const oom = memoryIsRlimit
+        ? looksOutOfMemory(stderrTail)
+        : exitCode === 137 && (await wasOomKilled(docker, container!));
       return stepFailed(plan, position, exitCode, oom);
     },
     async collectOutputs() {
-      await collectOutputs(container!, plan, options.sink, options.onEvent);
+      const engine = await engineOf(docker);
+      await collectOutputs(
+        container!,
+        plan,
+        options.sink,
+        options.onEvent,
+        archiveKeepsOwners(engine)
+          ? undefined
+          : paths => ownersInContainer(docker, container!, paths)
+      );
     },
     interrupt() {
       void container?.kill({ signal: 'SIGKILL' }).catch(() => undefined);
@@ -168,6 +200,16 @@ function dockerParts(options: DockerRunOptions): RunParts {
       await container?.remove({ force: true, v: true }).catch(() => undefined);
     }
   };
+}
+
+/** What the engine needs the helper to enforce itself (nothing on Docker: `podman-quirks.ts`). */
+async function helperEnv(options: DockerRunOptions): Promise<string[]> {
+  return stepLimitEnv(
+    await engineOf(options.docker),
+    options.plan.limits,
+    openFilesLimit(),
+    diskBytes(options)
+  );
 }
 
 function diskBytes(options: DockerRunOptions): number {
@@ -217,11 +259,12 @@ async function createContainer(
   const { docker, image, plan } = options;
   const { limits } = plan;
   const openFiles = openFilesLimit();
+  const user = await containerUser(docker, await engineOf(docker), image);
   const container = await docker.createContainer({
     Image: image,
     Cmd: [HELPER, '--idle'],
     Hostname: plan.hostname,
-    User: '0:0',
+    ...(user === undefined ? {} : { User: user }),
     WorkingDir: '/',
     NetworkDisabled: true,
     Labels: {

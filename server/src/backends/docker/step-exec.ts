@@ -55,7 +55,11 @@ export interface FollowOptions {
  * or container is gone, or `signal` aborts. `keepBytes` bounds the output its log may grow to.
  */
 export async function runStep(
-  options: FollowOptions & { step: StepPlan }
+  options: FollowOptions & {
+    step: StepPlan;
+    /** The helper's own environment, where the engine needs it (`podman-quirks.ts`). */
+    helperEnv?: string[];
+  }
 ): Promise<StepEnd> {
   const { docker, container, position, step, signal } = options;
   const environ = Object.entries(step.environ).map(
@@ -88,7 +92,9 @@ export async function runStep(
         ],
         // The helper becomes the step's user itself, after claiming the step as root.
         User: '0:0',
-        WorkingDir: step.workingdir
+        WorkingDir: step.workingdir,
+        // Only where needed: Docker's exec request stays what it always was.
+        ...(options.helperEnv?.length ? { Env: options.helperEnv } : {})
       },
       chunk => {
         for (const record of parser.push(chunk)) {
@@ -110,6 +116,11 @@ export async function runStep(
   } catch (error) {
     if (error instanceof FrameError || error instanceof LogTooLargeError) {
       return lost(error);
+    }
+    // Stopping kills the container: Podman may then reset the exec's connection, where Docker
+    // ends it.
+    if (signal.aborted) {
+      return { kind: 'stopped' };
     }
     throw error;
   }
@@ -180,6 +191,9 @@ export async function followStep(
     } catch (error) {
       if (error instanceof FrameError || error instanceof LogTooLargeError) {
         return lost(error);
+      }
+      if (signal.aborted) {
+        return { kind: 'stopped' };
       }
       if (!(await isRunning(container))) {
         return followStopped(options, log);

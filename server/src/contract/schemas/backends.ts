@@ -114,6 +114,31 @@ export const BackendIsolationSchema = named(
 );
 export type BackendIsolation = Static<typeof BackendIsolationSchema>;
 
+export const ContainerEngineSchema = named(
+  'ContainerEngine',
+  Type.Object(
+    {
+      name: oneOf(['docker', 'podman'] as const, {
+        description:
+          'Which engine answers the Docker API: Docker Engine, or Podman through its Docker-compatible API.'
+      }),
+      version: Type.String({ description: 'The engine’s own version.' }),
+      rootless: Type.Boolean({
+        description: 'Whether the engine runs as an unprivileged user.'
+      }),
+      description: Type.String({
+        description:
+          'For people: "Podman 4.3.1 (rootless)", "Docker Engine 20.10.24".'
+      })
+    },
+    {
+      description:
+        'The engine behind the `docker` backend, as it named itself (`GET /version`).'
+    }
+  )
+);
+export type ContainerEngine = Static<typeof ContainerEngineSchema>;
+
 export const BackendStatusSchema = named(
   'BackendStatus',
   Type.Object(
@@ -126,7 +151,13 @@ export const BackendStatusSchema = named(
       }),
       isolation: nullable(BackendIsolationSchema, {
         description: 'What it isolates; null when it is unavailable.'
-      })
+      }),
+      engine: Type.Optional(
+        nullable(ContainerEngineSchema, {
+          description:
+            'The `docker` backend’s engine when it answered; null when it could not be told; absent for the sandbox and from servers older than this field.'
+        })
+      )
     },
     { description: 'One execution backend and whether it works on this host.' }
   )

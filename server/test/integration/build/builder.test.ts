@@ -4,6 +4,7 @@
  * Every image goes to a repository unique to this run and is removed afterwards (the registry
  * keeps its copies: the project's registry data is scratch).
  */
+import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -38,6 +39,7 @@ import {
   treeDifferences,
   uniqueRepository
 } from './image-content';
+import { podmanSocket } from '../../helpers/docker-run';
 
 jest.setTimeout(120_000);
 
@@ -460,6 +462,51 @@ describe('failures', () => {
       code: 'unsupported-architecture',
       message:
         'The package was traced on aarch64, which this Docker Engine (x86_64) cannot run; use a host of that architecture.'
+    });
+  });
+});
+
+describe('cache on rootless Podman', () => {
+  // Podman's compatible API tags imports and reports pushed digests its own way
+  // (`podman-quirks.ts`): the same cycle as on Docker, through the same registry.
+  const podman = new Docker({ socketPath: podmanSocket() });
+  const podmanBuilt = new Set<string>();
+  afterAll(() => removeImages(podman, podmanBuilt));
+
+  it('builds, pushes with a digest, finds the image locally, then pulls it by that digest', async () => {
+    const path = await writeRpz(folder, 'podman-cache.rpz', {
+      data: richData()
+    });
+    const onPodman = (digest?: string) =>
+      buildImage(path, {
+        dockerSocket: podmanSocket(),
+        registry,
+        repository: `${repository}-podman`,
+        ...(digest ? { digest } : {})
+      });
+    const first = await onPodman();
+    podmanBuilt.add(first.image);
+    expect(first).toMatchObject({
+      source: 'built',
+      pushed: true,
+      digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/)
+    });
+    expect(first.image).toMatch(
+      new RegExp(`^${registry}/${repository}-podman:[0-9a-f]{64}-b\\d+$`)
+    );
+    // The image carries the tag asked for, not `latest`.
+    expect((await podman.getImage(first.image).inspect()).Id).toBe(
+      first.imageId
+    );
+    expect(await onPodman()).toMatchObject({
+      source: 'local',
+      imageId: first.imageId
+    });
+    await removeImages(podman, [first.image]);
+    expect(await onPodman(first.digest)).toMatchObject({
+      source: 'registry',
+      imageId: first.imageId,
+      digest: first.digest
     });
   });
 });

@@ -361,7 +361,8 @@ describe.each(TABLE)('%s', (_name, backend) => {
       const started = Date.now();
       const run = await backend.run(
         shell.rpz,
-        sh('while :; do :; done', { limits: { timeoutSeconds: 2 } })
+        // Long enough for a rootless engine to start the container first (Podman: 1-3 s here).
+        sh('while :; do :; done', { limits: { timeoutSeconds: 5 } })
       );
       expect(run.result).toMatchObject({ status: 'timed-out', failedStep: 0 });
       expect(Date.now() - started).toBeLessThan(15_000);

@@ -1,5 +1,6 @@
 /**
- * What only the Docker backend does, on the real Docker Engine with images from the real builder
+ * What only the Docker backend does, on the real Docker Engine (and, for its hostile experiments,
+ * on rootless Podman through its Docker-compatible API) with images from the real builder
  * and packages from the real reprozip (started and made by the test command). Every behaviour it
  * shares with the sandbox is tested over both in `backend-behaviour.test.ts`.
  */
@@ -9,7 +10,9 @@ import {
   dockerSocket,
   imageOf,
   leftContainers,
+  podmanSocket,
   runPackage,
+  runPackage as runOn,
   type FinishedRun
 } from '../../helpers/docker-run';
 import { example } from '../../helpers/examples';
@@ -69,8 +72,10 @@ const CAP = {
 };
 
 /** The mounts of the run's container, seen while its first step runs. */
-async function mountsOfRunningContainer(): Promise<unknown[]> {
-  const docker = new Docker({ socketPath: dockerSocket() });
+async function mountsOfRunningContainer(
+  socketPath: string
+): Promise<unknown[]> {
+  const docker = new Docker({ socketPath });
   const [info] = await docker.listContainers({
     filters: { label: ['org.reproserver.test=docker-run'] }
   });
@@ -82,7 +87,19 @@ async function mountsOfRunningContainer(): Promise<unknown[]> {
   }));
 }
 
-describe('Docker backend: hostile experiments', () => {
+/** The engines the Docker backend drives: Docker Engine, and rootless Podman's compatible API. */
+const ENGINES = [
+  ['Docker', dockerSocket],
+  ['Podman', podmanSocket]
+] as const;
+
+describe.each(ENGINES)('%s backend: hostile experiments', (_engine, socket) => {
+  const runPackage = (
+    rpz: string,
+    edits: RunEdits = {},
+    options: Parameters<typeof runOn>[2] = {}
+  ): Promise<FinishedRun> =>
+    runOn(rpz, edits, { ...options, socket: socket() });
   const python = example('python-options');
   const twoSteps = example('two-steps');
 
@@ -178,7 +195,7 @@ describe('Docker backend: hostile experiments', () => {
       {
         onEvent: event => {
           if (event.type === 'step-start') {
-            mounts = mountsOfRunningContainer();
+            mounts = mountsOfRunningContainer(socket());
           }
         }
       }
@@ -290,6 +307,6 @@ describe('Docker backend: hostile experiments', () => {
   });
 
   afterAll(async () => {
-    expect(await leftContainers()).toEqual([]);
+    expect(await leftContainers(socket())).toEqual([]);
   });
 });

@@ -16,7 +16,8 @@ jest.setTimeout(120_000);
 
 function reproserver(
   args: string[],
-  env: Record<string, string> = {}
+  // A variable set to undefined is left out of the child's environment.
+  env: Record<string, string | undefined> = {}
 ): Promise<{
   code: number | null;
   stdout: string;
@@ -83,6 +84,30 @@ describe('reproserver run', () => {
       ],
       missingOutputs: []
     });
+  });
+
+  it('runs on rootless Podman when pointed at its socket, and says so', async () => {
+    const socket = process.env.PODMAN_SOCKET;
+    if (!socket) {
+      throw new Error(
+        'PODMAN_SOCKET is not set: run these tests through ./reproserver-lab test'
+      );
+    }
+    const out = outDir();
+    const result = await reproserver(
+      ['run', shell.rpz, '--out', out, '--arg', '0:3=2'],
+      // As the README says to: DOCKER_HOST, read when DOCKER_SOCKET is not set.
+      { DOCKER_HOST: `unix://${socket}`, DOCKER_SOCKET: undefined }
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(
+      /^\[reproserver\] Podman \d+\.\d+\.\d+ \(rootless\) at /
+    );
+    const variant = shell.manifest.variants!.find(v => v.id === 'top-2')!;
+    expect(result.stdout).toBe(variant.runs![0].stdout!.join('\n') + '\n');
+    expect(readFileSync(join(out, 'top-words.txt'), 'utf8')).toBe(
+      variant.outputs['top-words.txt'].text
+    );
   });
 
   it('takes steps by id, environment edits, replaced inputs, and records input hashes', async () => {
