@@ -9,58 +9,40 @@
  * state folder is `run`'s: a private temporary one removed at the end, or `--state DIR`, kept.
  * Ctrl-C cancels the sweep's runs, which then end as cancelled.
  */
-import {
-  mkdir,
-  mkdtemp,
-  readdir,
-  realpath,
-  rm,
-  writeFile
-} from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-// The services are loaded once the flags and the axes are known to be good, as in `run`.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type {
   SweepRecord,
   SweepSpec,
   SweepVariantRow
 } from '../contract/schemas/sweeps';
-import type { ServerConfig } from '../config';
-import type * as BackendChoiceModule from '../service/runs/backend-choice';
-import type * as BuildsModule from '../service/builds';
-import type * as PackagesModule from '../service/packages';
-import type * as RunsModule from '../service/runs';
-import type * as SweepsModule from '../service/sweeps';
-import type * as StoreModule from '../store';
-import type * as SandboxDetectModule from '../backends/sandbox/detect';
-import { loadConfig } from '../config';
 import { errorMessage } from '../describe';
-import { DomainError } from '../errors';
 import type { PackageModel } from '../rpz/model';
-import { PackageReader, readerOptionsOf } from '../rpz/worker';
 import type { RunEdits } from '../runs/edits';
 import { FINAL_STATUSES } from '../runs/events';
 import { planRun } from '../runs/plan';
+import type { RunService } from '../service/runs';
+import type { Store } from '../store';
 import { countVariants, expandSweep, fieldLabel } from '../sweeps/expand';
-import { argsOrExit, lastValues } from './args';
+import { argsOrExit } from './args';
+import {
+  checkOutDir,
+  commonOptions,
+  localRunService,
+  refused,
+  registerLocalPackage,
+  sayWhereRunsGo,
+  unpackedLine,
+  withLocalSession,
+  type CommonOptions,
+  type LocalSession
+} from './local-services';
 import { editsFromFlags } from './run-flags';
 import { writeRunFolder, type StoredInput } from './run-folder';
 import { axesFromFlags } from './sweep-flags';
 import { SWEEP_SPEC, SWEEP_USAGE } from './usage';
 
 export { SWEEP_USAGE };
-
-/* eslint-disable @typescript-eslint/no-require-imports */
-const services = () => ({
-  ...(require('../store') as typeof StoreModule),
-  ...(require('../service/packages') as typeof PackagesModule),
-  ...(require('../service/builds') as typeof BuildsModule),
-  ...(require('../service/runs') as typeof RunsModule),
-  ...(require('../service/sweeps') as typeof SweepsModule),
-  ...(require('../service/runs/backend-choice') as typeof BackendChoiceModule),
-  ...(require('../backends/sandbox/detect') as typeof SandboxDetectModule)
-});
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The flags of `run` that make the base edits every variant starts from. */
 const BASE_FLAGS = ['steps', 'unset-env', 'timeout', 'memory', 'disk'];
@@ -71,93 +53,31 @@ export async function sweepCommand(args: string[]): Promise<number> {
   if (typeof parsed === 'number') {
     return parsed;
   }
-  const { positionals, flags } = parsed;
-  const options = lastValues(flags);
-  if (positionals.length !== 1 || !options.out) {
-    console.error(`Usage: ${SWEEP_USAGE}`);
-    return 2;
+  const options = commonOptions(parsed.positionals, parsed.flags, SWEEP_USAGE);
+  if (typeof options === 'number') {
+    return options;
   }
-  const requested = options.backend ?? 'auto';
-  if (!['auto', 'docker', 'sandbox'].includes(requested)) {
-    console.error(
-      `reproserver: unknown backend "${requested}"; use --backend auto, docker or sandbox.`
-    );
-    return 2;
-  }
-  let config: ServerConfig;
-  try {
-    config = loadConfig(options);
-  } catch (error) {
-    console.error(`reproserver: ${errorMessage(error)}\nUsage: ${SWEEP_USAGE}`);
-    return 2;
-  }
-  const keepState = options.state !== undefined;
-  const stateDir = keepState
-    ? config.stateDir
-    : await mkdtemp(join(tmpdir(), 'reproserver-sweep-'));
-  const reader = new PackageReader({
-    ...readerOptionsOf(config),
-    processes: 1
-  });
-  const s = services();
-  const store = s.openStore(stateDir);
-  try {
-    return await sweepInStore({
-      s,
-      store,
-      reader,
-      config,
-      packagePath: resolve(positionals[0]),
-      outDir: resolve(options.out),
-      flags,
-      requested,
-      image: options.image,
-      allowWeak: options['allow-weak-isolation'] === 'true'
-    });
-  } finally {
-    reader.close();
-    await store.close();
-    if (!keepState) {
-      await rm(stateDir, { recursive: true, force: true });
-    }
-  }
+  return withLocalSession(options, 'reproserver-sweep-', session =>
+    sweepInSession(session, options, parsed.flags)
+  );
 }
 
-async function sweepInStore(context: {
-  s: ReturnType<typeof services>;
-  store: StoreModule.Store;
-  reader: PackageReader;
-  config: ServerConfig;
-  packagePath: string;
-  outDir: string;
-  flags: Record<string, string[]>;
-  requested: string;
-  image: string | undefined;
-  allowWeak: boolean;
-}): Promise<number> {
-  const { s, store, reader, config, packagePath, outDir, flags } = context;
-  let real: string;
-  try {
-    real = await realpath(packagePath);
-  } catch (error) {
-    console.error(`Cannot read ${packagePath}: ${String(error)}`);
-    return 2;
+async function sweepInSession(
+  session: LocalSession,
+  options: CommonOptions,
+  flags: Record<string, string[]>
+): Promise<number> {
+  const { s, store, config } = session;
+  const { packagePath, outDir } = options;
+  const pkg = await registerLocalPackage(session, packagePath);
+  if (typeof pkg === 'number') {
+    return pkg;
   }
-  const packages = new s.PackageService({
-    records: store.records,
-    blobs: store.blobs,
-    workspace: dirname(real),
-    stateDir: config.stateDir,
-    maxUploadBytes: config.maxUploadBytes,
-    reader
-  });
-  let model: PackageModel;
+  const { model } = pkg;
   let spec: SweepSpec;
   let count: number;
   let given: Map<string, RunEdits>;
   try {
-    const { sha256 } = await packages.registerWorkspacePackage(basename(real));
-    model = packages.get(sha256).model;
     const base = editsFromFlags(
       model,
       Object.fromEntries(
@@ -165,12 +85,12 @@ async function sweepInStore(context: {
       )
     );
     spec = {
-      package: sha256,
+      package: pkg.sha256,
       edits: base,
       axes: await axesFromFlags(model, flags),
       combine: flags.zip ? 'zip' : 'grid',
-      backend: context.requested as 'auto',
-      acceptWeakIsolation: context.allowWeak
+      backend: options.requested,
+      acceptWeakIsolation: options.allowWeak
     };
     count = countVariants(spec);
     // The variants' edits as the user gave them (host files by path), for run.json; expanding
@@ -191,40 +111,16 @@ async function sweepInStore(context: {
     return 2;
   }
 
-  const builds = new s.BuildService({
-    dockerSocket: config.dockerSocket,
-    registry: config.registry,
-    pathOf: sha => packages.pathOf(sha),
-    modelOf: sha => store.records.getPackage(sha)?.model,
-    reader: readerOptionsOf(config),
-    digests: store.records
-  });
-  const runs = new s.RunService({
-    records: store.records,
-    blobs: store.blobs,
-    logs: store.logs,
-    packages,
-    builds: {
-      ensure: (sha, onEvent) =>
-        context.image
-          ? Promise.resolve(context.image)
-          : builds.ensure(sha, onEvent)
-    },
-    workspace: dirname(real),
-    stateDir: config.stateDir,
-    dockerSocket: config.dockerSocket,
+  const runs = localRunService(session, pkg, {
+    image: options.image,
     concurrency: config.maxConcurrentRuns,
-    runsPerPackagePerMinute: Number.MAX_SAFE_INTEGER,
-    reader,
-    maxUploadBytes: config.maxUploadBytes,
     sandboxNotices: {
       warning: message => console.error(`[reproserver] warning: ${message}`),
       // Said once per sweep: its runs share the package's one unpacked tree.
       prepared: rootfs => {
-        if (!rootfs.reused) {
-          console.error(
-            `[reproserver] unpacked ${rootfs.info.entries} files in ${(rootfs.info.extractMs / 1000).toFixed(1)} s`
-          );
+        const line = unpackedLine(rootfs);
+        if (line !== null) {
+          console.error(line);
         }
       }
     }
@@ -232,13 +128,12 @@ async function sweepInStore(context: {
   const sweeps = new s.SweepService({
     records: store.records,
     blobs: store.blobs,
-    packages,
+    packages: pkg.packages,
     runs,
-    workspace: dirname(real),
+    workspace: pkg.workspace,
     maxUploadBytes: config.maxUploadBytes,
     inputFiles: 'host'
   });
-  s.preparePrivateStateDir(config.stateDir);
   console.log(
     `${count} run${count === 1 ? '' : 's'} (${spec.combine}: ${spec.axes.map(a => fieldLabel(a.field)).join(spec.combine === 'zip' ? ' with ' : ' × ')}), ${config.maxConcurrentRuns} at a time`
   );
@@ -257,18 +152,12 @@ async function sweepInStore(context: {
     try {
       sweep = await sweeps.create(spec);
     } catch (error) {
-      return refused(error);
+      return refused(error, options.requested);
     }
     if (cancelled) {
       await sweeps.cancel(sweep.id).catch(() => undefined);
     }
-    if (sweep.backend === 'sandbox') {
-      const weak = await s.weakIsolationSentence('sandbox');
-      if (weak) {
-        console.error(`[reproserver] warning: ${weak}`);
-      }
-      console.error(`[reproserver] ${(await s.detectSandbox()).detail}`);
-    }
+    await sayWhereRunsGo(session, sweep.backend, options.requested);
     await mkdir(outDir, { recursive: true });
     const written = new Set<string>();
     for (;;) {
@@ -279,7 +168,7 @@ async function sweepInStore(context: {
         }
         written.add(row.id);
         await writeVariant(
-          { ...context, runs },
+          { store, runs, outDir, packagePath },
           model,
           row,
           given.get(row.id) ?? {}
@@ -310,8 +199,8 @@ const ended = (row: SweepVariantRow): boolean =>
 /** `DIR/<variant>/`: the run's outputs and run.json, as `reproserver run --out` writes them. */
 async function writeVariant(
   context: {
-    store: StoreModule.Store;
-    runs: Pick<RunsModule.RunService, 'get'>;
+    store: Store;
+    runs: Pick<RunService, 'get'>;
     outDir: string;
     packagePath: string;
   },
@@ -381,29 +270,4 @@ export function sweepCsv(sweep: SweepRecord): string {
 
 function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-/** Why the service refused the sweep, in the CLI's words; the exit code. */
-function refused(error: unknown): number {
-  console.error(`reproserver: ${errorMessage(error)}`);
-  if (error instanceof DomainError && error.code !== 'backend-unavailable') {
-    return 2;
-  }
-  return 1;
-}
-
-/** Outputs never overwrite anything: DIR must be new or empty. */
-async function checkOutDir(dir: string): Promise<void> {
-  try {
-    const entries = await readdir(dir);
-    if (entries.length > 0) {
-      throw new Error(
-        `The output folder ${dir} is not empty; choose a new one.`
-      );
-    }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw error;
-    }
-  }
 }

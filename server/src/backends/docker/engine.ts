@@ -27,7 +27,7 @@ interface VersionResponse {
   Components?: { Name?: unknown; Version?: unknown }[];
 }
 
-interface PodmanInfo {
+export interface PodmanInfo {
   host?: {
     security?: { rootless?: unknown };
     cgroupVersion?: unknown;
