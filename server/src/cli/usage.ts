@@ -96,53 +96,43 @@ const READ_LIMIT_OPTIONS = {
   'read-stall-seconds': value
 };
 
+/**
+ * What `run` and `sweep` both take: where the outputs go, the edits (a sweep's axes are given
+ * with the same flags), the limits, and where and how the runs execute.
+ */
+const RUN_OPTIONS = {
+  out: value,
+  steps: value,
+  cmdline: repeated,
+  arg: repeated,
+  env: repeated,
+  'unset-env': repeated,
+  input: repeated,
+  timeout: value,
+  memory: value,
+  disk: value,
+  backend: value,
+  'allow-weak-isolation': flag,
+  image: value,
+  'docker-socket': value,
+  registry: value,
+  state: value,
+  ...READ_LIMIT_OPTIONS
+};
+
 export const RUN_SPEC: CommandSpec = {
   name: 'run',
   usage: `Usage: ${RUN_USAGE}`,
-  options: {
-    out: value,
-    steps: value,
-    cmdline: repeated,
-    arg: repeated,
-    env: repeated,
-    'unset-env': repeated,
-    input: repeated,
-    timeout: value,
-    memory: value,
-    disk: value,
-    backend: value,
-    'allow-weak-isolation': flag,
-    image: value,
-    'docker-socket': value,
-    registry: value,
-    state: value,
-    ...READ_LIMIT_OPTIONS
-  }
+  options: RUN_OPTIONS
 };
 
 export const SWEEP_SPEC: CommandSpec = {
   name: 'sweep',
   usage: `Usage: ${SWEEP_USAGE}`,
   options: {
-    out: value,
-    arg: repeated,
-    env: repeated,
-    input: repeated,
-    cmdline: repeated,
+    ...RUN_OPTIONS,
     zip: flag,
-    steps: value,
-    'unset-env': repeated,
-    timeout: value,
-    memory: value,
-    disk: value,
-    'max-concurrent-runs': value,
-    backend: value,
-    'allow-weak-isolation': flag,
-    image: value,
-    'docker-socket': value,
-    registry: value,
-    state: value,
-    ...READ_LIMIT_OPTIONS
+    'max-concurrent-runs': value
   }
 };
 
