@@ -17,14 +17,14 @@ module.exports = {
   workers: 1,
   retries: 0,
   // Needs the JupyterLab that scripts/binder-check.sh sets up (playwright.binder.config.js).
-  testIgnore: '**/binder.spec.ts',
+  testIgnore: '**/binder*.spec.ts',
   // Screenshots keep their names whatever project takes them (not `<name>-<project>-linux.png`).
   snapshotPathTemplate:
     '{testDir}/{testFilePath}-snapshots/{arg}-{platform}{ext}',
   projects: [
     {
       name: 'lab',
-      testIgnore: ['**/binder.spec.ts', '**/weak-isolation.spec.ts']
+      testIgnore: ['**/binder*.spec.ts', '**/weak-isolation.spec.ts']
     },
     {
       name: 'weak-isolation',
