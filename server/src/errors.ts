@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   // Sweeps (`sweeps/`)
   'bad-sweep', // a sweep's axes or values do not make a sweep (no values, zip lengths differ…)
   'sweep-too-large', // more axes, values, variants or characters than a sweep may have
+  // Metrics (`metrics/`)
+  'bad-metric', // a metric's spec is not one we can extract (bad name, regex, column, path)
   // The run's plan (`runs/plan.ts`, `PlanError`): edits that do not fit the package
   'no-runs',
   'unknown-step',

@@ -22,4 +22,5 @@ export type { InputSource, StepEdit } from '../runs/edits';
 export { joinCommandLine, quoteWord, splitCommandLine } from '../runs/cmdline';
 export type { ArgParameter } from '../rpz/parameters';
 export { SWEEP_BOUNDS } from '../sweeps/bounds';
+export { METRIC_BOUNDS, METRIC_REDUCERS } from '../metrics/bounds';
 export { countVariants, fieldLabel, variantId } from '../sweeps/count';

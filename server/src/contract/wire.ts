@@ -65,6 +65,7 @@ export type {
   SaveOutputsResponse,
   StepRecord
 } from './schemas/runs';
+export type { MetricList, MetricSpec, MetricValues } from './schemas/metrics';
 export type {
   SweepAxis,
   SweepField,

@@ -9,6 +9,7 @@ import { BackendNameSchema } from './backends';
 import { RunEditsBodySchema } from './edits';
 import { RunStatusSchema } from './runs';
 import { Sha256Schema, named, nullable, oneOf } from './common';
+import { MetricSpecSchema, MetricValuesSchema } from './metrics';
 
 const stepIndex = Type.Integer({
   minimum: 0,
@@ -180,7 +181,8 @@ export const SweepVariantRowSchema = Type.Object(
     exitCode: nullable(Type.Integer(), {
       description: 'Of the step that failed, else of the last step run.'
     }),
-    durationMs: nullable(Type.Number())
+    durationMs: nullable(Type.Number()),
+    metrics: MetricValuesSchema
   },
   { description: 'One variant of a sweep and its run.' }
 );
@@ -220,6 +222,10 @@ export const SweepRecordSchema = named(
       edits: Type.Unsafe<RunEdits>({
         type: 'object',
         description: 'The base edits every variant starts from.'
+      }),
+      metrics: Type.Array(MetricSpecSchema, {
+        description:
+          'The package’s metrics, one column each in `variants[].metrics`.'
       }),
       variants: Type.Array(SweepVariantRowSchema)
     },

@@ -50,6 +50,7 @@ export function sweepToWire(
   return {
     ...sweepSummary(records, sweep),
     edits: (sweep.spec as SweepSpec).edits ?? {},
+    metrics: [],
     variants: variants.map(variantRow)
   };
 }
@@ -69,6 +70,7 @@ function variantRow(variant: SweepVariantRecord): SweepVariantRow {
     durationMs:
       variant.startedAt !== null && variant.endedAt !== null
         ? variant.endedAt - variant.startedAt
-        : null
+        : null,
+    metrics: {}
   };
 }

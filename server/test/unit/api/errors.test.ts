@@ -50,6 +50,7 @@ const STATUSES: Record<ErrorCode, number> = {
   'not-ended': 409,
   'bad-sweep': 400,
   'sweep-too-large': 422,
+  'bad-metric': 400,
   'no-runs': 400,
   'unknown-step': 400,
   'arg-out-of-range': 400,
