@@ -10,6 +10,10 @@
  *     it hashes and parses);
  *   - `reproserver inspect PACKAGE` again, for both: an unchanged package is answered from what
  *     the first read remembered (the bench's own cache folder, filled by the warm-up round).
+ *   - the floor of any first read: `node -e` hashing the package with node:crypto, nothing else;
+ *   - the bundle's first read with V8's compile cache off (`NODE_DISABLE_COMPILE_CACHE`), as on a
+ *     command's very first run; the other cases reuse the code compiled by the warm-up round
+ *     (`server/src/cli/compile-cache.ts`), as every run after a user's first does;
  *   - `reproserver --version` and a remembered `inspect` through the command `pip install` puts on
  *     PATH (a Python console script that becomes the bundle's Node.js process), when .venv has
  *     it (or REPROSERVER_BENCH_COMMAND names one): Python's own start-up comes on top.
@@ -53,7 +57,17 @@ const env = {
   REPROSERVER_CACHE_DIR: join(state, 'cache')
 };
 
-const cases = [{ name: 'node -e 0', args: ['-e', '0'] }];
+const cases = [
+  { name: 'node -e 0', args: ['-e', '0'] },
+  {
+    // What any first read must do at least: load Node's hashing and hash the whole file.
+    name: 'floor: sha256 only',
+    args: [
+      '-e',
+      `require('node:crypto').createHash('sha256').update(require('node:fs').readFileSync(${JSON.stringify(example)})).digest('hex')`
+    ]
+  }
+];
 for (const [kind, entry] of Object.entries(entries)) {
   if (!existsSync(entry)) {
     console.error(`startup: ${entry} is not built; skipping the ${kind}.`);
@@ -67,6 +81,14 @@ for (const [kind, entry] of Object.entries(entries)) {
     },
     { name: `${kind}: inspect, again`, args: [entry, 'inspect', example] }
   );
+}
+if (existsSync(entries.bundle)) {
+  // The first read again, compiling the bundle afresh as on a command's very first run.
+  cases.push({
+    name: 'bundle: 1st, no V8 cache',
+    args: [entries.bundle, 'inspect', '--no-cache', example],
+    env: { NODE_DISABLE_COMPILE_CACHE: '1' }
+  });
 }
 const pipCommand =
   process.env.REPROSERVER_BENCH_COMMAND ??
@@ -85,9 +107,12 @@ if (existsSync(pipCommand)) {
 }
 
 /** One fresh process; its wall time in ms (it must succeed). */
-function time(args, command = process.execPath) {
+function time(args, command = process.execPath, extraEnv = {}) {
   const start = performance.now();
-  const child = spawnSync(command, args, { env, encoding: 'utf8' });
+  const child = spawnSync(command, args, {
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8'
+  });
   const ms = performance.now() - start;
   if (child.status !== 0) {
     throw new Error(
@@ -106,7 +131,7 @@ function median(values) {
 try {
   // One warm-up round: the first start of each pays for the disk cache.
   for (const c of cases) {
-    time(c.args, c.command);
+    time(c.args, c.command, c.env);
   }
   // The warm-up's plain `inspect` remembered the package, unless it changed a moment ago.
   if (!existsSync(join(state, 'cache', 'inspect'))) {
@@ -117,7 +142,7 @@ try {
   const samples = new Map(cases.map(c => [c.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const c of cases) {
-      samples.get(c.name).push(time(c.args, c.command));
+      samples.get(c.name).push(time(c.args, c.command, c.env));
     }
   }
   const floor = median(samples.get('node -e 0'));
@@ -127,7 +152,7 @@ try {
   for (const c of cases) {
     const m = median(samples.get(c.name));
     console.log(
-      `${c.name.padEnd(22)} median ${m.toFixed(0).padStart(5)} ms  ${(m / floor).toFixed(2)}× node -e 0`
+      `${c.name.padEnd(26)} median ${m.toFixed(0).padStart(5)} ms  ${(m / floor).toFixed(2)}× node -e 0`
     );
   }
 } finally {

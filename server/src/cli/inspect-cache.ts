@@ -26,7 +26,6 @@ import {
   constants,
   fstatSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readFileSync,
   readdirSync,
@@ -36,9 +35,9 @@ import {
   writeFileSync,
   type BigIntStats
 } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { PackageModel } from '../rpz/model';
+import { cacheBaseDir, ensurePrivateDir, isPrivateDir } from './cache-dir';
 
 /** Entries kept at most; the oldest written go first. */
 export const MAX_ENTRIES = 64;
@@ -65,10 +64,7 @@ interface Entry {
 
 /** Where the cache lives: `REPROSERVER_CACHE_DIR`, else the XDG cache folder. */
 export function inspectCacheDir(env: NodeJS.ProcessEnv): string {
-  const base =
-    env.REPROSERVER_CACHE_DIR ||
-    join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'reproserver');
-  return join(base, 'inspect');
+  return join(cacheBaseDir(env), 'inspect');
 }
 
 export class InspectCache {
@@ -119,8 +115,7 @@ export class InspectCache {
       if (Buffer.byteLength(text) > MAX_ENTRY_BYTES) {
         return;
       }
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      if (!this.isPrivate()) {
+      if (!ensurePrivateDir(this.dir)) {
         return;
       }
       const name = entryName(before);
@@ -147,13 +142,7 @@ export class InspectCache {
 
   /** The folder is a real folder of this user's, closed to others (else it is not used). */
   private isPrivate(): boolean {
-    const facts = lstatSync(this.dir, { throwIfNoEntry: false });
-    return (
-      facts !== undefined &&
-      facts.isDirectory() &&
-      (facts.mode & 0o077) === 0 &&
-      (process.getuid === undefined || facts.uid === process.getuid())
-    );
+    return isPrivateDir(this.dir);
   }
 
   /** Keeps the `MAX_ENTRIES` newest entries. */

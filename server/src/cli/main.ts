@@ -11,6 +11,7 @@
 import { errorMessage } from '../describe';
 import { SERVER_VERSION } from '../version';
 import { parseCommandArgs, usageMessage, UsageError } from './args';
+import { enableCompileCache } from './compile-cache';
 import { directStderr, directStdout } from './stdio';
 import { SPECS, USAGE } from './usage';
 import type * as BuildModule from './build';
@@ -80,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  // Before the command's module loads, so that its compiled code is kept for the next run.
+  enableCompileCache(process.env);
   return load()(rest);
 }
 

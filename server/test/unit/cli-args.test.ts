@@ -1,5 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -325,5 +333,55 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
         .map(f => /cli\/(build|inspect|run|serve|sweep)\.js$/.exec(f)?.[1])
         .filter(name => name !== undefined)
     ).toEqual(commands);
+  });
+});
+
+// V8's compiled code of the command's modules is kept between runs, in a private folder only.
+describe('the compile cache', () => {
+  const EXAMPLE = join(
+    __dirname,
+    '..',
+    '..',
+    '..',
+    'examples',
+    'shell-pipeline.rpz'
+  );
+  let base: string;
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'cli-compile-cache-'));
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  const inspect = (extraEnv: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [CLI, 'inspect', '--no-cache', EXAMPLE], {
+      encoding: 'utf8',
+      env: { ...process.env, REPROSERVER_CACHE_DIR: base, ...extraEnv }
+    });
+  /** The files Node wrote in the cache folder (it keeps them under a folder per Node version). */
+  const cached = (): string[] =>
+    existsSync(join(base, 'compile'))
+      ? readdirSync(join(base, 'compile'), { recursive: true }).map(String)
+      : [];
+
+  it('keeps the compiled modules of a command, in a folder closed to others', () => {
+    expect(inspect().status).toBe(0);
+    expect(statSync(join(base, 'compile')).mode & 0o777).toBe(0o700);
+    expect(cached().length).toBeGreaterThan(1);
+    // The second run reads them and answers the same.
+    const again = inspect();
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('sha256 ');
+  });
+
+  it('does not use a folder that others can write to', () => {
+    mkdirSync(join(base, 'compile'), { mode: 0o700 });
+    chmodSync(join(base, 'compile'), 0o777);
+    expect(inspect().status).toBe(0);
+    expect(cached()).toEqual([]);
+  });
+
+  it('is off with NODE_DISABLE_COMPILE_CACHE', () => {
+    expect(inspect({ NODE_DISABLE_COMPILE_CACHE: '1' }).status).toBe(0);
+    expect(cached()).toEqual([]);
   });
 });
