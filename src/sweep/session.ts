@@ -1,0 +1,230 @@
+/**
+ * The sweeps of one package as the panel follows them: the list, the sweep on display and its
+ * rows, kept live by asking `GET /api/sweeps/{id}` every `POLL_MS` while the sweep has runs that
+ * have not ended, and never once they all have.
+ *
+ * Why polling and not the events socket: that socket carries one run's log and events, so
+ * following a sweep that way would take one socket per variant (up to 10,000) for a table that
+ * needs only each run's status, duration and metrics; the sweep record has exactly those, for
+ * every row, in one bounded answer.
+ */
+import { Signal, type ISignal } from '@lumino/signaling';
+import type {
+  SweepRecord,
+  SweepSpec,
+  SweepSummary
+} from 'reproserver/contract';
+
+/** What the sweep session asks of the client. */
+export interface ISweepClient {
+  createSweep(request: SweepSpec): Promise<SweepRecord>;
+  listSweeps(packageSha256: string): Promise<{ sweeps: SweepSummary[] }>;
+  getSweep(id: string): Promise<SweepRecord>;
+  cancelSweep(id: string): Promise<SweepRecord>;
+}
+
+/** How often a sweep with unended runs is asked for again. */
+export const POLL_MS = 2000;
+
+export class SweepSession {
+  constructor(
+    private readonly _client: ISweepClient,
+    readonly packageSha256: string,
+    private readonly _pollMs = POLL_MS
+  ) {}
+
+  /** The package's sweeps, newest first (as last listed). */
+  get sweeps(): readonly SweepSummary[] {
+    return this._sweeps;
+  }
+
+  /** The sweep on display, with its rows. */
+  get current(): SweepRecord | null {
+    return this._current;
+  }
+
+  /** The last failure, as a sentence; null after a success. */
+  get problem(): string | null {
+    return this._problem;
+  }
+
+  /** Whether a request that changes things (create, cancel) is under way. */
+  get busy(): boolean {
+    return this._busy;
+  }
+
+  /** Anything changed: the list, the sweep on display, its rows, a problem. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** Lists the package's sweeps; shows the newest when none is on display. */
+  async refreshList(): Promise<void> {
+    try {
+      const list = await this._client.listSweeps(this.packageSha256);
+      this._sweeps = list.sweeps;
+      this._problem = null;
+      if (!this._current && list.sweeps.length > 0) {
+        await this.show(list.sweeps[0].id);
+        return;
+      }
+    } catch (error) {
+      this._problem = errorText(error);
+    }
+    this._emit();
+  }
+
+  /** Shows a sweep and follows it while it has unended runs. */
+  async show(id: string): Promise<void> {
+    this._stopPolling();
+    this._showing = id;
+    try {
+      const record = await this._client.getSweep(id);
+      if (this._showing !== id || this._disposed) {
+        return;
+      }
+      this._setCurrent(record);
+    } catch (error) {
+      this._problem = errorText(error);
+      this._emit();
+    }
+  }
+
+  /** Creates a sweep and shows it. */
+  async create(spec: SweepSpec): Promise<SweepRecord | null> {
+    if (this._busy) {
+      return null;
+    }
+    this._busy = true;
+    this._problem = null;
+    this._emit();
+    try {
+      const record = await this._client.createSweep(spec);
+      this._stopPolling();
+      this._showing = record.id;
+      this._setCurrent(record);
+      void this._relist();
+      return record;
+    } catch (error) {
+      this._problem = errorText(error);
+      return null;
+    } finally {
+      this._busy = false;
+      this._emit();
+    }
+  }
+
+  /** Cancels every unended run of the sweep on display. */
+  async cancel(): Promise<void> {
+    const current = this._current;
+    if (!current || current.ended || this._busy) {
+      return;
+    }
+    this._busy = true;
+    this._emit();
+    try {
+      const record = await this._client.cancelSweep(current.id);
+      if (this._showing === record.id) {
+        this._setCurrent(record);
+      }
+    } catch (error) {
+      this._problem = errorText(error);
+    } finally {
+      this._busy = false;
+      this._emit();
+    }
+  }
+
+  dismissProblem(): void {
+    this._problem = null;
+    this._emit();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._stopPolling();
+    Signal.clearData(this);
+  }
+
+  private _setCurrent(record: SweepRecord): void {
+    const wasEnded = this._current?.id === record.id && this._current.ended;
+    this._current = record;
+    this._problem = null;
+    this._emit();
+    if (!record.ended) {
+      this._schedule(record.id);
+    } else if (!wasEnded) {
+      // Its counts in the list are stale now.
+      void this._relist();
+    }
+  }
+
+  private _schedule(id: string): void {
+    this._stopPolling();
+    if (this._disposed) {
+      return;
+    }
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      void this._poll(id);
+    }, this._pollMs);
+  }
+
+  private async _poll(id: string): Promise<void> {
+    try {
+      const record = await this._client.getSweep(id);
+      if (this._showing === id && !this._disposed) {
+        this._setCurrent(record);
+      }
+    } catch (error) {
+      // Said once, and asked again: a server restart must not stop the table for good.
+      if (this._showing === id && !this._disposed) {
+        this._problem = errorText(error);
+        this._emit();
+        this._schedule(id);
+      }
+    }
+  }
+
+  private async _relist(): Promise<void> {
+    try {
+      this._sweeps = (await this._client.listSweeps(this.packageSha256)).sweeps;
+      this._emit();
+    } catch {
+      // The list is a convenience; the sweep on display says what matters.
+    }
+  }
+
+  private _stopPolling(): void {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _emit(): void {
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _sweeps: SweepSummary[] = [];
+  private _current: SweepRecord | null = null;
+  private _showing: string | null = null;
+  private _problem: string | null = null;
+  private _busy = false;
+  private _disposed = false;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+  private _changed = new Signal<this, void>(this);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
