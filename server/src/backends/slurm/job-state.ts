@@ -1,0 +1,149 @@
+/**
+ * What Slurm says of a job, parsed strictly from its commands' output, and what that means for
+ * the run (pure). The controller's record (`scontrol show job -o`) is read first; a site with
+ * accounting (slurmdbd) also answers through `sacct` once the controller has forgotten the job.
+ */
+import type { RunPlan } from '../../runs/plan';
+import type { RunResult } from '../common/run-backend';
+
+export interface JobState {
+  /** Slurm's state name: RUNNING, COMPLETED, TIMEOUT, OUT_OF_MEMORY, CANCELLED, NODE_FAIL… */
+  state: string;
+  /** Slurm's reason for it ("None" when it has none). */
+  reason: string;
+  /** The job's name, when the answer says it (`scontrol`): a run's job is `reproserver-<run>`. */
+  name?: string;
+  /** The batch script's exit code, and the signal that ended it (0: none). */
+  exitCode: number;
+  signal: number;
+}
+
+/** States in which the job may still run steps or write files. */
+const ACTIVE = new Set([
+  'PENDING',
+  'CONFIGURING',
+  'RUNNING',
+  'COMPLETING',
+  'SUSPENDED',
+  'REQUEUED',
+  'REQUEUE_FED',
+  'REQUEUE_HOLD',
+  'RESIZING',
+  'SIGNALING',
+  'STAGE_OUT'
+]);
+
+export function isActive(job: JobState): boolean {
+  return ACTIVE.has(job.state);
+}
+
+const WORD = /^[A-Za-z_]{1,40}$/;
+
+/** The fields of one `scontrol show job -o` line; undefined when it is not one. */
+export function parseScontrolJob(text: string): JobState | undefined {
+  const field = (name: string): string | undefined =>
+    new RegExp(`(?:^|\\s)${name}=(\\S{1,200})`).exec(text)?.[1];
+  const state = field('JobState');
+  const exit = /^(\d{1,3}):(\d{1,3})$/.exec(field('ExitCode') ?? '');
+  if (!state || !WORD.test(state) || !exit) {
+    return undefined;
+  }
+  const name = field('JobName');
+  return {
+    state,
+    ...(name ? { name } : {}),
+    reason: field('Reason') ?? 'None',
+    exitCode: Number(exit[1]),
+    signal: Number(exit[2])
+  };
+}
+
+/** The job's line of `sacct -X -n -P -o State,ExitCode,Reason`; undefined when there is none. */
+export function parseSacctJob(text: string): JobState | undefined {
+  const line = text.split('\n').find(l => l.trim() !== '');
+  const [stateText, exitText, reason] = (line ?? '').trim().split('|');
+  // "CANCELLED by 0": the state is its first word.
+  const state = (stateText ?? '').split(' ')[0];
+  const exit = /^(\d{1,3}):(\d{1,3})$/.exec(exitText ?? '');
+  if (!WORD.test(state) || !exit) {
+    return undefined;
+  }
+  return {
+    state,
+    reason: (reason ?? '').slice(0, 200) || 'None',
+    exitCode: Number(exit[1]),
+    signal: Number(exit[2])
+  };
+}
+
+/** "Slurm job 12 ended TIMEOUT (reason: …)": Slurm's own words, for the run's message. */
+export function slurmSays(jobId: string, job: JobState): string {
+  const reason =
+    job.reason && job.reason !== 'None' ? `, reason ${job.reason}` : '';
+  return `Slurm job ${jobId} ended ${job.state}${reason}`;
+}
+
+/**
+ * How a run ends when its job ended while step `position` ran (or before it started) without the
+ * step's exit code: Slurm's state says why, in Slurm's words.
+ */
+export function endedBySlurm(
+  plan: RunPlan,
+  position: number,
+  jobId: string,
+  job: JobState | undefined
+): RunResult {
+  if (!job) {
+    return {
+      status: 'error',
+      failedStep: position,
+      reason: `Slurm no longer knows job ${jobId}, and step ${position} left no exit code; see the job's output file in the shared folder.`
+    };
+  }
+  const says = slurmSays(jobId, job);
+  switch (job.state) {
+    case 'TIMEOUT':
+    case 'DEADLINE':
+      return {
+        status: 'timed-out',
+        failedStep: position,
+        reason: `The run exceeded its time limit of ${plan.limits.timeoutSeconds} s (${says}).`
+      };
+    case 'OUT_OF_MEMORY':
+      return {
+        status: 'out-of-memory',
+        failedStep: position,
+        reason: `Step ${position} (${plan.steps[position].id}) ran out of memory (limit ${plan.limits.memoryMiB} MiB; ${says}).`
+      };
+    case 'CANCELLED':
+      return {
+        status: 'cancelled',
+        failedStep: position,
+        reason: `The run was cancelled on the cluster (${says}).`
+      };
+    case 'NODE_FAIL':
+    case 'BOOT_FAIL':
+    case 'PREEMPTED':
+      return {
+        status: 'error',
+        failedStep: position,
+        reason: `The cluster stopped the run: ${says}; run it again.`
+      };
+    default:
+      return {
+        status: 'error',
+        failedStep: position,
+        reason: `Step ${position} left no exit code: ${says}; see the job's output file in the shared folder.`
+      };
+  }
+}
+
+/**
+ * Whether the job's own output says Slurm killed it for its memory (`JobAcctGatherParams=
+ * OverMemoryKill` without cgroups ends such a job FAILED, saying so only there).
+ */
+export function killedForMemory(jobOutputTail: string): boolean {
+  return /Exceeded job memory limit|exceeded memory limit|oom-kill/i.test(
+    jobOutputTail
+  );
+}

@@ -1,0 +1,160 @@
+/**
+ * What only the Slurm backend does (the behaviour table covers the rest): a job stopped by the
+ * cluster ends the run with Slurm's own words (cancelled there, killed at its time limit), and a
+ * server killed while a job runs re-attaches to it by its id after a restart. The real one-node
+ * cluster of `scripts/services/slurm.sh`; the three run at once to keep the file short.
+ */
+import { execFileSync } from 'node:child_process';
+import type { RunEventMessage, RunRecord } from '../../../src/contract/wire';
+import { parseScontrolJob } from '../../../src/backends/slurm/job-state';
+import { ApiClient } from '../../helpers/api-client';
+import { example } from '../../helpers/examples';
+import { startServer } from '../../helpers/server-process';
+import {
+  leftSlurmRuns,
+  runPackageOnSlurm,
+  slurmShared,
+  slurmTestShared
+} from '../../helpers/slurm-run';
+import { makeWorkspace } from '../api/workspace';
+
+jest.setTimeout(120_000);
+
+const scontrol = (...args: string[]): string =>
+  execFileSync('scontrol', args, { encoding: 'utf8' });
+
+beforeAll(() => {
+  slurmShared();
+});
+
+afterAll(() => {
+  expect(leftSlurmRuns()).toEqual([]);
+});
+
+it.concurrent(
+  'ends a job cancelled on the cluster as cancelled, in Slurm’s words',
+  async () => {
+    let jobId = '';
+    const run = await runPackageOnSlurm(
+      example('slow-printer').rpz,
+      {},
+      {
+        onJob: id => (jobId = id),
+        onEvent: event => {
+          if (event.type === 'log' && jobId) {
+            execFileSync('scancel', [jobId]);
+            jobId = '';
+          }
+        }
+      }
+    );
+    expect(run.result).toMatchObject({
+      status: 'cancelled',
+      failedStep: 0,
+      reason: expect.stringMatching(
+        /^The run was cancelled on the cluster \(Slurm job \d+ ended CANCELLED/
+      )
+    });
+  }
+);
+
+it.concurrent(
+  'ends a job Slurm killed at its time limit as timed-out',
+  async () => {
+    let jobId = '';
+    const run = await runPackageOnSlurm(
+      example('slow-printer').rpz,
+      {
+        stepEdits: [{ step: 0, args: [{ index: 2, value: '100' }] }],
+        limits: { timeoutSeconds: 300 }
+      },
+      {
+        onJob: id => (jobId = id),
+        onEvent: event => {
+          if (event.type === 'log' && jobId) {
+            // What an administrator may do: the job's limit lowered to nothing left.
+            scontrol('update', `JobId=${jobId}`, 'TimeLimit=0');
+            jobId = '';
+          }
+        }
+      }
+    );
+    expect(run.result).toMatchObject({
+      status: 'timed-out',
+      failedStep: 0,
+      reason: expect.stringMatching(
+        /\(Slurm job \d+ ended TIMEOUT, reason TimeLimit\)\.$/
+      )
+    });
+    // What it printed until then is in the log.
+    expect(run.stdout).toMatch(/^counting to 100\ntick 1\/100\n/);
+  }
+);
+
+it.concurrent(
+  're-attaches to its job after the server is killed and restarted',
+  async () => {
+    const { root } = makeWorkspace();
+    const env = {
+      REPROSERVER_WORKSPACE: root,
+      REPROSERVER_SLURM_SHARED: slurmTestShared()
+    };
+    const first = new ApiClient(await startServer(env));
+    const slow = (
+      await first.call<{ sha256: string }>('POST', '/api/packages', {
+        path: 'packages/slow-printer.rpz'
+      })
+    ).body;
+    const created = await first.call<RunRecord>('POST', '/api/runs', {
+      package: slow.sha256,
+      backend: 'slurm',
+      edits: { stepEdits: [{ step: 0, args: [{ index: 2, value: '6' }] }] }
+    });
+    expect(created.status).toBe(202);
+    const id = created.body.id;
+    const seen: RunEventMessage[] = [];
+    await first.follow(id, 0, (message, socket) => {
+      seen.push(message);
+      if (
+        message.event.type === 'log' &&
+        (message.event as { text: string }).text.includes('tick 2/')
+      ) {
+        socket.close();
+      }
+    });
+    await first.server.stop('SIGKILL');
+    // The job goes on without a server.
+    const jobs = scontrol('show', 'job', '-o')
+      .split('\n')
+      .filter(line => line.includes(`JobName=reproserver-${id} `));
+    expect(jobs.map(line => parseScontrolJob(line)?.state)).toEqual([
+      'RUNNING'
+    ]);
+    const second = new ApiClient(
+      await startServer(env, {
+        stateDir: first.server.stateDir,
+        token: first.server.token
+      })
+    );
+    try {
+      const events = await second.follow(id, 0);
+      expect(events.messages.slice(0, seen.length)).toEqual(seen);
+      const text = events.messages
+        .filter(m => m.event.type === 'log')
+        .map(m => (m.event as { text: string }).text)
+        .join('');
+      expect(text).toBe(
+        [
+          'counting to 6',
+          ...[1, 2, 3, 4, 5, 6].map(i => `tick ${i}/6`),
+          'done'
+        ].join('\n') + '\n'
+      );
+      const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
+      expect(run).toMatchObject({ status: 'succeeded', backend: 'slurm' });
+      expect(run.outputs.map(o => o.name)).toEqual(['ticks.txt']);
+    } finally {
+      await second.server.stop();
+    }
+  }
+);
