@@ -18,11 +18,10 @@ import {
 } from '../../../src/backends/sandbox/run-user';
 import { sandboxReady } from '../../helpers/backends';
 import { example } from '../../helpers/examples';
+import { requireRoot } from '../../helpers/requires-root';
 import { runPackageInSandbox } from '../../helpers/sandbox-run';
 
 jest.setTimeout(180_000);
-
-const asRoot = process.getuid?.() === 0;
 
 /** The runs' folders of this file: every parent searchable by all, as the default /var/tmp is. */
 const runsDir = mkdtempSync(join(tmpdir(), 'reproserver-proot-runs-'));
@@ -72,8 +71,11 @@ function statusOf(stdout: string): Record<string, string> {
   );
 }
 
-(asRoot ? describe : describe.skip)('proot under a root server', () => {
-  beforeAll(() => sandboxReady('proot'));
+describe('proot under a root server', () => {
+  beforeAll(() => {
+    requireRoot('A root server');
+    return sandboxReady('proot');
+  });
 
   afterAll(() => {
     // Every run removed its folder.

@@ -23,20 +23,20 @@ import type {
 import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
 import { startServer, type RunningServer } from '../../helpers/server-process';
+import { requireRoot } from '../../helpers/requires-root';
 
 jest.setTimeout(300_000);
 
 const PACKAGES = ['drop-user', 'user-files'];
 // The user make-examples.sh traces non-root runs as; it has an /etc/subuid range here.
 const user = example('user-files').manifest.package.runs[0];
-const asRoot = process.getuid?.() === 0;
 
 const CONFIGS = [
   { mechanism: 'bwrap', ids: /ids: a mapped range|emulated/ },
   { mechanism: 'proot', ids: /emulated by a supervisor/ }
 ];
 
-(asRoot ? describe.each(CONFIGS) : describe.skip.each(CONFIGS))(
+describe.each(CONFIGS)(
   'steps that change user, server as uid 1001, on $mechanism',
   ({ mechanism, ids }) => {
     let server: RunningServer;
@@ -44,6 +44,7 @@ const CONFIGS = [
     let folder: string;
 
     beforeAll(async () => {
+      requireRoot('A server as another user');
       folder = mkdtempSync(join(tmpdir(), 'reproserver-as-user-'));
       const workspace = join(folder, 'workspace');
       const state = join(folder, 'state');

@@ -27,6 +27,7 @@ import {
   sandboxUidBase,
   takeRunUser
 } from '../../../src/backends/sandbox/run-user';
+import { requireRoot } from '../../helpers/requires-root';
 
 const asRoot = process.getuid?.() === 0;
 
@@ -107,43 +108,39 @@ describe("a proot run's own user", () => {
   });
 
   // Only a root server has runs' folders (and only root's are ever removed).
-  (asRoot ? it : it.skip)(
-    "removes the folders of holders that died, and never one that is not root's",
-    async () => {
-      const runsDir = mkdtempSync(join(tmpdir(), 'reproserver-run-users-'));
-      const dead = spawnSync('true').pid!;
-      const stale = join(runsDir, `reproserver-run-${DEFAULT_SANDBOX_UID + 5}`);
-      mkdirSync(join(stale, 'root'), { recursive: true });
-      writeFileSync(join(stale, 'holder-pid'), `${dead}\n`);
-      const held = join(runsDir, `reproserver-run-${DEFAULT_SANDBOX_UID + 6}`);
-      mkdirSync(held);
-      writeFileSync(join(held, 'holder-pid'), `${process.ppid}\n`);
-      const outOfRange = join(
-        runsDir,
-        `reproserver-run-${DEFAULT_SANDBOX_UID - 1}`
-      );
-      mkdirSync(outOfRange);
-      writeFileSync(join(outOfRange, 'holder-pid'), `${dead}\n`);
-      const foreign = join(
-        runsDir,
-        `reproserver-run-${DEFAULT_SANDBOX_UID + 7}`
-      );
-      mkdirSync(foreign);
-      writeFileSync(join(foreign, 'holder-pid'), `${dead}\n`);
-      // Made by someone else who may write to the runs' folder: never removed as root.
-      chownSync(foreign, 4242, 4242);
-      await removeStaleRunFolders(DEFAULT_SANDBOX_UID, runsDir);
-      expect(readdirSync(runsDir).sort()).toEqual(
-        [held, outOfRange, foreign].map(path => basename(path)).sort()
-      );
-      rmSync(runsDir, { recursive: true });
-    }
-  );
+  it("removes the folders of holders that died, and never one that is not root's", async () => {
+    requireRoot('A root server’s runs’ folders');
+    const runsDir = mkdtempSync(join(tmpdir(), 'reproserver-run-users-'));
+    const dead = spawnSync('true').pid!;
+    const stale = join(runsDir, `reproserver-run-${DEFAULT_SANDBOX_UID + 5}`);
+    mkdirSync(join(stale, 'root'), { recursive: true });
+    writeFileSync(join(stale, 'holder-pid'), `${dead}\n`);
+    const held = join(runsDir, `reproserver-run-${DEFAULT_SANDBOX_UID + 6}`);
+    mkdirSync(held);
+    writeFileSync(join(held, 'holder-pid'), `${process.ppid}\n`);
+    const outOfRange = join(
+      runsDir,
+      `reproserver-run-${DEFAULT_SANDBOX_UID - 1}`
+    );
+    mkdirSync(outOfRange);
+    writeFileSync(join(outOfRange, 'holder-pid'), `${dead}\n`);
+    const foreign = join(runsDir, `reproserver-run-${DEFAULT_SANDBOX_UID + 7}`);
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'holder-pid'), `${dead}\n`);
+    // Made by someone else who may write to the runs' folder: never removed as root.
+    chownSync(foreign, 4242, 4242);
+    await removeStaleRunFolders(DEFAULT_SANDBOX_UID, runsDir);
+    expect(readdirSync(runsDir).sort()).toEqual(
+      [held, outOfRange, foreign].map(path => basename(path)).sort()
+    );
+    rmSync(runsDir, { recursive: true });
+  });
 });
 
-(asRoot ? describe : describe.skip)('handing a fresh copy over', () => {
+describe('handing a fresh copy over', () => {
   let dir: string;
   beforeEach(() => {
+    requireRoot('Handing a copy over to another user');
     dir = mkdtempSync(join(tmpdir(), 'reproserver-hand-over-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

@@ -20,10 +20,16 @@ import {
   FrameParser,
   type FollowRecord
 } from '../../../src/backends/docker/frames';
+import { requireRoot } from '../../helpers/requires-root';
 
 const uid = process.getuid!();
 const gid = process.getgid!();
-const asRoot = uid === 0 ? it : it.skip;
+/** Changing user needs root (the test command runs as root). */
+const asRoot = (name: string, fn: () => unknown) =>
+  it(name, async () => {
+    requireRoot(name);
+    await fn();
+  });
 
 function stepsDir(): string {
   return join(mkdtempSync(join(tmpdir(), 'rpz-exec-step-')), 'steps');
