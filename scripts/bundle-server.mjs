@@ -6,7 +6,7 @@
  *   package.json                    name and version (the server reads ../package.json from bin/),
  *                                   and the Node.js versions it runs on (engines)
  *   bin/reproserver.js              the command line's entry: `--version`, `--help`, option checks
- *   bin/reproserver-COMMAND.js      each command (build, inspect, run, serve) with all its JavaScript
+ *   bin/reproserver-COMMAND.js      each command (build, fetch, inspect, run, serve…) with all its JavaScript
  *                                   dependencies, one CommonJS file each, loaded only when that
  *                                   command runs: one file for all would be parsed at every start
  *                                   (`reproserver --version` took 2.5× longer)
@@ -41,7 +41,17 @@ const SERVER = join(ROOT, 'server');
 const OUT = join(ROOT, 'jupyterlab_reproserver', 'server');
 const BUNDLE = join(OUT, 'bin', 'reproserver.js');
 /** The commands server/src/cli/main.ts loads on demand; each becomes its own file. */
-const COMMANDS = ['build', 'inspect', 'run', 'serve', 'sweep'];
+const COMMANDS = [
+  'build',
+  'fetch',
+  'inspect',
+  'run',
+  'serve',
+  'sweep',
+  'diff',
+  'check-determinism',
+  'prepare'
+];
 const CLI = join(SERVER, 'dist', 'cli');
 /**
  * Every module of dist/cli that another loads on demand (`require` inside a function), by the

@@ -14,6 +14,12 @@ DEBIAN_PACKAGES=(docker.io docker-registry chromium bubblewrap uidmap proot busy
 DEBIAN_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 # Rootless Podman's Docker-compatible API, which the tests also drive (scripts/services/podman.sh).
 DEBIAN_PACKAGES+=(podman catatonit)
+# A one-node Slurm cluster for the slurm backend's tests (scripts/services/slurm.sh): slurm-wlm's
+# controller, node daemon and client commands, and MUNGE.
+DEBIAN_PACKAGES+=(slurmctld slurmd slurm-client munge)
+# The import tests' local HTTPS server makes its CA and certificates with openssl at test time;
+# `script` (bsdutils) gives `reproserver fetch` a terminal for its progress line.
+DEBIAN_PACKAGES+=(openssl bsdutils)
 
 # A stamp file holds the hash of what an install step consumed; the step reruns when it changes.
 stamp_matches() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }

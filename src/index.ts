@@ -5,13 +5,16 @@ import {
 } from '@jupyterlab/application';
 import {
   Clipboard,
+  Dialog,
   ICommandPalette,
   InputDialog,
-  Notification
+  Notification,
+  showDialog
 } from '@jupyterlab/apputils';
 import type { DocumentWidget } from '@jupyterlab/docregistry';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { FileDialog } from '@jupyterlab/filebrowser';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { CommandRegistry } from '@lumino/commands';
@@ -27,7 +30,8 @@ import {
 } from './document/factory';
 import { rpzFileType } from './document/filetype';
 import { ConsentMemory } from './model/consent';
-import type { IPanelOptions } from './model/package';
+import type { IPanelOptions, PackageSession } from './model/package';
+import type { RunRecord } from 'reproserver/contract';
 import type { RunSession } from './model/run';
 import { weakIsolationPrompt } from './panel/consent-dialog';
 import type { PanelTab, RpzPanel } from './panel/panel';
@@ -43,6 +47,16 @@ import { ReproServerTracker } from './tracker';
 import { RunEndWatcher } from './run-ends';
 import { logSearchPlugin } from './search/plugin';
 import { runningRunsPlugin } from './status/plugin';
+import { importPlugin } from './import/plugin';
+// Run files open from the file browser and by URL as soon as the app is up, as packages do.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import {
+  RUN_FILE_FACTORY_NAME,
+  RUN_FILE_TYPE_NAME,
+  RunFileWidgetFactory,
+  runFileType
+} from './runfile/document';
+import { SAVE_RUN_FILE_COMMAND } from './runfile/command';
 // Loaded at once anyway: the document factory's panel imports it.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { statusLabel } from './panel/run';
@@ -68,7 +82,9 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
     ISettingRegistry,
     ITranslator,
     ICommandPalette,
-    IDocumentManager
+    IDocumentManager,
+    // A sweep's plot is drawn by JupyterLab's Vega-Lite renderer, found through it.
+    IRenderMimeRegistry
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -76,7 +92,8 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
     settingRegistry: ISettingRegistry | null,
     translator: ITranslator | null,
     palette: ICommandPalette | null,
-    docManager: IDocumentManager | null
+    docManager: IDocumentManager | null,
+    rendermime: IRenderMimeRegistry | null
   ): IReproServerTracker => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_reproserver');
     const client = new ReproServerClient(app.serviceManager.serverSettings);
@@ -92,6 +109,29 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
     const settingsLoaded = new Promise<void>(resolve => {
       resolveSettings = resolve;
     });
+
+    /** Says how saving a run file went. */
+    const notifySaved = (kind: 'error' | 'info', text: string): void => {
+      if (kind === 'error') {
+        Notification.error(text, { autoClose: false });
+      } else {
+        Notification.success(text, { autoClose: 4000 });
+      }
+    };
+    /** "Save … as run file": loaded when first used. */
+    const saveRunFile = async (
+      session: PackageSession,
+      record?: RunRecord
+    ): Promise<void> => {
+      const { saveAsRunFile } = await import('./runfile/save');
+      await saveAsRunFile(
+        session,
+        app.serviceManager.contents,
+        trans,
+        notifySaved,
+        record
+      );
+    };
 
     app.docRegistry.addFileType({
       ...rpzFileType,
@@ -164,10 +204,46 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
             ? result.value.trim()
             : null;
         },
-        contents: app.serviceManager.contents
+        contents: app.serviceManager.contents,
+        workspaceFiles: app.serviceManager.contents,
+        confirmReplace: async path => {
+          const result = await showDialog({
+            title: trans.__('Replace %1?', path),
+            body: trans.__(
+              'A file with this name is in the workspace already. Replace it with this table?'
+            ),
+            buttons: [
+              Dialog.cancelButton({ label: trans.__('Keep it') }),
+              Dialog.warnButton({ label: trans.__('Replace') })
+            ]
+          });
+          return result.button.accept;
+        },
+        rendermime,
+        saveRunFile: (session, record) => void saveRunFile(session, record)
       }
     );
     app.docRegistry.addWidgetFactory(factory);
+
+    app.docRegistry.addFileType({
+      ...runFileType,
+      displayName: trans.__('ReproServer run file')
+    });
+    const runFileFactory = new RunFileWidgetFactory(
+      {
+        name: RUN_FILE_FACTORY_NAME,
+        label: trans.__('ReproServer'),
+        modelName: METADATA_MODEL_NAME,
+        fileTypes: [RUN_FILE_TYPE_NAME],
+        defaultFor: [RUN_FILE_TYPE_NAME],
+        readOnly: true
+      },
+      client,
+      () => options,
+      () => settingsLoaded,
+      factory.panelServices
+    );
+    app.docRegistry.addWidgetFactory(runFileFactory);
 
     const tracker = new ReproServerTracker({
       namespace: 'reproserver',
@@ -207,7 +283,10 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
       }
     };
 
-    factory.widgetCreated.connect((_, widget) => {
+    const onWidgetCreated = (
+      _: unknown,
+      widget: DocumentWidget<RpzPanel>
+    ): void => {
       const watcher = new RunEndWatcher(
         widget.content.session,
         () => widget.isVisible,
@@ -217,11 +296,18 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
       widget.title.icon = rpzFileType.icon;
       widget.context.pathChanged.connect(() => void tracker.save(widget));
       void tracker.add(widget);
-    });
+    };
+    factory.widgetCreated.connect(onWidgetCreated);
+    runFileFactory.widgetCreated.connect(onWidgetCreated);
     if (restorer) {
       void restorer.restore(tracker, {
         command: 'docmanager:open',
-        args: widget => ({ path: widget.context.path, factory: FACTORY_NAME }),
+        args: widget => ({
+          path: widget.context.path,
+          factory: /\.rpzrun$/i.test(widget.context.path)
+            ? RUN_FILE_FACTORY_NAME
+            : FACTORY_NAME
+        }),
         name: widget => widget.context.path
       });
     }
@@ -320,7 +406,14 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
           properties: {
             tab: {
               type: 'string',
-              enum: ['overview', 'parameters', 'inputs', 'run', 'history'],
+              enum: [
+                'overview',
+                'parameters',
+                'inputs',
+                'run',
+                'history',
+                'sweep'
+              ],
               description: trans.__('The section to show')
             }
           },
@@ -331,6 +424,21 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
       execute: args => current()?.selectTab(String(args.tab) as PanelTab)
     });
 
+    app.commands.addCommand(SAVE_RUN_FILE_COMMAND, {
+      label: trans.__('Save Configuration as Run File…'),
+      caption: trans.__(
+        'Save the package of the current ReproServer panel with its edits as a .rpzrun run file'
+      ),
+      describedBy: { args: { type: 'object', properties: {} } },
+      isEnabled: () => current()?.session.phase === 'ready',
+      execute: async () => {
+        const panel = current();
+        if (panel) {
+          await saveRunFile(panel.session);
+        }
+      }
+    });
+
     tracker.currentChanged.connect(() => app.commands.notifyCommandChanged());
 
     if (palette) {
@@ -339,7 +447,8 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
         CommandIDs.run,
         CommandIDs.cancel,
         CommandIDs.copyCommand,
-        CommandIDs.resetEdits
+        CommandIDs.resetEdits,
+        SAVE_RUN_FILE_COMMAND
       ]) {
         palette.addItem({ command, category });
       }
@@ -348,7 +457,8 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
         'parameters',
         'inputs',
         'run',
-        'history'
+        'history',
+        'sweep'
       ]) {
         palette.addItem({
           command: CommandIDs.showTab,
@@ -408,7 +518,7 @@ const plugin: JupyterFrontEndPlugin<IReproServerTracker> = {
   }
 };
 
-export default [plugin, runningRunsPlugin, logSearchPlugin];
+export default [plugin, runningRunsPlugin, logSearchPlugin, importPlugin];
 
 // What other extensions import (`import { IReproServerTracker } from 'jupyterlab-reproserver'`):
 // the package's main entry is the module JupyterLab shares between extensions, so the token they

@@ -10,6 +10,14 @@ const port = Number(process.env.REPROSERVER_UI_PORT || 8898);
 // confinement turned off, as on a kernel without Landlock (weak-isolation.spec.ts).
 const weakPort = Number(process.env.REPROSERVER_UI_WEAK_PORT || port + 1);
 const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+// The stand-in data repositories of import.spec.ts: JupyterLab's companion server trusts their CA
+// and knows their address from its start (import-service.js).
+Object.assign(
+  process.env,
+  require('./import-service').importServiceEnv(
+    Number(process.env.REPROSERVER_UI_IMPORT_PORT || port + 7)
+  )
+);
 
 module.exports = {
   ...baseConfig,

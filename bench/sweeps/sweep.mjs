@@ -12,7 +12,9 @@
  * SWEEP_BENCH_CONCURRENCY sets the server's concurrency limit (default: the CPUs, at most 4).
  * SWEEP_BENCH_PACKAGE names the package (default .state/examples/shell-pipeline.rpz); its step 0's
  * last argument is swept over 1…VARIANTS. Needs the server built (`npm run build:server`).
- * Reports the ratio (target from issue #15: within 1.3×) and how many images the runs used.
+ * Reports the ratio (target from issue #15: within 1.3×), how many images the runs used, and where
+ * the time went: how long a run took inside the sweep (runs sharing a small machine run slower)
+ * and how busy the concurrency slots were (gaps in the queue would show here).
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -103,7 +105,18 @@ try {
             async v => (await api('GET', `/api/runs/${v.run}`)).body
           )
         );
-        return { ms, images: new Set(runs.map(r => r.image)).size };
+        // Where the time went: the runs themselves (slower when they share the machine), or
+        // gaps in the queue (a slot idle between one run's end and the next one's start).
+        const busyMs = runs.reduce(
+          (sum, r) => sum + (Date.parse(r.endedAt) - Date.parse(r.startedAt)),
+          0
+        );
+        return {
+          ms,
+          images: new Set(runs.map(r => r.image)).size,
+          meanRunMs: busyMs / runs.length,
+          slotUse: busyMs / concurrency / ms
+        };
       }
       await sleep(20);
     }
@@ -121,14 +134,15 @@ try {
     for (let i = 0; i < rounds; i++) {
       for (let j = 0; j < 3; j++) singles.push(await oneRun(backend));
       const result = await sweep(backend);
-      sweeps.push(result.ms);
+      sweeps.push(result);
       images = Math.max(images, result.images);
     }
     const one = median(singles);
     const ideal = (variants * one) / concurrency;
-    const took = median(sweeps);
+    const took = median(sweeps.map(s => s.ms));
+    const mid = sweeps.find(s => s.ms === took);
     console.log(
-      `  ${backend.padEnd(8)} one warm run ${one.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${ideal.toFixed(0)} ms; sweep ${took.toFixed(0)} ms: ${(took / ideal).toFixed(2)}× (images used by the sweep's runs: ${images})`
+      `  ${backend.padEnd(8)} one warm run ${one.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${ideal.toFixed(0)} ms; sweep ${took.toFixed(0)} ms: ${(took / ideal).toFixed(2)}× (images used by the sweep's runs: ${images}); in the sweep a run took ${mid.meanRunMs.toFixed(0)} ms on average (started to ended, ${(mid.meanRunMs / one).toFixed(2)}× one warm run's round trip) and the ${concurrency} slots were busy ${(mid.slotUse * 100).toFixed(0)}% of the time`
     );
   }
 } finally {

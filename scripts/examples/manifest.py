@@ -25,6 +25,9 @@ expected.json (schema "reproserver-example/1"):
                      checked to be stored as such in DATA
   duration_seconds (optional, in runs[] and variant runs[]): about how long
                      the run takes (informational)
+  varying_outputs (optional): names of outputs whose bytes differ between
+                     identical runs (not checked here; the determinism check's
+                     tests expect exactly these to vary)
   variants[]:        id, description,
                      runs[]: {run, argv?, environ?, stdout?} overrides per run
                              (environ is added to the recorded one; stdout of a

@@ -1,5 +1,5 @@
 import { availableParallelism, homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { WeakIsolationPolicy } from './backends/exposure';
 import { READ_LIMITS_VARIABLE, parseReadLimits } from './rpz/limits';
 // The defaults alone: this module is loaded by every command, the reader pool only by some.
@@ -30,6 +30,13 @@ export interface ServerConfig {
   maxConcurrentRuns: number;
   /** Runs one package may start per minute. */
   runsPerPackagePerMinute: number;
+  /** Runs not ended (queued, building, running) the server takes at most. */
+  maxQueuedRuns: number;
+  /**
+   * Folders of sandbox trees an administrator prepared (`reproserver prepare DIR --trees F`),
+   * mounted read-only for every user: `REPROSERVER_SHARED_TREES`, absolute paths separated by `:`.
+   */
+  sharedTrees: string[];
   /** `fs` (default) or `s3`; see `blobStoreOptionsFromEnv` for the S3 settings. */
   storage: 'fs' | 's3';
   /** Deadline of one package read in a reader process, seconds (plus 1 s per 16 MiB). */
@@ -111,6 +118,14 @@ export function loadConfig(
       'REPROSERVER_RUNS_PER_MINUTE',
       30
     ),
+    maxQueuedRuns: positive(
+      'max-queued-runs',
+      'REPROSERVER_MAX_QUEUED_RUNS',
+      10_000
+    ),
+    sharedTrees: sharedTreeFolders(
+      pick('shared-trees', 'REPROSERVER_SHARED_TREES')
+    ),
     storage,
     readTimeoutSeconds: positive(
       'read-timeout-seconds',
@@ -181,4 +196,16 @@ function dockerHostSocket(dockerHost: string | undefined): string | undefined {
   return dockerHost?.startsWith('unix://')
     ? dockerHost.slice('unix://'.length)
     : undefined;
+}
+
+/** `REPROSERVER_SHARED_TREES`: absolute folders separated by `:` (empty parts are ignored). */
+function sharedTreeFolders(text: string | undefined): string[] {
+  const folders = (text ?? '').split(':').filter(part => part !== '');
+  const relative = folders.find(folder => !isAbsolute(folder));
+  if (relative !== undefined) {
+    throw new Error(
+      `Invalid shared trees folder "${relative}": give absolute paths separated by ":".`
+    );
+  }
+  return folders;
 }

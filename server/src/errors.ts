@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'weak-isolation-consent', // the backend isolates less than files + network: say you accept it
   'weak-isolation-refused', // the server refuses runs with weak isolation
   'too-many-runs', // the package was started too often in the last minute
+  'queue-full', // the server already has as many runs not ended as it takes
   'already-ended', // cancelling a run that has ended
   'not-ended', // saving the outputs of a run that has not ended
   // Sweeps (`sweeps/`)
@@ -43,6 +44,12 @@ export const ERROR_CODES = [
   'sweep-too-large', // more axes, values, variants or characters than a sweep may have
   // Metrics (`metrics/`)
   'bad-metric', // a metric's spec is not one we can extract (bad name, regex, column, path)
+  // Comparisons (`compare/`)
+  'not-comparable', // an output has no view of that kind (no difference image of a non-PNG)
+  // Run files (`.rpzrun`, `runfiles/`)
+  'bad-run-file', // not a run file this version reads (JSON, schema, size, no package)
+  'locked-field', // a run request changes a field its run file locks
+  'run-file-mismatch', // a run request names a run file made for another package
   // The run's plan (`runs/plan.ts`, `PlanError`): edits that do not fit the package
   'no-runs',
   'unknown-step',
@@ -51,6 +58,16 @@ export const ERROR_CODES = [
   'unknown-input',
   'bad-env',
   'bad-limit',
+  // Imports by URL or DOI (`fetch/`)
+  'bad-source', // neither a DOI, a record URL of a known service, nor the https URL of an .rpz
+  'unknown-doi', // the DOI resolver does not know the DOI
+  'unknown-record', // the service has no such (public) record or file
+  'no-package-in-record', // the record holds no .rpz file, or the DOI leads to no record
+  'unknown-file', // the file asked for is not one of the record's packages
+  'download-failed', // the remote server refused, cut the transfer, or sent damaged bytes
+  'download-timeout', // the remote server did not connect or went silent
+  'tls-error', // the remote server's certificate is not trusted
+  'too-many-imports', // as many imports are going on as the server takes at once
   // The server's own failure
   'internal'
 ] as const;

@@ -754,14 +754,16 @@ describe('RpzPanel', () => {
       'parameters',
       'inputs',
       'run',
-      'history'
+      'history',
+      'sweep'
     ]);
     expect(tabs.map(t => t.textContent)).toEqual([
       'Overview',
       'Parameters',
       'Inputs',
       'Run',
-      'History (0)'
+      'History (0)',
+      'Sweep'
     ]);
     expect(tabs.every(t => t.classList.contains('jp-ReproServer-tab'))).toBe(
       true

@@ -4,14 +4,26 @@ import {
   type ApiErrorBody,
   type BackendsResponse,
   type BuildStatus,
+  type CompareSummary,
+  type DeterminismCheck,
+  type DeterminismList,
+  type OutputDetail,
+  type StartDeterminismRequest,
+  type TextDiff,
+  type CreateImportRequest,
   type CreateRunRequest,
   type ErrorCode,
   type HealthResponse,
+  type ImportRecord,
   type PackageDetails,
   type PackageSummary,
+  type RunFileRecord,
   type RunList,
   type RunRecord,
   type SaveOutputsResponse,
+  type SweepList,
+  type SweepRecord,
+  type SweepSpec,
   type UploadResponse,
   type VersionResponse,
   EVENTS_SOCKET_PROTOCOL,
@@ -144,6 +156,14 @@ export class ReproServerClient {
     return this._request<RunRecord>('POST', 'api/runs', request);
   }
 
+  /** A run file of the workspace, with its package and inputs as workspace paths. */
+  readRunFile(path: string): Promise<RunFileRecord> {
+    return this._request<RunFileRecord>(
+      'GET',
+      `api/runfiles?path=${encodeURIComponent(path)}`
+    );
+  }
+
   listRuns(packageSha256: string): Promise<RunList> {
     return this._request<RunList>(
       'GET',
@@ -171,6 +191,144 @@ export class ReproServerClient {
       'POST',
       `api/runs/${encodeURIComponent(id)}/save`,
       folder ? { folder } : {}
+    );
+  }
+
+  /** Starts a sweep: one run per variant of the axes, queued together. */
+  createSweep(request: SweepSpec): Promise<SweepRecord> {
+    return this._request<SweepRecord>('POST', 'api/sweeps', request);
+  }
+
+  /** The sweeps of a package, newest first. */
+  listSweeps(packageSha256: string): Promise<SweepList> {
+    return this._request<SweepList>(
+      'GET',
+      `api/sweeps?package=${encodeURIComponent(packageSha256)}`
+    );
+  }
+
+  /** A sweep with one row per variant. */
+  getSweep(id: string): Promise<SweepRecord> {
+    return this._request<SweepRecord>(
+      'GET',
+      `api/sweeps/${encodeURIComponent(id)}`
+    );
+  }
+
+  /** Cancels every run of the sweep that has not ended. */
+  cancelSweep(id: string): Promise<SweepRecord> {
+    return this._request<SweepRecord>(
+      'POST',
+      `api/sweeps/${encodeURIComponent(id)}/cancel`
+    );
+  }
+
+  /** Starts fetching a package into the workspace from a DOI, a record or a URL. */
+  createImport(request: CreateImportRequest): Promise<ImportRecord> {
+    return this._request<ImportRecord>('POST', 'api/imports', request);
+  }
+
+  /** An import's status and progress. */
+  getImport(id: string): Promise<ImportRecord> {
+    return this._request<ImportRecord>(
+      'GET',
+      `api/imports/${encodeURIComponent(id)}`
+    );
+  }
+
+  /** Cancels an import going on. */
+  cancelImport(id: string): Promise<ImportRecord> {
+    return this._request<ImportRecord>(
+      'POST',
+      `api/imports/${encodeURIComponent(id)}/cancel`
+    );
+  }
+
+  /** Two ended runs compared: the edits between them, each output's state and view. */
+  compareRuns(a: string, b: string): Promise<CompareSummary> {
+    return this._request<CompareSummary>('GET', `api/compare?${runPair(a, b)}`);
+  }
+
+  /** One output of two runs in detail (a diff, changed CSV cells, a pixel difference). */
+  compareOutput(
+    a: string,
+    b: string,
+    name: string,
+    tolerance?: { absolute?: number; relative?: number }
+  ): Promise<OutputDetail> {
+    let query = `${runPair(a, b)}&name=${encodeURIComponent(name)}`;
+    if (tolerance?.absolute) {
+      query += `&tolerance=${tolerance.absolute}`;
+    }
+    if (tolerance?.relative) {
+      query += `&relativeTolerance=${tolerance.relative}`;
+    }
+    return this._request<OutputDetail>('GET', `api/compare/output?${query}`);
+  }
+
+  /** The two runs' logs as a unified diff. */
+  compareLogs(a: string, b: string): Promise<TextDiff> {
+    return this._request<TextDiff>('GET', `api/compare/log?${runPair(a, b)}`);
+  }
+
+  /** The bytes of an image: a run's output, or the difference image of two runs' PNG output. */
+  async image(
+    source:
+      { run: string; output: string } | { a: string; b: string; output: string }
+  ): Promise<Blob> {
+    const path =
+      'run' in source
+        ? `api/runs/${encodeURIComponent(source.run)}/outputs/${encodeURIComponent(source.output)}`
+        : `api/compare/image?${runPair(source.a, source.b)}&name=${encodeURIComponent(source.output)}`;
+    let response: Response;
+    try {
+      response = await this._send(URLExt.join(this.baseUrl, path), {
+        method: 'GET'
+      });
+    } catch (error) {
+      throw new ReproServerError(
+        `The ReproServer companion server cannot be reached at ${this.baseUrl}: ${String(error)}`,
+        'unreachable'
+      );
+    }
+    if (!response.ok) {
+      const apiError = (
+        parseJson(await response.text()) as ApiErrorBody | undefined
+      )?.error;
+      throw new ReproServerError(
+        apiError?.message ??
+          `The companion server answered HTTP ${response.status}.`,
+        apiError?.code ?? 'http-error',
+        response.status
+      );
+    }
+    return response.blob();
+  }
+
+  /** Runs the package twice unmodified and compares the runs (the determinism check). */
+  startDeterminism(
+    packageSha256: string,
+    request: StartDeterminismRequest
+  ): Promise<DeterminismCheck> {
+    return this._request<DeterminismCheck>(
+      'POST',
+      `api/packages/${encodeURIComponent(packageSha256)}/determinism`,
+      request
+    );
+  }
+
+  /** The latest determinism check of the package on each backend (pair). */
+  listDeterminism(packageSha256: string): Promise<DeterminismList> {
+    return this._request<DeterminismList>(
+      'GET',
+      `api/packages/${encodeURIComponent(packageSha256)}/determinism`
+    );
+  }
+
+  getDeterminism(id: string): Promise<DeterminismCheck> {
+    return this._request<DeterminismCheck>(
+      'GET',
+      `api/determinism/${encodeURIComponent(id)}`
     );
   }
 
@@ -302,6 +460,11 @@ export class ReproServerClient {
   private _tokenPrompt?: (serverUrl: string) => Promise<string | null>;
   /** Server URLs whose token the user was already asked for. */
   private readonly _asked = new Set<string>();
+}
+
+/** The query naming the two compared runs. */
+function runPair(a: string, b: string): string {
+  return `a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`;
 }
 
 function base64Url(text: string): string {

@@ -45,6 +45,11 @@ export class RpzWidgetFactory extends ABCWidgetFactory<
     super(options);
   }
 
+  /** What its panels ask of JupyterLab: the run file factory's panels ask the same. */
+  get panelServices(): IPanelServices {
+    return this._services;
+  }
+
   protected createNewWidget(
     context: DocumentRegistry.Context
   ): DocumentWidget<RpzPanel> {

@@ -6,10 +6,14 @@ import {
 import type {
   BackendsResponse,
   PackageDetails,
+  RunEdits,
   RunRecord,
-  SaveOutputsResponse
+  SaveOutputsResponse,
+  SweepAxis,
+  SweepRecord
 } from 'reproserver/contract';
 import { ReproServerError, type ReproServerClient } from '../api/client';
+import { CompareSession } from '../compare/session';
 import { RunEventStream, type StreamState } from '../api/events';
 import { EditsModel, commandForEdits, type EditableLimits } from './edits';
 import type { BackendChoice } from '../tokens';
@@ -21,6 +25,8 @@ import {
 } from './consent';
 import { RunSession, isFinal } from './run';
 import { versionMismatch } from './version';
+import { SweepSession } from '../sweep/session';
+import type { SweepCombine } from '../sweep/values';
 import {
   uploadPath,
   uploadToWorkspace,
@@ -46,6 +52,16 @@ export interface IPanelOptions {
   /** Workspace folder pattern for outputs; empty = the server's default. */
   outputFolder: string;
   autoSave: boolean;
+}
+
+/** The run file a panel was opened from: runs name it, and keep what it locks. */
+export interface IRunFileBinding {
+  /** Its workspace path, sent with each run request. */
+  path: string;
+  /** Whether it says which fields are open (course mode). */
+  locked: boolean;
+  /** The edits a run request sends for the panel's edits. */
+  request(edits: RunEdits): RunEdits;
 }
 
 /** A short message for the user. */
@@ -139,6 +155,101 @@ export class PackageSession {
     return this._options;
   }
 
+  /** The package's sweeps; null until the package is read. */
+  get sweeps(): SweepSession | null {
+    const sha256 = this._details?.sha256;
+    if (!sha256) {
+      return null;
+    }
+    if (this._sweeps?.packageSha256 !== sha256) {
+      this._sweeps?.dispose();
+      this._sweeps = new SweepSession(this._client, sha256);
+    }
+    return this._sweeps;
+  }
+
+  /**
+   * Starts a sweep of the package: the current edits as its base, these axes, on the backend of
+   * the settings, after the same consent a run asks for. The sweep session shows it, or says why
+   * it did not start.
+   */
+  async startSweep(
+    axes: SweepAxis[],
+    combine: SweepCombine
+  ): Promise<SweepRecord | null> {
+    const sweeps = this.sweeps;
+    if (!this._details || !this._edits || !sweeps) {
+      return null;
+    }
+    let edits;
+    try {
+      edits = this._edits.toRunEdits();
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+      return null;
+    }
+    const accepted = await this._weakIsolationAccepted();
+    if (accepted === null) {
+      return null;
+    }
+    const record = await sweeps.create({
+      package: this._details.sha256,
+      edits,
+      axes,
+      combine,
+      backend: this._options.backend,
+      ...(accepted ? { acceptWeakIsolation: true } : {})
+    });
+    if (record) {
+      void this.refreshHistory();
+    }
+    return record;
+  }
+
+  /** The package's comparisons and determinism checks; null until the package is read. */
+  get compare(): CompareSession | null {
+    const sha256 = this._details?.sha256;
+    if (!sha256) {
+      return null;
+    }
+    if (this._compare?.packageSha256 !== sha256) {
+      this._compare?.dispose();
+      this._compare = new CompareSession(this._client, sha256);
+    }
+    return this._compare;
+  }
+
+  /**
+   * Runs the determinism check (the package twice, unmodified) on the backend runs go to, after
+   * the same consent to weak isolation a run asks for.
+   */
+  async checkDeterminism(): Promise<void> {
+    const compare = this.compare;
+    if (!compare) {
+      return;
+    }
+    const accepted = await this._weakIsolationAccepted();
+    if (accepted === null) {
+      return;
+    }
+    await compare.startCheck({
+      backend: this._options.backend,
+      ...(accepted ? { acceptWeakIsolation: true } : {})
+    });
+    void this.refreshHistory();
+  }
+
+  /** Shows a run by its id (a sweep's variant): its log and outputs, as History's Open does. */
+  async openRunById(id: string): Promise<boolean> {
+    try {
+      this.openRun(await this._client.getRun(id));
+      return true;
+    } catch (error) {
+      this._setNotice('error', errorText(error));
+      return false;
+    }
+  }
+
   /** Where a run's outputs were saved, when they were. */
   saved(runId: string): SaveOutputsResponse | undefined {
     return this._saved.get(runId);
@@ -229,6 +340,17 @@ export class PackageSession {
     this._consentMemory = memory;
   }
 
+  /** The run file the panel was opened from (`runfile/`), or null. */
+  get runFile(): IRunFileBinding | null {
+    return this._runFile;
+  }
+
+  /** Runs from now on name this run file and keep the fields it locks. */
+  setRunFile(runFile: IRunFileBinding | null): void {
+    this._runFile = runFile;
+    this._changed.emit();
+  }
+
   /** Starts a run with the current edits. */
   async start(): Promise<RunSession | null> {
     if (!this._details || !this._edits || this._busy) {
@@ -256,11 +378,14 @@ export class PackageSession {
       if (accepted === null) {
         return null;
       }
+      const runFile = this._runFile;
       const record = await this._client.createRun({
         package: this._details.sha256,
-        edits,
+        // From a run file: its locked fields exactly as it sets them (`runfile/fields.ts`).
+        edits: runFile ? runFile.request(edits) : edits,
         backend: this._options.backend,
-        ...(accepted ? { acceptWeakIsolation: true } : {})
+        ...(accepted ? { acceptWeakIsolation: true } : {}),
+        ...(runFile ? { runFile: runFile.path } : {})
       });
       this._fresh.add(record.id);
       this._show(record, true);
@@ -481,6 +606,8 @@ export class PackageSession {
     }
     this._disposed = true;
     this._stopRun();
+    this._sweeps?.dispose();
+    this._compare?.dispose();
     Signal.clearData(this);
   }
 
@@ -601,6 +728,7 @@ export class PackageSession {
   }
 
   private _backends: BackendsResponse | null = null;
+  private _runFile: IRunFileBinding | null = null;
   private _consentPrompt: ConsentPrompt | null = null;
   private _consentMemory = new ConsentMemory();
   private _details: PackageDetails | null = null;
@@ -608,6 +736,8 @@ export class PackageSession {
   private _run: RunSession | null = null;
   private _stream: RunEventStream | null = null;
   private _history: RunRecord[] = [];
+  private _compare: CompareSession | null = null;
+  private _sweeps: SweepSession | null = null;
   private _saved = new Map<string, SaveOutputsResponse>();
   private _finishing = new Set<string>();
   private _uploading = new Map<string, number>();

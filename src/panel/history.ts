@@ -1,8 +1,15 @@
 import type { TranslationBundle } from '@jupyterlab/translation';
-import { type RunEdits, joinCommandLine } from 'reproserver/contract';
+import {
+  type RunEdits,
+  type RunRecord,
+  joinCommandLine
+} from 'reproserver/contract';
 import type { PackageSession } from '../model/package';
 import { button, h, table } from './dom';
 import { statusLabel } from './run';
+import { DeterminismBadge } from '../compare/badge';
+import type { CompareSession } from '../compare/session';
+import { CompareView } from '../compare/view';
 
 /** What a run changed, in short phrases ("run0: argument 3 = 2", "input arg2 replaced"). */
 export function describeEdits(
@@ -44,6 +51,8 @@ export class HistoryView {
       copy(text: string): void;
       /** After a run is opened or restarted. */
       showRun(): void;
+      /** Saves a run's edits as a run file (`runfile/save.ts`); no button without it. */
+      saveRunFile?(record: RunRecord): void;
     }
   ) {
     this.node = h('div', { class: 'jp-ReproServer-history' });
@@ -55,7 +64,50 @@ export class HistoryView {
 
   dispose(): void {
     this._session.changed.disconnect(this.render, this);
+    this._disposeCompare();
   }
+
+  /**
+   * The package's comparisons (two runs picked here) and determinism checks: made once the
+   * package is read, again if it is another package.
+   */
+  private _compareParts(): {
+    compare: CompareSession;
+    view: CompareView;
+    badge: DeterminismBadge;
+  } | null {
+    const compare = this._session.compare;
+    if (!compare) {
+      return null;
+    }
+    if (this._compare?.compare !== compare) {
+      this._disposeCompare();
+      this._compare = {
+        compare,
+        view: new CompareView(compare, this._trans),
+        badge: new DeterminismBadge(compare, this._trans, () =>
+          this._session.checkDeterminism()
+        )
+      };
+      compare.changed.connect(this.render, this);
+    }
+    return this._compare;
+  }
+
+  private _disposeCompare(): void {
+    if (this._compare) {
+      this._compare.compare.changed.disconnect(this.render, this);
+      this._compare.view.dispose();
+      this._compare.badge.dispose();
+      this._compare = null;
+    }
+  }
+
+  private _compare: {
+    compare: CompareSession;
+    view: CompareView;
+    badge: DeterminismBadge;
+  } | null = null;
 
   render(): void {
     const trans = this._trans;
@@ -68,12 +120,30 @@ export class HistoryView {
           'p',
           { class: 'jp-ReproServer-muted' },
           trans.__('No earlier runs of this package.')
-        )
+        ),
+        // The determinism check needs no earlier run.
+        this._compareParts()?.badge.node ?? ''
       );
       return;
     }
     const current = session.run?.id;
+    const parts = this._compareParts();
+    const picked = parts?.compare.picked ?? [];
     this.node.replaceChildren(
+      parts
+        ? h(
+            'div',
+            { class: 'jp-ReproServer-compareBar' },
+            button(
+              picked.length === 2
+                ? trans.__('Compare the two picked runs')
+                : trans.__('Pick two runs to compare'),
+              () => void parts.compare.compare(),
+              { disabled: picked.length !== 2 }
+            ),
+            parts.badge.node
+          )
+        : '',
       table(
         [
           trans.__('Started'),
@@ -129,11 +199,32 @@ export class HistoryView {
               }),
               button(trans.__('Copy as command'), () =>
                 this._actions.copy(session.commandFor(r))
-              )
+              ),
+              this._actions.saveRunFile
+                ? button(trans.__('Save as run file'), () =>
+                    this._actions.saveRunFile?.(r)
+                  )
+                : '',
+              parts
+                ? button(
+                    picked.includes(r.id)
+                      ? trans.__(
+                          'Picked (%1)',
+                          picked.indexOf(r.id) === 0 ? 'A' : 'B'
+                        )
+                      : trans.__('Pick to compare'),
+                    () => parts.compare.toggle(r.id),
+                    {
+                      'aria-pressed': picked.includes(r.id) ? 'true' : 'false',
+                      class: 'jp-ReproServer-pick'
+                    }
+                  )
+                : ''
             )
           );
         })
-      )
+      ),
+      parts ? parts.view.node : ''
     );
   }
 }

@@ -1,6 +1,8 @@
+import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { Message } from '@lumino/messaging';
 import { TabBar, Widget } from '@lumino/widgets';
+import type { RunRecord } from 'reproserver/contract';
 import type { PackageSession } from '../model/package';
 import { button, h } from './dom';
 import { RunControls } from './run-controls';
@@ -16,6 +18,10 @@ import { renderIsolation } from './isolation';
 import { renderOverview } from './overview';
 import { ParametersView } from './parameters';
 import { RunView, statusLabel } from './run';
+import { SweepTab } from './sweep-tab';
+import { DeterminismBadge } from '../compare/badge';
+import type { CompareSession } from '../compare/session';
+import type { IWorkspaceFiles } from '../sweep/export';
 import type { IWorkspaceContents } from '../model/workspace-upload';
 
 /** What the panel asks of JupyterLab. */
@@ -35,16 +41,32 @@ export interface IPanelServices {
   consent?: { prompt: ConsentPrompt; memory: ConsentMemory };
   /** JupyterLab's contents manager: files uploaded from the computer go into the workspace. */
   contents?: IWorkspaceContents;
+  /** JupyterLab's contents manager again: a sweep's table is exported as CSV through it. */
+  workspaceFiles?: IWorkspaceFiles;
+  /** Asks before an export replaces a workspace file; without it, files are never replaced. */
+  confirmReplace?(path: string): Promise<boolean>;
+  /** JupyterLab's renderers: a sweep's plot is drawn by its Vega-Lite renderer. */
+  rendermime?: IRenderMimeRegistry | null;
+  /** Saves a run's edits as a run file (`runfile/save.ts`); History offers it when given. */
+  saveRunFile?(session: PackageSession, record: RunRecord): void;
 }
 
 /** The panel's tabs. */
-export type PanelTab = 'overview' | 'parameters' | 'inputs' | 'run' | 'history';
+export type PanelTab =
+  'overview' | 'parameters' | 'inputs' | 'run' | 'history' | 'sweep';
 
-const TABS: PanelTab[] = ['overview', 'parameters', 'inputs', 'run', 'history'];
+const TABS: PanelTab[] = [
+  'overview',
+  'parameters',
+  'inputs',
+  'run',
+  'history',
+  'sweep'
+];
 
 /**
  * The ReproServer panel of one package: a header with the server's state, the run controls
- * (`RunControls`, which the document factory moves into the document's toolbar) and five tabs.
+ * (`RunControls`, which the document factory moves into the document's toolbar) and six tabs.
  * It renders its `PackageSession` and calls its methods; it never fetches.
  */
 export class RpzPanel extends Widget {
@@ -84,7 +106,10 @@ export class RpzPanel extends Widget {
     this._runView = new RunView(session, trans, _services);
     this._historyView = new HistoryView(session, trans, {
       copy: text => _services.copy(text),
-      showRun: () => this.selectTab('run')
+      showRun: () => this.selectTab('run'),
+      saveRunFile: _services.saveRunFile
+        ? record => _services.saveRunFile?.(session, record)
+        : undefined
     });
     session.changed.connect(this._onSessionChanged, this);
     session.runChanged.connect(this._onRunChanged, this);
@@ -124,10 +149,12 @@ export class RpzPanel extends Widget {
     this.session.runChanged.disconnect(this._onRunChanged, this);
     this._runView.dispose();
     this._historyView.dispose();
+    this._badge?.badge.dispose();
     this.controls.dispose();
     this._tabBar.dispose();
     this._tabOwners.forEach(owner => owner.dispose());
     this._parametersView?.dispose();
+    this._sweepTab?.dispose();
     this.session.dispose();
     super.dispose();
   }
@@ -153,6 +180,8 @@ export class RpzPanel extends Widget {
       this._renderedDetails = details;
       this._parametersView?.dispose();
       this._parametersView = null;
+      this._sweepTab?.dispose();
+      this._sweepTab = null;
       this._inputsView = null;
       this._overview = null;
       if (this.session.edits) {
@@ -165,6 +194,13 @@ export class RpzPanel extends Widget {
           this._services.trans,
           this._services.pickWorkspaceFile
         );
+        this._sweepTab = new SweepTab(this.session, this._services.trans, {
+          pickWorkspaceFile: this._services.pickWorkspaceFile,
+          showRun: () => this.selectTab('run'),
+          files: this._services.workspaceFiles,
+          confirmReplace: this._services.confirmReplace,
+          rendermime: this._services.rendermime
+        });
         this.session.edits.changed.connect((_, change) => {
           if (change.structural) {
             this._inputsView?.render();
@@ -342,7 +378,8 @@ export class RpzPanel extends Widget {
       run: run
         ? trans.__('Run · %1', statusLabel(run.status, trans))
         : trans.__('Run'),
-      history: trans.__('History (%1)', this.session.history.length)
+      history: trans.__('History (%1)', this.session.history.length),
+      sweep: trans.__('Sweep')
     };
     TABS.forEach((tab, index) => {
       const title = this._tabOwners[index].title;
@@ -421,6 +458,10 @@ export class RpzPanel extends Widget {
       case 'history':
         content = this._historyView.node;
         break;
+      case 'sweep':
+        content = this._sweepTab!.node;
+        this._sweepTab!.shown();
+        break;
     }
     this._body.replaceChildren(
       h(
@@ -429,8 +470,28 @@ export class RpzPanel extends Widget {
           role: 'tabpanel',
           class: `jp-ReproServer-section jp-ReproServer-section-${this._tab}`
         },
-        content
+        this._tab === 'overview' ? this._determinismBadge() : null,
+        this._lockedByRunFile()
+          ? h(
+              'fieldset',
+              { class: 'jp-ReproServer-lockedSection', disabled: true },
+              content
+            )
+          : content
       )
+    );
+  }
+
+  /**
+   * Whether the tab on display is read-only: a run file that locks fields has the ones it opens
+   * edited in its own section (`runfile/view.ts`), so these tabs only show the run.
+   */
+  private _lockedByRunFile(): boolean {
+    return (
+      this.session.runFile?.locked === true &&
+      (this._tab === 'parameters' ||
+        this._tab === 'inputs' ||
+        this._tab === 'sweep')
     );
   }
 
@@ -444,7 +505,32 @@ export class RpzPanel extends Widget {
   private _overview: HTMLElement | null = null;
   private _parametersView: ParametersView | null = null;
   private _inputsView: InputsView | null = null;
+  private _sweepTab: SweepTab | null = null;
   private _runView: RunView;
   private _historyView: HistoryView;
   private _renderedDetails: unknown = null;
+
+  /** The overview's determinism badge (`compare/badge.ts`), once the package is read. */
+  private _determinismBadge(): HTMLElement | null {
+    const compare = this.session.compare;
+    if (!compare) {
+      return null;
+    }
+    if (this._badge?.compare !== compare) {
+      this._badge?.badge.dispose();
+      this._badge = {
+        compare,
+        badge: new DeterminismBadge(
+          compare,
+          this._services.trans,
+          () => this.session.checkDeterminism(),
+          true
+        )
+      };
+    }
+    return this._badge.badge.node;
+  }
+
+  private _badge: { compare: CompareSession; badge: DeterminismBadge } | null =
+    null;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { ApiError } from './errors';
-import { validate } from './validate';
+import { validate } from '../contract/validate';
 
 /** Reads a JSON request body of at most `maxBytes`; a bigger or malformed one is the caller's fault. */
 export async function readJson<T = unknown>(

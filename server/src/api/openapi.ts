@@ -242,3 +242,36 @@ function plain(value: unknown, used: Set<string>): unknown {
 function isSchema(value: object): value is TSchema {
   return Object.getOwnPropertySymbols(value).length > 0;
 }
+
+/**
+ * One schema of the document as a JSON Schema file of its own (the schemas it names under
+ * `$defs`): for documents users write by hand, such as run files (docs/rpzrun.schema.json), so
+ * editors can check them.
+ */
+export function standaloneSchema(name: string, id: string): Json {
+  const components = (openApiDocument().components as Json).schemas as Json;
+  const defs: Json = {};
+  const pending = [name];
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    if (next in defs) {
+      continue;
+    }
+    defs[next] = components[next];
+    for (const [, ref] of JSON.stringify(components[next]).matchAll(
+      /"#\/components\/schemas\/([^"]+)"/g
+    )) {
+      pending.push(ref);
+    }
+  }
+  const relinked = JSON.parse(
+    JSON.stringify(defs).replace(/#\/components\/schemas\//g, '#/$defs/')
+  ) as Json;
+  const { [name]: root, ...others } = relinked;
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: id,
+    ...(root as Json),
+    ...(Object.keys(others).length > 0 && { $defs: others })
+  };
+}

@@ -10,9 +10,14 @@ import { detectBackends } from '../backends/detect';
 import { runDefaults } from '../runs/default-limits';
 import type { ServerConfig } from '../config';
 import type { BuildService } from '../service/builds';
+import type { CompareService } from '../service/compare';
+import type { DeterminismService } from '../service/determinism';
+import type { MetricService } from '../service/metrics';
+import type { ImportService } from '../service/imports';
 import type { PackageService } from '../service/packages';
 import type { RunService } from '../service/runs';
 import type { SweepService } from '../service/sweeps';
+import type { RunFileService } from '../service/runfiles';
 import {
   BlobTooLargeError,
   EventLogOffsetError,
@@ -23,6 +28,7 @@ import {
 import { SERVER_VERSION } from '../version';
 import { ROUTES as R } from '../contract/routes';
 import { readBody } from './body';
+import { compareRoutes } from './compare-routes';
 import { ApiError } from './errors';
 import { openApiDocument } from './openapi';
 import { sendJson } from './respond';
@@ -40,6 +46,11 @@ export interface Services {
   builds: BuildService;
   runs: RunService;
   sweeps: SweepService;
+  runFiles: RunFileService;
+  imports: ImportService;
+  metrics: MetricService;
+  compare: CompareService;
+  determinism: DeterminismService;
   logs: EventLogs;
   blobs: BlobStore;
   maxUploadBytes: number;
@@ -47,7 +58,8 @@ export interface Services {
 
 export function apiRoutes(services: Services, startedAt: number): Router {
   const { packages, builds, runs, sweeps } = services;
-  return new Router()
+  // Comparisons and determinism checks first: their handlers live in compare-routes.ts.
+  return compareRoutes(services)
     .on(R.health, ({ response }) => {
       const body: HealthResponse = {
         status: 'ok',
@@ -97,6 +109,13 @@ export function apiRoutes(services: Services, startedAt: number): Router {
     .on(R.packageDetails, async ({ response, params }) =>
       sendJson(response, 200, await packages.details(params.sha256))
     )
+    .on(R.packageMetrics, ({ response, params }) =>
+      sendJson(response, 200, services.metrics.get(params.sha256))
+    )
+    .on(R.setPackageMetrics, async ({ request, response, params }) => {
+      const body = await readBody(request, R.setPackageMetrics.body.schema);
+      sendJson(response, 200, services.metrics.set(params.sha256, body));
+    })
     .on(R.buildStatus, ({ response, params }) => {
       packages.get(params.sha256);
       sendJson(response, 200, builds.status(params.sha256));
@@ -141,6 +160,14 @@ export function apiRoutes(services: Services, startedAt: number): Router {
     })
     .on(R.createRun, async ({ request, response }) => {
       const body = await readBody(request, R.createRun.body.schema);
+      if (body.runFile !== undefined) {
+        // Checked before anything is queued: a locked field cannot be changed through the API.
+        await services.runFiles.checkRun(
+          body.runFile,
+          body.package,
+          body.edits ?? {}
+        );
+      }
       sendJson(
         response,
         202,
@@ -152,6 +179,13 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         })
       );
     })
+    .on(R.readRunFile, async ({ response, url }) =>
+      sendJson(
+        response,
+        200,
+        await services.runFiles.read(url.searchParams.get('path') ?? '')
+      )
+    )
     .on(R.listRuns, ({ response, url }) =>
       sendJson(response, 200, {
         runs: runs.list(url.searchParams.get('package') ?? undefined)
@@ -195,6 +229,16 @@ export function apiRoutes(services: Services, startedAt: number): Router {
     )
     .on(R.cancelSweep, async ({ response, params }) =>
       sendJson(response, 200, await sweeps.cancel(params.id))
+    )
+    .on(R.createImport, async ({ request, response }) => {
+      const body = await readBody(request, R.createImport.body.schema);
+      sendJson(response, 202, await services.imports.create(body));
+    })
+    .on(R.getImport, ({ response, params }) =>
+      sendJson(response, 200, services.imports.get(params.id))
+    )
+    .on(R.cancelImport, ({ response, params }) =>
+      sendJson(response, 200, services.imports.cancel(params.id))
     )
     .on(R.saveOutputs, async ({ request, response, params }) => {
       const body = await readBody(request, R.saveOutputs.body.schema);

@@ -2,10 +2,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServerConfig } from '../config';
 import { BuildService } from '../service/builds';
+import { CompareService } from '../service/compare';
+import { DeterminismService } from '../service/determinism';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
+import { ImportService } from '../service/imports';
+import { httpLimitsFromEnv } from '../fetch/http';
+import { servicesFromEnv } from '../fetch/services';
 import { PackageService } from '../service/packages';
+import { MetricService } from '../service/metrics';
 import { RunService } from '../service/runs';
 import { SweepService } from '../service/sweeps';
+import { RunFileService } from '../service/runfiles';
 import { blobStoreOptionsFromEnv, openStore, type Store } from '../store';
 import { checkOrigin, checkToken } from './auth';
 import { EventsSocket } from './events-socket';
@@ -23,7 +30,9 @@ export class ReproServer {
     private readonly store: Store,
     readonly runs: RunService,
     router: Router,
-    private readonly reader: PackageReader
+    private readonly reader: PackageReader,
+    private readonly sweeps?: SweepService,
+    private readonly imports?: ImportService
   ) {
     this._sockets = new EventsSocket(config.token, runs, store.logs);
     this._http = createServer((request, response) => {
@@ -76,7 +85,14 @@ export class ReproServer {
       reader: readerOptionsOf(config),
       digests: store.records
     });
+    // Each run's metrics are extracted when it ends, in the background.
+    const metrics = new MetricService({
+      records: store.records,
+      blobs: store.blobs,
+      logs: store.logs
+    });
     const runs = new RunService({
+      onRunEnded: id => metrics.runEnded(id),
       records: store.records,
       blobs: store.blobs,
       logs: store.logs,
@@ -89,7 +105,9 @@ export class ReproServer {
       runsPerPackagePerMinute: config.runsPerPackagePerMinute,
       reader,
       maxUploadBytes: config.maxUploadBytes,
-      weakIsolation: config.weakIsolation
+      weakIsolation: config.weakIsolation,
+      maxQueuedRuns: config.maxQueuedRuns,
+      sharedTrees: config.sharedTrees
     });
     const sweeps = new SweepService({
       records: store.records,
@@ -99,6 +117,16 @@ export class ReproServer {
       workspace: config.workspace,
       maxUploadBytes: config.maxUploadBytes
     });
+    // Packages fetched by URL or DOI land in the workspace and are read by the same readers.
+    const imports = new ImportService({
+      workspace: config.workspace,
+      packages,
+      maxBytes: config.maxUploadBytes,
+      services: servicesFromEnv(),
+      limits: httpLimitsFromEnv()
+    });
+    // Two ended runs compared, and the determinism check that runs a package twice to compare.
+    const compare = new CompareService(store);
     const router = apiRoutes(
       {
         config,
@@ -106,6 +134,16 @@ export class ReproServer {
         builds,
         runs,
         sweeps,
+        runFiles: new RunFileService({ workspace: config.workspace, packages }),
+        metrics,
+        imports,
+        compare,
+        determinism: new DeterminismService({
+          runs,
+          packages,
+          compare,
+          records: store.records
+        }),
         logs: store.logs,
         blobs: store.blobs,
         maxUploadBytes: config.maxUploadBytes
@@ -113,9 +151,21 @@ export class ReproServer {
       Date.now()
     );
     await runs.start();
+    // Runs that ended while no extraction could happen get their metrics now, in the background.
+    metrics.resume();
+    // Sweeps a stopped server was still creating the runs of: created on, in the background.
+    sweeps.start();
     // Not awaited: the first build or unpacking finds a reader ready instead of starting Node.
     void reader.startSpare();
-    return new ReproServer(config, store, runs, router, reader);
+    return new ReproServer(
+      config,
+      store,
+      runs,
+      router,
+      reader,
+      sweeps,
+      imports
+    );
   }
 
   /** Starts listening; resolves with the actual address (the port may have been 0). */
@@ -136,6 +186,10 @@ export class ReproServer {
    */
   async close(): Promise<void> {
     this.runs.stop();
+    // Downloads going on stop, and their partial files are removed from the workspace.
+    await this.imports?.close();
+    // Creations of sweeps' runs stop between two runs; the next start goes on with them.
+    await this.sweeps?.stop();
     this._sockets.close();
     await new Promise<void>(resolve => {
       this._http.close(() => resolve());

@@ -18,6 +18,7 @@ import {
   userNamespacesAllowed
 } from './isolation-facts';
 import { detectSandbox, type SandboxStatus } from './sandbox/detect';
+import { detectSlurm } from './slurm/detect';
 
 /**
  * Which backends can run experiments on this host right now, why not, and what each isolates.
@@ -26,9 +27,10 @@ import { detectSandbox, type SandboxStatus } from './sandbox/detect';
 export async function detectBackends(
   config: ServerConfig
 ): Promise<BackendStatus[]> {
-  const [docker, sandbox] = await Promise.all([
+  const [docker, sandbox, slurm] = await Promise.all([
     pingDocker(config.dockerSocket),
-    detectSandbox()
+    detectSandbox(),
+    detectSlurm()
   ]);
   // Which engine answers (Docker, or Podman's compatible API): named, and what it enforces.
   const engine = docker.ok
@@ -50,6 +52,27 @@ export async function detectBackends(
       available: sandbox.available,
       detail: sandbox.detail,
       isolation: sandbox.available ? await sandboxIsolation(sandbox) : null
+    },
+    {
+      // A batch job running this sandbox on nodes like this host (docs/cluster.md).
+      name: 'slurm',
+      available: slurm.available && sandbox.available,
+      // The sandbox's own detail speaks of this host's overlay and cgroups, not a job's.
+      detail:
+        slurm.available && sandbox.available
+          ? `${slurm.detail} Steps in ${sandbox.mechanism === 'bwrap' ? 'bubblewrap' : 'proot'} on a copy of the package's tree, limited by rlimits and by Slurm.`
+          : slurm.available
+            ? `${slurm.detail} ${sandbox.detail}`
+            : slurm.detail,
+      // Steps keep the sandbox's rlimits (no cgroup of ours on a node); Slurm adds its own.
+      isolation:
+        slurm.available && sandbox.available
+          ? {
+              ...(await sandboxIsolation(sandbox)),
+              memory: sandbox.prlimit ? 'rlimit' : 'none',
+              cpu: 'none'
+            }
+          : null
     }
   ];
 }

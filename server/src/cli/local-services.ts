@@ -21,6 +21,7 @@ import type * as BuildsModule from '../service/builds';
 import type * as PackagesModule from '../service/packages';
 import type * as RunsModule from '../service/runs';
 import type * as SweepsModule from '../service/sweeps';
+import type * as MetricsModule from '../service/metrics';
 import type * as StoreModule from '../store';
 import type * as EngineModule from '../backends/docker/engine';
 import type * as PingModule from '../backends/docker/ping';
@@ -34,6 +35,7 @@ const loadServices = () => ({
   ...(require('../service/builds') as typeof BuildsModule),
   ...(require('../service/runs') as typeof RunsModule),
   ...(require('../service/sweeps') as typeof SweepsModule),
+  ...(require('../service/metrics') as typeof MetricsModule),
   ...(require('../service/runs/backend-choice') as typeof BackendChoiceModule),
   ...(require('../backends/docker/ping') as typeof PingModule),
   ...(require('../backends/docker/engine') as typeof EngineModule),
@@ -184,6 +186,8 @@ export function localRunService(
     image: string | undefined;
     concurrency: number;
     sandboxNotices: RunsModule.RunServiceOptions['sandboxNotices'];
+    /** Told when a run has ended (a sweep extracts its metrics then). */
+    onRunEnded?: (id: string) => void;
   }
 ): RunsModule.RunService {
   const { s, store, reader, config } = session;
@@ -209,12 +213,14 @@ export function localRunService(
     workspace: pkg.workspace,
     // The sandbox's unpacked packages stay in the tool's state folder, reused by later runs.
     stateDir: config.stateDir,
+    sharedTrees: config.sharedTrees,
     dockerSocket: config.dockerSocket,
     concurrency: options.concurrency,
     runsPerPackagePerMinute: Number.MAX_SAFE_INTEGER,
     reader,
     maxUploadBytes: config.maxUploadBytes,
-    sandboxNotices: options.sandboxNotices
+    sandboxNotices: options.sandboxNotices,
+    onRunEnded: options.onRunEnded
   });
   s.preparePrivateStateDir(config.stateDir);
   return runs;

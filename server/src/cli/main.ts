@@ -15,10 +15,14 @@ import { enableCompileCache } from './compile-cache';
 import { directStderr, directStdout } from './stdio';
 import { SPECS, USAGE } from './usage';
 import type * as BuildModule from './build';
+import type * as FetchModule from './fetch';
 import type * as InspectModule from './inspect';
 import type * as RunModule from './run';
 import type * as ServeModule from './serve';
 import type * as SweepModule from './sweep';
+import type * as DiffModule from './diff';
+import type * as CheckDeterminismModule from './check-determinism';
+import type * as PrepareModule from './prepare';
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -30,10 +34,16 @@ type Command = (args: string[]) => Promise<number>;
 /* eslint-disable @typescript-eslint/no-require-imports */
 const COMMANDS: Record<string, () => Command> = {
   build: () => (require('./build') as typeof BuildModule).buildCommand,
+  fetch: () => (require('./fetch') as typeof FetchModule).fetchCommand,
   inspect: () => (require('./inspect') as typeof InspectModule).inspectCommand,
   run: () => (require('./run') as typeof RunModule).runCommand,
   serve: () => (require('./serve') as typeof ServeModule).serveCommand,
-  sweep: () => (require('./sweep') as typeof SweepModule).sweepCommand
+  sweep: () => (require('./sweep') as typeof SweepModule).sweepCommand,
+  diff: () => (require('./diff') as typeof DiffModule).diffCommand,
+  prepare: () => (require('./prepare') as typeof PrepareModule).prepareCommand,
+  'check-determinism': () =>
+    (require('./check-determinism') as typeof CheckDeterminismModule)
+      .checkDeterminismCommand
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -39,6 +39,8 @@ export async function writeRunFolder(
     await sink.store(output, await blobs.get(output.sha256));
   }
   const record = {
+    // With --state, the run's id in the records there (\`reproserver diff\` takes it).
+    id: run.id,
     package: context.package,
     image: run.image,
     backend: run.backend,

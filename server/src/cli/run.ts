@@ -31,6 +31,13 @@ import {
   type CommonOptions,
   type LocalSession
 } from './local-services';
+import {
+  checkRunFilePackage,
+  editsOverRunFile,
+  readHostRunFile,
+  RUN_FILE_EXTENSION,
+  type HostRunFile
+} from './run-file';
 import { editsFromFlags } from './run-flags';
 import { writeRunFolder, type StoredInput } from './run-folder';
 import { HeldLines, printEvent } from './run-print';
@@ -59,7 +66,19 @@ async function runInSession(
   flags: Record<string, string[]>
 ): Promise<number> {
   const { store } = session;
-  const { packagePath, outDir } = options;
+  const { outDir } = options;
+  let packagePath = options.packagePath;
+  // A run file names the package and configures the run; the flags change what it opens.
+  let runFile: HostRunFile | undefined;
+  if (packagePath.endsWith(RUN_FILE_EXTENSION)) {
+    try {
+      runFile = await readHostRunFile(packagePath);
+    } catch (error) {
+      console.error(`reproserver: ${errorMessage(error)}`);
+      return 2;
+    }
+    packagePath = runFile.packagePath;
+  }
   const pkg = await registerLocalPackage(session, packagePath);
   if (typeof pkg === 'number') {
     return pkg;
@@ -69,6 +88,10 @@ async function runInSession(
   let inputs: StoredInput[];
   try {
     edits = editsFromFlags(model, flags);
+    if (runFile) {
+      checkRunFilePackage(runFile, model.sha256);
+      edits = editsOverRunFile(runFile, edits);
+    }
     const plan = planRun(model, edits, runDefaults());
     await checkInputsReadable(plan.inputs);
     await checkOutDir(outDir);

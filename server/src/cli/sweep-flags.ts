@@ -4,16 +4,15 @@
  * a range with the stop included. An input's values are files: a glob, a folder (its files), or
  * a comma-separated list of files, on this machine. Every mistake is one sentence naming the flag.
  */
-import { glob, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { SweepAxis, SweepValues } from '../contract/schemas/sweeps';
 import type { PackageModel } from '../rpz/model';
+import { errorMessage } from '../describe';
 import { resolveStep } from '../runs/plan';
-import { SWEEP_BOUNDS } from '../sweeps/bounds';
+import { resolveFiles } from '../service/sweeps/files';
 
 const NUMBER = String.raw`[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
 const RANGE = new RegExp(`^(${NUMBER}):(${NUMBER})(?::(${NUMBER}))?$`);
-const GLOB_CHARACTERS = /[*?[\]{}]/;
 
 /** The values of `--arg`, `--env` or `--cmdline`: a list, or a range of numbers. */
 export function parseValues(text: string): SweepValues {
@@ -50,37 +49,15 @@ export async function resolveInputFiles(
   const listed = parseValues(text);
   const paths =
     listed.kind === 'list' ? listed.values.filter(p => p !== '') : [text];
-  let files: string[];
-  if (paths.length === 1 && GLOB_CHARACTERS.test(paths[0])) {
-    files = [];
-    for await (const match of glob(paths[0], { cwd })) {
-      const path = resolve(cwd, match);
-      if ((await stat(path)).isFile()) {
-        files.push(path);
-      }
-      if (files.length > SWEEP_BOUNDS.valuesPerAxis) {
-        break;
-      }
-    }
-    files.sort();
-  } else if (
-    paths.length === 1 &&
-    (await stat(resolve(cwd, paths[0])).catch(() => undefined))?.isDirectory()
-  ) {
-    const folder = resolve(cwd, paths[0]);
-    files = [];
-    for (const name of (await readdir(folder)).sort()) {
-      if ((await stat(join(folder, name))).isFile()) {
-        files.push(join(folder, name));
-      }
-    }
-  } else {
-    files = paths.map(path => resolve(cwd, path));
+  if (paths.length > 1) {
+    return paths.map(path => resolve(cwd, path));
   }
-  if (files.length === 0) {
-    throw new Error(`--input "${text}" names no file.`);
+  try {
+    // The one resolver of globs and folders, the API's too.
+    return await resolveFiles(paths[0] ?? '', { host: cwd });
+  } catch (error) {
+    throw new Error(`--input: ${errorMessage(error)}`);
   }
-  return files;
 }
 
 /** The axes the flags give, in the order the flags were given within each kind. */

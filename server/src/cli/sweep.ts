@@ -37,6 +37,9 @@ import {
   type CommonOptions,
   type LocalSession
 } from './local-services';
+import type { MetricSpec } from '../contract/schemas/metrics';
+import { checkMetrics } from '../metrics/validate';
+import { parseMetricFlag } from './metric-flags';
 import { editsFromFlags } from './run-flags';
 import { writeRunFolder, type StoredInput } from './run-folder';
 import { axesFromFlags } from './sweep-flags';
@@ -77,7 +80,11 @@ async function sweepInSession(
   let spec: SweepSpec;
   let count: number;
   let given: Map<string, RunEdits>;
+  let metricSpecs: MetricSpec[] | undefined;
   try {
+    metricSpecs = flags.metric
+      ? checkMetrics(flags.metric.map(parseMetricFlag))
+      : undefined;
     const base = editsFromFlags(
       model,
       Object.fromEntries(
@@ -111,7 +118,17 @@ async function sweepInSession(
     return 2;
   }
 
+  // Each run's metrics are extracted when it ends; --metric replaces the package's remembered ones.
+  const metrics = new s.MetricService({
+    records: store.records,
+    blobs: store.blobs,
+    logs: store.logs
+  });
+  if (metricSpecs) {
+    metrics.set(pkg.sha256, { metrics: metricSpecs });
+  }
   const runs = localRunService(session, pkg, {
+    onRunEnded: id => metrics.runEnded(id),
     image: options.image,
     concurrency: config.maxConcurrentRuns,
     sandboxNotices: {
@@ -181,6 +198,8 @@ async function sweepInSession(
       await new Promise(r => setTimeout(r, 200));
     }
     await runs.idle();
+    await metrics.idle();
+    sweep = sweeps.get(sweep.id);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -247,21 +266,23 @@ function variantLine(sweep: SweepRecord, row: SweepVariantRow): string {
   return `${row.id} ${row.status ?? 'deleted'}${exit}${took}: ${values}`;
 }
 
-/** `sweep.csv`: a row per variant, a column per axis (RFC 4180 quoting). */
+/** `sweep.csv`: a row per variant, a column per axis and per metric (RFC 4180 quoting). */
 export function sweepCsv(sweep: SweepRecord): string {
   const header = [
     'variant',
     ...sweep.axes.map(axis => fieldLabel(axis.field)),
     'status',
     'exit_code',
-    'duration_s'
+    'duration_s',
+    ...sweep.metrics.map(metric => metric.name)
   ];
   const rows = sweep.variants.map(row => [
     row.id,
     ...row.values,
     row.status ?? 'deleted',
     row.exitCode === null ? '' : String(row.exitCode),
-    row.durationMs === null ? '' : (row.durationMs / 1000).toFixed(3)
+    row.durationMs === null ? '' : (row.durationMs / 1000).toFixed(3),
+    ...sweep.metrics.map(metric => String(row.metrics[metric.name] ?? ''))
   ]);
   return (
     [header, ...rows].map(r => r.map(csvField).join(',')).join('\n') + '\n'

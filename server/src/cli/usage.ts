@@ -34,6 +34,8 @@ export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmd
                 [--image REF] [--docker-socket PATH] [--registry HOST:PORT] [--state DIR]
                 [--read-timeout-seconds N] [--read-memory-mib N] [--read-stall-seconds N]
 --cmdline, --arg, --env, --unset-env and --input may be given several times.
+PACKAGE may be a run file (.rpzrun): its package and edits, with the flags on top; a run file
+                that lists open fields refuses flags that change any other.
 --allow-weak-isolation: run even where the sandbox isolates less than your files and the
                 network (proot without Landlock and seccomp); without it, such a run is refused.
 --state DIR: the state folder, where the sandbox keeps unpacked packages (default
@@ -47,13 +49,41 @@ export const SWEEP_USAGE = `reproserver sweep PACKAGE --out DIR [--arg STEP:INDE
                 [--max-concurrent-runs N] [--backend auto|docker|sandbox] [--allow-weak-isolation]
                 [--image REF] [--docker-socket PATH] [--registry HOST:PORT] [--state DIR]
                 [--read-timeout-seconds N] [--read-memory-mib N] [--read-stall-seconds N]
+                [--metric NAME=SOURCE…]
 Runs the package once per variant: every combination of the values (a grid), or with --zip the
 i-th value of every field together. Writes DIR/<variant>/ as \`reproserver run --out\` does, and
-DIR/sweep.csv (variant, each field's value, status, exit code, duration).
+DIR/sweep.csv (variant, each field's value, status, exit code, duration, each metric).
 VALUES: a comma-separated list (\\, is a comma inside a value), or one range START:STOP[:STEP] of
                 numbers, stop included (1:10, 0:1:0.25, 10:1:-3).
 --input NAME=: a glob (quoted), a folder (its files), or a comma-separated list of files.
+--metric: a number to extract from each run, a column of sweep.csv (repeatable); without it,
+                the package's remembered metrics (kept in --state DIR, which --metric replaces):
+                NAME=log[:KEY]         the KEY=value (or KEY: value) pair in the log (KEY: NAME)
+                NAME=regex:PATTERN     a regular expression over log lines (its first group)
+                NAME=csv:OUTPUT:COLUMN[:ROW|:REDUCER]  a cell (ROW 0-based, -1 the last) or the
+                                       column reduced (last first mean min max sum count)
+                NAME=json:OUTPUT:PATH  a number at a path of a JSON output (stats.n, runs[0].y)
+                OUTPUT: an output's name in the package, or its path in the run; log-first and
+                regex-first take the first match instead of the last. Not a number: empty cell.
 At most 8 fields, 10,000 values per field and 10,000 runs. --state DIR as for \`reproserver run\`.`;
+
+export const DIFF_USAGE = `reproserver diff RUN_A RUN_B [--state DIR] [--tolerance N] [--relative-tolerance N]
+       reproserver diff DIR_A DIR_B [--tolerance N] [--relative-tolerance N]
+Compares two runs: by their ids in a state folder (\`reproserver run --state DIR\` records them
+there; their run.json says the id), or two output folders as \`run --out\` and \`sweep --out\`
+write them. Prints the edits that separate the runs, each output identical or changed, their
+diffs (text and SVG as a unified diff, CSV as changed cells, PNG as a pixel count) and, for runs,
+the logs' diff. Exit code 0 when every output is the same (a CSV whose numbers changed only
+within --tolerance (absolute) or --relative-tolerance counts as the same), 1 when some differ,
+2 on bad usage.`;
+
+export const CHECK_DETERMINISM_USAGE = `reproserver check-determinism PACKAGE [--backend auto|docker|sandbox]
+                [--backends docker,sandbox] [--allow-weak-isolation] [--image REF]
+                [--docker-socket PATH] [--registry HOST:PORT] [--state DIR]
+Runs the package unmodified twice (on one backend, or once on each of --backends) and says which
+outputs vary between the two identical runs, with their diffs. --state DIR remembers the check
+there, per package and backend, as the server does. Exit code 0 when every output is identical,
+1 when some vary, 2 on bad usage, 3 when a run did not succeed.`;
 
 export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--workspace DIR] [--state DIR]
                   [--token-from F] [--token-file F] [--docker-socket PATH] [--registry HOST:PORT]
@@ -132,7 +162,29 @@ export const SWEEP_SPEC: CommandSpec = {
   options: {
     ...RUN_OPTIONS,
     zip: flag,
-    'max-concurrent-runs': value
+    'max-concurrent-runs': value,
+    metric: repeated
+  }
+};
+
+export const DIFF_SPEC: CommandSpec = {
+  name: 'diff',
+  usage: `Usage: ${DIFF_USAGE}`,
+  options: { state: value, tolerance: value, 'relative-tolerance': value }
+};
+
+export const CHECK_DETERMINISM_SPEC: CommandSpec = {
+  name: 'check-determinism',
+  usage: `Usage: ${CHECK_DETERMINISM_USAGE}`,
+  options: {
+    backend: value,
+    backends: value,
+    'allow-weak-isolation': flag,
+    image: value,
+    'docker-socket': value,
+    registry: value,
+    state: value,
+    ...READ_LIMIT_OPTIONS
   }
 };
 
@@ -158,22 +210,80 @@ export const SERVE_SPEC: CommandSpec = {
   }
 };
 
+export const FETCH_USAGE = `Usage: reproserver fetch URL|DOI [--to DIR] [--file NAME] [--json]
+
+Downloads a ReproZip package into DIR (default: the current folder) from a DOI (10.5281/zenodo.123,
+doi:…, https://doi.org/…), a Zenodo, OSF, Figshare or Dataverse record, or the https URL of an .rpz
+file, checks that it is a package, and prints its path and sha256. An interrupted download is
+resumed where the server allows it; on a terminal, a progress line shows on stderr.
+
+Options:
+  --to DIR      Folder to download into (made if missing).
+  --file NAME   The package to take when the record holds several (they are listed otherwise).
+  --json        The result as JSON on stdout.
+
+Environment: REPROSERVER_MAX_UPLOAD_MIB (largest download), REPROSERVER_FETCH_CONNECT_TIMEOUT_SECONDS,
+             REPROSERVER_FETCH_IDLE_TIMEOUT_SECONDS, and the services' base URLs
+             REPROSERVER_{DOI_RESOLVER,ZENODO,OSF,OSF_API,FIGSHARE,FIGSHARE_API}_URL.`;
+
+export const FETCH_SPEC: CommandSpec = {
+  name: 'fetch',
+  usage: FETCH_USAGE,
+  options: { to: value, file: value, json: flag }
+};
+
+export const PREPARE_USAGE = `Usage: reproserver prepare DIR [--trees FOLDER] [--images] [options]
+
+Prepares every package (.rpz) under DIR for a class, once: a JupyterHub's users then unpack and
+build nothing.
+
+Options:
+  --trees FOLDER          Unpack each package's sandbox tree into FOLDER/<sha256>/, readable by
+                          everyone, setuid and setgid bits removed. Mount FOLDER read-only for your
+                          users and set REPROSERVER_SHARED_TREES=FOLDER for their servers.
+  --images                Build each package's image and push it to the registry.
+  --registry HOST:PORT    Registry for --images (default: $REGISTRY).
+  --no-registry           Build the images locally, push nothing.
+  --docker-socket PATH    The Docker (or Podman) socket for --images.
+  --state DIR             State folder for the readers' scratch files.`;
+
+export const PREPARE_SPEC: CommandSpec = {
+  name: 'prepare',
+  usage: PREPARE_USAGE,
+  options: {
+    trees: value,
+    images: flag,
+    registry: value,
+    'no-registry': flag,
+    'docker-socket': value,
+    state: value
+  }
+};
+
 export const SPECS: Record<string, CommandSpec> = {
+  prepare: PREPARE_SPEC,
   build: BUILD_SPEC,
+  fetch: FETCH_SPEC,
   inspect: INSPECT_SPEC,
   run: RUN_SPEC,
   serve: SERVE_SPEC,
-  sweep: SWEEP_SPEC
+  sweep: SWEEP_SPEC,
+  diff: DIFF_SPEC,
+  'check-determinism': CHECK_DETERMINISM_SPEC
 };
 
 export const USAGE = `Usage: reproserver <command> [options]
 
 Commands:
   build PACKAGE              Build (or find) the package's image; prints its reference.
+  fetch URL|DOI [--to DIR]   Download a package from a DOI, a data repository or a URL.
   inspect PACKAGE [--json]   Describe a ReproZip package: runs, inputs, outputs, warnings.
   run PACKAGE --out DIR …    Run a package with changed arguments, environment or inputs.
   serve [options]            Run the companion server of the JupyterLab extension.
   sweep PACKAGE --out DIR …  Run a package once per combination of values of some fields.
+  diff A B                   Compare two runs (ids with --state, or output folders).
+  check-determinism PACKAGE  Run a package twice unmodified; say which outputs vary.
+  prepare DIR --trees F      Unpack (and build) a folder of packages once, for a class.
 
   ${BUILD_USAGE.replace(/\n/g, '\n  ')}
 

@@ -23,4 +23,10 @@ export { joinCommandLine, quoteWord, splitCommandLine } from '../runs/cmdline';
 export type { ArgParameter } from '../rpz/parameters';
 export { SWEEP_BOUNDS } from '../sweeps/bounds';
 export { METRIC_BOUNDS, METRIC_REDUCERS } from '../metrics/bounds';
+export {
+  fieldValues,
+  lockedChanges,
+  opens,
+  type LockedChange
+} from '../runfiles/fields';
 export { countVariants, fieldLabel, variantId } from '../sweeps/count';

@@ -10,6 +10,7 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { ErrorCode } from '../errors';
+import { COMPARE_ROUTES } from './compare-routes';
 import { BackendsResponseSchema } from './schemas/backends';
 import {
   HealthResponseSchema,
@@ -32,11 +33,17 @@ import {
   SaveOutputsRequestSchema,
   SaveOutputsResponseSchema
 } from './schemas/runs';
+import { MetricListSchema } from './schemas/metrics';
+import { RunFileRecordSchema } from './schemas/runfile';
 import {
   CreateSweepRequestSchema,
   SweepListSchema,
   SweepRecordSchema
 } from './schemas/sweeps';
+import {
+  CreateImportRequestSchema,
+  ImportRecordSchema
+} from './schemas/imports';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -100,6 +107,7 @@ const workspacePath = {
 } satisfies RouteSpec['errors'];
 
 export const ROUTES = {
+  ...COMPARE_ROUTES,
   health: {
     method: 'GET',
     path: '/api/health',
@@ -186,6 +194,34 @@ export const ROUTES = {
     answers: { 200: { description: 'Details.', schema: PackageDetailsSchema } },
     errors: { 'not-found': 'Not registered.' }
   },
+  packageMetrics: {
+    method: 'GET',
+    path: '/api/packages/:sha256/metrics',
+    summary:
+      'The package’s remembered metrics: what each run’s values are extracted from (none until set).',
+    parameters: [sha256],
+    answers: { 200: { description: 'Metrics.', schema: MetricListSchema } },
+    errors: { 'not-found': 'Not registered.' }
+  },
+  setPackageMetrics: {
+    method: 'PUT',
+    path: '/api/packages/:sha256/metrics',
+    summary:
+      'Remember the package’s metrics (replacing them); every ended run of it has its values extracted again, in the background.',
+    parameters: [sha256],
+    body: { schema: MetricListSchema, required: true },
+    answers: {
+      200: {
+        description: 'The metrics, as remembered.',
+        schema: MetricListSchema
+      }
+    },
+    errors: {
+      'not-found': 'Not registered.',
+      'bad-metric':
+        'A metric cannot be extracted as given: two with one name, a regular expression that does not compile or repeats a repeating group, a bad JSON path, a CSV row beyond the rows read.'
+    }
+  },
   buildStatus: {
     method: 'GET',
     path: '/api/packages/:sha256/build',
@@ -244,6 +280,8 @@ export const ROUTES = {
       'weak-isolation-refused':
         'The backend isolates less than files + network and this server refuses such runs.',
       'too-many-runs': 'Too many runs of this package in the last minute.',
+      'queue-full':
+        'The server already has as many runs queued or running as it takes (REPROSERVER_MAX_QUEUED_RUNS).',
       'no-runs': 'The edits leave no step to run.',
       'unknown-step': 'An edit names a step the package does not have.',
       'arg-out-of-range': 'An argument index is out of range.',
@@ -256,6 +294,34 @@ export const ROUTES = {
       'not-a-file': 'An input path that is not a file.',
       'too-large': 'An input file larger than the upload limit.',
       'unknown-upload': 'An input naming an upload the server does not have.',
+      'bad-run-file':
+        'The run file named by `runFile` is not one this server reads.',
+      'locked-field': 'The edits change a field that the run file locks.',
+      'run-file-mismatch': 'The run file is for another package.',
+      ...workspacePath
+    }
+  },
+  readRunFile: {
+    method: 'GET',
+    path: '/api/runfiles',
+    summary:
+      'A run file (`.rpzrun`) of the workspace, as the panel opens it: its package and inputs as workspace paths, and whether it locks fields.',
+    parameters: [
+      {
+        name: 'path',
+        in: 'query',
+        description: 'The run file, relative to the workspace.',
+        schema: Type.String({ minLength: 1, maxLength: 4096 })
+      }
+    ],
+    answers: {
+      200: { description: 'The run file.', schema: RunFileRecordSchema }
+    },
+    errors: {
+      'not-found': 'No such file in the workspace.',
+      'not-a-file': 'The path is not a file.',
+      'bad-run-file':
+        'Not a run file this version reads: not JSON, too large, not the schema, or no package.',
       ...workspacePath
     }
   },
@@ -329,7 +395,8 @@ export const ROUTES = {
     body: { schema: CreateSweepRequestSchema, required: true },
     answers: {
       201: {
-        description: 'Created; its runs are queued.',
+        description:
+          'Created: the rows of the variants whose runs were created so far; the others’ runs are created in the background (`creating`), and again by a restarted server.',
         schema: SweepRecordSchema
       }
     },
@@ -346,6 +413,8 @@ export const ROUTES = {
         'The backend isolates less than files + network and this server refuses such runs.',
       'too-many-runs':
         'Too many runs of this package in the last minute (a sweep counts as one).',
+      'queue-full':
+        'The sweep’s runs would take the runs queued or running past what the server takes (REPROSERVER_MAX_QUEUED_RUNS).',
       'no-runs': 'The edits leave no step to run.',
       'unknown-step': 'An axis or edit names a step the package does not have.',
       'arg-out-of-range': 'An argument index is out of range.',
@@ -393,6 +462,47 @@ export const ROUTES = {
     errors: {
       'not-found': 'No such sweep.',
       'already-ended': 'Every run of it has ended.'
+    }
+  },
+  createImport: {
+    method: 'POST',
+    path: '/api/imports',
+    summary:
+      'Fetch a package into the workspace from a DOI, a Zenodo, OSF, Figshare or Dataverse record, or an https URL; poll the import until its status is final (then the package is registered).',
+    body: { schema: CreateImportRequestSchema, required: true },
+    answers: {
+      202: { description: 'Started.', schema: ImportRecordSchema }
+    },
+    errors: {
+      'bad-source':
+        'Neither a DOI, a record URL of a known service, nor the https URL of an .rpz file.',
+      'too-many-imports': 'As many imports are going on as the server takes.',
+      'not-a-folder': 'The destination is a file.',
+      ...workspacePath
+    }
+  },
+  getImport: {
+    method: 'GET',
+    path: '/api/imports/:id',
+    summary:
+      'One import: its status, progress (bytes, total, rate, time left), the candidates when a choice is needed, the package when done, the error when failed (`unknown-doi`, `unknown-record`, `no-package-in-record`, `unknown-file`, `bad-package`, `too-large`, `download-failed`, `download-timeout`, `tls-error`).',
+    parameters: [runId],
+    answers: {
+      200: { description: 'The import.', schema: ImportRecordSchema }
+    },
+    errors: { 'not-found': 'No such import (or forgotten).' }
+  },
+  cancelImport: {
+    method: 'POST',
+    path: '/api/imports/:id/cancel',
+    summary: 'Cancel an import going on; its partial file is removed.',
+    parameters: [runId],
+    answers: {
+      200: { description: 'The import.', schema: ImportRecordSchema }
+    },
+    errors: {
+      'not-found': 'No such import.',
+      'already-ended': 'Already ended.'
     }
   },
   saveOutputs: {

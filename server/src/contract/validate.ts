@@ -1,7 +1,9 @@
 /**
- * Validation of request bodies against their schemas (`contract/schemas/`), with one sentence
- * that names the field and what it must be. Server-only: it compiles the schemas with TypeBox's
- * compiler, which the panel's bundle never takes.
+ * Validation of a value against its schema (`contract/schemas/`): request bodies at the API's
+ * edge, and documents the services read (run files), with one sentence that names the field and
+ * what it must be, as a `DomainError` of the field's code (the API's table gives its status).
+ * Server-only: it compiles the schemas with TypeBox's compiler, which the panel's bundle never
+ * takes (the panel's entry, `contract/index.ts`, does not export it).
  */
 import { Kind, type Static, type TSchema } from '@sinclair/typebox';
 import {
@@ -11,15 +13,15 @@ import {
   type ValueError
 } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
-import type { Explained } from '../contract/schemas/common';
-import { ApiError } from './errors';
+import { DomainError } from '../errors';
+import type { Explained } from './schemas/common';
 
 type Schema = TSchema & Explained;
 
 const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
 
 /**
- * The value, typed, when it fits the schema; else an `ApiError` naming the first mistake. Fields
+ * The value, typed, when it fits the schema; else a `DomainError` naming the first mistake. Fields
  * the schema does not declare are dropped (objects that refuse them, like the edits, say so).
  */
 export function validate<T extends TSchema>(
@@ -38,7 +40,7 @@ export function validate<T extends TSchema>(
 }
 
 /** The error a failed validation answers: the first mistake, in the schema's own order. */
-export function refusal(root: TSchema, errors: ValueError[]): ApiError {
+export function refusal(root: TSchema, errors: ValueError[]): DomainError {
   const first = errors[0];
   const code = codeAt(root, segments(first.path));
   if (first.type === ValueErrorType.ObjectAdditionalProperties) {
@@ -55,7 +57,7 @@ export function refusal(root: TSchema, errors: ValueError[]): ApiError {
     const sentence =
       object.unknownFields ??
       `${fieldName(parent)} has unknown fields: {fields}.`;
-    return new ApiError(
+    return new DomainError(
       code,
       sentence
         .replace('{fields}', unknown.join(', '))
@@ -64,12 +66,12 @@ export function refusal(root: TSchema, errors: ValueError[]): ApiError {
   }
   const schema = first.schema as Schema;
   if (schema.errorMessage) {
-    return new ApiError(
+    return new DomainError(
       code,
       schema.errorMessage.replace('{value}', shown(first.value))
     );
   }
-  return new ApiError(
+  return new DomainError(
     code,
     `${fieldName(first.path)} must be ${expected(schema, first.path === '')}.`
   );
@@ -139,8 +141,8 @@ function expected(schema: Schema, isRoot = false): string {
  * The error code of a mistake at a path: that of the deepest schema along it that names one
  * (`bad-edits` for anything in the edits), else `bad-request`.
  */
-function codeAt(root: TSchema, path: string[]): ApiError['code'] {
-  let code: ApiError['code'] = 'bad-request';
+function codeAt(root: TSchema, path: string[]): DomainError['code'] {
+  let code: DomainError['code'] = 'bad-request';
   let schema: Schema | undefined = root;
   for (let i = 0; schema; i++) {
     code = schema.errorCode ?? code;

@@ -2,7 +2,7 @@
  * Wire types of the companion server's HTTP and WebSocket API, imported (as types only) by the
  * JupyterLab extension, so the server and the panel cannot drift apart. Each is declared once, as
  * a TypeBox schema in `contract/schemas/`: the type here is the schema's static type, the server
- * validates request bodies with the same schema (`api/validate.ts`), and the OpenAPI document
+ * validates request bodies with the same schema (`contract/validate.ts`), and the OpenAPI document
  * (`GET /api/openapi.json`) is generated from the schemas and the route table (`contract/routes.ts`).
  *
  * This module re-exports types only (and two constants), so the panel's bundle never takes TypeBox.
@@ -66,6 +66,7 @@ export type {
   StepRecord
 } from './schemas/runs';
 export type { MetricList, MetricSpec, MetricValues } from './schemas/metrics';
+export type { RunFile, RunFileField, RunFileRecord } from './schemas/runfile';
 export type {
   SweepAxis,
   SweepField,
@@ -76,6 +77,25 @@ export type {
   SweepValues,
   SweepVariantRow
 } from './schemas/sweeps';
+export type {
+  CompareSummary,
+  CsvCellChange,
+  CsvDiff,
+  DeterminismCheck,
+  DeterminismList,
+  ImageDiff,
+  OutputComparison,
+  OutputDetail,
+  RunDifference,
+  StartDeterminismRequest,
+  TextDiff
+} from './schemas/compare';
+export type {
+  CreateImportRequest,
+  ImportCandidate,
+  ImportRecord,
+  ImportStatus
+} from './schemas/imports';
 
 /** The subprotocol of the events WebSocket; the server selects it when a client offers it. */
 export const EVENTS_SOCKET_PROTOCOL = 'reproserver';

@@ -23,5 +23,9 @@ export const METRIC_BOUNDS = {
   /** A JSON output larger than this is not parsed (its metrics are null). */
   jsonBytes: 16 * 1024 * 1024,
   /** A CSV output is read up to this many data rows. */
-  csvRows: 1_000_000
+  csvRows: 1_000_000,
+  /** A JSON output nested deeper than this (arrays and objects) is not parsed. */
+  jsonDepth: 512,
+  /** The time all of a run's regular expressions may take together, ms (then they are null). */
+  regexMs: 5_000
 } as const;

@@ -13,6 +13,13 @@
  *
  * Runs never write here: each run works on its own copy (see `backends/sandbox/run-tree.ts`).
  * Folders are private to the user (0700): the tree may hold setuid files of an untrusted package.
+ *
+ * Shared trees (`sharedTrees`): folders of trees in the same layout, `<folder>/<sha256>/`,
+ * prepared once by an administrator (`reproserver prepare DIR --trees FOLDER`) and mounted
+ * read-only for every user of a JupyterHub, so that a class of 200 unpacks nothing. A tree there
+ * is used only when the folder is on a read-only mount and belongs to root (or is this user's
+ * own): otherwise anyone who could write there could choose what another user's run of a package
+ * executes (`trustedShared`). The server's own cache is used otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -23,10 +30,12 @@ import {
   rename,
   stat,
   writeFile,
-  chmod
+  chmod,
+  lstat
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SingleFlight } from '../build/single-flight';
+import { onReadOnlyMount } from './mounts';
 import { formatBytes } from '../describe';
 import { PackageReader } from '../rpz/worker';
 import { readLayout } from '../rpz/layout';
@@ -57,6 +66,8 @@ export interface PreparedRootfs {
   info: RootfsInfo;
   /** True when the tree was already there (or another caller was extracting it). */
   reused: boolean;
+  /** True when the tree is one of the shared, read-only trees (`sharedTrees`). */
+  shared?: boolean;
 }
 
 export interface PrepareOptions {
@@ -68,6 +79,10 @@ export interface PrepareOptions {
   reserveBytes?: number;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
+  /** Folders of trees prepared by someone else (read-only), looked up before this cache. */
+  sharedTrees?: readonly string[];
+  /** This cache's folder, when not `<stateDir>/sandbox/rootfs/` (`reproserver prepare`). */
+  cacheDir?: string;
   /**
    * Runs the package's reading and extraction in reader processes (deadline, memory cap, stall
    * timeout); a reader of this call's own (default limits) when absent.
@@ -98,7 +113,11 @@ export async function prepareRootfs(
   if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
     throw new Error(`No valid sha256 for the package ${rpzPath}.`);
   }
-  const cacheDir = rootfsCacheDir(options.stateDir);
+  const shared = await findSharedTree(options.sharedTrees ?? [], sha256);
+  if (shared) {
+    return shared;
+  }
+  const cacheDir = options.cacheDir ?? rootfsCacheDir(options.stateDir);
   const existing = await readComplete(join(cacheDir, sha256));
   if (existing) {
     return { ...existing, reused: true };
@@ -117,6 +136,42 @@ export async function findRootfs(
 ): Promise<PreparedRootfs | null> {
   const found = await readComplete(join(rootfsCacheDir(stateDir), sha256));
   return found ? { ...found, reused: true } : null;
+}
+
+/** The first complete tree of `sha256` among the shared folders that pass the trust check. */
+async function findSharedTree(
+  folders: readonly string[],
+  sha256: string
+): Promise<PreparedRootfs | null> {
+  for (const folder of folders) {
+    const tree = join(folder, sha256);
+    if (!(await trustedShared(folder)) || !(await trustedShared(tree))) {
+      continue;
+    }
+    const found = await readComplete(tree);
+    if (found && found.info.sha256 === sha256) {
+      return { ...found, reused: true, shared: true };
+    }
+  }
+  return null;
+}
+
+/**
+ * A folder of shared trees may be used when it is this user's own (their server, their trees), or
+ * when it belongs to root, nobody else can write to it, and it is on a read-only mount — a shared
+ * tree gives everyone its owner's permissions (`sandbox/share-tree.ts`), so only a read-only
+ * mount keeps other users from changing what a run of the package executes.
+ */
+async function trustedShared(path: string): Promise<boolean> {
+  const facts = await lstat(path).catch(() => null);
+  if (!facts?.isDirectory() || (facts.mode & 0o022) !== 0) {
+    return false;
+  }
+  const uid = process.getuid?.() ?? 0;
+  if (facts.uid === uid) {
+    return true;
+  }
+  return facts.uid === 0 && (await onReadOnlyMount(path));
 }
 
 async function readComplete(
@@ -144,7 +199,10 @@ async function extractInto(
     return { ...done, reused: true };
   }
   await mkdir(cacheDir, { recursive: true, mode: 0o700 });
-  await chmod(join(cacheDir, '..'), 0o700).catch(() => undefined);
+  if (options.cacheDir === undefined) {
+    // `<stateDir>/sandbox/`: private (a folder given as `cacheDir` is its owner's to set).
+    await chmod(join(cacheDir, '..'), 0o700).catch(() => undefined);
+  }
   await removeStalePartials(cacheDir, sha256);
   const reserve = options.reserveBytes ?? 256 * 1024 * 1024;
   const estimate = await estimateUnpackedSize(rpzPath);

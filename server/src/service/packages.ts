@@ -74,6 +74,38 @@ export class PackageService {
     return toSummary(record);
   }
 
+  /**
+   * Reads a file that is not registered yet (a download, before it gets its name), in a reader
+   * process; throws `bad-package` when it is not a readable package.
+   */
+  async check(
+    path: string,
+    name: string,
+    sha256: string
+  ): Promise<PackageModel> {
+    return this._read(path, name, sha256);
+  }
+
+  /** Registers a workspace file whose model `check` gave, without reading it again. */
+  async registerChecked(
+    real: string,
+    model: PackageModel
+  ): Promise<PackageSummary> {
+    const info = await stat(real);
+    const record = this.options.records.putPackage({
+      sha256: model.sha256!,
+      name: basename(real),
+      size: info.size,
+      model,
+      source: {
+        kind: 'workspace',
+        path: await toWorkspacePath(this.options.workspace, real)
+      }
+    });
+    this._hashes.set(`${real}\0${info.size}\0${info.mtimeMs}`, record.sha256);
+    return toSummary(record);
+  }
+
   /** Stores an uploaded package (streamed, size-limited) and registers it. */
   async upload(body: Readable, name: string): Promise<PackageSummary> {
     let stored;

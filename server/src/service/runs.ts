@@ -16,7 +16,7 @@ import type {
 } from '../contract/wire';
 import type { WeakIsolationPolicy } from '../backends/exposure';
 import { runDefaults } from '../runs/default-limits';
-import { FINAL_STATUSES } from '../runs/events';
+import { FINAL_STATUSES, type RunStatus } from '../runs/events';
 import { PlanError, planRun } from '../runs/plan';
 import type { PackageReader } from '../rpz/worker';
 import type { BlobStore, EventLogs } from '../store';
@@ -32,7 +32,11 @@ import {
   type Backend
 } from './runs/backend-choice';
 import { removeContainers } from './runs/docker-containers';
-import { RunExecutor, type SandboxNotices } from './runs/execution';
+import {
+  RunExecutor,
+  abandonReattachedJob,
+  type SandboxNotices
+} from './runs/execution';
 import { storeInputs } from './runs/inputs';
 import { openOutput, saveOutputs } from './runs/outputs';
 import { recoverRuns } from './runs/recovery';
@@ -60,7 +64,22 @@ export interface RunServiceOptions {
   weakIsolation?: WeakIsolationPolicy;
   /** Told what unpacking a package for the sandbox noticed (the CLI prints it). */
   sandboxNotices?: SandboxNotices;
+  /** Folders of sandbox trees an administrator prepared (`reproserver prepare`), read-only. */
+  sharedTrees?: readonly string[];
+  /** Runs not ended (queued, building, running) the server takes at most; default 10,000. */
+  maxQueuedRuns?: number;
+  /** Told when a run this service executed has ended (its metrics are extracted then). */
+  onRunEnded?: (id: string) => void;
 }
+
+/** The default cap on runs not ended: a few sweeps cannot fill the disk and the records. */
+export const DEFAULT_MAX_QUEUED_RUNS = 10_000;
+
+const UNENDED_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'building',
+  'running'
+];
 
 export class RunService {
   constructor(private readonly options: RunServiceOptions) {
@@ -139,17 +158,21 @@ export class RunService {
       time: Date.now(),
       status: 'queued'
     });
+    // A queued run's log waits without a file descriptor: thousands may wait.
+    await this.options.logs.release(run.id);
     this.queue.enqueue(run.id);
     return this.get(run.id);
   }
 
   /**
    * Whether runs of this package may start as asked: the backend chosen, the isolation accepted,
-   * one start taken from the package's rate limit. A sweep is admitted once, as one start.
+   * room for `count` more runs under the cap, one start taken from the package's rate limit. A
+   * sweep is admitted once, as one start of all its runs.
    */
   async admit(
     packageSha256: string,
-    request: Pick<CreateRunRequest, 'backend' | 'acceptWeakIsolation'>
+    request: Pick<CreateRunRequest, 'backend' | 'acceptWeakIsolation'>,
+    count = 1
   ): Promise<Backend> {
     const backend = await chooseBackend(
       request.backend ?? 'auto',
@@ -160,6 +183,7 @@ export class RunService {
       request.acceptWeakIsolation === true,
       this.options.weakIsolation
     );
+    this._checkRoom(count);
     if (!this._limiter.take(packageSha256)) {
       throw new DomainError(
         'too-many-runs',
@@ -188,8 +212,13 @@ export class RunService {
       );
     }
     if (this.queue.remove(id)) {
-      this._reattach.delete(id);
-      await removeContainers(this._docker, id);
+      // Only a re-attached run waits in the queue with a container; asking the engine about every
+      // other run (a sweep's thousand) would cost a request each, and the memory they churn.
+      if (this._reattach.delete(id)) {
+        await removeContainers(this._docker, id);
+      }
+      // A Slurm run waiting to be re-attached: its job still runs on the cluster.
+      await abandonReattachedJob(run);
       await this._log.finish(
         id,
         {
@@ -254,6 +283,25 @@ export class RunService {
     const container = this._reattach.get(id);
     this._reattach.delete(id);
     await this._executor.execute(run, container);
+    this.options.onRunEnded?.(id);
+  }
+
+  /**
+   * Refuses `count` more runs when they would take the runs not ended past the cap; the runs
+   * that sweeps still have to create (in the background) count as taken.
+   */
+  private _checkRoom(count: number): void {
+    const { records } = this.options;
+    const cap = this.options.maxQueuedRuns ?? DEFAULT_MAX_QUEUED_RUNS;
+    const taken =
+      records.countRunsInStatuses(UNENDED_STATUSES) +
+      records.sweeps.creating().reduce((n, sweep) => n + sweep.missing, 0);
+    if (taken + count > cap) {
+      throw new DomainError(
+        'queue-full',
+        `The server has ${taken} runs queued or running and takes at most ${cap}${count > 1 ? `, so not these ${count}` : ''}; wait for some to end or cancel some.`
+      );
+    }
   }
 
   private _record(id: string): RunRecord {

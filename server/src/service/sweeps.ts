@@ -1,18 +1,25 @@
 /**
  * Sweeps as the API and the CLI see them: a spec is checked and expanded whole (`sweeps/`), its
- * input files stored once, the sweep recorded, then each variant's run created through
- * `RunService.create` (the normal queue, concurrency limit, image and unpacked tree of the
- * package). A sweep's progress is read from its runs' records, so a restarted server has nothing
- * to recover beyond the runs themselves.
+ * input files stored once, the sweep recorded (with the blobs of those files), then each
+ * variant's run created through `RunService.create` (the normal queue, concurrency limit, image
+ * and unpacked tree of the package).
+ *
+ * The first few runs are created before `create` answers; the others in the background, a batch
+ * at a time with the event loop free in between (10,000 runs take seconds; the API answers
+ * meanwhile). A sweep's progress is read from its runs' records, and so is its creation's: a
+ * restarted server creates the runs of the variants that have none (`start`). A variant has at
+ * most one run: its row's key (sweep, position) is inserted with the run, in one transaction.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type {
   SweepAxis,
   SweepRecord,
   SweepSpec,
   SweepSummary
 } from '../contract/schemas/sweeps';
+import { errorMessage } from '../describe';
 import { DomainError, notFound } from '../errors';
 import type { InputSource, RunEdits } from '../runs/edits';
 import { FINAL_STATUSES } from '../runs/events';
@@ -22,10 +29,11 @@ import { expandSweep, type Variant } from '../sweeps/expand';
 import { BlobTooLargeError, newRunId, type BlobStore } from '../store';
 import type { Records } from '../store/records';
 import type { SweepRow } from '../store/sweep-records';
+import type { Backend } from './runs/backend-choice';
 import type { PackageService } from './packages';
 import type { RunService } from './runs';
 import { storeWorkspaceFile } from './runs/inputs';
-import { resolveWorkspaceFiles } from './sweeps/files';
+import { resolveFiles } from './sweeps/files';
 import { sweepSummary, sweepToWire } from './sweeps/wire';
 
 export interface SweepServiceOptions {
@@ -40,14 +48,22 @@ export interface SweepServiceOptions {
    * whose user names them on their own machine).
    */
   inputFiles?: 'workspace' | 'host';
+  /** Runs created before `create` answers; the others are created in the background. */
+  firstBatch?: number;
 }
+
+/** Runs created between two turns of the event loop. */
+const BATCH = 25;
+/** Runs cancelled together when a sweep is cancelled. */
+const CANCELS_AT_ONCE = 16;
 
 export class SweepService {
   constructor(private readonly options: SweepServiceOptions) {}
 
   /**
-   * Checks, expands and records the sweep, then creates each variant's run, in order. Nothing is
-   * created unless every variant is a valid run; a cancel during the creation stops it.
+   * Checks, expands and records the sweep, creates the first runs, and answers; the other runs
+   * are created in the background. Nothing is recorded unless every variant is a valid run and
+   * the queue has room for them all; a cancel stops the creation.
    */
   async create(request: SweepSpec): Promise<SweepRecord> {
     const pkg = this.options.packages.get(request.package);
@@ -60,55 +76,147 @@ export class SweepService {
       combine: request.combine ?? 'grid',
       axes: await Promise.all(request.axes.map(axis => this.resolveAxis(axis)))
     };
-    const host = this.options.inputFiles === 'host';
-    const { variants } = expandSweep(spec, pkg.model, {
-      inputSource: path =>
-        host ? { kind: 'file', path } : { kind: 'workspace', path }
-    });
-    const backend = await this.options.runs.admit(pkg.sha256, request);
+    const variants = this.expand(spec);
+    const backend = await this.options.runs.admit(
+      pkg.sha256,
+      request,
+      variants.length
+    );
     const stored = await this.storeInputs(variants);
     const sweep = this.options.records.sweeps.create({
       id: newRunId(),
       packageSha256: pkg.sha256,
       spec,
+      storedInputs: Object.fromEntries(
+        [...stored].map(([key, source]) => [key, sha256Of(source)])
+      ),
       combine: spec.combine!,
       variants: variants.length,
       backend
     });
+    const first = this.options.firstBatch ?? BATCH;
     try {
-      for (const variant of variants) {
-        if (this.cancelled(sweep.id)) {
-          break;
-        }
-        const run = await this.options.runs.create(
-          {
-            package: pkg.sha256,
-            edits: withStoredInputs(variant.edits, stored),
-            backend,
-            acceptWeakIsolation: request.acceptWeakIsolation
-          },
-          {
-            backend,
-            link: {
-              sweepId: sweep.id,
-              variant: variant.id,
-              position: variant.position,
-              values: variant.values
-            }
-          }
-        );
-        if (this.cancelled(sweep.id)) {
-          // Cancelled while this run was being created: the cancel did not see it.
-          await this.cancelRun(run.id);
-          break;
-        }
-      }
+      await this.createRuns(sweep, variants.slice(0, first), false);
     } catch (error) {
       // Not a sweep asked for: the runs created so far go too.
-      await this.cancel(sweep.id).catch(() => undefined);
+      this.options.records.sweeps.cancel(sweep.id);
+      await this.cancelRuns(sweep.id).catch(() => undefined);
       throw error;
     }
+    if (variants.length > first) {
+      this.createInBackground(sweep, variants.slice(first));
+    }
     return this.get(sweep.id);
+  }
+
+  /**
+   * Goes on creating the runs of the sweeps an earlier server was still creating (the variants
+   * without a run), in the background.
+   */
+  start(): void {
+    for (const { id } of this.options.records.sweeps.creating()) {
+      const sweep = this.options.records.sweeps.get(id)!;
+      let variants: Variant[];
+      try {
+        variants = this.expand(sweep.spec as SweepSpec);
+      } catch (error) {
+        // The package or its model changed under the sweep: no run of it can be made now.
+        void this.stopCreating(sweep.id, error);
+        continue;
+      }
+      const created = this.options.records.sweeps.createdPositions(id);
+      this.createInBackground(
+        sweep,
+        variants.filter(v => !created.has(v.position))
+      );
+    }
+  }
+
+  /** Stops creating runs (the server stops); resolves once no run is being created. */
+  async stop(): Promise<void> {
+    this._stopping = true;
+    await Promise.all(this._creations.values());
+  }
+
+  /** Resolves when no sweep has runs left to create in this process (tests, the CLI). */
+  async created(): Promise<void> {
+    while (this._creations.size > 0) {
+      await Promise.all(this._creations.values());
+    }
+  }
+
+  private expand(spec: SweepSpec): Variant[] {
+    const pkg = this.options.packages.get(spec.package);
+    const host = this.options.inputFiles === 'host';
+    return expandSweep(spec, pkg.model, {
+      inputSource: path =>
+        host ? { kind: 'file', path } : { kind: 'workspace', path }
+    }).variants;
+  }
+
+  private createInBackground(sweep: SweepRow, variants: Variant[]): void {
+    const creation = this.createRuns(sweep, variants, true)
+      .catch(error => this.stopCreating(sweep.id, error))
+      .finally(() => this._creations.delete(sweep.id));
+    this._creations.set(sweep.id, creation);
+  }
+
+  /**
+   * Creates the variants' runs in order, each with the sweep's stored inputs, until the sweep is
+   * cancelled or the server stops. `yielding`: a turn of the event loop every BATCH runs.
+   */
+  private async createRuns(
+    sweep: SweepRow,
+    variants: Variant[],
+    yielding: boolean
+  ): Promise<void> {
+    const stored = new Map(
+      Object.entries(sweep.storedInputs).map(([key, sha256]) => [
+        key,
+        { kind: 'blob', sha256 } as InputSource
+      ])
+    );
+    const request = sweep.spec as SweepSpec;
+    for (let i = 0; i < variants.length; i++) {
+      if (yielding && i % BATCH === 0 && i > 0) {
+        await yieldToEventLoop();
+      }
+      if (this._stopping || this.cancelled(sweep.id)) {
+        return;
+      }
+      const variant = variants[i];
+      const run = await this.options.runs.create(
+        {
+          package: sweep.packageSha256,
+          edits: withStoredInputs(variant.edits, stored),
+          backend: sweep.backend as Backend,
+          acceptWeakIsolation: request.acceptWeakIsolation
+        },
+        {
+          backend: sweep.backend as Backend,
+          link: {
+            sweepId: sweep.id,
+            variant: variant.id,
+            position: variant.position,
+            values: variant.values
+          }
+        }
+      );
+      if (this.cancelled(sweep.id)) {
+        // Cancelled while this run was being created: the cancel may not have seen it.
+        await this.cancelRun(run.id);
+        return;
+      }
+    }
+  }
+
+  /** A creation that failed: the sweep is cancelled (its runs so far too), and the log says why. */
+  private async stopCreating(id: string, error: unknown): Promise<void> {
+    console.error(
+      `reproserver: the runs of sweep ${id} could not all be created (${errorMessage(error)}); it is cancelled.`
+    );
+    this.options.records.sweeps.cancel(id);
+    await this.cancelRuns(id).catch(() => undefined);
   }
 
   get(id: string): SweepRecord {
@@ -128,30 +236,43 @@ export class SweepService {
   }
 
   /**
-   * Cancels every run of the sweep that has not ended (the queued ones first, so that none
-   * starts meanwhile), and stops a creation still going on.
+   * Stops a creation still going on, then cancels every run of the sweep that has not ended (the
+   * queued ones first, so that none starts meanwhile).
    */
   async cancel(id: string): Promise<SweepRecord> {
     const sweep = this._row(id);
     const newlyCancelled = this.options.records.sweeps.cancel(id);
-    const unended = this.options.records.sweeps
-      .variants(id)
-      .filter(v => v.runId !== null && !isFinal(v.status))
-      .reverse();
-    if (!newlyCancelled && unended.length === 0) {
+    // Stops after the run being created, if any: every run of the sweep is then in the records.
+    await this._creations.get(id);
+    const cancelled = await this.cancelRuns(id);
+    if (!newlyCancelled && cancelled === 0) {
       throw new DomainError(
         'already-ended',
         `Sweep ${sweep.id} has already ended.`
       );
     }
-    for (const variant of unended) {
-      await this.cancelRun(variant.runId!);
-    }
     return this.get(id);
   }
 
+  /** Cancels the sweep's runs not ended, the last queued first; answers how many. */
+  private async cancelRuns(id: string): Promise<number> {
+    const unended = this.options.records.sweeps
+      .variants(id)
+      .filter(v => v.runId !== null && !isFinal(v.status))
+      .reverse();
+    // A few at a time: each ends its run's log (written and synced), disk waits that overlap.
+    for (let at = 0; at < unended.length; at += CANCELS_AT_ONCE) {
+      await Promise.all(
+        unended
+          .slice(at, at + CANCELS_AT_ONCE)
+          .map(variant => this.cancelRun(variant.runId!))
+      );
+    }
+    return unended.length;
+  }
+
   private cancelled(id: string): boolean {
-    return Boolean(this.options.records.sweeps.get(id)?.cancelledAt);
+    return this.options.records.sweeps.isCancelled(id);
   }
 
   /** Cancels one run of a sweep, unless it ended meanwhile. */
@@ -180,10 +301,9 @@ export class SweepService {
       field: axis.field,
       values: {
         kind: 'files',
-        paths: await resolveWorkspaceFiles(
-          this.options.workspace,
-          axis.values.pattern
-        )
+        paths: await resolveFiles(axis.values.pattern, {
+          workspace: this.options.workspace
+        })
       }
     };
   }
@@ -241,6 +361,9 @@ export class SweepService {
     }
   }
 
+  private readonly _creations = new Map<string, Promise<void>>();
+  private _stopping = false;
+
   private _row(id: string): SweepRow {
     const sweep = /^[A-Za-z0-9_-]{1,64}$/.test(id)
       ? this.options.records.sweeps.get(id)
@@ -254,6 +377,13 @@ export class SweepService {
 
 const isFinal = (status: string | null): boolean =>
   status === null || (FINAL_STATUSES as readonly string[]).includes(status);
+
+function sha256Of(source: InputSource): string {
+  if (source.kind !== 'blob') {
+    throw new Error('Stored inputs are blobs.');
+  }
+  return source.sha256;
+}
 
 function sourceKey(source: InputSource): string {
   return source.kind === 'blob'

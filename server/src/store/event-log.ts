@@ -252,6 +252,28 @@ export class EventLogs {
     this.changes.emit(runId);
   }
 
+  /**
+   * Closes a log's file until its next append, which opens it again (a queued run's log waits
+   * without a file descriptor). Appends already asked for are written first.
+   */
+  async release(runId: string): Promise<void> {
+    const writer = this.writers.get(runId);
+    if (!writer) {
+      return;
+    }
+    let queue: Promise<unknown>;
+    do {
+      queue = writer.queue;
+      await queue;
+    } while (queue !== writer.queue);
+    if (this.writers.get(runId) !== writer) {
+      return;
+    }
+    this.writers.delete(runId);
+    const handle = await writer.handle.catch(() => undefined);
+    await handle?.close();
+  }
+
   /** The log's size in bytes (0 when it has no event yet). */
   async size(runId: string): Promise<number> {
     try {

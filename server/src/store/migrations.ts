@@ -105,5 +105,43 @@ export const MIGRATIONS: readonly string[] = [
     axis_values TEXT NOT NULL,
     PRIMARY KEY (sweep_id, position)
   );
+  `,
+  `
+  -- Metrics (src/metrics): each package's remembered list, and each run's values. A value is
+  -- kept under the key of the spec that extracted it, so a changed spec never shows a stale one.
+  CREATE TABLE package_metrics (
+    package_sha256 TEXT PRIMARY KEY REFERENCES packages (sha256) ON DELETE CASCADE,
+    -- The MetricSpec[], as JSON.
+    specs TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE run_metrics (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    -- sha256 (16 hex digits) of the spec's JSON with sorted keys.
+    spec_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    -- Null: the run did not produce it (or not as a number).
+    value REAL,
+    PRIMARY KEY (run_id, spec_key)
+  );
+  `,
+  `
+  -- 5. Determinism checks (service/determinism.ts): a package run unmodified twice, on one
+  -- backend or two, remembered per package and backend(s). The result is written once both runs
+  -- have ended; a deleted run leaves the check without it.
+  CREATE TABLE determinism_checks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    package_sha256 TEXT NOT NULL REFERENCES packages (sha256),
+    -- The backend of each run, joined by '+' ('sandbox+sandbox', 'docker+sandbox').
+    backends TEXT NOT NULL,
+    run_a TEXT REFERENCES runs (id) ON DELETE SET NULL,
+    run_b TEXT REFERENCES runs (id) ON DELETE SET NULL,
+    created_at INTEGER NOT NULL,
+    -- Once decided: {state, varying, outputs, reason}, as JSON.
+    result TEXT
+  );
+  CREATE INDEX determinism_package ON determinism_checks (package_sha256, backends, seq);
   `
 ];

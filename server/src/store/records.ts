@@ -7,6 +7,7 @@ import {
   type RunStatus
 } from '../runs/events';
 import { openDatabase } from './database';
+import { MetricRecords } from './metric-records';
 import { newRunId } from './run-id';
 import { SweepRecords, type SweepLink } from './sweep-records';
 import {
@@ -205,6 +206,10 @@ function prepareStatements(db: Database) {
       `SELECT ${RUN_COLUMNS} FROM runs
        WHERE status IN (SELECT value FROM json_each(?)) ORDER BY seq`
     ),
+    countInStatuses: prepare<[string], { n: number }>(
+      `SELECT count(*) AS n FROM runs
+       WHERE status IN (SELECT value FROM json_each(?))`
+    ),
     updateStatus: prepare(
       `UPDATE runs SET
          status = @status,
@@ -272,6 +277,9 @@ export class Records {
   /** Sweeps and their variants' links to runs. */
   readonly sweeps: SweepRecords;
 
+  /** Packages' remembered metrics and runs' values of them. */
+  readonly metrics: MetricRecords;
+
   /** Opens or creates the database file and applies pending migrations. */
   static open(path: string, now?: () => number): Records {
     return new Records(openDatabase(path), now);
@@ -283,6 +291,7 @@ export class Records {
   ) {
     this.statements = prepareStatements(db);
     this.sweeps = new SweepRecords(db, now);
+    this.metrics = new MetricRecords(db, now);
   }
 
   /**
@@ -368,6 +377,13 @@ export class Records {
     return this.statements.runsInStatuses
       .all(JSON.stringify(statuses))
       .map(toRun);
+  }
+
+  /** How many runs are in these statuses (the queue's cap counts the unended ones). */
+  countRunsInStatuses(statuses: readonly RunStatus[]): number {
+    return (
+      this.statements.countInStatuses.get(JSON.stringify(statuses))?.n ?? 0
+    );
   }
 
   /**
@@ -470,7 +486,8 @@ export class Records {
   /** True while a run's input or output, or a stored package, uses the blob. */
   isBlobReferenced(sha256: string): boolean {
     return (
-      this.statements.blobReferenced.get(sha256, sha256, sha256)!.used === 1
+      this.statements.blobReferenced.get(sha256, sha256, sha256)!.used === 1 ||
+      this.sweeps.holdsInput(sha256)
     );
   }
 

@@ -1,6 +1,8 @@
 /**
  * The records of sweeps: one row per sweep (its spec as created, its cancel) and one per variant,
- * linking it to its run. A sweep's progress is read from its runs' records, never stored twice.
+ * linking it to its run. A sweep's progress is read from its runs' records, never stored twice;
+ * so is its creation's: a sweep not cancelled with fewer variant rows than variants is still
+ * having its runs created (in the background, and again after a restart).
  */
 import type { RunStatus } from '../runs/events';
 import type { RunStep } from './records';
@@ -11,6 +13,11 @@ export interface SweepRow {
   packageSha256: string;
   /** The spec as created (`SweepSpec`, globs resolved), parsed. */
   spec: unknown;
+  /**
+   * The blob each input file of the variants was stored as when the sweep was created, by its
+   * source (`workspace:<path>`, `file:<path>`): runs created later use these very bytes.
+   */
+  storedInputs: Record<string, string>;
   combine: 'grid' | 'zip';
   /** The number of variants the spec makes. */
   variants: number;
@@ -23,6 +30,7 @@ export interface NewSweep {
   id: string;
   packageSha256: string;
   spec: unknown;
+  storedInputs?: Record<string, string>;
   combine: 'grid' | 'zip';
   variants: number;
   backend: string | null;
@@ -111,6 +119,31 @@ function prepareStatements(db: Database) {
       `SELECT r.status AS status, count(*) AS n
        FROM sweep_runs s LEFT JOIN runs r ON r.id = s.run_id
        WHERE s.sweep_id = ? GROUP BY r.status`
+    ),
+    cancelled: prepare<[string], { cancelled_at: number | null }>(
+      'SELECT cancelled_at FROM sweeps WHERE id = ?'
+    ),
+    positions: prepare<[string], { position: number }>(
+      'SELECT position FROM sweep_runs WHERE sweep_id = ?'
+    ),
+    // Few rows: the sweeps not cancelled whose variant rows are not all there.
+    creating: prepare<[], { id: string; missing: number }>(
+      `SELECT id, missing FROM (
+         SELECT s.id AS id, s.seq AS seq, s.variants - (
+           SELECT count(*) FROM sweep_runs r WHERE r.sweep_id = s.id) AS missing
+         FROM sweeps s WHERE s.cancelled_at IS NULL)
+       WHERE missing > 0 ORDER BY seq`
+    ),
+    // The stored inputs are in the spec's JSON; a false match only keeps a blob longer.
+    holdsInput: prepare<[string], { used: number }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM sweeps s
+         WHERE s.cancelled_at IS NULL AND instr(s.spec, ?) > 0
+           AND s.variants > (SELECT count(*) FROM sweep_runs r WHERE r.sweep_id = s.id)
+       ) AS used`
+    ),
+    ofRun: prepare<[string], { sweep_id: string; variant: string }>(
+      'SELECT sweep_id, variant FROM sweep_runs WHERE run_id = ?'
     )
   };
 }
@@ -130,7 +163,11 @@ export class SweepRecords {
     this.statements.insert.run(
       sweep.id,
       sweep.packageSha256,
-      JSON.stringify(sweep.spec),
+      // The stored inputs ride in the spec's JSON (a key no spec has): no column of their own.
+      JSON.stringify({
+        ...(sweep.spec as object),
+        [STORED_INPUTS]: sweep.storedInputs ?? {}
+      }),
       sweep.combine,
       sweep.variants,
       sweep.backend,
@@ -184,6 +221,35 @@ export class SweepRecords {
     }));
   }
 
+  /** Whether the sweep was cancelled (without reading its spec). */
+  isCancelled(id: string): boolean {
+    return (this.statements.cancelled.get(id)?.cancelled_at ?? null) !== null;
+  }
+
+  /** The positions of the variants whose run was created (a run deleted since included). */
+  createdPositions(id: string): Set<number> {
+    return new Set(this.statements.positions.all(id).map(row => row.position));
+  }
+
+  /** The sweeps whose runs are not all created and that were not cancelled, oldest first. */
+  creating(): { id: string; missing: number }[] {
+    return this.statements.creating.all();
+  }
+
+  /**
+   * Whether a sweep still creating its runs will give this blob to some (one of its stored
+   * inputs): the blob must stay, even when no run references it for now.
+   */
+  holdsInput(sha256: string): boolean {
+    return this.statements.holdsInput.get(sha256)!.used === 1;
+  }
+
+  /** The sweep a run is a variant of, if any. */
+  ofRun(runId: string): { sweepId: string; variant: string } | undefined {
+    const row = this.statements.ofRun.get(runId);
+    return row && { sweepId: row.sweep_id, variant: row.variant };
+  }
+
   /** The number of variants by their run's status (`null`: the run was deleted). */
   counts(id: string): Map<RunStatus | null, number> {
     return new Map(
@@ -192,11 +258,17 @@ export class SweepRecords {
   }
 }
 
+const STORED_INPUTS = '$storedInputs';
+
 function toSweep(row: SweepDbRow): SweepRow {
+  const { [STORED_INPUTS]: storedInputs, ...spec } = JSON.parse(
+    row.spec
+  ) as Record<string, unknown>;
   return {
     id: row.id,
     packageSha256: row.package_sha256,
-    spec: JSON.parse(row.spec),
+    spec,
+    storedInputs: (storedInputs ?? {}) as Record<string, string>,
     combine: row.combine,
     variants: row.variants,
     backend: row.backend,

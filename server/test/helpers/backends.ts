@@ -17,6 +17,12 @@ import {
 } from './docker-run';
 import type { FinishedRun, RunOptions } from './run-recorder';
 import {
+  leftSlurmRuns,
+  runPackageOnSlurm,
+  slurmRootfsOf,
+  slurmShared
+} from './slurm-run';
+import {
   hashTree,
   leftRunTrees,
   rootfsOf,
@@ -133,9 +139,29 @@ export function sandboxBackend(
   };
 }
 
+/**
+ * Slurm: each run a batch job on the one-node cluster of `scripts/services/slurm.sh`, running
+ * bubblewrap with one id per step (identity changes emulated) on a copy in the shared folder.
+ */
+export const slurmBackend: Backend = {
+  name: 'Slurm',
+  ready: async () => {
+    slurmShared();
+    await sandboxReady('bwrap');
+  },
+  run: (rpz, edits = {}, options = {}) =>
+    runPackageOnSlurm(rpz, edits, options),
+  kernelSeesRecordedIds: true,
+  ownHostnameNoNetwork: true,
+  memoryLimit: "the sandbox's rlimit, and Slurm's --mem",
+  startingPoint: async rpz => hashTree((await slurmRootfsOf(rpz)).root),
+  leftovers: async () => leftSlurmRuns()
+};
+
 /** Every backend, as a `describe.each` table. */
 export const BACKENDS: Backend[] = [
   dockerBackend,
   podmanBackend,
-  ...SANDBOX_CONFIGS.map(sandboxBackend)
+  ...SANDBOX_CONFIGS.map(sandboxBackend),
+  slurmBackend
 ];

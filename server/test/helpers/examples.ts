@@ -50,6 +50,8 @@ export interface Manifest {
   inputs?: Record<string, ManifestFile>;
   outputs: Record<string, ManifestFile>;
   variants?: ManifestVariant[];
+  /** Outputs whose bytes differ between identical runs (the determinism check's example). */
+  varying_outputs?: string[];
   package: { file: string; runs: { uid: number; gid: number }[] };
 }
 

@@ -93,6 +93,13 @@ describe('reproserver serve', () => {
           available: true,
           detail: expect.stringMatching(/^Sandbox: /),
           isolation: expect.objectContaining({ files: expect.any(Boolean) })
+        },
+        {
+          // The one-node cluster of scripts/services/slurm.sh; never the default.
+          name: 'slurm',
+          available: true,
+          detail: expect.stringMatching(/^Slurm: 1 node up in partition /),
+          isolation: expect.objectContaining({ memory: 'rlimit', cpu: 'none' })
         }
       ],
       default: 'docker',
@@ -170,6 +177,12 @@ describe('reproserver serve', () => {
             available: true,
             detail: expect.stringMatching(/^Sandbox: /),
             isolation: expect.objectContaining({ files: expect.any(Boolean) })
+          },
+          {
+            name: 'slurm',
+            available: true,
+            detail: expect.stringMatching(/^Slurm: /),
+            isolation: expect.objectContaining({ memory: 'rlimit' })
           }
         ],
         // Without Docker, experiments run in the sandbox.

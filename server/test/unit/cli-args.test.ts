@@ -227,7 +227,14 @@ describe('the commands', () => {
 /** The compiled CLI, as users run it (main.ts answers --help before loading a command). */
 const CLI = join(__dirname, '..', '..', 'dist', 'cli', 'main.js');
 
-(existsSync(CLI) ? describe : describe.skip)('reproserver (compiled)', () => {
+describe('reproserver (compiled)', () => {
+  beforeAll(() => {
+    if (!existsSync(CLI)) {
+      throw new Error(
+        `${CLI} is missing: build the server first (npm run build:server).`
+      );
+    }
+  });
   const cli = (...args: string[]) =>
     spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 

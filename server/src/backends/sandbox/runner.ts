@@ -98,7 +98,7 @@ export const MAX_RUN_DEPTH = 128;
 
 export interface SandboxRunOptions extends RunBackendOptions {
   /** The package's root filesystem, from `prepareRootfs`. */
-  rootfs: Pick<PreparedRootfs, 'root' | 'info'>;
+  rootfs: Pick<PreparedRootfs, 'root' | 'info' | 'shared'>;
   /** Where the run's copy is made (`<stateDir>/sandbox/runs/`): best on the cache's filesystem. */
   stateDir: string;
   /** Force a mechanism; default: what `detectSandbox()` finds. */
@@ -200,7 +200,10 @@ function sandboxParts(options: SandboxRunOptions): RunParts<SandboxStepExit> {
       if (
         sandbox.mechanism === 'bwrap' &&
         sandbox.overlay &&
-        options.isolation !== 'copy'
+        options.isolation !== 'copy' &&
+        // A shared tree belongs to its administrator: an overlay could not copy its files up
+        // (their owner has no id in the run's namespace), so the run gets a copy of its own.
+        !options.rootfs.shared
       ) {
         overlay = await OverlayTree.start(
           options.rootfs.root,

@@ -5,7 +5,7 @@ import type { LimitEnforcement } from '../../backends/isolation-facts';
 import { RunLimitsSchema } from './edits';
 import { described, named, nullable, oneOf, type Same } from './common';
 
-export const BackendNameSchema = oneOf(['docker', 'sandbox'] as const);
+export const BackendNameSchema = oneOf(['docker', 'sandbox', 'slurm'] as const);
 export type BackendName = Static<typeof BackendNameSchema>;
 
 /** Where the capabilities of a step recorded as root take effect. */

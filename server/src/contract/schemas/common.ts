@@ -10,7 +10,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ERROR_CODES, type ErrorCode } from '../../errors';
 
 /**
- * Options of a schema that the server's validator (`api/validate.ts`) reads to explain a
+ * Options of a schema that the server's validator (`contract/validate.ts`) reads to explain a
  * refusal; the OpenAPI document leaves them out.
  */
 export interface Explained {

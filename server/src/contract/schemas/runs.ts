@@ -9,6 +9,7 @@ import {
 import { BackendNameSchema } from './backends';
 import { RunEditsBodySchema, RunEditsSchema, RunLimitsSchema } from './edits';
 import { Sha256Schema, named, nullable, oneOf } from './common';
+import { MetricValuesSchema } from './metrics';
 
 export const RunStatusSchema = oneOf(RUN_STATUSES, {
   description: 'Where a run is, or how it ended.'
@@ -21,11 +22,20 @@ export const CreateRunRequestSchema = Type.Object({
   }),
   edits: Type.Optional(RunEditsBodySchema),
   backend: Type.Optional(
-    oneOf(['auto', 'docker', 'sandbox'] as const, {
+    oneOf(['auto', 'docker', 'sandbox', 'slurm'] as const, {
       description:
-        'Default `auto`: Docker when a daemon answers, else the sandbox.',
+        'Default `auto`: Docker when a daemon answers, else the sandbox. `slurm` (never chosen by `auto`): a batch job on the configured Slurm cluster.',
       errorCode: 'bad-backend',
-      errorMessage: 'Unknown backend {value}: use auto, docker or sandbox.'
+      errorMessage:
+        'Unknown backend {value}: use auto, docker, sandbox or slurm.'
+    })
+  ),
+  runFile: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description:
+        'The run file (`.rpzrun`, workspace path) this run was configured from: the server refuses edits that change a field it locks (`locked-field`).'
     })
   ),
   acceptWeakIsolation: Type.Optional(
@@ -105,7 +115,17 @@ export const RunRecordSchema = named(
       eventsSize: Type.Integer({
         description:
           'Size of the run’s event log in bytes: the offset a client that saw everything resumes at.'
-      })
+      }),
+      sweep: Type.Optional(
+        Type.Object(
+          {
+            id: Type.String({ description: 'The sweep’s id.' }),
+            variant: Type.String({ description: 'v001, v002…' })
+          },
+          { description: 'The sweep this run is a variant of, if any.' }
+        )
+      ),
+      metrics: Type.Optional(MetricValuesSchema)
     },
     {
       description:

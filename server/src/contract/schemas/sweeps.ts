@@ -143,11 +143,12 @@ export const CreateSweepRequestSchema = Type.Object({
     })
   ),
   backend: Type.Optional(
-    oneOf(['auto', 'docker', 'sandbox'] as const, {
+    oneOf(['auto', 'docker', 'sandbox', 'slurm'] as const, {
       description:
-        'Default `auto`: Docker when a daemon answers, else the sandbox.',
+        'Default `auto`: Docker when a daemon answers, else the sandbox. `slurm` (never chosen by `auto`): a batch job on the configured Slurm cluster.',
       errorCode: 'bad-backend',
-      errorMessage: 'Unknown backend {value}: use auto, docker or sandbox.'
+      errorMessage:
+        'Unknown backend {value}: use auto, docker, sandbox or slurm.'
     })
   ),
   acceptWeakIsolation: Type.Optional(
@@ -203,7 +204,15 @@ const sweepFields = {
   counts: Type.Record(Type.String(), Type.Integer(), {
     description: 'The number of variants by run status.'
   }),
-  ended: Type.Boolean({ description: 'Every run of the sweep has ended.' })
+  ended: Type.Boolean({
+    description: 'Every run of the sweep was created and has ended.'
+  }),
+  creating: Type.Optional(
+    Type.Boolean({
+      description:
+        'Runs of the sweep are still being created, in the background (`total` is reached when done).'
+    })
+  )
 };
 
 export const SweepSummarySchema = named(

@@ -10,20 +10,31 @@ import {
 } from '../../backends/exposure';
 import { pingDocker } from '../../backends/docker/ping';
 import { detectSandbox } from '../../backends/sandbox/detect';
+import { detectSlurm } from '../../backends/slurm/detect';
 import { DomainError } from '../../errors';
 
-export type Backend = 'docker' | 'sandbox';
+export type Backend = 'docker' | 'sandbox' | 'slurm';
 
-/** `auto`: Docker when a daemon answers, else the sandbox; a named backend must work here. */
+/**
+ * `auto`: Docker when a daemon answers, else the sandbox; a named backend must work here. Slurm
+ * is only ever chosen by name: a cluster's queue is the user's choice, not a fallback.
+ */
 export async function chooseBackend(
   requested: string,
   dockerSocket: string
 ): Promise<Backend> {
-  if (!['auto', 'docker', 'sandbox'].includes(requested)) {
+  if (!['auto', 'docker', 'sandbox', 'slurm'].includes(requested)) {
     throw new DomainError(
       'bad-backend',
-      `Unknown backend "${requested}": use auto, docker or sandbox.`
+      `Unknown backend "${requested}": use auto, docker, sandbox or slurm.`
     );
+  }
+  if (requested === 'slurm') {
+    const slurm = await detectSlurm();
+    if (!slurm.available) {
+      throw new DomainError('backend-unavailable', slurm.detail);
+    }
+    return 'slurm';
   }
   const docker = await pingDocker(dockerSocket);
   if (docker.ok && requested !== 'sandbox') {
@@ -55,7 +66,8 @@ export async function chooseBackend(
 export async function weakIsolationSentence(
   backend: Backend
 ): Promise<string | null> {
-  if (backend !== 'sandbox') {
+  // A Slurm job runs the same sandbox on nodes like this host (docs/cluster.md).
+  if (backend !== 'sandbox' && backend !== 'slurm') {
     return null;
   }
   const isolation = await sandboxIsolation(await detectSandbox());

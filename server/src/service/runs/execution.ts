@@ -6,6 +6,9 @@ import type Docker from 'dockerode';
 import { helperPath } from '../../backends/docker/helper-path';
 import { runOnDocker } from '../../backends/docker/runner';
 import { runOnSandbox } from '../../backends/sandbox/runner';
+import { cancelJob, jobName } from '../../backends/slurm/commands';
+import { slurmConfig } from '../../backends/slurm/detect';
+import { abandonJob, runOnSlurm } from '../../backends/slurm/runner';
 import { errorMessage } from '../../describe';
 import { runDefaults } from '../../runs/default-limits';
 import { FINAL_STATUSES, type RunEvent } from '../../runs/events';
@@ -46,6 +49,8 @@ export interface RunExecutorOptions {
   docker: Docker;
   log: RunLog;
   sandboxNotices?: SandboxNotices;
+  /** Folders of trees an administrator prepared (read-only), used before the state folder's. */
+  sharedTrees?: readonly string[];
 }
 
 export class RunExecutor {
@@ -63,12 +68,12 @@ export class RunExecutor {
   }
 
   /**
-   * Executes a queued run, or re-attaches to the container of one an earlier server started.
-   * Never throws: a failure ends the run as `error`.
+   * Executes a queued run, or re-attaches to the container of one an earlier server started (or
+   * to its Slurm job: `reattachesToJob`). Never throws: a failure ends the run as `error`.
    */
   async execute(run: RunRecord, container?: Docker.Container): Promise<void> {
     const { id } = run;
-    if (run.status !== 'queued' && !container) {
+    if (run.status !== 'queued' && !container && !reattachesToJob(run)) {
       return;
     }
     const abort = new AbortController();
@@ -102,12 +107,13 @@ export class RunExecutor {
     const { id } = run;
     const { records, log, packages } = this.options;
     // What the events add up to (`runs/summary.ts`); the records follow it.
+    const reattaching = container !== undefined || reattachesToJob(run);
     const progress = {
       summary: startSummary(
         run.status,
-        container ? run.steps : [],
+        reattaching ? run.steps : [],
         [],
-        container ? run.missingOutputs : []
+        reattaching ? run.missingOutputs : []
       )
     };
     const pkg = packages.get(run.packageSha256);
@@ -115,7 +121,7 @@ export class RunExecutor {
     // A re-attached run's backend replays what its steps wrote: pass on only what is new.
     const record = (event: RunEvent): void =>
       this._onRunEvent(id, event, progress);
-    const onEvent = container
+    const onEvent = reattaching
       ? (await LoggedEvents.read(this.options.logs, id)).filter(record)
       : record;
     const common = {
@@ -131,6 +137,10 @@ export class RunExecutor {
       helperPath: helperPath(),
       labels: runLabels(id)
     };
+    if (run.backend === 'slurm') {
+      await this._executeOnSlurm(run, plan, common, progress);
+      return;
+    }
     if (container) {
       await runOnDocker({
         ...common,
@@ -159,6 +169,7 @@ export class RunExecutor {
         async () =>
           prepareRootfs(await packages.pathOf(pkg.sha256), {
             stateDir: this.options.stateDir,
+            sharedTrees: this.options.sharedTrees,
             sha256: pkg.sha256,
             reader: this.options.reader,
             onWarning: this.options.sandboxNotices?.warning
@@ -192,6 +203,85 @@ export class RunExecutor {
     }
     records.setExecution(id, { backend: 'docker', image });
     await runOnDocker({ ...common, ...docker, image });
+  }
+
+  /**
+   * A run as a Slurm job (`backends/slurm/`): the package unpacked once into the shared folder,
+   * the job's id kept where a Docker run keeps its container's, so that a restarted server
+   * re-attaches to it (a run recorded `running` with a job id).
+   */
+  private async _executeOnSlurm(
+    run: RunRecord,
+    plan: ReturnType<typeof planRun>,
+    common: Omit<
+      Parameters<typeof runOnSlurm>[0],
+      'rootfs' | 'shared' | 'name'
+    >,
+    progress: { summary: RunSummary }
+  ): Promise<void> {
+    const { id } = run;
+    const { records, log, packages } = this.options;
+    const config = slurmConfig();
+    if (!config) {
+      await log.finish(
+        id,
+        {
+          status: 'error',
+          reason:
+            'The Slurm backend has no shared folder configured: set REPROSERVER_SLURM_SHARED and restart the server.'
+        },
+        false
+      );
+      return;
+    }
+    const pkg = packages.get(run.packageSha256);
+    const reattach = reattachesToJob(run);
+    if (!reattach && run.containerId) {
+      // Submitted by a server that stopped before the run was recorded running: that job would
+      // write into the folder this start makes again.
+      await cancelJob(run.containerId, jobName(id));
+    }
+    if (!reattach) {
+      records.updateStatus(id, 'building');
+      await log.append(id, {
+        type: 'status',
+        time: Date.now(),
+        status: 'building'
+      });
+      progress.summary = {
+        ...progress.summary,
+        steps: startSummary('building', plan.steps).steps
+      };
+      records.setSteps(id, progress.summary.steps.map(stepRecord));
+    }
+    const rootfs = await this._prepare(
+      id,
+      common.signal!,
+      'The package could not be unpacked into the shared folder',
+      async () =>
+        prepareRootfs(await packages.pathOf(pkg.sha256), {
+          stateDir: config.shared,
+          sha256: pkg.sha256,
+          reader: this.options.reader,
+          onWarning: this.options.sandboxNotices?.warning
+        })
+    );
+    if (!rootfs) {
+      return;
+    }
+    records.setExecution(id, { backend: 'slurm' });
+    await runOnSlurm({
+      ...common,
+      rootfs,
+      shared: config.shared,
+      partition: config.partition,
+      name: id,
+      onJob: jobId => records.setContainerId(id, jobId),
+      reattach: reattach
+        ? { jobId: run.containerId!, startedAt: run.startedAt ?? Date.now() }
+        : undefined
+    });
+    records.setContainerId(id, null);
   }
 
   /**
@@ -271,4 +361,19 @@ export class RunExecutor {
 
   private readonly _aborts = new Map<string, AbortController>();
   private readonly _ended = new Map<string, Promise<void>>();
+}
+
+/** A Slurm run an earlier server left running with its job submitted: re-attached to the job. */
+export function reattachesToJob(run: RunRecord): boolean {
+  return (
+    run.backend === 'slurm' && run.status === 'running' && !!run.containerId
+  );
+}
+
+/** Ends the Slurm job of a re-attached run cancelled before it resumed (`backends/slurm`). */
+export async function abandonReattachedJob(run: RunRecord): Promise<void> {
+  const config = slurmConfig();
+  if (config && reattachesToJob(run)) {
+    await abandonJob(config.shared, run.id, run.containerId!);
+  }
 }

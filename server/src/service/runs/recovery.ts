@@ -10,6 +10,7 @@ import { errorMessage } from '../../describe';
 import type { RunStatus } from '../../runs/events';
 import type { Records } from '../../store/records';
 import { containerOf } from './docker-containers';
+import { reattachesToJob } from './execution';
 import type { RunLog } from './run-log';
 
 const ACTIVE_STATUSES: readonly RunStatus[] = ['building', 'running'];
@@ -36,7 +37,13 @@ export async function recoverRuns(options: {
 }): Promise<Recovered> {
   const { records, log, docker } = options;
   const reattach = new Map<string, Docker.Container>();
+  // Slurm runs whose job was submitted: the job went on without us (`execution.ts` re-attaches).
+  const jobs: string[] = [];
   for (const run of records.listRunsInStatuses(ACTIVE_STATUSES)) {
+    if (reattachesToJob(run)) {
+      jobs.push(run.id);
+      continue;
+    }
     const container =
       run.backend === 'docker' ? await containerOf(docker, run.id) : undefined;
     if (container) {
@@ -72,6 +79,7 @@ export async function recoverRuns(options: {
     reattach,
     queue: [
       ...reattach.keys(),
+      ...jobs,
       ...records.listRunsInStatuses(['queued']).map(run => run.id)
     ]
   };

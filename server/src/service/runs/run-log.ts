@@ -55,7 +55,7 @@ export class RunLog {
       failedStep: end.failedStep
     });
     if (closeLog) {
-      await this.logs.close(id);
+      await this.close(id);
     }
   }
 

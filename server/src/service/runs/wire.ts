@@ -4,6 +4,7 @@ import type { Records, RunRecord } from '../../store/records';
 
 export function toWire(records: Records, run: RunRecord): WireRun {
   const pkg = records.getPackage(run.packageSha256);
+  const sweep = records.sweeps.ofRun(run.id);
   const iso = (t: number | null): string | null =>
     t === null ? null : new Date(t).toISOString();
   return {
@@ -12,7 +13,9 @@ export function toWire(records: Records, run: RunRecord): WireRun {
     packageName: pkg?.name ?? run.packageSha256,
     status: run.status,
     backend:
-      run.backend === 'docker' || run.backend === 'sandbox'
+      run.backend === 'docker' ||
+      run.backend === 'sandbox' ||
+      run.backend === 'slurm'
         ? run.backend
         : null,
     image: run.image,
@@ -34,6 +37,16 @@ export function toWire(records: Records, run: RunRecord): WireRun {
     missingOutputs: run.missingOutputs,
     failedStep: run.failedStep,
     reason: run.reason,
-    eventsSize: run.logSize
+    eventsSize: run.logSize,
+    ...(sweep && { sweep: { id: sweep.sweepId, variant: sweep.variant } }),
+    ...metricsOf(records, run)
   };
+}
+
+/** The run's values of its package's metrics, when the package has some. */
+function metricsOf(records: Records, run: RunRecord): Pick<WireRun, 'metrics'> {
+  const specs = records.metrics.specsOf(run.packageSha256);
+  return specs.length > 0
+    ? { metrics: records.metrics.valuesOf(run.id, specs) }
+    : {};
 }

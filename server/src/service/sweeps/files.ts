@@ -1,36 +1,82 @@
 /**
- * The files of an input axis given as a glob or a folder of the workspace: resolved once, when
- * the sweep is created, into the sorted list of workspace files it names. Every match goes
- * through the workspace's path checks, so neither `..` nor a symlink leads outside.
+ * The files an input axis names: a glob, a folder (its files), or one file, resolved once when
+ * the sweep is created into a sorted list. The one resolver of the API (workspace-relative
+ * names, every match through the workspace's path checks, so neither `..` nor a symlink leads
+ * outside) and of the CLI (files of the user's own machine, absolute, from its working folder).
  */
 import { glob, readdir, stat } from 'node:fs/promises';
-import { posix, sep } from 'node:path';
+import { posix, resolve, sep } from 'node:path';
 import { DomainError } from '../../errors';
 import { SWEEP_BOUNDS } from '../../sweeps/bounds';
 import { checkRelativePath, resolveExisting } from '../../workspace/paths';
 
 const GLOB_CHARACTERS = /[*?[\]{}]/;
 
-/** The workspace files a glob or a folder names, sorted; a file names itself. */
-export async function resolveWorkspaceFiles(
-  workspace: string,
-  pattern: string
+/** Whether a name is a glob pattern rather than a file or a folder. */
+export const isGlob = (name: string): boolean => GLOB_CHARACTERS.test(name);
+
+/** Where names are resolved, and what they resolve to. */
+interface FileSpace {
+  /** The checked name of the glob or folder (refuses one leaving the space). */
+  clean(pattern: string): string;
+  /** The real path to read a name at; refuses one leading outside the space. */
+  real(name: string, what: string): Promise<string>;
+  /** The folder globs are matched from. */
+  root(): Promise<string>;
+  /** `name` inside `folder`, as answered. */
+  join(folder: string, name: string): string;
+  /** What a glob's match (relative to the root, or absolute) is answered as. */
+  match(path: string): string;
+}
+
+/** The workspace's files, by workspace-relative name (the API's). */
+function workspaceSpace(workspace: string): FileSpace {
+  return {
+    clean: pattern => checkRelativePath(pattern, 'input glob'),
+    real: (name, what) => resolveExisting(workspace, name, what),
+    root: () => resolveExisting(workspace, '.', 'workspace'),
+    join: (folder, name) => (folder === '.' ? name : posix.join(folder, name)),
+    match: path => path.split(sep).join('/')
+  };
+}
+
+/** This machine's files, by absolute path, relative ones from `cwd` (the CLI's). */
+function hostSpace(cwd: string): FileSpace {
+  return {
+    clean: pattern => pattern,
+    real: async name => resolve(cwd, name),
+    root: async () => cwd,
+    join: (folder, name) => resolve(cwd, folder, name),
+    match: path => resolve(cwd, path)
+  };
+}
+
+/**
+ * The files a glob or a folder names, sorted; a file names itself. `workspace`: names in the
+ * workspace, checked; `host`: paths of this machine, answered absolute.
+ */
+export async function resolveFiles(
+  pattern: string,
+  where: { workspace: string } | { host: string }
 ): Promise<string[]> {
-  const clean = checkRelativePath(pattern, 'input glob');
+  const space =
+    'workspace' in where
+      ? workspaceSpace(where.workspace)
+      : hostSpace(where.host);
+  const clean = space.clean(pattern);
   let candidates: string[];
-  if (!GLOB_CHARACTERS.test(clean)) {
-    const real = await resolveExisting(workspace, clean, 'input folder');
-    if (!(await stat(real)).isDirectory()) {
-      return [clean];
+  if (!isGlob(clean)) {
+    const real = await space.real(clean, 'input folder');
+    const info = await stat(real).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      candidates = [space.join('.', clean)];
+    } else {
+      candidates = (await readdir(real)).map(name => space.join(clean, name));
     }
-    candidates = (await readdir(real)).map(name =>
-      clean === '.' ? name : posix.join(clean, name)
-    );
   } else {
     candidates = [];
-    const root = await resolveExisting(workspace, '.', 'workspace');
-    for await (const match of glob(clean, { cwd: root })) {
-      candidates.push(match.split(sep).join('/'));
+    for await (const match of glob(clean, { cwd: await space.root() })) {
+      candidates.push(space.match(match));
       if (candidates.length > SWEEP_BOUNDS.valuesPerAxis * 2) {
         break;
       }
@@ -38,8 +84,8 @@ export async function resolveWorkspaceFiles(
   }
   const files: string[] = [];
   for (const candidate of candidates) {
-    const real = await resolveExisting(workspace, candidate, 'input file');
-    if ((await stat(real)).isFile()) {
+    const real = await space.real(candidate, 'input file');
+    if ((await stat(real).catch(() => undefined))?.isFile()) {
       files.push(candidate);
     }
     if (files.length > SWEEP_BOUNDS.valuesPerAxis) {
@@ -52,7 +98,7 @@ export async function resolveWorkspaceFiles(
   if (files.length === 0) {
     throw new DomainError(
       'bad-sweep',
-      `"${pattern}" names no file in the workspace; check the folder or the pattern.`
+      `"${pattern}" names no file${'workspace' in where ? ' in the workspace' : ''}; check the folder or the pattern.`
     );
   }
   return files.sort();

@@ -17,12 +17,16 @@ export function sweepSummary(records: Records, sweep: SweepRow): SweepSummary {
   const spec = sweep.spec as SweepSpec;
   const counts: Record<string, number> = {};
   let ended = true;
+  let created = 0;
   for (const [status, n] of records.sweeps.counts(sweep.id)) {
     counts[status ?? 'deleted'] = n;
+    created += n;
     if (status !== null && !FINAL_STATUSES.includes(status)) {
       ended = false;
     }
   }
+  // The runs not created yet are created in the background (until a cancel).
+  const creating = sweep.cancelledAt === null && created < sweep.variants;
   return {
     id: sweep.id,
     package: sweep.packageSha256,
@@ -31,14 +35,17 @@ export function sweepSummary(records: Records, sweep: SweepRow): SweepSummary {
     combine: sweep.combine,
     axes: spec.axes,
     backend:
-      sweep.backend === 'docker' || sweep.backend === 'sandbox'
+      sweep.backend === 'docker' ||
+      sweep.backend === 'sandbox' ||
+      sweep.backend === 'slurm'
         ? sweep.backend
         : null,
     createdAt: new Date(sweep.createdAt).toISOString(),
     cancelledAt: iso(sweep.cancelledAt),
     total: sweep.variants,
     counts,
-    ended
+    ended: ended && !creating,
+    creating
   };
 }
 
@@ -47,11 +54,19 @@ export function sweepToWire(
   sweep: SweepRow,
   variants: SweepVariantRecord[]
 ): SweepRecord {
+  // The package's metrics as they are now: a column each, filled as runs' values are extracted.
+  const metrics = records.metrics.specsOf(sweep.packageSha256);
   return {
     ...sweepSummary(records, sweep),
     edits: (sweep.spec as SweepSpec).edits ?? {},
-    metrics: [],
-    variants: variants.map(variantRow)
+    metrics,
+    variants: variants.map(variant => ({
+      ...variantRow(variant),
+      metrics:
+        variant.runId === null
+          ? Object.fromEntries(metrics.map(m => [m.name, null]))
+          : records.metrics.valuesOf(variant.runId, metrics)
+    }))
   };
 }
 

@@ -13,8 +13,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import type {
   PackageSummary,
+  RunEventMessage,
   RunRecord,
   SweepList,
   SweepRecord
@@ -128,6 +130,7 @@ describe('sweeps through the API', () => {
       });
       const run = (await api.call<RunRecord>('GET', `/api/runs/${variant.run}`))
         .body;
+      expect(run.sweep).toEqual({ id: sweep.id, variant: variant.id });
       expect(run.steps[0].argv).toEqual([
         'sh',
         'wordfreq.sh',
@@ -351,6 +354,125 @@ describe('sweeps through the API', () => {
 });
 
 describe('a sweep across a server restart', () => {
+  it('has its runs created in the background, and a restarted server creates the rest, once each', async () => {
+    const workspace = makeWorkspace();
+    const first = await serverWith(workspace.root, {
+      REPROSERVER_MAX_CONCURRENT_RUNS: '1'
+    });
+    const total = 400;
+    let id: string;
+    try {
+      const slow = await register(first, 'slow-printer');
+      const created = await first.call<SweepRecord>('POST', '/api/sweeps', {
+        package: slow,
+        axes: [
+          {
+            field: { kind: 'arg', step: 0, index: 2 },
+            values: {
+              kind: 'range',
+              start: 600,
+              stop: 600 + total - 1,
+              step: 1
+            }
+          }
+        ],
+        ...ON_SANDBOX
+      });
+      expect(created.status).toBe(201);
+      id = created.body.id;
+      // Answered with the first rows; the others come.
+      expect(created.body).toMatchObject({
+        total,
+        creating: true,
+        ended: false
+      });
+      expect(created.body.variants.length).toBeLessThan(total);
+    } finally {
+      await first.server.stop();
+    }
+    // Stopped in the middle: some variants have no run yet.
+    const db = new DatabaseSync(join(first.server.stateDir, 'records.sqlite'), {
+      readOnly: true
+    });
+    const { n } = db
+      .prepare('SELECT count(*) AS n FROM sweep_runs WHERE sweep_id = ?')
+      .get(id) as { n: number };
+    db.close();
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(total);
+
+    const second = await serverWith(
+      workspace.root,
+      { REPROSERVER_MAX_CONCURRENT_RUNS: '1' },
+      first.server.stateDir,
+      first.server.token
+    );
+    try {
+      const deadline = Date.now() + 60_000;
+      let sweep: SweepRecord;
+      do {
+        await new Promise(resolve => setTimeout(resolve, 200));
+        sweep = (await second.call<SweepRecord>('GET', `/api/sweeps/${id}`))
+          .body;
+      } while (sweep.creating && Date.now() < deadline);
+      expect(sweep.creating).toBe(false);
+      expect(sweep.variants.map(v => v.id)).toEqual(
+        Array.from(
+          { length: total },
+          (_, i) => `v${String(i + 1).padStart(3, '0')}`
+        )
+      );
+      expect(new Set(sweep.variants.map(v => v.run)).size).toBe(total);
+      const cancelled = await second.call<SweepRecord>(
+        'POST',
+        `/api/sweeps/${id}/cancel`
+      );
+      // The one executing when the first server stopped may have ended as interrupted.
+      const {
+        cancelled: n2 = 0,
+        interrupted = 0,
+        ...others
+      } = cancelled.body.counts;
+      expect(others).toEqual({});
+      expect(interrupted).toBeLessThanOrEqual(1);
+      expect(n2 + interrupted).toBe(total);
+    } finally {
+      await second.server.stop();
+    }
+  });
+
+  it('refuses a sweep whose runs would pass the cap on runs not ended', async () => {
+    const api = await serverWith(makeWorkspace().root, {
+      REPROSERVER_MAX_QUEUED_RUNS: '3'
+    });
+    try {
+      const shell = await register(api, 'shell-pipeline');
+      const reply = await api.call<{
+        error: { code: string; message: string };
+      }>('POST', '/api/sweeps', {
+        package: shell,
+        axes: [
+          {
+            field: { kind: 'arg', step: 0, index: 3 },
+            values: { kind: 'range', start: 1, stop: 4, step: 1 }
+          }
+        ],
+        ...ON_SANDBOX
+      });
+      expect(reply.status).toBe(429);
+      expect(reply.body.error).toEqual({
+        code: 'queue-full',
+        message:
+          'The server has 0 runs queued or running and takes at most 3, so not these 4; wait for some to end or cancel some.'
+      });
+      expect(
+        (await api.call<SweepList>('GET', '/api/sweeps')).body.sweeps
+      ).toEqual([]);
+    } finally {
+      await api.server.stop();
+    }
+  });
+
   it('goes on from its runs’ records: queued runs run, the executing one is interrupted', async () => {
     const workspace = makeWorkspace();
     const first = await serverWith(workspace.root, {
@@ -405,6 +527,112 @@ describe('a sweep across a server restart', () => {
     } finally {
       await second.server.stop();
     }
+  });
+});
+
+/**
+ * The essentials on each engine of the Docker backend: a sweep's outputs, its runs cancelled
+ * together, and the package's one image made once and used by every variant.
+ */
+describe.each([
+  ['Docker', 'DOCKER_SOCKET'],
+  ['rootless Podman', 'PODMAN_SOCKET']
+])('sweeps on %s', (_, variable) => {
+  let api: ApiClient;
+  let shell: string;
+  const ON_DOCKER = { backend: 'docker' };
+
+  beforeAll(async () => {
+    const socket = process.env[variable];
+    if (!socket) {
+      throw new Error(
+        `${variable} is not set: run these tests through ./reproserver-lab test`
+      );
+    }
+    api = await serverWith(makeWorkspace().root, { DOCKER_SOCKET: socket });
+    shell = await register(api, 'shell-pipeline');
+  });
+
+  afterAll(async () => {
+    await api?.server.stop();
+  });
+
+  it('runs a 3-variant sweep on one image, each variant’s outputs its own', async () => {
+    const created = await api.call<SweepRecord>('POST', '/api/sweeps', {
+      package: shell,
+      axes: [
+        {
+          field: { kind: 'arg', step: 0, index: 3 },
+          values: { kind: 'list', values: ['1', '2', '3'] }
+        }
+      ],
+      ...ON_DOCKER
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.backend).toBe('docker');
+    const sweep = await waitForSweep(api, created.body.id);
+    expect(sweep.counts).toEqual({ succeeded: 3 });
+    const images = new Set<string>();
+    const built: string[] = [];
+    for (const variant of sweep.variants) {
+      const run = (await api.call<RunRecord>('GET', `/api/runs/${variant.run}`))
+        .body;
+      expect(run.sweep).toEqual({ id: sweep.id, variant: variant.id });
+      images.add(run.image!);
+      const output = await api.call(
+        'GET',
+        `/api/runs/${variant.run}/outputs/top-words.txt`
+      );
+      expect(lines(output.text)).toHaveLength(Number(variant.values[0]));
+      // What each run was told about the image: made by a build it joined, or found ready.
+      const events = (
+        await api.call('GET', `/api/runs/${variant.run}/events`)
+      ).text
+        .trim()
+        .split('\n')
+        .map(line => (JSON.parse(line) as RunEventMessage).event);
+      for (const event of events) {
+        if (event.type === 'build' && event.build.type === 'result') {
+          images.add(event.build.image);
+          if (event.build.source !== 'local') {
+            built.push(event.build.imageId);
+          }
+        }
+      }
+    }
+    expect(images.size).toBe(1);
+    // Made (built or pulled) at most once: runs that joined that build saw the same image.
+    expect(new Set(built).size).toBeLessThanOrEqual(1);
+  });
+
+  it('cancels every run of a sweep together', async () => {
+    const slow = await register(api, 'slow-printer');
+    const created = await api.call<SweepRecord>('POST', '/api/sweeps', {
+      package: slow,
+      axes: [
+        {
+          field: { kind: 'arg', step: 0, index: 2 },
+          values: { kind: 'list', values: ['60', '61', '62'] }
+        }
+      ],
+      ...ON_DOCKER
+    });
+    expect(created.status).toBe(201);
+    const deadline = Date.now() + 60_000;
+    let sweep = created.body;
+    while ((sweep.counts.running ?? 0) < 2 && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 100));
+      sweep = (await api.call<SweepRecord>('GET', `/api/sweeps/${sweep.id}`))
+        .body;
+    }
+    expect(sweep.counts).toEqual({ running: 2, queued: 1 });
+    const cancelled = await api.call<SweepRecord>(
+      'POST',
+      `/api/sweeps/${sweep.id}/cancel`
+    );
+    expect(cancelled.status).toBe(200);
+    const ended = await waitForSweep(api, sweep.id, 30_000);
+    expect(ended.counts).toEqual({ cancelled: 3 });
   });
 });
 

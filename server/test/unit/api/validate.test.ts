@@ -3,7 +3,7 @@
  * error code and one sentence naming the field; a good body comes back typed, with the fields the
  * schema does not declare dropped.
  */
-import { validate } from '../../../src/api/validate';
+import { validate } from '../../../src/contract/validate';
 import { ROUTES } from '../../../src/contract/routes';
 
 /** The code and message a body is refused with, or `ok`. */
@@ -31,7 +31,7 @@ describe('POST /api/runs', () => {
     [
       run({ backend: 'kubernetes' }),
       'bad-backend',
-      'Unknown backend "kubernetes": use auto, docker or sandbox.'
+      'Unknown backend "kubernetes": use auto, docker, sandbox or slurm.'
     ],
     [
       run({ acceptWeakIsolation: 'yes' }),
@@ -117,7 +117,7 @@ describe('POST /api/runs', () => {
   it('cuts a long value short in its sentence', () => {
     expect(outcome(schema, run({ backend: 'k'.repeat(1000) }))).toEqual({
       code: 'bad-backend',
-      message: `Unknown backend "${'k'.repeat(56)}...: use auto, docker or sandbox.`
+      message: `Unknown backend "${'k'.repeat(56)}...: use auto, docker, sandbox or slurm.`
     });
   });
 

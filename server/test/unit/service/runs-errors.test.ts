@@ -292,7 +292,7 @@ describe('RunService.create', () => {
     await expectCode(
       () => create({}, { backend: 'cloud' }),
       'bad-backend',
-      /^Unknown backend "cloud": use auto, docker or sandbox\.$/
+      /^Unknown backend "cloud": use auto, docker, sandbox or slurm\.$/
     );
   });
 
@@ -363,6 +363,27 @@ describe('RunService.create', () => {
       'too-many-runs',
       /^This package was started 2 times in the last minute; wait a little\.$/
     );
+  });
+
+  it('answers queue-full past the cap on runs not ended, a sweep’s runs counted whole', async () => {
+    runs = makeService({ maxQueuedRuns: 3 });
+    await create();
+    await create();
+    await expectCode(
+      () => runs.admit(PKG, {}, 2),
+      'queue-full',
+      /^The server has 2 runs queued or running and takes at most 3, so not these 2; wait for some to end or cancel some\.$/
+    );
+    await create();
+    await expectCode(
+      () => create(),
+      'queue-full',
+      /^The server has 3 runs queued or running and takes at most 3; wait/
+    );
+    await runs.idle();
+    // Ended runs free their room.
+    await create();
+    await runs.idle();
   });
 
   describe('inputs', () => {

@@ -54,9 +54,10 @@ function setUp(
   onCreate: (
     index: number,
     service: SweepService
-  ) => Promise<void> = async () => {}
+  ) => Promise<void> = async () => {},
+  options: { records?: Records; firstBatch?: number; workspace?: string } = {}
 ) {
-  const records = Records.open(':memory:');
+  const records = options.records ?? Records.open(':memory:');
   records.putPackage({
     sha256: sha,
     name: 'p.rpz',
@@ -64,7 +65,8 @@ function setUp(
     model,
     source: { kind: 'blob' }
   });
-  const workspace = mkdtempSync(join(tmpdir(), 'sweep-service-'));
+  const workspace =
+    options.workspace ?? mkdtempSync(join(tmpdir(), 'sweep-service-'));
   writeFileSync(join(workspace, 'a.txt'), 'a a b\n');
   writeFileSync(join(workspace, 'b.txt'), 'c\n');
   const calls = {
@@ -104,9 +106,10 @@ function setUp(
     packages: { get: () => records.getPackage(sha)! },
     runs,
     workspace,
-    maxUploadBytes: 1024
+    maxUploadBytes: 1024,
+    firstBatch: options.firstBatch
   });
-  return { records, service, calls };
+  return { records, service, calls, workspace };
 }
 
 const axes = [
@@ -204,6 +207,112 @@ describe('SweepService', () => {
     expect(calls.cancelled).toHaveLength(1);
     const [sweep] = records.sweeps.list();
     expect(sweep.cancelledAt).toEqual(expect.any(Number));
+  });
+
+  it('answers with the first runs and creates the others in the background', async () => {
+    const { service, calls, records } = setUp(undefined, { firstBatch: 2 });
+    const sweep = await service.create({
+      package: sha,
+      axes: [
+        {
+          field: axes[0].field,
+          values: { kind: 'range', start: 1, stop: 60, step: 1 }
+        }
+      ]
+    });
+    expect(calls.admit).toBe(1);
+    expect(sweep).toMatchObject({ total: 60, creating: true, ended: false });
+    expect(sweep.variants.map(v => v.id)).toEqual(['v001', 'v002']);
+    await service.created();
+    const done = service.get(sweep.id);
+    expect(done).toMatchObject({ creating: false, counts: { queued: 60 } });
+    expect(done.variants.map(v => v.values[0])).toEqual(
+      Array.from({ length: 60 }, (_, i) => String(i + 1))
+    );
+    expect(records.sweeps.creating()).toEqual([]);
+  });
+
+  it('cancelling stops a creation in the background, and cancels every run it made', async () => {
+    const { service, calls } = setUp(undefined, { firstBatch: 1 });
+    const sweep = await service.create({
+      package: sha,
+      axes: [
+        {
+          field: axes[0].field,
+          values: { kind: 'range', start: 1, stop: 500, step: 1 }
+        }
+      ]
+    });
+    // A turn of the event loop: the background creation has made one batch at most.
+    await new Promise(resolve => setImmediate(resolve));
+    const cancelled = await service.cancel(sweep.id);
+    await service.created();
+    expect(calls.created.length).toBeLessThan(500);
+    expect(calls.cancelled).toHaveLength(calls.created.length);
+    expect(cancelled).toMatchObject({
+      creating: false,
+      ended: true,
+      counts: { cancelled: calls.created.length }
+    });
+  });
+
+  it('a restarted service creates the missing variants’ runs, with the inputs stored at creation, once each', async () => {
+    // The server stops while the third run is being created (the first two answered).
+    const first = setUp(
+      async (index, self) => {
+        if (index === 2) {
+          void self.stop();
+        }
+      },
+      { firstBatch: 2 }
+    );
+    const sweep = await first.service.create({
+      package: sha,
+      combine: 'zip',
+      axes: [
+        {
+          field: { kind: 'input', name: 'words' },
+          values: { kind: 'files', paths: ['a.txt', 'b.txt', 'a.txt', 'b.txt'] }
+        },
+        {
+          field: axes[0].field,
+          values: { kind: 'list', values: ['1', '2', '3', '4'] }
+        }
+      ]
+    });
+    await first.service.stop();
+    expect(first.records.sweeps.creating()).toEqual([
+      { id: sweep.id, missing: 1 }
+    ]);
+    const blobs = first.calls.created.map(
+      c => c.request.edits!.inputs![0].source
+    );
+    // The workspace file changes meanwhile: the sweep keeps the bytes it was created with.
+    writeFileSync(join(first.workspace, 'b.txt'), 'changed\n');
+    const second = setUp(undefined, {
+      records: first.records,
+      workspace: first.workspace
+    });
+    second.service.start();
+    await second.service.created();
+    expect(second.calls.created.map(c => c.link.variant)).toEqual(['v004']);
+    // v004 takes b.txt, v002's: the blob stored when the sweep was created.
+    expect(second.calls.created[0].request.edits!.inputs![0].source).toEqual(
+      blobs[1]
+    );
+    expect(blobs[0]).not.toEqual(blobs[1]);
+    const done = second.service.get(sweep.id);
+    expect(done.variants.map(v => v.id)).toEqual([
+      'v001',
+      'v002',
+      'v003',
+      'v004'
+    ]);
+    expect(new Set(done.variants.map(v => v.run)).size).toBe(4);
+    // Started again: nothing left to create, no second run for any variant.
+    second.service.start();
+    await second.service.created();
+    expect(second.calls.created).toHaveLength(1);
   });
 
   it('refuses a bad spec before admitting or creating anything', async () => {

@@ -167,6 +167,23 @@ describe('EventLogs: append and read', () => {
     expect((await logs.read('r1')).events).toEqual([log(1), end]);
   });
 
+  it('releases a log’s file until the next append, which goes on where it was', async () => {
+    const logs = freshLogs();
+    const writers = (logs as unknown as { writers: Map<string, unknown> })
+      .writers;
+    // Appends asked for before the release are written first.
+    const pending = logs.append('r1', log(1));
+    await logs.release('r1');
+    await pending;
+    expect(writers.has('r1')).toBe(false);
+    await logs.release('r1');
+    const size = await logs.append('r1', log(2));
+    expect(writers.has('r1')).toBe(true);
+    const page = await logs.read('r1');
+    expect(page.events).toEqual([log(1), log(2)]);
+    expect(page.nextOffset).toBe(size);
+  });
+
   it('syncs according to its policy without changing what is written', async () => {
     for (const fsync of ['always', 'state', 'never'] as const) {
       const logs = freshLogs({ fsync });

@@ -60,6 +60,7 @@ describe('sweep records', () => {
     const sweep = records.sweeps.create(newSweep('sw1'));
     expect(sweep).toEqual({
       ...newSweep('sw1'),
+      storedInputs: {},
       createdAt: expect.any(Number),
       cancelledAt: null
     });
@@ -141,6 +142,50 @@ describe('sweep records', () => {
     expect(records.sweeps.cancel('a')).toBe(false);
     expect(records.sweeps.cancel('nope')).toBe(false);
     expect(records.sweeps.get('a')!.cancelledAt).toEqual(expect.any(Number));
+  });
+
+  it('keeps the stored inputs, and says which sweeps still have runs to create and where', () => {
+    const records = recordsWithPackage();
+    records.sweeps.create({
+      ...newSweep('a'),
+      storedInputs: { 'workspace:x.txt': 'ab'.repeat(32) }
+    });
+    records.sweeps.create(newSweep('b'));
+    expect(records.sweeps.get('a')).toMatchObject({
+      spec: newSweep('a').spec,
+      storedInputs: { 'workspace:x.txt': 'ab'.repeat(32) }
+    });
+    const link = (sweepId: string, position: number) =>
+      records.createRun({
+        packageSha256: sha(1),
+        edits: {},
+        limits: DEFAULT_LIMITS,
+        sweep: { sweepId, variant: `v00${position + 1}`, position, values: [] }
+      });
+    const run = link('a', 0);
+    link('a', 2);
+    expect(records.sweeps.creating()).toEqual([
+      { id: 'a', missing: 1 },
+      { id: 'b', missing: 3 }
+    ]);
+    expect(records.sweeps.createdPositions('a')).toEqual(new Set([0, 2]));
+    expect(records.sweeps.ofRun(run.id)).toEqual({
+      sweepId: 'a',
+      variant: 'v001'
+    });
+    // A variant has one run at most.
+    expect(() => link('a', 2)).toThrow(/UNIQUE/);
+    expect(records.sweeps.createdPositions('a')).toEqual(new Set([0, 2]));
+    // Its stored inputs stay while it has runs to create.
+    expect(records.isBlobReferenced('ab'.repeat(32))).toBe(true);
+    expect(records.isBlobReferenced('cd'.repeat(32))).toBe(false);
+    link('a', 1);
+    expect(records.isBlobReferenced('ab'.repeat(32))).toBe(false);
+    // A cancelled sweep has nothing more to create.
+    expect(records.sweeps.isCancelled('b')).toBe(false);
+    records.sweeps.cancel('b');
+    expect(records.sweeps.isCancelled('b')).toBe(true);
+    expect(records.sweeps.creating()).toEqual([]);
   });
 
   it('refuses a link to a sweep that does not exist, and creates no run then', () => {

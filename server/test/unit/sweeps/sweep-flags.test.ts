@@ -51,7 +51,7 @@ describe('--input files', () => {
 
   it('refuses a glob that names nothing', async () => {
     await expect(resolveInputFiles('data/*.png', dir)).rejects.toThrow(
-      '--input "data/*.png" names no file.'
+      '--input: "data/*.png" names no file; check the folder or the pattern.'
     );
   });
 });
