@@ -8,6 +8,8 @@
  */
 import {
   countVariants,
+  parseRangeText,
+  splitValueList,
   type SweepAxis,
   type SweepField,
   type SweepSpec,
@@ -41,50 +43,16 @@ export function valuesKind(draft: IAxisDraft): ValuesKind {
   return parseRange(draft.text) ? 'range' : 'list';
 }
 
-const NUMBER = String.raw`[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
-const RANGE = new RegExp(
-  `^\\s*(${NUMBER})\\s*:\\s*(${NUMBER})\\s*(?::\\s*(${NUMBER})\\s*)?$`
-);
-
 /** A value problem the panel shows next to the axis, as one sentence. */
 export class ValuesError extends Error {}
 
-/**
- * Splits a comma-separated list: `\,` is a comma inside a value, `\:` a colon, `\\` a
- * backslash; each value is trimmed and empty ones are dropped (a trailing comma adds nothing).
- */
+/** A comma-separated list, escapes undone, values trimmed, empty ones dropped. */
 export function splitList(text: string): string[] {
-  const values: string[] = [];
-  let value = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\' && [',', ':', '\\'].includes(text[i + 1])) {
-      value += text[++i];
-    } else if (c === ',') {
-      values.push(value);
-      value = '';
-    } else {
-      value += c;
-    }
-  }
-  values.push(value);
-  return values.map(v => v.trim()).filter(v => v !== '');
+  return splitValueList(text, { trim: true });
 }
 
 /** `start:stop[:step]` (step 1 or -1 toward the stop when left out), or null when not a range. */
-export function parseRange(
-  text: string
-): { start: number; stop: number; step: number } | null {
-  const match = RANGE.exec(text);
-  if (!match) {
-    return null;
-  }
-  const start = Number(match[1]);
-  const stop = Number(match[2]);
-  const step =
-    match[3] !== undefined ? Number(match[3]) : stop >= start ? 1 : -1;
-  return { start, stop, step };
-}
+export const parseRange = parseRangeText;
 
 /**
  * The contract's values of a draft; throws a `ValuesError` whose message says what to type

@@ -1,7 +1,7 @@
 /**
- * Turns `reproserver sweep` flags into a sweep's axes. VALUES is a comma-separated list (`\,` is
- * a comma inside a value, `\:` a colon), or a single `START:STOP` or `START:STOP:STEP` of numbers,
- * a range with the stop included. An input's values are files: a glob, a folder (its files), or
+ * Turns `reproserver sweep` flags into a sweep's axes. VALUES is written as in the panel
+ * (`sweeps/values-syntax.ts`): a comma-separated list, or a single `START:STOP` or
+ * `START:STOP:STEP` of numbers, a range with the stop included. An input's values are files: a glob, a folder (its files), or
  * a comma-separated list of files, on this machine. Every mistake is one sentence naming the flag.
  */
 import { resolve } from 'node:path';
@@ -10,35 +10,14 @@ import type { PackageModel } from '../rpz/model';
 import { errorMessage } from '../describe';
 import { resolveStep } from '../runs/plan';
 import { resolveFiles } from '../service/sweeps/files';
-
-const NUMBER = String.raw`[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?`;
-const RANGE = new RegExp(`^(${NUMBER}):(${NUMBER})(?::(${NUMBER}))?$`);
+import { parseRangeText, splitValueList } from '../sweeps/values-syntax';
 
 /** The values of `--arg`, `--env` or `--cmdline`: a list, or a range of numbers. */
 export function parseValues(text: string): SweepValues {
-  const range = RANGE.exec(text);
-  if (range) {
-    const start = Number(range[1]);
-    const stop = Number(range[2]);
-    const step =
-      range[3] !== undefined ? Number(range[3]) : stop >= start ? 1 : -1;
-    return { kind: 'range', start, stop, step };
-  }
-  const values: string[] = [];
-  let value = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\' && (text[i + 1] === ',' || text[i + 1] === ':')) {
-      value += text[++i];
-    } else if (c === ',') {
-      values.push(value);
-      value = '';
-    } else {
-      value += c;
-    }
-  }
-  values.push(value);
-  return { kind: 'list', values };
+  const range = parseRangeText(text);
+  return range
+    ? { kind: 'range', ...range }
+    : { kind: 'list', values: splitValueList(text) };
 }
 
 /** The files an `--input` names: a glob, a folder's files, or a list; absolute, sorted for globs. */

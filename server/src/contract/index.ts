@@ -30,3 +30,4 @@ export {
   type LockedChange
 } from '../runfiles/fields';
 export { countVariants, fieldLabel, variantId } from '../sweeps/count';
+export { parseRangeText, splitValueList } from '../sweeps/values-syntax';
