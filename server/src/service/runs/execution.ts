@@ -150,17 +150,7 @@ export class RunExecutor {
       });
       return;
     }
-    records.updateStatus(id, 'building');
-    await log.append(id, {
-      type: 'status',
-      time: Date.now(),
-      status: 'building'
-    });
-    progress.summary = {
-      ...progress.summary,
-      steps: startSummary('building', plan.steps).steps
-    };
-    records.setSteps(id, progress.summary.steps.map(stepRecord));
+    await this._markBuilding(id, plan, progress);
     if (run.backend === 'sandbox') {
       const rootfs = await this._prepare(
         id,
@@ -205,6 +195,25 @@ export class RunExecutor {
     await runOnDocker({ ...common, ...docker, image });
   }
 
+  /** The run is being prepared (image built, package unpacked): recorded, logged, summed up. */
+  private async _markBuilding(
+    id: string,
+    plan: ReturnType<typeof planRun>,
+    progress: { summary: RunSummary }
+  ): Promise<void> {
+    this.options.records.updateStatus(id, 'building');
+    await this.options.log.append(id, {
+      type: 'status',
+      time: Date.now(),
+      status: 'building'
+    });
+    progress.summary = {
+      ...progress.summary,
+      steps: startSummary('building', plan.steps).steps
+    };
+    this.options.records.setSteps(id, progress.summary.steps.map(stepRecord));
+  }
+
   /**
    * A run as a Slurm job (`backends/slurm/`): the package unpacked once into the shared folder,
    * the job's id kept where a Docker run keeps its container's, so that a restarted server
@@ -242,17 +251,7 @@ export class RunExecutor {
       await cancelJob(run.containerId, jobName(id));
     }
     if (!reattach) {
-      records.updateStatus(id, 'building');
-      await log.append(id, {
-        type: 'status',
-        time: Date.now(),
-        status: 'building'
-      });
-      progress.summary = {
-        ...progress.summary,
-        steps: startSummary('building', plan.steps).steps
-      };
-      records.setSteps(id, progress.summary.steps.map(stepRecord));
+      await this._markBuilding(id, plan, progress);
     }
     const rootfs = await this._prepare(
       id,
