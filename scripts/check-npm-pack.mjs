@@ -23,6 +23,7 @@ const PACKAGES = [
       'LICENSE',
       'README.md',
       'package.json',
+      'schema/import.json',
       'schema/plugin.json',
       'style/base.css',
       'style/index.css',
