@@ -137,6 +137,52 @@ describe('ReproServerClient endpoints', () => {
     expect(bodies[5].body).toBe('hello');
   });
 
+  it('reads and replaces a package’s metrics; a refusal is the bad-metric sentence', async () => {
+    const calls: { url: string; method: string; body: string | null }[] = [];
+    const refusal =
+      'Metric "m" names an output the package does not have: x.csv.';
+    const fetch = async (input: RequestInfo | URL): Promise<Response> => {
+      const request = input as Request;
+      const body = request.method === 'GET' ? null : await request.text();
+      calls.push({ url: request.url, method: request.method, body });
+      if (body?.includes('x.csv')) {
+        return new Response(
+          JSON.stringify({
+            error: { code: 'bad-metric', message: refusal }
+          } satisfies ApiErrorBody),
+          { status: 400 }
+        );
+      }
+      return new Response(body ?? JSON.stringify({ metrics: [] }), {
+        status: 200
+      });
+    };
+    const client = new ReproServerClient(
+      ServerConnection.makeSettings({
+        baseUrl: 'http://lab.example/',
+        fetch: fetch as typeof globalThis.fetch,
+        Request: globalThis.Request,
+        Headers: globalThis.Headers
+      })
+    );
+    expect(await client.packageMetrics('abc')).toEqual({ metrics: [] });
+    const list = {
+      metrics: [{ name: 'loss', source: 'log-pair' as const }]
+    };
+    expect(await client.setPackageMetrics('abc', list)).toEqual(list);
+    await expect(
+      client.setPackageMetrics('abc', {
+        metrics: [{ name: 'm', source: 'csv', output: 'x.csv', column: 0 }]
+      })
+    ).rejects.toMatchObject({ code: 'bad-metric', message: refusal });
+    expect(calls.map(c => `${c.method} ${c.url.split('?')[0]}`)).toEqual([
+      'GET http://lab.example/reproserver/api/packages/abc/metrics',
+      'PUT http://lab.example/reproserver/api/packages/abc/metrics',
+      'PUT http://lab.example/reproserver/api/packages/abc/metrics'
+    ]);
+    expect(JSON.parse(calls[1].body!)).toEqual(list);
+  });
+
   it('derives the events WebSocket URL from the proxied or explicit base URL', () => {
     const proxied = new ReproServerClient(
       ServerConnection.makeSettings({

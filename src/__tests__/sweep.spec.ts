@@ -2,6 +2,7 @@ import './dom-polyfills';
 import { nullTranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 import type {
+  MetricList,
   SweepRecord,
   SweepSpec,
   SweepSummary,
@@ -416,6 +417,12 @@ describe('sweep results table', () => {
   });
 });
 
+/** A server that remembers no metrics (the sweep session's tests do not touch them). */
+const NO_METRICS = {
+  packageMetrics: async () => ({ metrics: [] }),
+  setPackageMetrics: async (_sha: string, list: MetricList) => list
+};
+
 describe('SweepSession', () => {
   it('polls the sweep only while it has unended runs', async () => {
     let calls = 0;
@@ -426,7 +433,8 @@ describe('SweepSession', () => {
         calls++;
         return sweepRecord(calls >= 2 ? { ended: true } : {});
       }),
-      cancelSweep: jest.fn(async () => sweepRecord({ ended: true }))
+      cancelSweep: jest.fn(async () => sweepRecord({ ended: true })),
+      ...NO_METRICS
     };
     const session = new SweepSession(client, SHA, 5);
     await session.create({ package: SHA, axes: [] });
@@ -450,7 +458,8 @@ describe('SweepSession', () => {
       getSweep: jest.fn(async () => sweepRecord()),
       cancelSweep: jest.fn(async () =>
         sweepRecord({ ended: true, counts: { succeeded: 2, cancelled: 1 } })
-      )
+      ),
+      ...NO_METRICS
     };
     const session = new SweepSession(client, SHA, 60000);
     await session.create({ package: SHA, axes: [] });
@@ -508,7 +517,9 @@ describe('the Sweep tab', () => {
         sweeps: []
       })),
       getSweep: jest.fn(async () => record),
-      cancelSweep: jest.fn(async () => ({ ...record, ended: true }))
+      cancelSweep: jest.fn(async () => ({ ...record, ended: true })),
+      packageMetrics: jest.fn(async () => ({ metrics: record.metrics })),
+      setPackageMetrics: jest.fn(async (_sha: string, list: unknown) => list)
     };
   }
 

@@ -15,6 +15,7 @@ import {
   type ErrorCode,
   type HealthResponse,
   type ImportRecord,
+  type MetricList,
   type PackageDetails,
   type PackageSummary,
   type RunFileRecord,
@@ -220,6 +221,23 @@ export class ReproServerClient {
     return this._request<SweepRecord>(
       'POST',
       `api/sweeps/${encodeURIComponent(id)}/cancel`
+    );
+  }
+
+  /** The package's remembered metrics (none until set). */
+  packageMetrics(sha256: string): Promise<MetricList> {
+    return this._request<MetricList>(
+      'GET',
+      `api/packages/${encodeURIComponent(sha256)}/metrics`
+    );
+  }
+
+  /** Remembers the package's metrics, replacing them; refused with `bad-metric` and a sentence. */
+  setPackageMetrics(sha256: string, list: MetricList): Promise<MetricList> {
+    return this._request<MetricList>(
+      'PUT',
+      `api/packages/${encodeURIComponent(sha256)}/metrics`,
+      list
     );
   }
 

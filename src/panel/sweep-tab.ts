@@ -1,11 +1,14 @@
 import type { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import type { SweepRecord } from 'reproserver/contract';
+import { CompareSession } from '../compare/session';
+import { CompareView } from '../compare/view';
 import type { PackageSession } from '../model/package';
 import { csvPath, exportCsv, type IWorkspaceFiles } from '../sweep/export';
 import type { SweepSession } from '../sweep/session';
 import { sweepColumns, sweepCsv } from '../sweep/table';
 import { button, h } from './dom';
+import { MetricsEditor } from './metrics-editor';
 import { statusLabel } from './run';
 import { SweepForm } from './sweep-form';
 import { SweepPlot } from './sweep-plot';
@@ -28,9 +31,10 @@ export interface ISweepTabServices {
 }
 
 /**
- * The Sweep tab: the form that starts a sweep, then the sweep on display (the newest, or one
- * chosen among the package's sweeps) with its progress, Cancel all, its live results table, the
- * CSV export and the plot. The sweeps are asked for the first time the tab is shown.
+ * The Sweep tab: the form that starts a sweep, the package's metrics (their editor), then the
+ * sweep on display (the newest, or one chosen among the package's sweeps) with its progress,
+ * Cancel all, its live results table, the CSV export, the comparison of two variants picked in
+ * the table, and the plot. The sweeps and metrics are asked for the first time the tab is shown.
  */
 export class SweepTab {
   constructor(
@@ -41,9 +45,38 @@ export class SweepTab {
     const trans = _trans;
     this._sweeps = _session.sweeps!;
     this._form = new SweepForm(_session, trans, _services.pickWorkspaceFile);
+    // The table's own picks, apart from History's: the same comparison view and client.
+    const shared = _session.compare!;
+    this._compare = new CompareSession(shared.client, shared.packageSha256);
+    this._compareView = new CompareView(this._compare, trans);
     this._table = new SweepTable(trans, {
-      openRun: runId => void this._openRun(runId)
+      openRun: runId => void this._openRun(runId),
+      compare: {
+        isPicked: runId => this._compare.picked.includes(runId),
+        toggle: runId => this._compare.toggle(runId)
+      }
     });
+    this._compareButton = button(
+      trans.__('Pick two variants to compare'),
+      () => void this._compare.compare(),
+      {
+        class: 'jp-ReproServer-sweepCompare',
+        title: trans.__(
+          'Compare the outputs and logs of the two variants picked in the table'
+        ),
+        disabled: true
+      }
+    );
+    this._compare.changed.connect(this._renderCompare, this);
+    const outputs = (_session.details?.model.files ?? [])
+      .filter(f => f.writtenBy.length > 0)
+      .map(f => f.name);
+    this._metrics = new MetricsEditor(
+      this._sweeps.metrics,
+      trans,
+      outputs,
+      () => void this._sweeps.refreshAfterMetrics()
+    );
     this._plot = new SweepPlot(trans, _services.rendermime ?? null);
     this._export = button(
       trans.__('Export CSV'),
@@ -60,6 +93,7 @@ export class SweepTab {
       role: 'status'
     });
     this._table.toolbar.append(
+      this._compareButton,
       h('span', { class: 'jp-ReproServer-spacer' }),
       this._exported,
       this._export
@@ -95,6 +129,7 @@ export class SweepTab {
         this._cancel
       ),
       this._table.node,
+      this._compareView.node,
       h('h3', {}, trans.__('Plot')),
       this._plot.node
     );
@@ -104,6 +139,8 @@ export class SweepTab {
       h('h3', {}, trans.__('New sweep')),
       this._form.node,
       this._problem,
+      h('h3', {}, trans.__('Metrics')),
+      this._metrics.node,
       this._results
     );
     this._sweeps.changed.connect(this._render, this);
@@ -127,11 +164,16 @@ export class SweepTab {
       this._listed = true;
       void this._sweeps.refreshList();
     }
+    this._metrics.shown();
     this._form.refresh();
   }
 
   dispose(): void {
     this._sweeps.changed.disconnect(this._render, this);
+    this._compare.changed.disconnect(this._renderCompare, this);
+    this._compareView.dispose();
+    this._compare.dispose();
+    this._metrics.dispose();
     this._table.dispose();
     this._plot.dispose();
   }
@@ -162,6 +204,15 @@ export class SweepTab {
     });
     this._table.setData(columns, current.variants);
     this._plot.setData(columns, current.variants);
+  }
+
+  private _renderCompare(): void {
+    const two = this._compare.picked.length === 2;
+    this._compareButton.disabled = !two;
+    this._compareButton.textContent = two
+      ? this._trans.__('Compare the two picked variants')
+      : this._trans.__('Pick two variants to compare');
+    this._table.redraw();
   }
 
   private _renderPicker(current: SweepRecord): void {
@@ -231,6 +282,10 @@ export class SweepTab {
   }
 
   private _sweeps: SweepSession;
+  private _compare: CompareSession;
+  private _compareView: CompareView;
+  private _compareButton: HTMLButtonElement;
+  private _metrics: MetricsEditor;
   private _form: SweepForm;
   private _table: SweepTable;
   private _plot: SweepPlot;

@@ -29,6 +29,11 @@ export class SweepTable {
     private readonly _actions: {
       /** Shows a variant's run (its log and outputs). */
       openRun(runId: string): void;
+      /** Picks runs to compare: a checkbox per variant with a run; none without it. */
+      compare?: {
+        isPicked(runId: string): boolean;
+        toggle(runId: string): void;
+      };
     }
   ) {
     const trans = _trans;
@@ -119,6 +124,11 @@ export class SweepTable {
     };
     this._drawHead();
     this._refilter();
+  }
+
+  /** Draws the rows again (the picks to compare changed). */
+  redraw(): void {
+    this._draw();
   }
 
   setFilter(text: string): void {
@@ -234,9 +244,20 @@ export class SweepTable {
       const of = column.of;
       if (of.kind === 'variant') {
         const run = row.run;
+        const compare = this._actions.compare;
         return h(
           'td',
           {},
+          run && compare
+            ? h('input', {
+                type: 'checkbox',
+                class: 'jp-ReproServer-sweepPick',
+                checked: compare.isPicked(run),
+                title: trans.__('Pick %1 to compare (two at most)', row.id),
+                'aria-label': trans.__('Compare %1', row.id),
+                onchange: () => compare.toggle(run)
+              })
+            : '',
           run
             ? h(
                 'a',

@@ -14,9 +14,10 @@ import type {
   SweepSpec,
   SweepSummary
 } from 'reproserver/contract';
+import { MetricsSession, type IMetricsClient } from './metrics';
 
-/** What the sweep session asks of the client. */
-export interface ISweepClient {
+/** What the sweep session asks of the client (the package's metrics too). */
+export interface ISweepClient extends IMetricsClient {
   createSweep(request: SweepSpec): Promise<SweepRecord>;
   listSweeps(packageSha256: string): Promise<{ sweeps: SweepSummary[] }>;
   getSweep(id: string): Promise<SweepRecord>;
@@ -31,7 +32,12 @@ export class SweepSession {
     private readonly _client: ISweepClient,
     readonly packageSha256: string,
     private readonly _pollMs = POLL_MS
-  ) {}
+  ) {
+    this.metrics = new MetricsSession(_client, packageSha256);
+  }
+
+  /** The package's metrics: the table's and the plot's metric columns. */
+  readonly metrics: MetricsSession;
 
   /** The package's sweeps, newest first (as last listed). */
   get sweeps(): readonly SweepSummary[] {
@@ -139,6 +145,28 @@ export class SweepSession {
     }
   }
 
+  /**
+   * Asks for the sweep on display again, now and once more after `POLL_MS`: after the metrics
+   * are saved, the server extracts every ended run's values again in the background, so the
+   * new columns come at once and their values a moment later.
+   */
+  async refreshAfterMetrics(): Promise<void> {
+    const id = this._current?.id;
+    if (!id) {
+      return;
+    }
+    await this.show(id);
+    if (this._current?.ended && !this._disposed) {
+      this._stopPolling();
+      this._timer = setTimeout(() => {
+        this._timer = null;
+        if (this._showing === id) {
+          void this.show(id);
+        }
+      }, this._pollMs);
+    }
+  }
+
   dismissProblem(): void {
     this._problem = null;
     this._emit();
@@ -150,6 +178,7 @@ export class SweepSession {
     }
     this._disposed = true;
     this._stopPolling();
+    this.metrics.dispose();
     Signal.clearData(this);
   }
 
