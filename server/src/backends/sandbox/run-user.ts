@@ -269,13 +269,20 @@ export async function handOver(
   ids: { uid: number; gid: number },
   signal?: AbortSignal
 ): Promise<void> {
-  const change = async (path: string): Promise<boolean> => {
-    const info = await lstat(path);
-    await lchown(path, ids.uid, ids.gid);
-    if (info.isFile() && (info.mode & 0o6000) !== 0) {
-      await chmod(path, info.mode & 0o7777); // a regular file: nothing to follow
-    }
-    return info.isDirectory();
+  // In three steps per batch: every mode is read before any owner changes, and the setuid and
+  // setgid bits (which a chown clears) are put back after every chown of the batch, so that two
+  // hard links to one file in the same batch cannot clear them after they were restored.
+  const change = async (paths: string[]): Promise<boolean[]> => {
+    const infos = await Promise.all(paths.map(path => lstat(path)));
+    await Promise.all(paths.map(path => lchown(path, ids.uid, ids.gid)));
+    await Promise.all(
+      paths.map((path, i) =>
+        infos[i].isFile() && (infos[i].mode & 0o6000) !== 0
+          ? chmod(path, infos[i].mode & 0o7777) // a regular file: nothing to follow
+          : undefined
+      )
+    );
+    return infos.map(info => info.isDirectory());
   };
   const walk = async (folder: string): Promise<void> => {
     const names = await readdir(folder);
@@ -284,7 +291,7 @@ export async function handOver(
       const paths = names
         .slice(start, start + HAND_OVER_BATCH)
         .map(name => join(folder, name));
-      const folders = await Promise.all(paths.map(change));
+      const folders = await change(paths);
       // One folder at a time below: at most one batch of changes is under way.
       for (let i = 0; i < paths.length; i++) {
         if (folders[i]) {
@@ -293,7 +300,7 @@ export async function handOver(
       }
     }
   };
-  if (await change(root)) {
+  if ((await change([root]))[0]) {
     await walk(root);
   }
 }
