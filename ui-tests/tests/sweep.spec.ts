@@ -111,8 +111,8 @@ test.describe('Sweeps in the ReproServer panel', () => {
     baseURL
   }) => {
     const panel = await openPackage(page, 'shell-pipeline');
-    // A real 1,000-variant sweep, made through the API and cancelled at once: the runs are real
-    // records of the server (cancelled, or ended if they were quick), only not all run.
+    // A real 1,000-variant sweep, made through the API and cancelled once its runs exist: the
+    // runs are real records of the server (cancelled, or ended if they were quick), not all run.
     const api = `${baseURL}/reproserver/api`;
     const registered = await page.request.post(`${api}/packages`, {
       data: { path: `${PACKAGES_DIR}/shell-pipeline.rpz` }
@@ -133,6 +133,16 @@ test.describe('Sweeps in the ReproServer panel', () => {
     });
     expect(created.status()).toBe(201);
     const sweep = await created.json();
+    // The server creates a big sweep's runs in the background: cancelled once all exist (a
+    // cancel during the creation would stop it, leaving fewer rows).
+    await expect
+      .poll(
+        async () =>
+          (await (await page.request.get(`${api}/sweeps/${sweep.id}`)).json())
+            .variants.length,
+        { timeout: 60000, intervals: [500] }
+      )
+      .toBe(1000);
     const cancelled = await page.request.post(
       `${api}/sweeps/${sweep.id}/cancel`
     );
