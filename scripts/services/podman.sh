@@ -119,10 +119,17 @@ start() {
   log "ready at $SOCKET ($("${AS_USER[@]}" podman --version))"
 }
 
-# Stops the service, then the user namespace's pause process that rootless podman leaves behind
-# (its pid is in the runtime folder; only that one process is stopped).
+# Stops the service (its process group), then the user namespace's pause process that rootless
+# podman leaves behind (its pid is in the runtime folder; only that one process is stopped).
 stop() {
+  local pid=""
+  [ -s "$PID_FILE" ] && pid="$(cat "$PID_FILE")"
   stop_pid_file "$PID_FILE" "podman system service"
+  # Rootless podman re-executes itself inside its user namespace: that child, in the process
+  # group setsid gave the service, outlives the recorded pid unless the group is stopped too.
+  if [ -n "$pid" ] && [[ "$pid" =~ ^[0-9]+$ ]]; then
+    kill -- "-$pid" 2>/dev/null || true
+  fi
   local pause="$RUN_DIR/libpod/tmp/pause.pid"
   if [ -s "$pause" ] && [ "$(stat -c %U "/proc/$(cat "$pause")" 2>/dev/null)" = "$PODMAN_USER" ]; then
     stop_pid_file "$pause" "podman pause process"
