@@ -5,7 +5,6 @@
  * differ by one line; nondeterministic writes stable.txt (always the same), stamp.txt (the
  * clock) and plot.svg (a random point seeded from the clock).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,28 +19,13 @@ import type {
 } from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
-import { CLI, startServer } from '../../helpers/server-process';
+import { startServer } from '../../helpers/server-process';
 import { makeWorkspace } from '../api/workspace';
+import { reproserver } from '../../helpers/cli-process';
 
 jest.setTimeout(120_000);
 
 const ON_SANDBOX = { backend: 'sandbox', acceptWeakIsolation: true };
-
-function reproserver(
-  args: string[]
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', code => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('comparisons and the determinism check through the API', () => {
   let api: ApiClient;

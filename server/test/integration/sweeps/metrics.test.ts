@@ -5,7 +5,6 @@
  * 1..4 must give exactly the formula's values, through the API (remembered per package,
  * extracted again when the list changes) and through `reproserver sweep --metric` (sweep.csv).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +16,9 @@ import type {
 } from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
-import { CLI, startServer } from '../../helpers/server-process';
+import { startServer } from '../../helpers/server-process';
 import { makeWorkspace } from '../api/workspace';
+import { reproserver } from '../../helpers/cli-process';
 
 jest.setTimeout(120_000);
 
@@ -171,22 +171,6 @@ describe('metrics of a sweep through the API', () => {
     );
   });
 });
-
-function reproserver(
-  args: string[]
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', code => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('reproserver sweep --metric', () => {
   it('writes a column per metric in sweep.csv, and remembers them in --state', async () => {

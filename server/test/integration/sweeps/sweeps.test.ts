@@ -3,7 +3,6 @@
  * with packages made by the real reprozip. shell-pipeline (`sh wordfreq.sh words.txt N`) prints
  * and writes the N most frequent words, so each variant's output has as many lines as its value.
  */
-import { spawn } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -23,8 +22,9 @@ import type {
 } from '../../../src/contract/wire';
 import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
-import { CLI, startServer } from '../../helpers/server-process';
+import { startServer } from '../../helpers/server-process';
 import { makeWorkspace } from '../api/workspace';
+import { reproserver } from '../../helpers/cli-process';
 
 jest.setTimeout(180_000);
 
@@ -635,22 +635,6 @@ describe.each([
     expect(ended.counts).toEqual({ cancelled: 3 });
   });
 });
-
-function reproserver(
-  args: string[]
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', code => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('reproserver sweep', () => {
   const shell = example('shell-pipeline');
