@@ -94,7 +94,14 @@ export async function waitForEnd(
 
 /** Clicks Run and waits until that run has ended; returns its status label. */
 export async function runToEnd(panel: Locator): Promise<string> {
+  // The head still shows the previous run (and its end) until the new run is created: wait for
+  // its title to name another run, or an earlier "Succeeded" would be read as this run's end.
+  const title = panel.locator('.jp-ReproServer-runHead strong');
+  const before = (await title.count()) ? await title.textContent() : null;
   await panel.getByRole('button', { name: 'Run', exact: true }).click();
+  if (before) {
+    await expect(title).not.toHaveText(before, { timeout: 60000 });
+  }
   return waitForEnd(panel);
 }
 
