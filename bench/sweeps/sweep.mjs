@@ -15,12 +15,16 @@
  * Reports the ratio (target from issue #15: within 1.3×), how many images the runs used, and where
  * the time went: how long a run took inside the sweep (runs sharing a small machine run slower)
  * and how busy the concurrency slots were (gaps in the queue would show here).
+ * On Docker it also measures the engine's own floor, in the same rounds (`docker-floor.mjs`): the
+ * container lifecycle of one run on the bare engine, one at a time and the same number at a time,
+ * with no server of ours: the part of the ratio that the engine already has on this machine.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call, startServer } from '../common/server.mjs';
+import { bareDockerRun, bareDockerSweep } from './docker-floor.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const backends = (process.argv[2] ?? 'sandbox').split(',');
@@ -122,20 +126,50 @@ try {
     }
   };
 
+  // The engine's floor, on the image the warm run used (`docker-floor.mjs`).
+  const bareDocker = async () => {
+    const created = await api('POST', '/api/runs', {
+      package: pkg.sha256,
+      backend: 'docker',
+      edits: arg(1)
+    });
+    const { image } = await waitRun(created.body.id);
+    const run = bareDockerRun({
+      socket: process.env.DOCKER_SOCKET,
+      image,
+      model: details.model
+    });
+    return {
+      run,
+      timeOne: async () => {
+        const started = performance.now();
+        await run(1);
+        return performance.now() - started;
+      }
+    };
+  };
+
   console.log(
     `sweep of ${variants} variants of ${rpz.split('/').pop()} (argument ${index} over 1…${variants}), ${concurrency} runs at a time, median of ${rounds}`
   );
   for (const backend of backends) {
     // Warm: the image built or the tree unpacked, once.
     await oneRun(backend);
+    const bare = backend === 'docker' ? await bareDocker() : null;
     const singles = [];
     const sweeps = [];
+    const bareSingles = [];
+    const bareSweeps = [];
     let images = 0;
     for (let i = 0; i < rounds; i++) {
       for (let j = 0; j < 3; j++) singles.push(await oneRun(backend));
       const result = await sweep(backend);
       sweeps.push(result);
       images = Math.max(images, result.images);
+      if (bare) {
+        for (let j = 0; j < 3; j++) bareSingles.push(await bare.timeOne());
+        bareSweeps.push(await bareDockerSweep(bare.run, variants, concurrency));
+      }
     }
     const one = median(singles);
     const ideal = (variants * one) / concurrency;
@@ -144,6 +178,14 @@ try {
     console.log(
       `  ${backend.padEnd(8)} one warm run ${one.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${ideal.toFixed(0)} ms; sweep ${took.toFixed(0)} ms: ${(took / ideal).toFixed(2)}× (images used by the sweep's runs: ${images}); in the sweep a run took ${mid.meanRunMs.toFixed(0)} ms on average (started to ended, ${(mid.meanRunMs / one).toFixed(2)}× one warm run's round trip) and the ${concurrency} slots were busy ${(mid.slotUse * 100).toFixed(0)}% of the time`
     );
+    if (bare) {
+      const bareOne = median(bareSingles);
+      const bareIdeal = (variants * bareOne) / concurrency;
+      const bareTook = median(bareSweeps);
+      console.log(
+        `  ${'(engine)'.padEnd(8)} the bare engine's lifecycle of one run (create, start, exec the step, copy the output out, remove; no server): one ${bareOne.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${bareIdeal.toFixed(0)} ms; ${variants} at ${concurrency} at a time ${bareTook.toFixed(0)} ms: ${(bareTook / bareIdeal).toFixed(2)}×. Our sweep took ${(took / bareTook).toFixed(2)}× the bare engine's.`
+      );
+    }
   }
 } finally {
   child.kill('SIGTERM');
