@@ -96,7 +96,10 @@ export async function checkDeterminismCommand(args: string[]): Promise<number> {
     let check;
     try {
       check = await determinism.start(pkg.sha256, {
-        ...(backends ? { backends } : { backend: options.requested }),
+        // Not slurm: refused above.
+        ...(backends
+          ? { backends }
+          : { backend: options.requested as 'auto' | Backend }),
         acceptWeakIsolation: options.allowWeak
       });
     } catch (error) {

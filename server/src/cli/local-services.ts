@@ -26,6 +26,7 @@ import type * as StoreModule from '../store';
 import type * as EngineModule from '../backends/docker/engine';
 import type * as PingModule from '../backends/docker/ping';
 import type * as SandboxDetectModule from '../backends/sandbox/detect';
+import type * as SlurmDetectModule from '../backends/slurm/detect';
 import { lastValues } from './args';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -39,7 +40,8 @@ const loadServices = () => ({
   ...(require('../service/runs/backend-choice') as typeof BackendChoiceModule),
   ...(require('../backends/docker/ping') as typeof PingModule),
   ...(require('../backends/docker/engine') as typeof EngineModule),
-  ...(require('../backends/sandbox/detect') as typeof SandboxDetectModule)
+  ...(require('../backends/sandbox/detect') as typeof SandboxDetectModule),
+  ...(require('../backends/slurm/detect') as typeof SlurmDetectModule)
 });
 /* eslint-enable @typescript-eslint/no-require-imports */
 export type Services = ReturnType<typeof loadServices>;
@@ -48,7 +50,7 @@ export type Services = ReturnType<typeof loadServices>;
 export interface CommonOptions {
   packagePath: string;
   outDir: string;
-  requested: 'auto' | 'docker' | 'sandbox';
+  requested: 'auto' | 'docker' | 'sandbox' | 'slurm';
   config: ServerConfig;
   keepState: boolean;
   image: string | undefined;
@@ -70,10 +72,11 @@ export function commonOptions(
   if (
     requested !== 'auto' &&
     requested !== 'docker' &&
-    requested !== 'sandbox'
+    requested !== 'sandbox' &&
+    requested !== 'slurm'
   ) {
     console.error(
-      `reproserver: unknown backend "${requested}"; use --backend auto, docker or sandbox.`
+      `reproserver: unknown backend "${requested}"; use --backend auto, docker, sandbox or slurm.`
     );
     return 2;
   }
@@ -246,6 +249,11 @@ export async function sayWhereRunsGo(
   requested: string
 ): Promise<void> {
   const { s, config } = session;
+  if (backend === 'slurm') {
+    // The cluster's queue, the shared folder, and the sandbox the nodes run (docs/cluster.md).
+    console.error(`[reproserver] ${(await s.detectSlurm()).detail}`);
+    return;
+  }
   if (backend !== 'sandbox') {
     const engine = await s
       .identifyEngine(config.dockerSocket)

@@ -147,3 +147,62 @@ export function killedForMemory(jobOutputTail: string): boolean {
     jobOutputTail
   );
 }
+
+/** Slurm's NO_VAL-1 task id: the record of an array's pending tasks cancelled together. */
+const CANCELLED_REMAINDER = 4294967294;
+
+/** Whether `text`, an `ArrayTaskId` ("3", "1,3-5", "4-199%4"), holds task `task`. */
+function holdsTask(text: string, task: number): boolean {
+  return text
+    .replace(/%\d+$/, '')
+    .split(',')
+    .slice(0, 10_000)
+    .some(part => {
+      const range = /^(\d{1,10})(?:-(\d{1,10})(?::(\d{1,10}))?)?$/.exec(part);
+      if (!range) {
+        return false;
+      }
+      const first = Number(range[1]);
+      const last = range[2] === undefined ? first : Number(range[2]);
+      const step = Number(range[3] ?? 1) || 1;
+      return task >= first && task <= last && (task - first) % step === 0;
+    });
+}
+
+/**
+ * What the controller's records of array `arrayId` (`scontrol show job -o ARRAY`, a line per
+ * record) say of its task `task`: the task's own record, else the record of the tasks still
+ * pending together, else (a pending task cancelled on its own leaves no record, and pending tasks
+ * cancelled with their array a record of their own) CANCELLED while the array is known. Undefined
+ * when no record is of this array.
+ */
+export function parseArrayTask(
+  text: string,
+  arrayId: string,
+  task: number,
+  /** Take a task of a known array without a record as cancelled (the array's whole records). */
+  orCancelled = true
+): JobState | undefined {
+  let remainder: JobState | undefined;
+  let known = false;
+  for (const line of text.split('\n').slice(0, 20_000)) {
+    const array = /(?:^|\s)ArrayJobId=(\d{1,12})(?:\s|$)/.exec(line)?.[1];
+    const tasks = /(?:^|\s)ArrayTaskId=(\S{1,200})/.exec(line)?.[1];
+    const job = parseScontrolJob(line);
+    if (array !== arrayId || tasks === undefined || !job) {
+      continue;
+    }
+    known = true;
+    if (/^\d{1,10}$/.test(tasks) && Number(tasks) === CANCELLED_REMAINDER) {
+      remainder = job;
+    } else if (holdsTask(tasks, task)) {
+      return job;
+    }
+  }
+  if (remainder) {
+    return remainder;
+  }
+  return known && orCancelled
+    ? { state: 'CANCELLED', reason: 'None', exitCode: 0, signal: 0 }
+    : undefined;
+}

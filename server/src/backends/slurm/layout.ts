@@ -37,3 +37,8 @@ export function stepFiles(runDir: string, position: number) {
     recordedOwners: join(runDir, 'recorded.owners')
   };
 }
+
+/** Job arrays' folders (Slurm's output file of each task) under the shared folder: `array.ts`. */
+export function arraysFolder(shared: string): string {
+  return join(shared, 'slurm-arrays');
+}

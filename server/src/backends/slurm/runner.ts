@@ -13,6 +13,9 @@
  * (`sandbox/outputs.ts`: never through a link the experiment planted), then removes the folder.
  * Cancel and the run's time limit are `scancel`. A restarted server re-attaches by the job's id
  * (kept where the Docker backend keeps its container's) and the run's folder (named by the run).
+ * A sweep's run is a task of a job array (`array.ts`), its folder made and its task submitted
+ * before the queue reaches it: it is followed the same way, by the task's id, from the moment
+ * Slurm starts the task.
  *
  * Unlike the sandbox backend: no overlay (a copy: the overlay's mount namespace would have to be
  * held by a process on the node), one id per step with identity changes emulated (no mapped
@@ -21,8 +24,8 @@
  *
  * The run's sequence (events, statuses, stops, cleanup) is the shared one of `common/lifecycle.ts`.
  */
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, rmdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeTree, type PreparedRootfs } from '../../sandbox';
 import { stepFailed } from '../common/endings';
@@ -31,41 +34,33 @@ import {
   type RunParts,
   type StepExit
 } from '../common/lifecycle';
-import {
-  openFileInput,
-  type RunBackendOptions,
-  type RunResult
-} from '../common/run-backend';
-import { helperPath as defaultHelperPath } from '../docker/helper-path';
+import type { RunBackendOptions, RunResult } from '../common/run-backend';
 import { MAX_RUN_DEPTH, MAX_RUN_ENTRIES } from '../sandbox/runner';
-import { detectSandbox, type SandboxStatus } from '../sandbox/detect';
 import { DiskWatch } from '../sandbox/disk-watch';
 import {
   MAX_REPORT_BYTES,
-  emulatesIds,
-  ownersFile,
   parseReport,
   relativeOwners,
   type OwnedPath
 } from '../sandbox/emulated-ids';
-import {
-  hitFileSizeLimit,
-  looksOutOfMemory,
-  rlimitFacts
-} from '../sandbox/limits';
-import { collectOutputs, placeInput } from '../sandbox/outputs';
-import { changedFiles, copyTree } from '../sandbox/run-tree';
-import { stepArgv } from '../sandbox/step-argv';
-import { cancelJob, jobName, jobState, submit } from './commands';
+import { hitFileSizeLimit, looksOutOfMemory } from '../sandbox/limits';
+import { collectOutputs } from '../sandbox/outputs';
+import { changedFiles } from '../sandbox/run-tree';
+import { arrayTask, cancelJob, jobName, jobState, submit } from './commands';
 import { FileFollower, readHead, readNumber, readTail } from './follow';
-import { jobScript, type JobStep } from './job-script';
 import {
   endedBySlurm,
   isActive,
   killedForMemory,
   type JobState
 } from './job-state';
-import { runLayout, runsFolder, stepFiles } from './layout';
+import { arraysFolder, runLayout, stepFiles } from './layout';
+import {
+  prepareRunFolder,
+  readFacts,
+  runFolder,
+  type RunFacts
+} from './run-folder';
 
 export interface SlurmRunOptions extends RunBackendOptions {
   /** The package's root filesystem, from `prepareRootfs` into the shared folder. */
@@ -78,8 +73,12 @@ export interface SlurmRunOptions extends RunBackendOptions {
   name: string;
   /** Told the job's id as soon as it is submitted (the records keep it). */
   onJob?: (jobId: string) => void;
-  /** Re-attach to the job an earlier server process submitted for this run. */
-  reattach?: { jobId: string; startedAt: number };
+  /**
+   * Follow a job already submitted for this run (its folder made): one an earlier server
+   * process followed since `startedAt`, or, without it, an array's task not followed yet (the
+   * run starts when the task leaves Slurm's queue).
+   */
+  reattach?: { jobId: string; startedAt?: number };
   /** The static `rpz-exec` binary on this host (copied into the run's folder for the nodes). */
   helperPath?: string;
   /** Time between two looks at the step's files; default 200 ms. */
@@ -93,16 +92,6 @@ export interface SlurmRunOptions extends RunBackendOptions {
 /** Runs the plan as a job; always resolves (failures are statuses), always removes its folder. */
 export function runOnSlurm(options: SlurmRunOptions): Promise<RunResult> {
   return runLifecycle(options, slurmParts(options));
-}
-
-/** What the job decided once, kept in the run's folder for a server that re-attaches. */
-interface RunFacts {
-  mechanism: 'bwrap' | 'proot';
-  /** Steps report emulated owners; paths start with `prefix`. */
-  emulation: boolean;
-  prefix: string;
-  /** When the run's tree was complete (ms): what changed later is the run's. */
-  since: number;
 }
 
 /** Job states in which Slurm itself stopped the job's processes. */
@@ -122,9 +111,11 @@ const STDERR_TAIL = 4096;
 
 function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
   const { plan, onEvent } = options;
-  const runDir = join(runsFolder(options.shared), options.name);
-  const name = jobName(options.name);
+  const runDir = runFolder(options.shared, options.name);
+  // An array's task has its array's name, and Slurm's output file elsewhere (`run.json`).
+  let name = jobName(options.name);
   const layout = runLayout(runDir);
+  let jobOutput = layout.jobOutput;
   const copying = new AbortController();
   let jobId = options.reattach?.jobId;
   let facts: RunFacts | undefined;
@@ -151,7 +142,7 @@ function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
 
   /** How the run ends when the job ended without step `position`'s exit code. */
   const lost = async (position: number, job: JobState | undefined) => {
-    const tail = await readTail(layout.jobOutput, STDERR_TAIL);
+    const tail = await readTail(jobOutput, STDERR_TAIL);
     const memory = job && !isActive(job) && killedForMemory(tail);
     return endedBySlurm(
       plan,
@@ -159,6 +150,20 @@ function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
       jobId!,
       memory ? { ...job, state: 'OUT_OF_MEMORY' } : job
     );
+  };
+
+  /** Waits while the job is PENDING in Slurm's queue (or until the run is stopped). */
+  const untilStarted = async (): Promise<void> => {
+    const statePollMs = options.statePollMs ?? 1000;
+    while (!copying.signal.aborted) {
+      const job = await askSlurm();
+      if (job !== undefined && (job === 'gone' || job.state !== 'PENDING')) {
+        return;
+      }
+      await sleep(statePollMs, undefined, { signal: copying.signal }).catch(
+        () => undefined
+      );
+    }
   };
 
   /** The job's state once it left the active states (a few seconds at most), else undefined. */
@@ -187,100 +192,30 @@ function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
             }
           };
         }
+        if (facts.job) {
+          name = facts.job.name;
+          jobOutput = facts.job.output;
+        }
+        if (options.reattach.startedAt !== undefined) {
+          return {
+            ready: true,
+            detail: `Slurm job ${jobId} (re-attached after a restart).`,
+            startedAt: options.reattach.startedAt
+          };
+        }
+        // An array's task: the run starts when Slurm starts it (or ends it unstarted).
+        await untilStarted();
+        const task = arrayTask(jobId!);
         return {
           ready: true,
-          detail: `Slurm job ${jobId} (re-attached after a restart).`,
-          startedAt: options.reattach.startedAt
+          detail: `Slurm job ${jobId}${task ? ` (task ${task.task} of array ${task.arrayId})` : ''}${options.partition ? ` on partition ${options.partition}` : ''}${facts.detail ? `: ${facts.detail}` : ''}`
         };
       }
-      const sandbox = await detectSandbox({
-        helperPath: options.helperPath ?? defaultHelperPath()
-      });
-      const refused = refusal(sandbox, plan.inputs);
-      if (refused) {
-        return {
-          ready: false,
-          result: { status: 'error', reason: refused }
-        };
+      const folder = await prepareRunFolder(options, copying.signal);
+      if (!folder.ready) {
+        return folder;
       }
-      const mechanism = sandbox.mechanism!;
-      await removeTree(runDir).catch(() => undefined);
-      await mkdir(layout.steps, { recursive: true, mode: 0o700 });
-      await copyTree(options.rootfs.root, layout.root, copying.signal);
-      for (const input of plan.inputs) {
-        await placeInput(
-          layout.root,
-          input,
-          options.openInput ?? openFileInput,
-          undefined
-        );
-      }
-      // The helper, where the nodes reach it.
-      const helper = join(runDir, 'rpz-exec');
-      await copyFile(options.helperPath ?? defaultHelperPath(), helper);
-      await chmod(helper, 0o755);
-      const emulation = emulatesIds(
-        mechanism,
-        false,
-        sandbox.idsEmulation === true
-      );
-      const prefix = mechanism === 'proot' ? layout.root : '';
-      facts = { mechanism, emulation, prefix, since: Date.now() + 1 };
-      await writeFile(join(runDir, 'run.json'), JSON.stringify(facts));
-      const owners = options.rootfs.info.owners;
-      if (emulation) {
-        await writeFile(
-          stepFiles(runDir, 0).recordedOwners,
-          ownersFile(
-            Object.entries(owners.others).map(([rel, [uid, gid]]) => ({
-              path: `${prefix}/${rel}`,
-              uid,
-              gid
-            }))
-          )
-        );
-      }
-      const proot =
-        mechanism === 'proot'
-          ? { shm: join(runDir, 'shm'), tmpDir: join(runDir, 'tmp') }
-          : undefined;
-      if (proot) {
-        await mkdir(proot.shm, { mode: 0o1777 });
-        await chmod(proot.shm, 0o1777);
-        await mkdir(proot.tmpDir, { mode: 0o700 });
-      }
-      const rlimit = sandbox.prlimit
-        ? await rlimitFacts(sandbox.prlimit, plan.limits, 'rlimit')
-        : undefined;
-      const steps: JobStep[] = plan.steps.map((step, position) => ({
-        emulation,
-        command: stepArgv({
-          sandbox,
-          helper,
-          hostname: plan.hostname,
-          root: layout.root,
-          step,
-          emulation: emulation
-            ? {
-                common: owners.common,
-                sinceMs: facts!.since,
-                owners: stepFiles(runDir, position).owners
-              }
-            : undefined,
-          proot,
-          rlimit
-        })
-      }));
-      await writeFile(
-        layout.script,
-        jobScript(runDir, steps, plan.limits.pids),
-        {
-          mode: 0o700
-        }
-      );
-      if (copying.signal.aborted) {
-        return { ready: false, result: { status: 'cancelled' } };
-      }
+      facts = folder.facts;
       jobId = await submit({
         script: layout.script,
         name,
@@ -294,7 +229,7 @@ function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
       options.onJob?.(jobId);
       return {
         ready: true,
-        detail: `Slurm job ${jobId}${options.partition ? ` on partition ${options.partition}` : ''}: ${sandbox.detail}`
+        detail: `Slurm job ${jobId}${options.partition ? ` on partition ${options.partition}` : ''}: ${facts.detail}`
       };
     },
     watch(kill) {
@@ -366,7 +301,7 @@ function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
           reason: `Step ${position} (${plan.steps[position].id}) failed writing a file larger than the run's disk limit of ${plan.limits.diskMiB} MiB (exit code ${exitCode}); raise limits.diskMiB if it needs more.`
         };
       }
-      const jobTail = await readTail(layout.jobOutput, STDERR_TAIL);
+      const jobTail = await readTail(jobOutput, STDERR_TAIL);
       const oom =
         looksOutOfMemory(tail) ||
         killedForMemory(jobTail) ||
@@ -418,46 +353,27 @@ function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
         await stopJob(jobId, name);
       }
       await removeTree(runDir).catch(() => undefined);
+      await removeTaskOutput(options.shared, facts);
     }
   };
 }
 
-/** Why a run cannot go to Slurm as planned, or undefined when it can. */
-function refusal(
-  sandbox: SandboxStatus,
-  inputs: { name: string; beforeStep: number }[]
-): string | undefined {
-  if (!sandbox.available) {
-    return sandbox.detail;
+/**
+ * Removes an array task's output file, then the array's folder once every task's is gone (each
+ * was made at submission, so the folder is never empty while a task may still write there).
+ */
+async function removeTaskOutput(
+  shared: string,
+  facts: RunFacts | undefined
+): Promise<void> {
+  const output = facts?.job?.output;
+  const folder = output ? dirname(output) : undefined;
+  // Only ever a file of an array's folder under the shared folder.
+  if (!output || dirname(folder!) !== arraysFolder(shared)) {
+    return;
   }
-  if (sandbox.mechanism === 'proot' && sandbox.runUser) {
-    return 'The Slurm backend cannot run proot under a root server (each run would need a user of its own on the nodes); install bubblewrap on the nodes and this host.';
-  }
-  const late = inputs.find(input => input.beforeStep > 0);
-  if (late) {
-    return `The input "${late.name}" replaces a file a later step reads, and a Slurm job gets its inputs before its first step: run that step alone, or on another backend.`;
-  }
-  return undefined;
-}
-
-/** The run's facts as `prepare` wrote them; undefined when the folder or the file is gone. */
-async function readFacts(runDir: string): Promise<RunFacts | undefined> {
-  try {
-    const value = JSON.parse(
-      (await readHead(join(runDir, 'run.json'), 64 * 1024)).toString('utf8')
-    ) as Partial<RunFacts>;
-    if (
-      (value.mechanism === 'bwrap' || value.mechanism === 'proot') &&
-      typeof value.emulation === 'boolean' &&
-      typeof value.prefix === 'string' &&
-      typeof value.since === 'number'
-    ) {
-      return value as RunFacts;
-    }
-  } catch {
-    // missing or unreadable: gone
-  }
-  return undefined;
+  await rm(output, { force: true }).catch(() => undefined);
+  await rmdir(folder!).catch(() => undefined);
 }
 
 /** Cancels the job unless it ended, and waits (a little) until none of its processes runs. */
@@ -483,6 +399,9 @@ export async function abandonJob(
   run: string,
   jobId: string
 ): Promise<void> {
-  await stopJob(jobId, jobName(run));
-  await removeTree(join(runsFolder(shared), run)).catch(() => undefined);
+  const runDir = runFolder(shared, run);
+  const facts = await readFacts(runDir);
+  await stopJob(jobId, facts?.job?.name ?? jobName(run));
+  await removeTree(runDir).catch(() => undefined);
+  await removeTaskOutput(shared, facts);
 }

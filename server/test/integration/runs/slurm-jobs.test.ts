@@ -21,7 +21,11 @@ import { makeWorkspace } from '../api/workspace';
 jest.setTimeout(120_000);
 
 const scontrol = (...args: string[]): string =>
-  execFileSync('scontrol', args, { encoding: 'utf8' });
+  // `show job -o` lists every job the controller keeps (a day's, ~1.5 KB each).
+  execFileSync('scontrol', args, {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024
+  });
 
 beforeAll(() => {
   slurmShared();
