@@ -1,5 +1,7 @@
 /** The real companion server process and plain HTTP calls to it, as the API benchmarks use them. */
 import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,4 +69,24 @@ export function call(url, token, method, path, body) {
     req.on('error', reject);
     req.end(raw ? body : body === undefined ? undefined : JSON.stringify(body));
   });
+}
+
+/**
+ * A server on a fresh workspace holding one package (`package.rpz`, a copy of `rpz`), with its
+ * own state folder under a temporary `base` and a random token: what the sweep benchmarks start.
+ * Resolves with the child, `api(method, path, body)` and `base` (the caller removes it).
+ */
+export async function serverOnPackage(prefix, rpz, env) {
+  const base = mkdtempSync(join(tmpdir(), prefix));
+  const workspace = join(base, 'workspace');
+  mkdirSync(workspace);
+  copyFileSync(rpz, join(workspace, 'package.rpz'));
+  const token = 'bench-' + Math.random().toString(36).slice(2);
+  const { child, url } = await startServer(join(base, 'state'), {
+    REPROSERVER_WORKSPACE: workspace,
+    REPROSERVER_TOKEN: token,
+    ...env
+  });
+  const api = (method, path, body) => call(url, token, method, path, body);
+  return { child, api, base };
 }

@@ -14,17 +14,10 @@
  * Defaults 1000 and 10000. Needs the server built (`npm run build:server`) and the examples
  * (`.state/examples/slow-printer.rpz`, made by scripts/make-examples.sh).
  */
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, startServer } from '../common/server.mjs';
+import { serverOnPackage } from '../common/server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const memoryVariants = Number(process.argv[2] ?? 1000);
@@ -41,18 +34,10 @@ const percentile = (values, p) =>
     Math.min(values.length - 1, Math.floor((values.length * p) / 100))
   ];
 
-const base = mkdtempSync(join(tmpdir(), 'bench-sweep-scale-'));
-const workspace = join(base, 'workspace');
-mkdirSync(workspace);
-copyFileSync(rpz, join(workspace, 'package.rpz'));
-const token = 'bench-' + Math.random().toString(36).slice(2);
-const { child, url } = await startServer(join(base, 'state'), {
-  REPROSERVER_WORKSPACE: workspace,
-  REPROSERVER_TOKEN: token,
+const { child, api, base } = await serverOnPackage('bench-sweep-scale-', rpz, {
   REPROSERVER_MAX_CONCURRENT_RUNS: '1',
   REPROSERVER_RUNS_PER_MINUTE: '100000'
 });
-const api = (method, path, body) => call(url, token, method, path, body);
 
 /** The health endpoint's latencies, asked every 10 ms (as a busy panel would) until `until`. */
 async function healthLatencies(until) {

@@ -19,11 +19,11 @@
  * container lifecycle of one run on the bare engine, one at a time and the same number at a time,
  * with no server of ours: the part of the ratio that the engine already has on this machine.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { call, startServer } from '../common/server.mjs';
+import { serverOnPackage } from '../common/server.mjs';
 import { bareDockerRun, bareDockerSweep } from './docker-floor.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,18 +42,10 @@ const median = values =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
-const base = mkdtempSync(join(tmpdir(), 'bench-sweep-'));
-const workspace = join(base, 'workspace');
-mkdirSync(workspace);
-copyFileSync(rpz, join(workspace, 'package.rpz'));
-const token = 'bench-' + Math.random().toString(36).slice(2);
-const { child, url } = await startServer(join(base, 'state'), {
-  REPROSERVER_WORKSPACE: workspace,
-  REPROSERVER_TOKEN: token,
+const { child, api, base } = await serverOnPackage('bench-sweep-', rpz, {
   REPROSERVER_MAX_CONCURRENT_RUNS: String(concurrency),
   REPROSERVER_RUNS_PER_MINUTE: '100000'
 });
-const api = (method, path, body) => call(url, token, method, path, body);
 
 try {
   const pkg = (await api('POST', '/api/packages', { path: 'package.rpz' }))

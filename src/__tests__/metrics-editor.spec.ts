@@ -55,6 +55,7 @@ function sweepRecord(overrides: Partial<SweepRecord> = {}): SweepRecord {
     ended: true,
     edits: {},
     metrics: [{ name: 'words', source: 'log-pair' }],
+    revision: '0123456789abcdef.1',
     variants: [
       row({ id: 'v001', values: ['1'], run: 'r1', metrics: { words: 10 } }),
       row({ id: 'v002', values: ['2'], run: 'r2', metrics: { words: 20 } }),

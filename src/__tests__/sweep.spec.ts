@@ -14,7 +14,7 @@ import { RpzPanel, type IPanelServices } from '../panel/panel';
 import { csvPath, exportCsv } from '../sweep/export';
 import { sweepFieldChoices } from '../sweep/fields';
 import { plotSpec, VEGALITE_MIME } from '../sweep/plot-spec';
-import { SweepSession } from '../sweep/session';
+import { SweepSession, withChangedRows } from '../sweep/session';
 import {
   sweepColumns,
   sweepCsv,
@@ -83,6 +83,7 @@ function sweepRecord(overrides: Partial<SweepRecord> = {}): SweepRecord {
     ended: false,
     edits: {},
     metrics: [{ name: 'words', source: 'log-pair' }],
+    revision: '0123456789abcdef.1',
     variants: [
       row({
         id: 'v001',
@@ -449,6 +450,125 @@ describe('SweepSession', () => {
     await new Promise(resolve => setTimeout(resolve, 50));
     expect(calls).toBe(2);
     session.dispose();
+  });
+
+  it('polls for the rows changed since its last answer, and puts them in place', async () => {
+    const answers: SweepRecord[] = [
+      // v003 ended: only its row, with the counts of the whole sweep.
+      sweepRecord({
+        incremental: true,
+        revision: '0123456789abcdef.5',
+        counts: { succeeded: 3 },
+        variants: [
+          row({ id: 'v003', values: ['3'], run: 'r3', metrics: { words: 7 } })
+        ]
+      }),
+      // Nothing changed.
+      sweepRecord({
+        incremental: true,
+        revision: '0123456789abcdef.5',
+        counts: { succeeded: 3 },
+        variants: []
+      }),
+      // A metric added meanwhile (another tab): every row's values are new.
+      sweepRecord({
+        incremental: true,
+        revision: '0123456789abcdef.9',
+        metrics: [
+          { name: 'words', source: 'log-pair' },
+          { name: 'loss', source: 'log-pair' }
+        ],
+        variants: [row({ id: 'v001', metrics: { words: 10, loss: 1 } })]
+      }),
+      // The whole sweep, as asked then; it has ended.
+      sweepRecord({
+        revision: '0123456789abcdef.9',
+        ended: true,
+        counts: { succeeded: 3 },
+        variants: ['v001', 'v002', 'v003'].map(id =>
+          row({ id, metrics: { words: 1, loss: 2 } })
+        )
+      })
+    ];
+    const asked: (string | undefined)[] = [];
+    const client = {
+      createSweep: jest.fn(async () => sweepRecord()),
+      listSweeps: jest.fn(async () => ({ sweeps: [] })),
+      getSweep: jest.fn(async (_id: string, since?: string) => {
+        asked.push(since);
+        return answers.shift()!;
+      }),
+      cancelSweep: jest.fn(async () => sweepRecord({ ended: true })),
+      ...NO_METRICS
+    };
+    const session = new SweepSession(client, SHA, 5);
+    // The sweep on display after each answer.
+    const seen: SweepRecord[] = [];
+    session.changed.connect(() => {
+      if (session.current && seen[seen.length - 1] !== session.current) {
+        seen.push(session.current);
+      }
+    });
+    await session.create({ package: SHA, axes: [] });
+    // Polled until it ended (however slow the machine).
+    for (let i = 0; i < 200 && !session.current?.ended; i++) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    expect(seen).toHaveLength(4);
+
+    expect(asked[0]).toBe('0123456789abcdef.1');
+    const merged = seen[1];
+    expect(merged.incremental).toBeUndefined();
+    expect(merged.revision).toBe('0123456789abcdef.5');
+    expect(merged.counts).toEqual({ succeeded: 3 });
+    // v001 and v002 as they were, v003 replaced in its place.
+    expect(merged.variants.map(v => [v.id, v.status, v.metrics])).toEqual([
+      ['v001', 'succeeded', { words: 10 }],
+      ['v002', 'succeeded', { words: null }],
+      ['v003', 'succeeded', { words: 7 }]
+    ]);
+
+    expect(asked[1]).toBe('0123456789abcdef.5');
+    expect(seen[2].variants).toEqual(merged.variants);
+
+    // New metrics: the same poll asks for the whole sweep (no `since`).
+    expect(asked.slice(2)).toEqual(['0123456789abcdef.5', undefined]);
+    expect(seen[3]).toBe(session.current);
+    expect(session.current!.ended).toBe(true);
+    expect(session.current!.variants.map(v => v.metrics)).toEqual([
+      { words: 1, loss: 2 },
+      { words: 1, loss: 2 },
+      { words: 1, loss: 2 }
+    ]);
+    // Ended: asked no more.
+    await new Promise(resolve => setTimeout(resolve, 50));
+    expect(asked).toHaveLength(4);
+    expect(answers).toEqual([]);
+    session.dispose();
+  });
+
+  it('puts new rows after the others, and takes a whole answer as it is', () => {
+    const known = sweepRecord();
+    const grown = withChangedRows(
+      known,
+      sweepRecord({
+        incremental: true,
+        total: 4,
+        variants: [
+          row({ id: 'v004', values: ['4'], run: 'r4', status: 'queued' }),
+          row({ id: 'v002', values: ['2'], run: null, status: null })
+        ]
+      })
+    );
+    expect(grown.total).toBe(4);
+    expect(grown.variants.map(v => [v.id, v.run])).toEqual([
+      ['v001', 'r1'],
+      ['v002', null],
+      ['v003', 'r3'],
+      ['v004', 'r4']
+    ]);
+    // The record polled before is not changed in place (the table compares them).
+    expect(known.variants[1].run).toBe('r2');
   });
 
   it('cancels every unended run of the sweep on display, once', async () => {

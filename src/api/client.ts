@@ -208,11 +208,16 @@ export class ReproServerClient {
     );
   }
 
-  /** A sweep with one row per variant. */
-  getSweep(id: string): Promise<SweepRecord> {
+  /**
+   * A sweep with one row per variant; with `since` (the `revision` of an earlier answer), only
+   * the rows changed after it (`incremental`), unless the server no longer knows that revision.
+   */
+  getSweep(id: string, since?: string): Promise<SweepRecord> {
+    const query =
+      since === undefined ? '' : `?since=${encodeURIComponent(since)}`;
     return this._request<SweepRecord>(
       'GET',
-      `api/sweeps/${encodeURIComponent(id)}`
+      `api/sweeps/${encodeURIComponent(id)}${query}`
     );
   }
 

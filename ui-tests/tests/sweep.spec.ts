@@ -5,8 +5,10 @@ import { openPackage, PACKAGES_DIR, readWorkspaceFile } from './helpers';
 /**
  * Sweeps in the ReproServer panel, on the sandbox backend with the real companion server and the
  * real shell-pipeline package (`sh wordfreq.sh words.txt 3`): the Sweep tab's fields, values and
- * count, the live results table, a variant's log, the CSV export, the Vega-Lite plot; and a
- * 1,000-variant sweep's table staying responsive (scrolling and sorting timed in the page).
+ * count, the live results table, a variant's log, the CSV export, the Vega-Lite plot; the
+ * Metrics editor and the comparison of two variants ticked in the table (on `formula`, whose
+ * values follow its parameter); and a 1,000-variant sweep's table staying responsive (scrolling
+ * and sorting timed in the page).
  */
 
 test.describe('Sweeps in the ReproServer panel', () => {
@@ -104,6 +106,110 @@ test.describe('Sweeps in the ReproServer panel', () => {
     const plot = panel.locator('.jp-ReproServer-plotHost .vega-embed');
     await expect(plot).toBeVisible();
     await expect(plot.locator('canvas, svg').first()).toBeVisible();
+  });
+
+  test('formula: metrics from the editor fill their columns; two ticked variants compared', async ({
+    page
+  }) => {
+    // formula.sh X prints y=X*X+1 and writes result.json {"stats": {"double": 2X}} and
+    // results.csv (value i*X in row i): swept over X = 1, 2, 3.
+    const panel = await openPackage(page, 'formula');
+    // The panel's polls of the running sweep: only the rows changed since its last answer.
+    const polls: string[] = [];
+    page.on('request', request => {
+      if (/\/api\/sweeps\/[^/?]+\?since=/.test(request.url())) {
+        polls.push(request.url());
+      }
+    });
+    await panel.getByRole('tab', { name: 'Sweep' }).click();
+    await panel
+      .locator('.jp-ReproServer-sweepField')
+      .first()
+      .selectOption('arg:0:2');
+    await panel.locator('.jp-ReproServer-sweepValues').first().fill('1:3');
+    await expect(panel.locator('.jp-ReproServer-sweepCount')).toHaveText(
+      '3 runs'
+    );
+    await panel.getByRole('button', { name: 'Start sweep' }).click();
+    const rows = panel.locator('.jp-ReproServer-sweepRow');
+    await expect(rows.locator('.jp-ReproServer-sweepStatus')).toHaveText(
+      ['Succeeded', 'Succeeded', 'Succeeded'],
+      { timeout: 120000 }
+    );
+    // Its runs were queued when it was created: their ends came through `?since=` polls.
+    expect(polls.length).toBeGreaterThan(0);
+
+    // Two metrics added in the editor and saved: the ended runs' values are extracted again.
+    const editor = panel.locator('.jp-ReproServer-metrics');
+    await editor.locator('.jp-ReproServer-metricName').fill('y');
+    await editor
+      .locator('.jp-ReproServer-metricSource')
+      .selectOption('log-pair');
+    await editor.getByRole('button', { name: 'Add' }).click();
+    await editor.locator('.jp-ReproServer-metricName').fill('double');
+    await editor.locator('.jp-ReproServer-metricSource').selectOption('json');
+    await editor
+      .locator('.jp-ReproServer-metricOutput')
+      .selectOption('result.json');
+    await editor.locator('.jp-ReproServer-metricPath').fill('stats.double');
+    await editor.getByRole('button', { name: 'Add' }).click();
+    await expect(editor.locator('.jp-ReproServer-metric')).toHaveText([
+      /^y\s*log: y=…/,
+      /^double\s*result\.json: stats\.double/
+    ]);
+    await editor.getByRole('button', { name: 'Save metrics' }).click();
+    const column = (name: string) =>
+      panel.locator(
+        `.jp-ReproServer-sweepTable th[data-column="metric:${name}"]`
+      );
+    await expect(column('y')).toBeVisible();
+    await expect(column('double')).toBeVisible();
+    // Columns: variant, X, status, exit code, duration, y, double.
+    await expect(rows.locator('td:nth-child(6)')).toHaveText(['2', '5', '10'], {
+      timeout: 30000
+    });
+    await expect(rows.locator('td:nth-child(7)')).toHaveText(['2', '4', '6']);
+
+    // y removed and saved: its column goes, double's values stay.
+    await editor
+      .locator('.jp-ReproServer-metric[data-metric="y"]')
+      .getByRole('button', { name: 'Remove' })
+      .click();
+    await editor.getByRole('button', { name: 'Save metrics' }).click();
+    await expect(column('y')).toHaveCount(0);
+    await expect(rows.locator('td:nth-child(6)')).toHaveText(['2', '4', '6']);
+
+    // X = 1 and X = 3 ticked in the table and compared.
+    await panel
+      .locator('[data-variant="v001"] .jp-ReproServer-sweepPick')
+      .check();
+    await panel
+      .locator('[data-variant="v003"] .jp-ReproServer-sweepPick')
+      .check();
+    await panel
+      .getByRole('button', { name: 'Compare the two picked variants' })
+      .click();
+    const view = panel.locator('.jp-ReproServer-sweep .jp-ReproServer-compare');
+    await expect(view).toContainText('What separates the runs');
+    await expect(view.locator('.jp-ReproServer-compareEdits')).toHaveText(
+      'step 0 argv: sh formula.sh 1 → sh formula.sh 3'
+    );
+    const csv = view.locator(
+      '.jp-ReproServer-compareOutput[data-output="results.csv"]'
+    );
+    await expect(csv).toContainText('changed');
+    await csv.getByRole('button', { name: 'Show' }).click();
+    const detail = view.locator(
+      '.jp-ReproServer-compareDetail[data-output="results.csv"]'
+    );
+    await expect(detail).toContainText('6 changed cells.');
+    // Row 3's value: 3 × 1 → 3 × 3, a delta of 6 (cells: row, column, A, B, delta).
+    await expect(
+      detail
+        .locator('.jp-ReproServer-compareCell', { hasText: 'value' })
+        .last()
+        .locator('td')
+    ).toHaveText(['3', 'value', '3', '9', '6']);
   });
 
   test('keeps a 1,000-variant table responsive: scrolling and sorting under 200 ms', async ({

@@ -24,6 +24,8 @@ export interface SweepRow {
   backend: string | null;
   createdAt: number;
   cancelledAt: number | null;
+  /** The user who created it on a shared server; null on a single-user server. */
+  owner: string | null;
 }
 
 export interface NewSweep {
@@ -34,6 +36,7 @@ export interface NewSweep {
   combine: 'grid' | 'zip';
   variants: number;
   backend: string | null;
+  owner?: string;
 }
 
 /** How a run belongs to a sweep; recorded with the run. */
@@ -66,9 +69,11 @@ interface SweepDbRow {
   backend: string | null;
   created_at: number;
   cancelled_at: number | null;
+  owner: string | null;
 }
 
-interface VariantDbRow {
+/** A variant's row joined with its run's (`variantFromRow` reads it); `VARIANT_COLUMNS` selects it. */
+export interface VariantDbRow {
   variant: string;
   position: number;
   axis_values: string;
@@ -81,24 +86,55 @@ interface VariantDbRow {
 }
 
 const SWEEP_COLUMNS =
-  'id, package_sha256, spec, combine, variants, backend, created_at, cancelled_at';
+  'id, package_sha256, spec, combine, variants, backend, created_at, cancelled_at, owner';
+
+/** The columns of a `VariantDbRow`, from `sweep_runs s LEFT JOIN runs r ON r.id = s.run_id`. */
+export const VARIANT_COLUMNS = `s.variant, s.position, s.axis_values, s.run_id, r.status,
+  r.started_at, r.ended_at, r.failed_step, r.steps`;
+
+export function variantFromRow(row: VariantDbRow): SweepVariantRecord {
+  return {
+    variant: row.variant,
+    position: row.position,
+    values: JSON.parse(row.axis_values) as string[],
+    runId: row.run_id,
+    status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    failedStep: row.failed_step,
+    steps: row.steps ? (JSON.parse(row.steps) as RunStep[]) : []
+  };
+}
 
 function prepareStatements(db: Database) {
   const prepare = <P extends unknown[], R = unknown>(sql: string) =>
     prepareStatement<P, R>(db, sql);
   return {
     insert: prepare<
-      [string, string, string, string, number, string | null, number]
+      [
+        string,
+        string,
+        string,
+        string,
+        number,
+        string | null,
+        number,
+        string | null
+      ]
     >(
-      `INSERT INTO sweeps (id, package_sha256, spec, combine, variants, backend, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`
+      `INSERT INTO sweeps (id, package_sha256, spec, combine, variants, backend, created_at, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
     ),
     get: prepare<[string], SweepDbRow>(
       `SELECT ${SWEEP_COLUMNS} FROM sweeps WHERE id = ?`
     ),
-    list: prepare<[string | null, string | null, number], SweepDbRow>(
+    list: prepare<
+      [string | null, string | null, number, string | null],
+      SweepDbRow
+    >(
       `SELECT ${SWEEP_COLUMNS} FROM sweeps
        WHERE (?1 IS NULL OR package_sha256 = ?1)
+         AND (?4 IS NULL OR owner = ?4)
          AND (?2 IS NULL OR seq < (SELECT seq FROM sweeps WHERE id = ?2))
        ORDER BY seq DESC LIMIT ?3`
     ),
@@ -110,10 +146,14 @@ function prepareStatements(db: Database) {
        VALUES (?, ?, ?, ?, ?)`
     ),
     variants: prepare<[string], VariantDbRow>(
-      `SELECT s.variant, s.position, s.axis_values, s.run_id, r.status, r.started_at,
-              r.ended_at, r.failed_step, r.steps
+      `SELECT ${VARIANT_COLUMNS}
        FROM sweep_runs s LEFT JOIN runs r ON r.id = s.run_id
        WHERE s.sweep_id = ? ORDER BY s.position`
+    ),
+    variantsFrom: prepare<[string, number, number], VariantDbRow>(
+      `SELECT ${VARIANT_COLUMNS}
+       FROM sweep_runs s LEFT JOIN runs r ON r.id = s.run_id
+       WHERE s.sweep_id = ? AND s.position >= ? ORDER BY s.position LIMIT ?`
     ),
     counts: prepare<[string], { status: RunStatus | null; n: number }>(
       `SELECT r.status AS status, count(*) AS n
@@ -127,9 +167,12 @@ function prepareStatements(db: Database) {
       'SELECT position FROM sweep_runs WHERE sweep_id = ?'
     ),
     // Few rows: the sweeps not cancelled whose variant rows are not all there.
-    creating: prepare<[], { id: string; missing: number }>(
-      `SELECT id, missing FROM (
-         SELECT s.id AS id, s.seq AS seq, s.variants - (
+    creating: prepare<
+      [],
+      { id: string; missing: number; owner: string | null }
+    >(
+      `SELECT id, missing, owner FROM (
+         SELECT s.id AS id, s.seq AS seq, s.owner AS owner, s.variants - (
            SELECT count(*) FROM sweep_runs r WHERE r.sweep_id = s.id) AS missing
          FROM sweeps s WHERE s.cancelled_at IS NULL)
        WHERE missing > 0 ORDER BY seq`
@@ -171,7 +214,8 @@ export class SweepRecords {
       sweep.combine,
       sweep.variants,
       sweep.backend,
-      this.now()
+      this.now(),
+      sweep.owner ?? null
     );
     return this.get(sweep.id)!;
   }
@@ -183,10 +227,21 @@ export class SweepRecords {
 
   /** Newest first; `before` is the id of the last sweep of the previous page. */
   list(
-    query: { packageSha256?: string; limit?: number; before?: string } = {}
+    query: {
+      packageSha256?: string;
+      limit?: number;
+      before?: string;
+      /** Only this user's sweeps (a shared server). */
+      owner?: string;
+    } = {}
   ): SweepRow[] {
     return this.statements.list
-      .all(query.packageSha256 ?? null, query.before ?? null, query.limit ?? 50)
+      .all(
+        query.packageSha256 ?? null,
+        query.before ?? null,
+        query.limit ?? 50,
+        query.owner ?? null
+      )
       .map(toSweep);
   }
 
@@ -208,17 +263,18 @@ export class SweepRecords {
 
   /** Every variant created so far, in order, with its run's state. */
   variants(id: string): SweepVariantRecord[] {
-    return this.statements.variants.all(id).map(row => ({
-      variant: row.variant,
-      position: row.position,
-      values: JSON.parse(row.axis_values) as string[],
-      runId: row.run_id,
-      status: row.status,
-      startedAt: row.started_at,
-      endedAt: row.ended_at,
-      failedStep: row.failed_step,
-      steps: row.steps ? (JSON.parse(row.steps) as RunStep[]) : []
-    }));
+    return this.statements.variants.all(id).map(variantFromRow);
+  }
+
+  /** A page of `variants(id)`: at most `limit` variants from `position` on, in order. */
+  variantsFrom(
+    id: string,
+    position: number,
+    limit: number
+  ): SweepVariantRecord[] {
+    return this.statements.variantsFrom
+      .all(id, position, limit)
+      .map(variantFromRow);
   }
 
   /** Whether the sweep was cancelled (without reading its spec). */
@@ -232,7 +288,7 @@ export class SweepRecords {
   }
 
   /** The sweeps whose runs are not all created and that were not cancelled, oldest first. */
-  creating(): { id: string; missing: number }[] {
+  creating(): { id: string; missing: number; owner: string | null }[] {
     return this.statements.creating.all();
   }
 
@@ -273,6 +329,7 @@ function toSweep(row: SweepDbRow): SweepRow {
     variants: row.variants,
     backend: row.backend,
     createdAt: row.created_at,
-    cancelledAt: row.cancelled_at
+    cancelledAt: row.cancelled_at,
+    owner: row.owner ?? null
   };
 }

@@ -151,6 +151,14 @@ export const CreateSweepRequestSchema = Type.Object({
         'Unknown backend {value}: use auto, docker, sandbox or slurm.'
     })
   ),
+  runFile: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description:
+        'The run file (`.rpzrun`, workspace path) this sweep was configured from: as for a run, the server refuses base edits or axes that change a field it locks (`locked-field`), and a run file of another package (`run-file-mismatch`).'
+    })
+  ),
   acceptWeakIsolation: Type.Optional(
     Type.Boolean({
       description: 'As for a run (`POST /api/runs`).',
@@ -236,7 +244,21 @@ export const SweepRecordSchema = named(
         description:
           'The package’s metrics, one column each in `variants[].metrics`.'
       }),
-      variants: Type.Array(SweepVariantRowSchema)
+      variants: Type.Array(SweepVariantRowSchema, {
+        description:
+          'Every variant created so far, in order; with `incremental`, only those changed since the revision given.'
+      }),
+      revision: Type.String({
+        maxLength: 40,
+        description:
+          'Where the rows stand: given back as `GET /api/sweeps/{id}?since=`, it asks for the rows changed after this answer only.'
+      }),
+      incremental: Type.Optional(
+        Type.Boolean({
+          description:
+            'true: `variants` holds only the rows created or changed since the revision given as `since` (the other rows are as they were); the counts, `ended` and `metrics` are always whole.'
+        })
+      )
     },
     { description: 'A sweep with one row per variant.' }
   )

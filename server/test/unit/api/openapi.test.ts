@@ -124,6 +124,20 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('documents the incremental read of a sweep: ?since= and the answer’s revision', () => {
+    const op = document.paths['/api/sweeps/{id}'].get;
+    expect(op.parameters).toContainEqual(
+      expect.objectContaining({ name: 'since', in: 'query' })
+    );
+    expect(document.components.schemas.SweepRecord).toMatchObject({
+      properties: {
+        revision: { type: 'string' },
+        incremental: { type: 'boolean' }
+      },
+      required: expect.arrayContaining(['revision', 'variants', 'counts'])
+    });
+  });
+
   it('writes a choice of strings as an enum', () => {
     expect(document.components.schemas.RunRecord).toMatchObject({
       properties: {

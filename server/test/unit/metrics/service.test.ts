@@ -283,7 +283,8 @@ describe('values', () => {
     const wire = sweepToWire(
       records,
       records.sweeps.get(sweep.id)!,
-      records.sweeps.variants(sweep.id)
+      records.sweeps.variants(sweep.id),
+      { revision: '0123456789abcdef.1' }
     );
     expect(wire.metrics).toEqual(specs);
     expect(wire.variants.map(v => v.metrics)).toEqual([

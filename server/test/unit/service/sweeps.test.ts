@@ -232,6 +232,58 @@ describe('SweepService', () => {
     expect(records.sweeps.creating()).toEqual([]);
   });
 
+  it('reads a big sweep whole in slices, the event loop free between them; a poll reads the rows changed', async () => {
+    const { service, records } = setUp(undefined, { firstBatch: 1 });
+    const sweep = await service.create({
+      package: sha,
+      axes: [
+        {
+          field: axes[0].field,
+          values: { kind: 'range', start: 1, stop: 1234, step: 1 }
+        }
+      ]
+    });
+    await service.created();
+    // Timers run between the slices: the whole read does not hold the event loop.
+    let ticks = 0;
+    const ticking = setInterval(() => ticks++, 0);
+    const whole = await service.read(sweep.id);
+    clearInterval(ticking);
+    expect(ticks).toBeGreaterThan(0);
+    expect(whole.incremental).toBeUndefined();
+    expect(whole.variants).toEqual(service.get(sweep.id).variants);
+    expect(whole.variants.map(v => v.values[0])).toEqual(
+      Array.from({ length: 1234 }, (_, i) => String(i + 1))
+    );
+
+    // A poll with the revision of that answer: the rows changed since, the counts whole.
+    expect(
+      (await service.read(sweep.id, undefined, whole.revision)).variants
+    ).toEqual([]);
+    const [, second, , , fifth] = whole.variants;
+    records.updateStatus(second.run!, 'running');
+    records.updateStatus(fifth.run!, 'running');
+    const poll = await service.read(sweep.id, undefined, whole.revision);
+    expect(poll).toMatchObject({
+      incremental: true,
+      total: 1234,
+      counts: { queued: 1232, running: 2 }
+    });
+    expect(poll.variants.map(v => [v.id, v.status])).toEqual([
+      ['v0002', 'running'],
+      ['v0005', 'running']
+    ]);
+    expect(poll.revision).not.toBe(whole.revision);
+    // A revision this service did not give: the whole sweep again.
+    const stranger = await service.read(
+      sweep.id,
+      undefined,
+      'f'.repeat(16) + '.1'
+    );
+    expect(stranger.incremental).toBeUndefined();
+    expect(stranger.variants).toHaveLength(1234);
+  });
+
   it('cancelling stops a creation in the background, and cancels every run it made', async () => {
     const { service, calls } = setUp(undefined, { firstBatch: 1 });
     const sweep = await service.create({
@@ -282,7 +334,7 @@ describe('SweepService', () => {
     });
     await first.service.stop();
     expect(first.records.sweeps.creating()).toEqual([
-      { id: sweep.id, missing: 1 }
+      { id: sweep.id, missing: 1, owner: null }
     ]);
     const blobs = first.calls.created.map(
       c => c.request.edits!.inputs![0].source

@@ -61,6 +61,7 @@ describe('sweep records', () => {
     expect(sweep).toEqual({
       ...newSweep('sw1'),
       storedInputs: {},
+      owner: null,
       createdAt: expect.any(Number),
       cancelledAt: null
     });
@@ -165,8 +166,8 @@ describe('sweep records', () => {
     const run = link('a', 0);
     link('a', 2);
     expect(records.sweeps.creating()).toEqual([
-      { id: 'a', missing: 1 },
-      { id: 'b', missing: 3 }
+      { id: 'a', missing: 1, owner: null },
+      { id: 'b', missing: 3, owner: null }
     ]);
     expect(records.sweeps.createdPositions('a')).toEqual(new Set([0, 2]));
     expect(records.sweeps.ofRun(run.id)).toEqual({
