@@ -8,6 +8,11 @@ refuses any request that does not carry the token (for example from another loca
 The token reaches the server in a private file that the server reads once and deletes, never in
 its environment: a process's initial environment stays readable in /proc/PID/environ by every
 process of the same user allowed to trace it, experiments included where they are not confined.
+
+A server shared by several users (README, "A server shared by several users"): when the spawner
+sets ``REPROSERVER_SHARED_PORT`` (the shared server's port on this machine's loopback) and
+``REPROSERVER_USER_TOKEN`` (this user's token, from ``reproserver users add``), nothing is
+started: the proxy forwards to that server and injects this user's token instead.
 """
 
 import atexit
@@ -70,8 +75,34 @@ def _environment() -> dict:
     return {"REPROSERVER_WORKSPACE": _workspace()}
 
 
+def _shared_server():
+    """(port, token) of a shared server the spawner named, or None to start our own."""
+    port = os.environ.get("REPROSERVER_SHARED_PORT", "")
+    token = os.environ.get("REPROSERVER_USER_TOKEN", "")
+    if not port and not token:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536 or not token:
+        raise ValueError(
+            "A shared ReproServer needs both REPROSERVER_SHARED_PORT (a port number) and "
+            "REPROSERVER_USER_TOKEN (this user's token): set both in the spawner's environment."
+        )
+    return int(port), token
+
+
 def setup_reproserver() -> dict:
     """The ServerProxy server description for the ``reproserver`` entry."""
+    shared = _shared_server()
+    if shared is not None:
+        port, token = shared
+        # An empty command: jupyter-server-proxy starts nothing and forwards to the port.
+        return {
+            "command": [],
+            "port": port,
+            "absolute_url": False,
+            "request_headers_override": {TOKEN_HEADER: token},
+            "launcher_entry": {"enabled": False},
+            "new_browser_tab": False,
+        }
     return {
         "command": _command,
         "environment": _environment,

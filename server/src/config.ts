@@ -49,6 +49,17 @@ export interface ServerConfig {
   readStallSeconds: number;
   /** Runs on a backend that isolates less than files + network: asked for, or refused. */
   weakIsolation: WeakIsolationPolicy;
+  /**
+   * A server shared by several users: the users file (`users/file.ts`), whose tokens replace the
+   * server's one token, and the per-user limits below. Undefined: one user, as before.
+   */
+  usersFile?: string;
+  /** Shared server: runs (or sweeps, each one) one user may start per minute. */
+  userRunsPerMinute: number;
+  /** Shared server: runs of one user executing at once; the others wait while others' go. */
+  userMaxRunning: number;
+  /** Shared server: runs not ended (queued, building, running) one user may have. */
+  userMaxQueued: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -99,10 +110,12 @@ export function loadConfig(
   // Checked here so that a mistake stops the start with a sentence; readers apply it themselves.
   parseReadLimits(env[READ_LIMITS_VARIABLE] ?? '');
   const host = pick('host', 'REPROSERVER_HOST') ?? '127.0.0.1';
+  const usersFile = pick('users-file', 'REPROSERVER_USERS_FILE') || undefined;
   return {
     weakIsolation: weakIsolationPolicy(
       pick('weak-isolation', 'REPROSERVER_WEAK_ISOLATION'),
-      host
+      host,
+      usersFile !== undefined
     ),
     maxUploadBytes:
       positive('max-upload-mib', 'REPROSERVER_MAX_UPLOAD_MIB', 10 * 1024) *
@@ -122,6 +135,22 @@ export function loadConfig(
       'max-queued-runs',
       'REPROSERVER_MAX_QUEUED_RUNS',
       10_000
+    ),
+    usersFile,
+    userRunsPerMinute: positive(
+      'user-runs-per-minute',
+      'REPROSERVER_USER_RUNS_PER_MINUTE',
+      30
+    ),
+    userMaxRunning: positive(
+      'user-max-running',
+      'REPROSERVER_USER_MAX_RUNNING',
+      2
+    ),
+    userMaxQueued: positive(
+      'user-max-queued',
+      'REPROSERVER_USER_MAX_QUEUED',
+      1000
     ),
     sharedTrees: sharedTreeFolders(
       pick('shared-trees', 'REPROSERVER_SHARED_TREES')
@@ -166,16 +195,18 @@ export function loadConfig(
 }
 
 /**
- * `ask` or `refuse`; by default `refuse` for a server listening beyond this machine's loopback
- * (several users may reach it, and one user's consent cannot cover the others' accounts), `ask`
- * for one only the user's own JupyterLab reaches.
+ * `ask` or `refuse`; by default `refuse` for a server listening beyond this machine's loopback or
+ * shared by several users (`shared`: a users file), since one user's consent cannot cover the
+ * others' accounts and runs (an unconfined experiment runs as the server, beside everyone's
+ * records), `ask` for one only the user's own JupyterLab reaches.
  */
 function weakIsolationPolicy(
   chosen: string | undefined,
-  host: string
+  host: string,
+  shared = false
 ): WeakIsolationPolicy {
   if (chosen === undefined || chosen === '') {
-    return isLoopback(host) ? 'ask' : 'refuse';
+    return isLoopback(host) && !shared ? 'ask' : 'refuse';
   }
   if (chosen !== 'ask' && chosen !== 'refuse') {
     throw new Error(`Invalid --weak-isolation "${chosen}": use ask or refuse.`);

@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'weak-isolation-refused', // the server refuses runs with weak isolation
   'too-many-runs', // the package was started too often in the last minute
   'queue-full', // the server already has as many runs not ended as it takes
+  'rate-limited', // this user started as many runs in the last minute as one user may (Retry-After)
+  'user-queue-full', // this user already has as many runs not ended as one user may
   'already-ended', // cancelling a run that has ended
   'not-ended', // saving the outputs of a run that has not ended
   // Sweeps (`sweeps/`)
@@ -82,6 +84,19 @@ export class DomainError extends Error {
   ) {
     super(message);
     this.name = 'DomainError';
+  }
+}
+
+/** A refusal that may succeed later: the API answers it with a `Retry-After` header. */
+export class RetryLaterError extends DomainError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    /** Whole seconds after which the same request may succeed. */
+    readonly retryAfterSeconds: number
+  ) {
+    super(code, message);
+    this.name = 'RetryLaterError';
   }
 }
 

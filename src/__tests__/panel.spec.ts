@@ -537,6 +537,39 @@ describe('RpzPanel', () => {
     panel.dispose();
   });
 
+  it.each([
+    [
+      'rate-limited',
+      'You started 30 runs in the last minute, the most this server allows per user; try again in 12 s.'
+    ],
+    [
+      'user-queue-full',
+      'You have 1000 runs queued or running and this server takes at most 1000 per user; cancel some, or wait for them to end.'
+    ]
+  ] as const)(
+    'shows a shared server’s per-user refusal (%s) as it is',
+    async (code, sentence) => {
+      const client = fakeClient({
+        createRun: jest.fn(async () => {
+          throw new ReproServerError(sentence, code, 429);
+        })
+      });
+      const { panel, node } = await openPanel(client);
+      await panel.runPackage();
+      await flush();
+      expect(
+        node.querySelector('.jp-ReproServer-notice-error')?.textContent
+      ).toContain(sentence);
+      // Nothing else stops: the next Run asks the server again.
+      expect(
+        node
+          .querySelector('.jp-ReproServer-run-button')!
+          .hasAttribute('disabled')
+      ).toBe(false);
+      panel.dispose();
+    }
+  );
+
   it('says why no run can start when no backend works', async () => {
     const client = fakeClient({
       backends: jest.fn(async () => ({

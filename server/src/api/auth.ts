@@ -15,6 +15,50 @@ export function checkToken(
   token: string,
   options: { socket?: boolean } = {}
 ): void {
+  const given = requiredToken(request, options);
+  if (!sameSecret(given, token)) {
+    throw new ApiError('unauthorized', 'The token of this request is wrong.');
+  }
+}
+
+/**
+ * Who sent a request: undefined on a single-user server (its one token was checked), else the
+ * name of the user whose token it carries. Throws `unauthorized` otherwise.
+ */
+export type Authenticator = (
+  request: IncomingMessage,
+  options?: { socket?: boolean }
+) => string | undefined;
+
+/** The server's one token (no users file): everyone who has it is the one user. */
+export function tokenAuthenticator(token: string): Authenticator {
+  return (request, options) => {
+    checkToken(request, token, options);
+    return undefined;
+  };
+}
+
+/** A shared server: each user's token, looked up by its hash in the users file. */
+export function usersAuthenticator(users: {
+  identify(token: string): string | undefined;
+}): Authenticator {
+  return (request, options = {}) => {
+    const user = users.identify(requiredToken(request, options));
+    if (user === undefined) {
+      throw new ApiError(
+        'unauthorized',
+        'The token of this request is not one of this server’s users; ask its administrator for yours.'
+      );
+    }
+    return user;
+  };
+}
+
+/** The token the request carries (a socket may offer it as a subprotocol); `unauthorized` if none. */
+function requiredToken(
+  request: IncomingMessage,
+  options: { socket?: boolean }
+): string {
   const given =
     presentedToken(request) ??
     (options.socket ? subprotocolToken(request) : undefined);
@@ -24,9 +68,7 @@ export function checkToken(
       'This request has no token. Send it in the X-ReproServer-Token header or as "Authorization: token …".'
     );
   }
-  if (!sameSecret(given, token)) {
-    throw new ApiError('unauthorized', 'The token of this request is wrong.');
-  }
+  return given;
 }
 
 function presentedToken(request: IncomingMessage): string | undefined {

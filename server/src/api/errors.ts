@@ -32,6 +32,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   'weak-isolation-refused': 403,
   'too-many-runs': 429,
   'queue-full': 429,
+  'rate-limited': 429,
+  'user-queue-full': 429,
   'already-ended': 409,
   'not-ended': 409,
   'bad-sweep': 400,

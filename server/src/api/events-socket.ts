@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { RunService } from '../service/runs';
 import { EventLogOffsetError, type EventLogs } from '../store';
-import { checkOrigin, checkToken } from './auth';
+import { checkOrigin, type Authenticator } from './auth';
 import { ApiError, errorAnswer } from './errors';
 import { offsetOf } from './routes';
 import { EVENTS_SOCKET_PROTOCOL, type RunEventMessage } from '../contract/wire';
@@ -21,7 +21,7 @@ const HEARTBEAT_MS = 25_000;
 
 export class EventsSocket {
   constructor(
-    private readonly token: string,
+    private readonly authenticate: Authenticator,
     private readonly runs: RunService,
     private readonly logs: EventLogs
   ) {}
@@ -32,7 +32,7 @@ export class EventsSocket {
     let offset: number;
     try {
       checkOrigin(request);
-      checkToken(request, this.token, { socket: true });
+      const user = this.authenticate(request, { socket: true });
       const url = new URL(request.url ?? '/', 'http://server');
       const match = PATH.exec(url.pathname);
       if (!match) {
@@ -42,7 +42,8 @@ export class EventsSocket {
         );
       }
       runId = match[1];
-      this.runs.get(runId);
+      // Another user's run is refused as an unknown one (a shared server).
+      this.runs.get(runId, user);
       offset = offsetOf(url);
     } catch (error) {
       const answer = errorAnswer(error);

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { DomainError } from '../errors';
+import { DomainError, RetryLaterError } from '../errors';
 import { errorAnswer } from './errors';
 
 /** Sends a JSON body with the given status. */
@@ -30,5 +30,8 @@ export function sendError(response: ServerResponse, error: unknown): void {
     return;
   }
   const { status, body } = errorAnswer(error);
+  if (error instanceof RetryLaterError) {
+    response.setHeader('retry-after', String(error.retryAfterSeconds));
+  }
   sendJson(response, status, body);
 }

@@ -8,6 +8,11 @@ export interface RouteContext {
   /** Named path segments, e.g. `{ id: '42' }` for `/api/runs/:id`. */
   params: Record<string, string>;
   url: URL;
+  /**
+   * The user who sent it, on a server shared by several users (`--users-file`); undefined on a
+   * single-user server. Runs, sweeps, checks and imports are then that user's alone.
+   */
+  user?: string;
 }
 
 export type Handler = (context: RouteContext) => Promise<void> | void;

@@ -158,7 +158,7 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         throw error;
       }
     })
-    .on(R.createRun, async ({ request, response }) => {
+    .on(R.createRun, async ({ request, response, user }) => {
       const body = await readBody(request, R.createRun.body.schema);
       if (body.runFile !== undefined) {
         // Checked before anything is queued: a locked field cannot be changed through the API.
@@ -171,12 +171,16 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       sendJson(
         response,
         202,
-        await runs.create({
-          package: body.package,
-          edits: body.edits ?? {},
-          backend: body.backend,
-          acceptWeakIsolation: body.acceptWeakIsolation === true
-        })
+        await runs.create(
+          {
+            package: body.package,
+            edits: body.edits ?? {},
+            backend: body.backend,
+            acceptWeakIsolation: body.acceptWeakIsolation === true
+          },
+          undefined,
+          user
+        )
       );
     })
     .on(R.readRunFile, async ({ response, url }) =>
@@ -186,27 +190,27 @@ export function apiRoutes(services: Services, startedAt: number): Router {
         await services.runFiles.read(url.searchParams.get('path') ?? '')
       )
     )
-    .on(R.listRuns, ({ response, url }) =>
+    .on(R.listRuns, ({ response, url, user }) =>
       sendJson(response, 200, {
-        runs: runs.list(url.searchParams.get('package') ?? undefined)
+        runs: runs.list(url.searchParams.get('package') ?? undefined, user)
       })
     )
-    .on(R.getRun, ({ response, params }) =>
-      sendJson(response, 200, runs.get(params.id))
+    .on(R.getRun, ({ response, params, user }) =>
+      sendJson(response, 200, runs.get(params.id, user))
     )
-    .on(R.deleteRun, async ({ response, params }) => {
-      await runs.delete(params.id);
+    .on(R.deleteRun, async ({ response, params, user }) => {
+      await runs.delete(params.id, user);
       response.writeHead(204).end();
     })
-    .on(R.cancelRun, async ({ response, params }) =>
-      sendJson(response, 200, await runs.cancel(params.id))
+    .on(R.cancelRun, async ({ response, params, user }) =>
+      sendJson(response, 200, await runs.cancel(params.id, user))
     )
-    .on(R.runEvents, async ({ response, params, url }) => {
-      runs.get(params.id);
+    .on(R.runEvents, async ({ response, params, url, user }) => {
+      runs.get(params.id, user);
       await sendEventsSoFar(services.logs, params.id, offsetOf(url), response);
     })
-    .on(R.runOutput, async ({ response, params }) => {
-      const output = await runs.output(params.id, params.name);
+    .on(R.runOutput, async ({ response, params, user }) => {
+      const output = await runs.output(params.id, params.name, user);
       response.writeHead(200, {
         'content-type': 'application/octet-stream',
         'content-length': output.size,
@@ -215,34 +219,54 @@ export function apiRoutes(services: Services, startedAt: number): Router {
       });
       await pipeline(output.body, response);
     })
-    .on(R.createSweep, async ({ request, response }) => {
-      const body = await readBody(request, R.createSweep.body.schema);
-      sendJson(response, 201, await sweeps.create(body));
+    .on(R.createSweep, async ({ request, response, user }) => {
+      const { runFile, ...spec } = await readBody(
+        request,
+        R.createSweep.body.schema
+      );
+      if (runFile !== undefined) {
+        // As for a run: a sweep through a run file changes only the fields it opens.
+        await services.runFiles.checkSweep(
+          runFile,
+          spec.package,
+          spec.edits ?? {},
+          spec.axes
+        );
+      }
+      sendJson(response, 201, await sweeps.create(spec, user));
     })
-    .on(R.listSweeps, ({ response, url }) =>
+    .on(R.listSweeps, ({ response, url, user }) =>
       sendJson(response, 200, {
-        sweeps: sweeps.list(url.searchParams.get('package') ?? undefined)
+        sweeps: sweeps.list(url.searchParams.get('package') ?? undefined, user)
       })
     )
-    .on(R.getSweep, ({ response, params }) =>
-      sendJson(response, 200, sweeps.get(params.id))
+    .on(R.getSweep, async ({ response, params, url, user }) =>
+      sendJson(
+        response,
+        200,
+        await sweeps.read(
+          params.id,
+          user,
+          url.searchParams.get('since') ?? undefined
+        )
+      )
     )
-    .on(R.cancelSweep, async ({ response, params }) =>
-      sendJson(response, 200, await sweeps.cancel(params.id))
+    .on(R.cancelSweep, async ({ response, params, user }) =>
+      sendJson(response, 200, await sweeps.cancel(params.id, user))
     )
-    .on(R.createImport, async ({ request, response }) => {
+    .on(R.createImport, async ({ request, response, user }) => {
       const body = await readBody(request, R.createImport.body.schema);
-      sendJson(response, 202, await services.imports.create(body));
+      sendJson(response, 202, await services.imports.create(body, user));
     })
-    .on(R.getImport, ({ response, params }) =>
-      sendJson(response, 200, services.imports.get(params.id))
+    .on(R.getImport, ({ response, params, user }) =>
+      sendJson(response, 200, services.imports.get(params.id, user))
     )
-    .on(R.cancelImport, ({ response, params }) =>
-      sendJson(response, 200, services.imports.cancel(params.id))
+    .on(R.cancelImport, ({ response, params, user }) =>
+      sendJson(response, 200, services.imports.cancel(params.id, user))
     )
-    .on(R.saveOutputs, async ({ request, response, params }) => {
+    .on(R.saveOutputs, async ({ request, response, params, user }) => {
       const body = await readBody(request, R.saveOutputs.body.schema);
-      sendJson(response, 200, await runs.save(params.id, body.folder));
+      sendJson(response, 200, await runs.save(params.id, body.folder, user));
     });
 }
 

@@ -14,7 +14,13 @@ import { RunService } from '../service/runs';
 import { SweepService } from '../service/sweeps';
 import { RunFileService } from '../service/runfiles';
 import { blobStoreOptionsFromEnv, openStore, type Store } from '../store';
-import { checkOrigin, checkToken } from './auth';
+import {
+  checkOrigin,
+  tokenAuthenticator,
+  usersAuthenticator,
+  type Authenticator
+} from './auth';
+import type { UserRegistry } from '../users/registry';
 import { EventsSocket } from './events-socket';
 import { sendError } from './respond';
 import { apiRoutes } from './routes';
@@ -32,20 +38,25 @@ export class ReproServer {
     router: Router,
     private readonly reader: PackageReader,
     private readonly sweeps?: SweepService,
-    private readonly imports?: ImportService
+    private readonly imports?: ImportService,
+    /** The users of a shared server (`usersFile`); absent: the one token. */
+    readonly users?: UserRegistry
   ) {
-    this._sockets = new EventsSocket(config.token, runs, store.logs);
+    const authenticate: Authenticator = users
+      ? usersAuthenticator(users)
+      : tokenAuthenticator(config.token);
+    this._sockets = new EventsSocket(authenticate, runs, store.logs);
     this._http = createServer((request, response) => {
       void (async () => {
         try {
           checkOrigin(request);
-          checkToken(request, this.config.token);
+          const user = authenticate(request);
           const url = new URL(request.url ?? '/', 'http://server');
           const { handler, params } = router.resolve(
             request.method ?? 'GET',
             url.pathname
           );
-          await handler({ request, response, params, url });
+          await handler({ request, response, params, url, user });
         } catch (error) {
           sendError(response, error);
         }
@@ -58,7 +69,8 @@ export class ReproServer {
 
   /** Opens the store and the services, and puts the runs left by a previous process right. */
   static async create(
-    config: ServerConfig & { token: string }
+    config: ServerConfig & { token: string },
+    users?: UserRegistry
   ): Promise<ReproServer> {
     const store = openStore(config.stateDir, {
       blobs: blobStoreOptionsFromEnv(config.stateDir, {
@@ -107,7 +119,13 @@ export class ReproServer {
       maxUploadBytes: config.maxUploadBytes,
       weakIsolation: config.weakIsolation,
       maxQueuedRuns: config.maxQueuedRuns,
-      sharedTrees: config.sharedTrees
+      sharedTrees: config.sharedTrees,
+      // Per-user limits apply to runs with an owner: only a shared server's have one.
+      perUser: {
+        runsPerMinute: config.userRunsPerMinute,
+        maxRunning: config.userMaxRunning,
+        maxQueued: config.userMaxQueued
+      }
     });
     const sweeps = new SweepService({
       records: store.records,
@@ -164,7 +182,8 @@ export class ReproServer {
       router,
       reader,
       sweeps,
-      imports
+      imports,
+      users
     );
   }
 

@@ -3,7 +3,8 @@
  * a data repository's record or an https URL into a folder, as the API's imports do
  * (`fetch/importer.ts`), checks it with the package reader (in a reader process, with the
  * server's limits), and prints its path and sha256. A record with several packages is listed, and
- * the command asks for `--file`. Nothing is registered anywhere: the file is the result.
+ * the command asks for `--file`. Nothing is registered anywhere: the file is the result. A file of
+ * DIR with the same sha256 is the result too: the command says so and writes no second copy.
  */
 import { mkdir, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { isDomainError } from '../errors';
 import { httpLimitsFromEnv } from '../fetch/http';
 import { importPackage, notAPackage } from '../fetch/importer';
 import type { DownloadProgress } from '../fetch/progress';
+import { sameFileFinder } from '../fetch/same-file';
 import { servicesFromEnv } from '../fetch/services';
 import { parseSource } from '../fetch/source';
 import { PackageReader, readerOptionsOf } from '../rpz/worker';
@@ -67,10 +69,12 @@ export async function fetchCommand(args: string[]): Promise<number> {
   let shown = false;
   const reader = new PackageReader(readerOptionsOf(setup.config));
   try {
+    const realFolder = await realpath(folder);
     const outcome = await importPackage({
       source: setup.source,
       file: options.file,
-      folder: await realpath(folder),
+      folder: realFolder,
+      known: sameFileFinder(realFolder),
       maxBytes: setup.config.maxUploadBytes,
       services: setup.services,
       limits: setup.limits,
@@ -108,9 +112,14 @@ export async function fetchCommand(args: string[]): Promise<number> {
       );
       return 3;
     }
+    if (outcome.reused) {
+      process.stderr.write(
+        `reproserver fetch: ${outcome.path} already holds this package (same sha256); nothing was written.\n`
+      );
+    }
     if (options.json !== undefined) {
       process.stdout.write(
-        `${JSON.stringify({ path: outcome.path, name: outcome.name, sha256: outcome.sha256, size: outcome.size })}\n`
+        `${JSON.stringify({ path: outcome.path, name: outcome.name, sha256: outcome.sha256, size: outcome.size, reused: outcome.reused })}\n`
       );
     } else {
       process.stdout.write(

@@ -23,6 +23,7 @@ import type * as SweepModule from './sweep';
 import type * as DiffModule from './diff';
 import type * as CheckDeterminismModule from './check-determinism';
 import type * as PrepareModule from './prepare';
+import type * as UsersModule from './users';
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -41,6 +42,7 @@ const COMMANDS: Record<string, () => Command> = {
   sweep: () => (require('./sweep') as typeof SweepModule).sweepCommand,
   diff: () => (require('./diff') as typeof DiffModule).diffCommand,
   prepare: () => (require('./prepare') as typeof PrepareModule).prepareCommand,
+  users: () => (require('./users') as typeof UsersModule).usersCommand,
   'check-determinism': () =>
     (require('./check-determinism') as typeof CheckDeterminismModule)
       .checkDeterminismCommand

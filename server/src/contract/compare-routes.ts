@@ -124,7 +124,11 @@ export const COMPARE_ROUTES = {
       'weak-isolation-refused':
         'The backend isolates less than files + network and this server refuses such runs.',
       'too-many-runs': 'Too many runs of this package in the last minute.',
-      'queue-full': 'The server takes no more runs now.'
+      'queue-full': 'The server takes no more runs now.',
+      'rate-limited':
+        'A shared server: this user started as many runs in the last minute as one user may (Retry-After says when to try again).',
+      'user-queue-full':
+        'A shared server: this user already has as many runs queued or running as one user may.'
     }
   },
   packageDeterminism: {

@@ -30,8 +30,11 @@ export interface ImportRequest {
   signal?: AbortSignal;
   onPhase?: (phase: ImportPhase) => void;
   onProgress?: (progress: DownloadProgress) => void;
-  /** The path of a known package with this sha256 that is still there, if any. */
-  known?: (sha256: string) => Promise<string | undefined>;
+  /**
+   * The path of a known package with this sha256 that is still there, if any. `size`, when
+   * known, lets a caller that must hash files to know them look only at files of that size.
+   */
+  known?: (sha256: string, size?: number) => Promise<string | undefined>;
   /** Reads the downloaded file; throws `bad-package` when it is not a readable package. */
   check: (path: string, name: string, sha256: string) => Promise<void>;
 }
@@ -71,7 +74,7 @@ export async function importPackage(
     );
   }
   if (chosen.sha256 !== null) {
-    const path = await request.known?.(chosen.sha256);
+    const path = await request.known?.(chosen.sha256, chosen.size ?? undefined);
     if (path !== undefined) {
       return {
         kind: 'done',
@@ -95,7 +98,7 @@ export async function importPackage(
     onProgress: request.onProgress
   });
   try {
-    const known = await request.known?.(downloaded.sha256);
+    const known = await request.known?.(downloaded.sha256, downloaded.size);
     if (known !== undefined) {
       await rm(downloaded.path, { force: true });
       return {

@@ -37,7 +37,8 @@ export class DeterminismService {
   /** Queues the two runs and records the check. */
   async start(
     packageSha256: string,
-    request: StartDeterminismRequest
+    request: StartDeterminismRequest,
+    owner?: string
   ): Promise<DeterminismCheck> {
     const pkg = this.options.packages.get(packageSha256);
     const { runs } = this.options;
@@ -46,19 +47,27 @@ export class DeterminismService {
       request.backend ?? 'auto',
       undefined
     ];
-    const runA = await runs.create({
-      package: pkg.sha256,
-      backend: first,
-      acceptWeakIsolation: accept
-    });
+    const runA = await runs.create(
+      {
+        package: pkg.sha256,
+        backend: first,
+        acceptWeakIsolation: accept
+      },
+      undefined,
+      owner
+    );
     // The second run on the backend the first one got (`auto` decided once).
     let runB;
     try {
-      runB = await runs.create({
-        package: pkg.sha256,
-        backend: second ?? runA.backend ?? 'auto',
-        acceptWeakIsolation: accept
-      });
+      runB = await runs.create(
+        {
+          package: pkg.sha256,
+          backend: second ?? runA.backend ?? 'auto',
+          acceptWeakIsolation: accept
+        },
+        undefined,
+        owner
+      );
     } catch (error) {
       // Half a check is none: the first run goes too.
       await runs.cancel(runA.id).catch(() => undefined);
@@ -67,26 +76,31 @@ export class DeterminismService {
     const row = this._checks.create({
       packageSha256: pkg.sha256,
       backends: [runA.backend ?? String(first), runB.backend ?? String(second)],
-      runs: [runA.id, runB.id]
+      runs: [runA.id, runB.id],
+      owner
     });
     return this.toWire(row);
   }
 
-  async get(id: string): Promise<DeterminismCheck> {
+  /** The check; `owner` (a shared server): only that user's, another's is not found. */
+  async get(id: string, owner?: string): Promise<DeterminismCheck> {
     const row = /^[A-Za-z0-9_-]{1,64}$/.test(id)
       ? this._checks.get(id)
       : undefined;
-    if (!row) {
+    if (!row || (owner !== undefined && row.owner !== owner)) {
       throw notFound(`Determinism check ${id}`);
     }
     return this.decided(row);
   }
 
   /** The latest check of the package on each backend (pair). */
-  async list(packageSha256: string): Promise<DeterminismCheck[]> {
+  async list(
+    packageSha256: string,
+    owner?: string
+  ): Promise<DeterminismCheck[]> {
     this.options.packages.get(packageSha256);
     const checks: DeterminismCheck[] = [];
-    for (const row of this._checks.latest(packageSha256)) {
+    for (const row of this._checks.latest(packageSha256, owner)) {
       checks.push(await this.decided(row));
     }
     return checks;

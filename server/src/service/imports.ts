@@ -41,7 +41,10 @@ export class ImportService {
   constructor(private readonly options: ImportServiceOptions) {}
 
   /** Starts an import; refuses at once a source or folder that cannot be one. */
-  async create(request: CreateImportRequest): Promise<ImportRecord> {
+  async create(
+    request: CreateImportRequest,
+    owner?: string
+  ): Promise<ImportRecord> {
     const source = parseSource(request.source, this.options.services);
     const folder = await ensureFolder(
       this.options.workspace,
@@ -72,7 +75,7 @@ export class ImportService {
       createdAt: new Date().toISOString()
     };
     const abort = new AbortController();
-    this._records.set(record.id, { record, abort });
+    this._records.set(record.id, { record, abort, owner });
     this.forget();
     const models = new Map<string, PackageModel>();
     const { packages } = this.options;
@@ -150,16 +153,17 @@ export class ImportService {
     return { ...record };
   }
 
-  get(id: string): ImportRecord {
-    const entry = this._records.get(id);
+  /** The import; `owner` (a shared server): only that user's, another's is not found. */
+  get(id: string, owner?: string): ImportRecord {
+    const entry = this._entry(id, owner);
     if (!entry) {
       throw notFound(`Import ${id}`);
     }
     return { ...entry.record };
   }
 
-  cancel(id: string): ImportRecord {
-    const entry = this._records.get(id);
+  cancel(id: string, owner?: string): ImportRecord {
+    const entry = this._entry(id, owner);
     if (!entry) {
       throw notFound(`Import ${id}`);
     }
@@ -209,8 +213,18 @@ export class ImportService {
   }
 
   private readonly _running = new Set<Promise<void>>();
+  private _entry(
+    id: string,
+    owner: string | undefined
+  ): { record: ImportRecord; abort: AbortController } | undefined {
+    const entry = this._records.get(id);
+    return entry && (owner === undefined || entry.owner === owner)
+      ? entry
+      : undefined;
+  }
+
   private readonly _records = new Map<
     string,
-    { record: ImportRecord; abort: AbortController }
+    { record: ImportRecord; abort: AbortController; owner?: string }
   >();
 }

@@ -13,10 +13,18 @@ import {
 } from '../contract/schemas/runfile';
 import { validate } from '../contract/validate';
 import { DomainError } from '../errors';
+import type { SweepAxis } from '../contract/schemas/sweeps';
 import type { RunEdits } from '../runs/edits';
-import { lockedChanges, type LockedChange } from '../runfiles/fields';
+import {
+  fieldValues,
+  lockedChanges,
+  opens,
+  type LockedChange
+} from '../runfiles/fields';
 import { besideRunFile, runFileEdits } from '../runfiles/paths';
 import { checkRelativePath, resolveExisting } from '../workspace/paths';
+// A sweep's field label is the run file's field key (`runfiles/fields.ts`): `arg 0:3`, `env 0:SEED`…
+import { fieldLabel } from '../sweeps/count';
 import type { PackageService } from './packages';
 
 export interface RunFileServiceOptions {
@@ -58,7 +66,7 @@ export class RunFileService {
     path: string,
     packageSha256: string,
     edits: RunEdits
-  ): Promise<void> {
+  ): Promise<RunFile> {
     const runFile = await this.load(path);
     const expected =
       runFile.package.sha256 ??
@@ -80,6 +88,36 @@ export class RunFileService {
       edits,
       runFile.open
     );
+    if (changes.length > 0) {
+      throw new DomainError('locked-field', lockedSentence(path, changes));
+    }
+    return runFile;
+  }
+
+  /**
+   * Refuses a sweep asked through the run file at `path` as `checkRun` refuses a run: its base
+   * edits, and each axis, which changes its field in every variant, may touch only open fields.
+   */
+  async checkSweep(
+    path: string,
+    packageSha256: string,
+    edits: RunEdits,
+    axes: readonly SweepAxis[]
+  ): Promise<void> {
+    const runFile = await this.checkRun(path, packageSha256, edits);
+    const open = runFile.open;
+    if (open === undefined) {
+      return;
+    }
+    const configured = fieldValues(runFileEdits(runFile, path));
+    const changes: LockedChange[] = axes
+      .map(axis => fieldLabel(axis.field))
+      .filter(key => !open.some(field => opens(field, key)))
+      .map(key => ({
+        field: key,
+        locked: configured.get(key) ?? null,
+        requested: SWEPT
+      }));
     if (changes.length > 0) {
       throw new DomainError('locked-field', lockedSentence(path, changes));
     }
@@ -159,9 +197,16 @@ export class RunFileService {
   }
 }
 
+/** What a sweep asks of a field an axis varies, in a refusal. */
+const SWEPT = '\0swept';
+
 function lockedSentence(path: string, changes: LockedChange[]): string {
   const shown = (value: string | null) =>
-    value === null ? 'the package’s own' : JSON.stringify(value);
+    value === null
+      ? 'the package’s own'
+      : value === SWEPT
+        ? 'a sweep over it'
+        : JSON.stringify(value);
   const named = changes
     .slice(0, NAMED_CHANGES)
     .map(c => `${c.field} (${shown(c.locked)}, asked ${shown(c.requested)})`)

@@ -26,6 +26,8 @@ export interface DeterminismRow {
   runs: [string | null, string | null];
   createdAt: number;
   result: DeterminismResult | null;
+  /** The user who started it on a shared server (migration 6); null otherwise. */
+  owner: string | null;
 }
 
 interface DbRow {
@@ -36,10 +38,11 @@ interface DbRow {
   run_b: string | null;
   created_at: number;
   result: string | null;
+  owner: string | null;
 }
 
 const COLUMNS =
-  'id, package_sha256, backends, run_a, run_b, created_at, result';
+  'id, package_sha256, backends, run_a, run_b, created_at, result, owner';
 
 function toRow(row: DbRow): DeterminismRow {
   return {
@@ -48,7 +51,8 @@ function toRow(row: DbRow): DeterminismRow {
     backends: row.backends.split('+'),
     runs: [row.run_a, row.run_b],
     createdAt: row.created_at,
-    result: row.result === null ? null : JSON.parse(row.result)
+    result: row.result === null ? null : JSON.parse(row.result),
+    owner: row.owner ?? null
   };
 }
 
@@ -60,17 +64,20 @@ export class DeterminismRecords {
     const prepare = <P extends unknown[], R = unknown>(sql: string) =>
       prepareStatement<P, R>(db, sql);
     this.statements = {
-      insert: prepare<[string, string, string, string, string, number]>(
-        `INSERT INTO determinism_checks (id, package_sha256, backends, run_a, run_b, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)`
+      insert: prepare<
+        [string, string, string, string, string, number, string | null]
+      >(
+        `INSERT INTO determinism_checks (id, package_sha256, backends, run_a, run_b, created_at, owner)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`
       ),
       get: prepare<[string], DbRow>(
         `SELECT ${COLUMNS} FROM determinism_checks WHERE id = ?`
       ),
-      // The latest check of each backend (pair) of the package.
-      latest: prepare<[string], DbRow>(
+      // The latest check of each backend (pair) of the package (by one user: ?2 not null).
+      latest: prepare<[string, string | null], DbRow>(
         `SELECT ${COLUMNS} FROM determinism_checks WHERE seq IN (
-           SELECT max(seq) FROM determinism_checks WHERE package_sha256 = ? GROUP BY backends)
+           SELECT max(seq) FROM determinism_checks
+           WHERE package_sha256 = ?1 AND (?2 IS NULL OR owner = ?2) GROUP BY backends)
          ORDER BY seq DESC`
       ),
       decide: prepare<[string, string]>(
@@ -83,6 +90,7 @@ export class DeterminismRecords {
     packageSha256: string;
     backends: string[];
     runs: [string, string];
+    owner?: string;
   }): DeterminismRow {
     const id = newRunId();
     this.statements.insert.run(
@@ -91,7 +99,8 @@ export class DeterminismRecords {
       check.backends.join('+'),
       check.runs[0],
       check.runs[1],
-      this.now()
+      this.now(),
+      check.owner ?? null
     );
     return this.get(id)!;
   }
@@ -101,9 +110,9 @@ export class DeterminismRecords {
     return row && toRow(row);
   }
 
-  /** The latest check of the package on each backend (pair), newest first. */
-  latest(packageSha256: string): DeterminismRow[] {
-    return this.statements.latest.all(packageSha256).map(toRow);
+  /** The latest check of the package on each backend (pair), newest first; of one user if given. */
+  latest(packageSha256: string, owner?: string): DeterminismRow[] {
+    return this.statements.latest.all(packageSha256, owner ?? null).map(toRow);
   }
 
   /** Writes the result once; a second call (a race of two readers) changes nothing. */
@@ -113,11 +122,11 @@ export class DeterminismRecords {
 
   private readonly statements: {
     insert: Statement<
-      [string, string, string, string, string, number],
+      [string, string, string, string, string, number, string | null],
       unknown
     >;
     get: Statement<[string], DbRow>;
-    latest: Statement<[string], DbRow>;
+    latest: Statement<[string, string | null], DbRow>;
     decide: Statement<[string, string], unknown>;
   };
 }

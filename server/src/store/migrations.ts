@@ -143,5 +143,15 @@ export const MIGRATIONS: readonly string[] = [
     result TEXT
   );
   CREATE INDEX determinism_package ON determinism_checks (package_sha256, backends, seq);
+  `,
+  `
+  -- 6. Owners (a server shared by several users, users/registry.ts): the user whose token created a
+  -- run, sweep or determinism check; null on a single-user server and for what was made before.
+  -- Packages, images and trees stay shared.
+  ALTER TABLE runs ADD COLUMN owner TEXT;
+  ALTER TABLE sweeps ADD COLUMN owner TEXT;
+  ALTER TABLE determinism_checks ADD COLUMN owner TEXT;
+  CREATE INDEX runs_owner ON runs (owner, seq);
+  CREATE INDEX sweeps_owner ON sweeps (owner, seq);
   `
 ];

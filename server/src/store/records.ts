@@ -71,6 +71,8 @@ export interface RunRecord {
   /** Empty until the run is planned. */
   steps: RunStep[];
   missingOutputs: MissingOutput[];
+  /** The user who created it on a shared server; null on a single-user server. */
+  owner: string | null;
 }
 
 /** A collected output whose blob is stored. */
@@ -101,10 +103,14 @@ export interface NewRun {
   inputs?: InputRecord[];
   /** The sweep variant this run is, linked in the same transaction. */
   sweep?: SweepLink;
+  /** The user creating it, on a shared server. */
+  owner?: string;
 }
 
 export interface RunQuery {
   packageSha256?: string;
+  /** Only this user's runs (a shared server). */
+  owner?: string;
   /** Page size; default 50. */
   limit?: number;
   /** Id of the last run of the previous page: the page holds the runs created before it. */
@@ -150,10 +156,11 @@ interface RunRow {
   log_size: number;
   steps: string;
   missing_outputs: string;
+  owner: string | null;
 }
 
 const RUN_COLUMNS = `id, package_sha256, status, created_at, started_at, ended_at, edits, limits,
-  backend, image, failed_step, reason, container_id, log_size, steps, missing_outputs`;
+  backend, image, failed_step, reason, container_id, log_size, steps, missing_outputs, owner`;
 const SUMMARY_COLUMNS =
   'sha256, name, size, source_kind, source_path, created_at';
 const OUTPUT_COLUMNS = 'name, path, kind, size, sha256, uid, gid, mode';
@@ -190,8 +197,8 @@ function prepareStatements(db: Database) {
        ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`
     ),
     insertRun: prepare(
-      `INSERT INTO runs (id, package_sha256, status, created_at, edits, limits, backend)
-       VALUES (@id, @package_sha256, 'queued', @created_at, @edits, @limits, @backend)`
+      `INSERT INTO runs (id, package_sha256, status, created_at, edits, limits, backend, owner)
+       VALUES (@id, @package_sha256, 'queued', @created_at, @edits, @limits, @backend, @owner)`
     ),
     getRun: prepare<[string], RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`
@@ -199,6 +206,7 @@ function prepareStatements(db: Database) {
     listRuns: prepare<[NamedParams], RunRow>(
       `SELECT ${RUN_COLUMNS} FROM runs
        WHERE (@package IS NULL OR package_sha256 = @package)
+         AND (@owner IS NULL OR owner = @owner)
          AND (@before IS NULL OR seq < (SELECT seq FROM runs WHERE id = @before))
        ORDER BY seq DESC LIMIT @limit`
     ),
@@ -209,6 +217,10 @@ function prepareStatements(db: Database) {
     countInStatuses: prepare<[string], { n: number }>(
       `SELECT count(*) AS n FROM runs
        WHERE status IN (SELECT value FROM json_each(?))`
+    ),
+    countOwnInStatuses: prepare<[string, string], { n: number }>(
+      `SELECT count(*) AS n FROM runs
+       WHERE owner = ? AND status IN (SELECT value FROM json_each(?))`
     ),
     updateStatus: prepare(
       `UPDATE runs SET
@@ -341,7 +353,8 @@ export class Records {
         created_at: this.now(),
         edits: JSON.stringify(run.edits),
         limits: JSON.stringify(run.limits),
-        backend: run.backend ?? null
+        backend: run.backend ?? null,
+        owner: run.owner ?? null
       });
       for (const input of run.inputs ?? []) {
         this.addInput(id, input);
@@ -363,6 +376,7 @@ export class Records {
     return this.statements.listRuns
       .all({
         package: query.packageSha256 ?? null,
+        owner: query.owner ?? null,
         before: query.before ?? null,
         limit: query.limit ?? 50
       })
@@ -379,10 +393,17 @@ export class Records {
       .map(toRun);
   }
 
-  /** How many runs are in these statuses (the queue's cap counts the unended ones). */
-  countRunsInStatuses(statuses: readonly RunStatus[]): number {
+  /**
+   * How many runs are in these statuses (the queue's cap counts the unended ones), of one user
+   * when `owner` is given.
+   */
+  countRunsInStatuses(statuses: readonly RunStatus[], owner?: string): number {
+    const list = JSON.stringify(statuses);
     return (
-      this.statements.countInStatuses.get(JSON.stringify(statuses))?.n ?? 0
+      (owner === undefined
+        ? this.statements.countInStatuses.get(list)
+        : this.statements.countOwnInStatuses.get(owner, list)
+      )?.n ?? 0
     );
   }
 
@@ -542,6 +563,7 @@ function toRun(row: RunRow): RunRecord {
     containerId: row.container_id,
     logSize: row.log_size,
     steps: JSON.parse(row.steps),
-    missingOutputs: JSON.parse(row.missing_outputs)
+    missingOutputs: JSON.parse(row.missing_outputs),
+    owner: row.owner ?? null
   };
 }

@@ -4,7 +4,14 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -86,19 +93,48 @@ describe('reproserver fetch', () => {
       path: join(folder, 'chosen', 'two-steps.rpz'),
       name: 'two-steps.rpz',
       sha256: remote.package('two-steps').sha256,
-      size: remote.package('two-steps').size
+      size: remote.package('two-steps').size,
+      reused: false
     });
   });
 
-  it('never replaces a file that is there: the second download gets another name', async () => {
+  it('writes no second copy of a package the folder already has, whatever its name', async () => {
     const source = `${remote.base}/redirect/2/links.rpz`;
     expect((await fetch([source, '--to', 'twice'])).code).toBe(0);
-    const again = await fetch([source, '--to', 'twice']);
+    renameSync(
+      join(folder, 'twice', 'links.rpz'),
+      join(folder, 'twice', 'mine.rpz')
+    );
+    const again = await fetch([source, '--to', 'twice', '--json']);
     expect(again.code).toBe(0);
-    expect(readdirSync(join(folder, 'twice')).sort()).toEqual([
+    const mine = join(folder, 'twice', 'mine.rpz');
+    expect(again.stderr).toBe(
+      `reproserver fetch: ${mine} already holds this package (same sha256); nothing was written.\n`
+    );
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      path: mine,
+      sha256: remote.package('links').sha256,
+      reused: true
+    });
+    expect(readdirSync(join(folder, 'twice'))).toEqual(['mine.rpz']);
+  });
+
+  it('never replaces another file of the same name: the download gets another name', async () => {
+    mkdirSync(join(folder, 'occupied'));
+    writeFileSync(join(folder, 'occupied', 'links.rpz'), 'not a package');
+    const result = await fetch([
+      `${remote.base}/redirect/2/links.rpz`,
+      '--to',
+      'occupied'
+    ]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(readdirSync(join(folder, 'occupied')).sort()).toEqual([
       'links-1.rpz',
       'links.rpz'
     ]);
+    expect(readFileSync(join(folder, 'occupied', 'links.rpz'), 'utf8')).toBe(
+      'not a package'
+    );
   });
 
   it('says in one sentence why it failed, with exit code 1, and leaves nothing behind', async () => {

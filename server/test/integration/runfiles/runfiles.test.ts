@@ -197,6 +197,95 @@ describe('run files', () => {
     expect(reply.status).toBe(409);
     expect(reply.body.error.code).toBe('run-file-mismatch');
   });
+
+  describe('a sweep through a run file', () => {
+    const sweep = (body: object) =>
+      api.call<Refusal & { id: string; total: number }>('POST', '/api/sweeps', {
+        package: pkg.sha256,
+        backend: 'sandbox',
+        acceptWeakIsolation: true,
+        runFile: 'course/ex1.rpzrun',
+        edits: asConfigured,
+        ...body
+      });
+    const overArg = (index: number) => ({
+      field: { kind: 'arg', step: 0, index },
+      values: { kind: 'list', values: ['1', '2'] }
+    });
+
+    it('sweeps an open field', async () => {
+      const reply = await sweep({ axes: [overArg(3)] });
+      expect(reply.status).toBe(201);
+      expect(reply.body.total).toBe(2);
+      await api.call('POST', `/api/sweeps/${reply.body.id}/cancel`);
+    });
+
+    it.each([
+      [
+        'an axis over a locked argument',
+        { axes: [overArg(1)] },
+        'locks arg 0:1 (the package’s own, asked a sweep over it)'
+      ],
+      [
+        'an axis over the locked input',
+        {
+          axes: [
+            {
+              field: { kind: 'input', name: 'arg2' },
+              values: { kind: 'files', paths: ['other words.txt'] }
+            }
+          ]
+        },
+        'locks input arg2 ("workspace course/words.txt", asked a sweep over it)'
+      ],
+      [
+        'a whole command line over an open argument',
+        {
+          axes: [
+            {
+              field: { kind: 'cmdline', step: 0 },
+              values: { kind: 'list', values: ['sh wordfreq.sh words.txt 1'] }
+            }
+          ]
+        },
+        'locks cmdline 0'
+      ],
+      [
+        'base edits changing a locked limit',
+        { edits: { ...asConfigured, limits: {} }, axes: [overArg(3)] },
+        'locks limit timeoutSeconds ("60", asked the package’s own)'
+      ]
+    ])('refuses %s (403 locked-field)', async (_, body, words) => {
+      const before = (
+        await api.call<{ sweeps: unknown[] }>('GET', '/api/sweeps')
+      ).body.sweeps.length;
+      const reply = await sweep(body);
+      expect(reply.status).toBe(403);
+      expect(reply.body.error.code).toBe('locked-field');
+      expect(reply.body.error.message).toContain(
+        `The run file "course/ex1.rpzrun" ${words}`
+      );
+      expect(reply.body.error.message).toContain(
+        'change only the fields it opens, or run the package without the run file.'
+      );
+      // Nothing was created.
+      expect(
+        (await api.call<{ sweeps: unknown[] }>('GET', '/api/sweeps')).body
+          .sweeps
+      ).toHaveLength(before);
+    });
+
+    it('refuses a run file made for another package (409)', async () => {
+      const other = (
+        await api.call<PackageSummary>('POST', '/api/packages', {
+          path: 'packages/slow-printer.rpz'
+        })
+      ).body;
+      const reply = await sweep({ package: other.sha256, axes: [overArg(2)] });
+      expect(reply.status).toBe(409);
+      expect(reply.body.error.code).toBe('run-file-mismatch');
+    });
+  });
 });
 
 describe('reproserver run with a run file', () => {

@@ -19,6 +19,20 @@ describe('the weak-isolation policy', () => {
     }
   });
 
+  it('refuses on a server shared by several users, even on loopback', () => {
+    expect(
+      loadConfig({ 'users-file': '/etc/reproserver/users' }, env).weakIsolation
+    ).toBe('refuse');
+    expect(
+      loadConfig({}, { ...env, REPROSERVER_USERS_FILE: '/srv/users' })
+        .weakIsolation
+    ).toBe('refuse');
+    expect(
+      loadConfig({ 'users-file': '/srv/users', 'weak-isolation': 'ask' }, env)
+        .weakIsolation
+    ).toBe('ask');
+  });
+
   it('is what the administrator chose, checked', () => {
     expect(
       loadConfig({ host: '0.0.0.0', 'weak-isolation': 'ask' }, env)

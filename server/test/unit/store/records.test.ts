@@ -207,10 +207,38 @@ describe('Records: runs', () => {
       containerId: null,
       logSize: 0,
       steps: [],
-      missingOutputs: []
+      missingOutputs: [],
+      owner: null
     });
     expect(records.getRun(run.id)).toEqual(run);
     expect(records.getRun('nope')).toBeUndefined();
+  });
+
+  it('keeps each run’s owner (a shared server): lists and counts one user’s runs', () => {
+    const { records } = open();
+    withPackage(records);
+    const create = (owner?: string) =>
+      records.createRun({
+        packageSha256: sha(1),
+        edits: {},
+        limits: DEFAULT_LIMITS,
+        owner
+      }).id;
+    const a1 = create('alice');
+    const b1 = create('bob');
+    const a2 = create('alice');
+    const none = create();
+    expect(records.getRun(a1)!.owner).toBe('alice');
+    expect(records.listRuns({ owner: 'alice' }).map(r => r.id)).toEqual([
+      a2,
+      a1
+    ]);
+    expect(records.listRuns({ owner: 'bob' }).map(r => r.id)).toEqual([b1]);
+    expect(records.listRuns().map(r => r.id)).toEqual([none, a2, b1, a1]);
+    records.updateStatus(a1, 'succeeded');
+    expect(records.countRunsInStatuses(['queued'], 'alice')).toBe(1);
+    expect(records.countRunsInStatuses(['queued'], 'carol')).toBe(0);
+    expect(records.countRunsInStatuses(['queued'])).toBe(3);
   });
 
   it('refuses a run of an unknown package', () => {
