@@ -30,7 +30,7 @@ export const INSPECT_USAGE = `Usage: reproserver inspect PACKAGE [--json] [--no-
 export const RUN_USAGE = `reproserver run PACKAGE --out DIR [--steps 0,1] [--cmdline STEP='command line']
                 [--arg STEP:INDEX=VALUE] [--env STEP:NAME=VALUE] [--unset-env STEP:NAME]
                 [--input NAME=PATH] [--timeout SECONDS] [--memory MIB] [--disk MIB]
-                [--backend auto|docker|sandbox] [--allow-weak-isolation]
+                [--backend auto|docker|sandbox|slurm] [--allow-weak-isolation]
                 [--image REF] [--docker-socket PATH] [--registry HOST:PORT] [--state DIR]
                 [--read-timeout-seconds N] [--read-memory-mib N] [--read-stall-seconds N]
 --cmdline, --arg, --env, --unset-env and --input may be given several times.
@@ -38,6 +38,8 @@ PACKAGE may be a run file (.rpzrun): its package and edits, with the flags on to
                 that lists open fields refuses flags that change any other.
 --allow-weak-isolation: run even where the sandbox isolates less than your files and the
                 network (proot without Landlock and seccomp); without it, such a run is refused.
+--backend slurm: a batch job on the Slurm cluster whose shared folder REPROSERVER_SLURM_SHARED
+                names (docs/cluster.md); never chosen by auto.
 --state DIR: the state folder, where the sandbox keeps unpacked packages (default
                 $REPROSERVER_STATE_DIR, else ~/.local/state/reproserver). Given, the run is also
                 recorded there (records, outputs, log) as \`reproserver serve --state DIR\` records
@@ -46,9 +48,10 @@ PACKAGE may be a run file (.rpzrun): its package and edits, with the flags on to
 export const SWEEP_USAGE = `reproserver sweep PACKAGE --out DIR [--arg STEP:INDEX=VALUES] [--env STEP:NAME=VALUES]
                 [--input NAME=GLOB|FILE,FILE] [--cmdline STEP=VALUES] [--zip] [--steps 0,1]
                 [--unset-env STEP:NAME] [--timeout SECONDS] [--memory MIB] [--disk MIB]
-                [--max-concurrent-runs N] [--backend auto|docker|sandbox] [--allow-weak-isolation]
-                [--image REF] [--docker-socket PATH] [--registry HOST:PORT] [--state DIR]
-                [--read-timeout-seconds N] [--read-memory-mib N] [--read-stall-seconds N]
+                [--max-concurrent-runs N] [--backend auto|docker|sandbox|slurm]
+                [--allow-weak-isolation] [--image REF] [--docker-socket PATH]
+                [--registry HOST:PORT] [--state DIR] [--read-timeout-seconds N]
+                [--read-memory-mib N] [--read-stall-seconds N]
                 [--metric NAME=SOURCE…]
 Runs the package once per variant: every combination of the values (a grid), or with --zip the
 i-th value of every field together. Writes DIR/<variant>/ as \`reproserver run --out\` does, and
@@ -65,7 +68,9 @@ VALUES: a comma-separated list (\\, is a comma inside a value), or one range STA
                 NAME=json:OUTPUT:PATH  a number at a path of a JSON output (stats.n, runs[0].y)
                 OUTPUT: an output's name in the package, or its path in the run; log-first and
                 regex-first take the first match instead of the last. Not a number: empty cell.
-At most 8 fields, 10,000 values per field and 10,000 runs. --state DIR as for \`reproserver run\`.`;
+At most 8 fields, 10,000 values per field and 10,000 runs. --state DIR as for \`reproserver run\`.
+--backend slurm: the runs go to the cluster as one job array, --max-concurrent-runs tasks at once
+                (docs/cluster.md).`;
 
 export const DIFF_USAGE = `reproserver diff RUN_A RUN_B [--state DIR] [--tolerance N] [--relative-tolerance N]
        reproserver diff DIR_A DIR_B [--tolerance N] [--relative-tolerance N]
@@ -90,7 +95,12 @@ export const SERVE_USAGE = `reproserver serve [--host 127.0.0.1] [--port N] [--w
                   [--storage fs|s3] [--max-concurrent-runs N] [--max-upload-mib N]
                   [--runs-per-minute N] [--read-timeout-seconds N] [--read-memory-mib N]
                   [--read-processes N] [--read-stall-seconds N] [--weak-isolation ask|refuse]
+                  [--users-file F] [--user-runs-per-minute N] [--user-max-running N]
+                  [--user-max-queued N]
 --token-from F: read the token from the private file F (mode 0600), then delete F.
+--users-file F: a server shared by several users (see "reproserver users"): each user's token
+                instead of one, each user's runs their own; per user, N starts a minute (30),
+                N runs at once (2) and N runs not ended (1000).
 Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSERVER_STATE_DIR,
              REPROSERVER_TOKEN_FROM, REPROSERVER_TOKEN (removed from the environment at start),
              REPROSERVER_TOKEN_FILE, REPROSERVER_WEAK_ISOLATION, DOCKER_SOCKET or DOCKER_HOST, REGISTRY,
@@ -98,7 +108,9 @@ Environment: REPROSERVER_HOST, REPROSERVER_PORT, REPROSERVER_WORKSPACE, REPROSER
              REPROSERVER_MAX_CONCURRENT_RUNS, REPROSERVER_MAX_UPLOAD_MIB, REPROSERVER_RUNS_PER_MINUTE,
              REPROSERVER_READ_TIMEOUT_SECONDS, REPROSERVER_READ_MEMORY_MIB, REPROSERVER_READ_PROCESSES,
              REPROSERVER_READ_STALL_SECONDS, REPROSERVER_READ_LIMITS, REPROSERVER_SANDBOX,
-             REPROSERVER_SANDBOX_UID, REPROSERVER_SANDBOX_RUNS_DIR, REPROSERVER_OPEN_FILES.`;
+             REPROSERVER_SANDBOX_UID, REPROSERVER_SANDBOX_RUNS_DIR, REPROSERVER_OPEN_FILES,
+             REPROSERVER_USERS_FILE, REPROSERVER_USER_RUNS_PER_MINUTE, REPROSERVER_USER_MAX_RUNNING,
+             REPROSERVER_USER_MAX_QUEUED.`;
 
 export const BUILD_SPEC: CommandSpec = {
   name: 'build',
@@ -206,6 +218,10 @@ export const SERVE_SPEC: CommandSpec = {
     'runs-per-minute': value,
     'read-processes': value,
     'weak-isolation': value,
+    'users-file': value,
+    'user-runs-per-minute': value,
+    'user-max-running': value,
+    'user-max-queued': value,
     ...READ_LIMIT_OPTIONS
   }
 };
@@ -260,6 +276,25 @@ export const PREPARE_SPEC: CommandSpec = {
   }
 };
 
+export const USERS_USAGE = `Usage: reproserver users add NAME [--file F]
+       reproserver users remove NAME [--file F]
+       reproserver users list [--file F]
+
+The users of a server shared by several users (reproserver serve --users-file F). "add" makes a
+random token for NAME, keeps only its sha256 in F (one NAME:SHA256 a line, mode 0600) and prints
+the token once, on stdout: hand it to that user's JupyterLab (README, "A server shared by several
+users"); adding a NAME again gives it a new token. "remove" takes NAME out; "list" prints the
+names. A running server reads F again when it changes.
+
+Options:
+  --file F   The users file (default: $REPROSERVER_USERS_FILE).`;
+
+export const USERS_SPEC: CommandSpec = {
+  name: 'users',
+  usage: USERS_USAGE,
+  options: { file: value }
+};
+
 export const SPECS: Record<string, CommandSpec> = {
   prepare: PREPARE_SPEC,
   build: BUILD_SPEC,
@@ -269,7 +304,8 @@ export const SPECS: Record<string, CommandSpec> = {
   serve: SERVE_SPEC,
   sweep: SWEEP_SPEC,
   diff: DIFF_SPEC,
-  'check-determinism': CHECK_DETERMINISM_SPEC
+  'check-determinism': CHECK_DETERMINISM_SPEC,
+  users: USERS_SPEC
 };
 
 export const USAGE = `Usage: reproserver <command> [options]
@@ -284,6 +320,7 @@ Commands:
   diff A B                   Compare two runs (ids with --state, or output folders).
   check-determinism PACKAGE  Run a package twice unmodified; say which outputs vary.
   prepare DIR --trees F      Unpack (and build) a folder of packages once, for a class.
+  users add|remove|list …    The users and tokens of a server shared by several users.
 
   ${BUILD_USAGE.replace(/\n/g, '\n  ')}
 

@@ -282,6 +282,10 @@ export const ROUTES = {
       'too-many-runs': 'Too many runs of this package in the last minute.',
       'queue-full':
         'The server already has as many runs queued or running as it takes (REPROSERVER_MAX_QUEUED_RUNS).',
+      'rate-limited':
+        'A shared server: this user started as many runs in the last minute as one user may (REPROSERVER_USER_RUNS_PER_MINUTE); the Retry-After header says when to try again.',
+      'user-queue-full':
+        'A shared server: this user already has as many runs queued or running as one user may (REPROSERVER_USER_MAX_QUEUED).',
       'no-runs': 'The edits leave no step to run.',
       'unknown-step': 'An edit names a step the package does not have.',
       'arg-out-of-range': 'An argument index is out of range.',
@@ -415,6 +419,15 @@ export const ROUTES = {
         'Too many runs of this package in the last minute (a sweep counts as one).',
       'queue-full':
         'The sweep’s runs would take the runs queued or running past what the server takes (REPROSERVER_MAX_QUEUED_RUNS).',
+      'rate-limited':
+        'A shared server: this user started as many runs (a sweep counts as one) in the last minute as one user may; the Retry-After header says when to try again.',
+      'user-queue-full':
+        'A shared server: the sweep’s runs would take this user’s runs queued or running past what one user may have (REPROSERVER_USER_MAX_QUEUED).',
+      'bad-run-file':
+        'The run file named by `runFile` is not one this server reads.',
+      'locked-field':
+        'The base edits or an axis change a field that the run file locks.',
+      'run-file-mismatch': 'The run file is for another package.',
       'no-runs': 'The edits leave no step to run.',
       'unknown-step': 'An axis or edit names a step the package does not have.',
       'arg-out-of-range': 'An argument index is out of range.',
@@ -449,7 +462,16 @@ export const ROUTES = {
     path: '/api/sweeps/:id',
     summary:
       'One sweep, with one row per variant: its values, run, status, exit code and duration.',
-    parameters: [runId],
+    parameters: [
+      runId,
+      {
+        name: 'since',
+        in: 'query',
+        description:
+          'The `revision` of an earlier answer: only the rows created or changed after it are answered (`incremental: true`), which is what polling asks. A revision this server process did not give (it restarted) answers every row.',
+        schema: Type.String({ maxLength: 40 })
+      }
+    ],
     answers: { 200: { description: 'The sweep.', schema: SweepRecordSchema } },
     errors: { 'not-found': 'No such sweep.' }
   },

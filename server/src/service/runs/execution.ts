@@ -6,7 +6,7 @@ import type Docker from 'dockerode';
 import { helperPath } from '../../backends/docker/helper-path';
 import { runOnDocker } from '../../backends/docker/runner';
 import { runOnSandbox } from '../../backends/sandbox/runner';
-import { cancelJob, jobName } from '../../backends/slurm/commands';
+import { arrayTask, cancelJob, jobName } from '../../backends/slurm/commands';
 import { slurmConfig } from '../../backends/slurm/detect';
 import { abandonJob, runOnSlurm } from '../../backends/slurm/runner';
 import { errorMessage } from '../../describe';
@@ -245,12 +245,20 @@ export class RunExecutor {
     }
     const pkg = packages.get(run.packageSha256);
     const reattach = reattachesToJob(run);
-    if (!reattach && run.containerId) {
+    // A sweep's run submitted in an array (`slurm-arrays.ts`): its task is followed from here.
+    const task = followsArrayTask(run);
+    if (!reattach && !task && run.containerId) {
       // Submitted by a server that stopped before the run was recorded running: that job would
       // write into the folder this start makes again.
       await cancelJob(run.containerId, jobName(id));
     }
-    if (!reattach) {
+    if (task) {
+      progress.summary = {
+        ...progress.summary,
+        steps: startSummary('queued', plan.steps).steps
+      };
+      records.setSteps(id, progress.summary.steps.map(stepRecord));
+    } else if (!reattach) {
       await this._markBuilding(id, plan, progress);
     }
     const rootfs = await this._prepare(
@@ -278,7 +286,9 @@ export class RunExecutor {
       onJob: jobId => records.setContainerId(id, jobId),
       reattach: reattach
         ? { jobId: run.containerId!, startedAt: run.startedAt ?? Date.now() }
-        : undefined
+        : task
+          ? { jobId: run.containerId! }
+          : undefined
     });
     records.setContainerId(id, null);
   }
@@ -369,10 +379,23 @@ export function reattachesToJob(run: RunRecord): boolean {
   );
 }
 
-/** Ends the Slurm job of a re-attached run cancelled before it resumed (`backends/slurm`). */
+/** A sweep's run submitted as an array's task, not followed yet (`slurm-arrays.ts`). */
+export function followsArrayTask(run: RunRecord): boolean {
+  return (
+    run.backend === 'slurm' &&
+    run.status === 'queued' &&
+    !!run.containerId &&
+    arrayTask(run.containerId) !== undefined
+  );
+}
+
+/**
+ * Ends the Slurm job of a run cancelled before the queue resumed it: re-attached after a restart,
+ * or an array's task not followed yet (`backends/slurm`).
+ */
 export async function abandonReattachedJob(run: RunRecord): Promise<void> {
   const config = slurmConfig();
-  if (config && reattachesToJob(run)) {
+  if (config && (reattachesToJob(run) || followsArrayTask(run))) {
     await abandonJob(config.shared, run.id, run.containerId!);
   }
 }

@@ -351,6 +351,62 @@ describe('sweeps through the API', () => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('already-ended');
   });
+
+  it('answers only the rows changed since a revision (?since=), with the counts whole', async () => {
+    const created = await api.call<SweepRecord>('POST', '/api/sweeps', {
+      package: shell,
+      axes: [
+        {
+          field: { kind: 'arg', step: 0, index: 3 },
+          values: { kind: 'list', values: ['1', '2', '3'] }
+        }
+      ],
+      ...ON_SANDBOX
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const ended = await waitForSweep(api, id);
+    const since = (revision: string) =>
+      api.call<SweepRecord>(
+        'GET',
+        `/api/sweeps/${id}?since=${encodeURIComponent(revision)}`
+      );
+
+    // Every run started and ended after the sweep was created: every row changed since.
+    const all = (await since(created.body.revision)).body;
+    expect(all.incremental).toBe(true);
+    expect(all.variants.map(v => [v.id, v.status])).toEqual([
+      ['v001', 'succeeded'],
+      ['v002', 'succeeded'],
+      ['v003', 'succeeded']
+    ]);
+    // Nothing since the end: no row, and the sweep's counts as they are.
+    const none = (await since(ended.revision)).body;
+    expect(none).toMatchObject({
+      incremental: true,
+      variants: [],
+      total: 3,
+      counts: { succeeded: 3 },
+      ended: true,
+      revision: ended.revision
+    });
+    // One run deleted: only its row, now without a run.
+    const deleted = await api.call(
+      'DELETE',
+      `/api/runs/${ended.variants[1].run}`
+    );
+    expect(deleted.status).toBeLessThan(300);
+    const one = (await since(ended.revision)).body;
+    expect(one.variants).toEqual([
+      expect.objectContaining({ id: 'v002', run: null, status: null })
+    ]);
+    expect(one.counts).toEqual({ succeeded: 2, deleted: 1 });
+    expect(one.revision).not.toBe(ended.revision);
+    // Not a revision of this server (it restarted, say): every row, not incremental.
+    const whole = (await since('0123456789abcdef.1')).body;
+    expect(whole.incremental).toBeUndefined();
+    expect(whole.variants.map(v => v.id)).toEqual(['v001', 'v002', 'v003']);
+  });
 });
 
 describe('a sweep across a server restart', () => {
