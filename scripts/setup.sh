@@ -17,6 +17,9 @@ DEBIAN_PACKAGES+=(podman catatonit)
 # A one-node Slurm cluster for the slurm backend's tests (scripts/services/slurm.sh): slurm-wlm's
 # controller, node daemon and client commands, and MUNGE.
 DEBIAN_PACKAGES+=(slurmctld slurmd slurm-client munge)
+# Its accounting (sacct): slurmdbd on a MariaDB server of the cluster's own (never the system
+# service; policy-rc.d or not, slurm.sh starts its own).
+DEBIAN_PACKAGES+=(mariadb-server slurmdbd slurm-wlm-mysql-plugin)
 # The import tests' local HTTPS server makes its CA and certificates with openssl at test time;
 # `script` (bsdutils) gives `reproserver fetch` a terminal for its progress line.
 DEBIAN_PACKAGES+=(openssl bsdutils)

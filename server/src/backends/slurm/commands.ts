@@ -279,19 +279,24 @@ async function arrayTaskState(
   return accountingState(id);
 }
 
-/** What accounting says of a job the controller forgot; undefined where it has no record. */
-async function accountingState(id: string): Promise<JobState | undefined> {
+/**
+ * What accounting says of a job the controller forgot; undefined where it has no record (or the
+ * site no accounting). Not `-X`: the batch script's exit code is its `.batch` step's.
+ */
+export async function accountingState(
+  id: string
+): Promise<JobState | undefined> {
   try {
     return parseSacctJob(
       await slurm('sacct', [
-        '-X',
         '-n',
         '-P',
         '-j',
         id,
         '-o',
-        'State,ExitCode,Reason'
-      ])
+        'JobID,State,ExitCode'
+      ]),
+      id
     );
   } catch {
     return undefined;

@@ -1,7 +1,8 @@
 /**
  * What Slurm says of a job, parsed strictly from its commands' output, and what that means for
  * the run (pure). The controller's record (`scontrol show job -o`) is read first; a site with
- * accounting (slurmdbd) also answers through `sacct` once the controller has forgotten the job.
+ * accounting (slurmdbd) also answers through `sacct` once the controller has forgotten the job,
+ * read so that it says the same state, exit code and reason as the controller did.
  */
 import type { RunPlan } from '../../runs/plan';
 import type { RunResult } from '../common/run-backend';
@@ -58,20 +59,54 @@ export function parseScontrolJob(text: string): JobState | undefined {
   };
 }
 
-/** The job's line of `sacct -X -n -P -o State,ExitCode,Reason`; undefined when there is none. */
-export function parseSacctJob(text: string): JobState | undefined {
-  const line = text.split('\n').find(l => l.trim() !== '');
-  const [stateText, exitText, reason] = (line ?? '').trim().split('|');
+/**
+ * The reason the controller gives a job that ended in `state` (Slurm's `job_complete`): sacct
+ * has no field for it (its Reason is the last reason the job waited, "Resources" or "None").
+ */
+function endReason(state: string, exitCode: number): string {
+  switch (state) {
+    case 'TIMEOUT':
+      return 'TimeLimit';
+    case 'OUT_OF_MEMORY':
+      return 'OutOfMemory';
+    case 'FAILED':
+      return exitCode !== 0 ? 'NonZeroExitCode' : 'None';
+    default:
+      return 'None';
+  }
+}
+
+/**
+ * Job `id`'s records in `sacct -n -P -j ID -o JobID,State,ExitCode` (the job's line, then a line
+ * per step): its state from the job's line, and the batch script's exit code from its `.batch`
+ * step's line, as the controller's ExitCode says it (the job's line says 0:0 for a job killed at
+ * its time limit, whose script ended by signal 15); undefined when there is no record of it.
+ */
+export function parseSacctJob(text: string, id: string): JobState | undefined {
+  let job: string[] | undefined;
+  let batch: string[] | undefined;
+  for (const line of text.split('\n').slice(0, 1000)) {
+    const fields = line.trim().split('|');
+    if (fields[0] === id) {
+      job ??= fields;
+    } else if (fields[0] === `${id}.batch`) {
+      batch ??= fields;
+    }
+  }
+  if (!job) {
+    return undefined;
+  }
   // "CANCELLED by 0": the state is its first word.
-  const state = (stateText ?? '').split(' ')[0];
-  const exit = /^(\d{1,3}):(\d{1,3})$/.exec(exitText ?? '');
+  const state = (job[1] ?? '').split(' ')[0];
+  const exit = /^(\d{1,3}):(\d{1,3})$/.exec((batch ?? job)[2] ?? '');
   if (!WORD.test(state) || !exit) {
     return undefined;
   }
+  const exitCode = Number(exit[1]);
   return {
     state,
-    reason: (reason ?? '').slice(0, 200) || 'None',
-    exitCode: Number(exit[1]),
+    reason: endReason(state, exitCode),
+    exitCode,
     signal: Number(exit[2])
   };
 }

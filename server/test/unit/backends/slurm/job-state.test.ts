@@ -37,14 +37,41 @@ describe('parseScontrolJob', () => {
 });
 
 describe('parseSacctJob', () => {
-  it('reads a parsable line, "CANCELLED by 0" as CANCELLED', () => {
-    expect(parseSacctJob('CANCELLED by 0|0:15|None\n')).toEqual({
-      state: 'CANCELLED',
-      reason: 'None',
+  it('reads the state from the job’s line, the exit code from its batch step', () => {
+    // As Slurm 22.05's sacct prints a job killed at its time limit.
+    const timedOut =
+      '12|TIMEOUT|0:0\n12.batch|CANCELLED|0:15\n12.extern|COMPLETED|0:0\n';
+    expect(parseSacctJob(timedOut, '12')).toEqual({
+      state: 'TIMEOUT',
+      reason: 'TimeLimit',
       exitCode: 0,
       signal: 15
     });
-    expect(parseSacctJob('')).toBe(undefined);
+    expect(
+      parseSacctJob('7_3|FAILED|3:0\n7_3.batch|FAILED|3:0\n', '7_3')
+    ).toEqual({
+      state: 'FAILED',
+      reason: 'NonZeroExitCode',
+      exitCode: 3,
+      signal: 0
+    });
+  });
+
+  it('reads "CANCELLED by 0" as CANCELLED, a job without steps by its own line', () => {
+    expect(parseSacctJob('12|CANCELLED by 0|0:0\n', '12')).toEqual({
+      state: 'CANCELLED',
+      reason: 'None',
+      exitCode: 0,
+      signal: 0
+    });
+  });
+
+  it('is undefined without a record of that job', () => {
+    expect(parseSacctJob('', '12')).toBe(undefined);
+    expect(
+      parseSacctJob('120|COMPLETED|0:0\n12.batch|COMPLETED|0:0\n', '12')
+    ).toBe(undefined);
+    expect(parseSacctJob('12|RUN NING|x\n', '12')).toBe(undefined);
   });
 });
 
