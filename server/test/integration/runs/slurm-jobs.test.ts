@@ -66,6 +66,7 @@ it.concurrent(
   'ends a job Slurm killed at its time limit as timed-out',
   async () => {
     let jobId = '';
+    let printed = '';
     const run = await runPackageOnSlurm(
       example('slow-printer').rpz,
       {
@@ -75,8 +76,12 @@ it.concurrent(
       {
         onJob: id => (jobId = id),
         onEvent: event => {
-          if (event.type === 'log' && jobId) {
-            // What an administrator may do: the job's limit lowered to nothing left.
+          if (event.type === 'log') {
+            printed += event.text;
+          }
+          // Once it printed its first tick (then the log must keep it): what an administrator
+          // may do, the job's limit lowered to nothing left.
+          if (printed.includes('tick 1/100\n') && jobId) {
             scontrol('update', `JobId=${jobId}`, 'TimeLimit=0');
             jobId = '';
           }
