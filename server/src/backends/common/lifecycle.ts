@@ -92,6 +92,8 @@ export async function runLifecycle<Exit extends StepExit>(
   const onAbort = (): void => kill('cancelled');
   let timer: NodeJS.Timeout | undefined;
   let watcher: Watcher | undefined;
+  // The step running (or about to), so that a run stopped while a part throws still names it.
+  const reached: StepsReached = {};
   const run = async (): Promise<RunResult> => {
     try {
       if (signal?.aborted) {
@@ -117,7 +119,13 @@ export async function runLifecycle<Exit extends StepExit>(
         Math.max(0, startedAt + plan.limits.timeoutSeconds * 1000 - Date.now())
       );
       watcher = parts.watch(kill);
-      const result = await runSteps(options, parts, stop.signal, () => ending);
+      const result = await runSteps(
+        options,
+        parts,
+        stop.signal,
+        () => ending,
+        reached
+      );
       clearTimeout(timer);
       await watcher?.stop();
       if (result.status !== 'cancelled' && result.status !== 'error') {
@@ -125,6 +133,11 @@ export async function runLifecycle<Exit extends StepExit>(
       }
       return result;
     } catch (error) {
+      // A part may throw because it was interrupted (a killed container's wait, say): the run
+      // ends for why it was stopped, not in error.
+      if (ending !== undefined && reached.position !== undefined) {
+        return stoppedFor(ending, plan, reached.position);
+      }
       return ending === 'timed-out' || ending === 'cancelled'
         ? { status: ending }
         : {
@@ -144,16 +157,23 @@ export async function runLifecycle<Exit extends StepExit>(
   return result;
 }
 
+/** Where the steps got to: the position of the step running or about to, once there is one. */
+interface StepsReached {
+  position?: number;
+}
+
 /** Each step in turn, until one fails or the run is stopped; the result names where it ended. */
 async function runSteps<Exit extends StepExit>(
   options: Pick<RunBackendOptions, 'plan' | 'onEvent'>,
   parts: RunParts<Exit>,
   stop: AbortSignal,
-  ending: () => Ending | undefined
+  ending: () => Ending | undefined,
+  reached: StepsReached
 ): Promise<RunResult> {
   const { plan, onEvent } = options;
   const log = new LogBudget(plan.limits.logBytes, onEvent);
   for (let position = 0; position < plan.steps.length; position++) {
+    reached.position = position;
     const step = plan.steps[position];
     await parts.placeInputs(
       position,

@@ -257,6 +257,31 @@ describe('runLifecycle', () => {
     }
   });
 
+  it('names the step stopped by the time limit even when its wait then throws', async () => {
+    // A killed container's wait may fail instead of giving an exit code (seen with Podman).
+    const backend = new FakeBackend();
+    backend.during.set(1, async ({ stop }) => {
+      backend.kill!('timed-out');
+      await untilStopped(stop);
+      throw new Error('no such container');
+    });
+    const { result, events } = await run(
+      backend,
+      makePlan(3, { timeoutSeconds: 5 })
+    );
+    expect(result).toEqual({
+      status: 'timed-out',
+      failedStep: 1,
+      reason: 'The run exceeded its time limit of 5 s.'
+    });
+    expect(events.at(-1)).toMatchObject({
+      type: 'end',
+      status: 'timed-out',
+      failedStep: 1
+    });
+    expect(backend.calls.at(-1)).toBe('cleanup');
+  });
+
   it('counts the time limit from when a re-attached run started', async () => {
     const backend = new FakeBackend();
     backend.prepared = { ready: true, startedAt: Date.now() - 10_000 };
