@@ -1,7 +1,8 @@
 /**
  * Entry point of the companion server as the Python package ships it (bundled by
  * scripts/bundle-server.mjs into jupyterlab_reproserver/server/bin/reproserver.js). It runs before
- * the server's own code, for the two things a bundle outside the source tree needs:
+ * the server's own code (bin/reproserver-main.js, which it loads through V8's code cache: see
+ * server/src/cli/code-cache-loader.ts), for the two things a bundle outside the source tree needs:
  * - the static helper `rpz-exec` sits in ../helpers, where the server's helperPath() does not look
  *   (it looks beside the compiled sources): name it through REPROSERVER_HELPER, unless the user
  *   already chose one;
@@ -23,7 +24,10 @@ if (!process.env.REPROSERVER_HELPER) {
 
 checkNode();
 
-require('../server/dist/cli/main.js');
+// The command line itself is the file beside this one, loaded through V8's code cache.
+require('../server/dist/cli/bundle-start.js').startBundle(
+  join(__dirname, 'reproserver-main.js')
+);
 
 /** Exits with a clear message when this Node.js is older than engines.node (">=X.Y"). */
 function checkNode() {

@@ -5,7 +5,9 @@
  *
  *   package.json                    name and version (the server reads ../package.json from bin/),
  *                                   and the Node.js versions it runs on (engines)
- *   bin/reproserver.js              the command line's entry: `--version`, `--help`, option checks
+ *   bin/reproserver.js              the command line's entry: checks Node.js, then loads the rest
+ *                                   through V8's code cache (server/src/cli/code-cache-loader.ts)
+ *   bin/reproserver-main.js         the command line: `--version`, `--help`, option checks
  *   bin/reproserver-COMMAND.js      each command (build, fetch, inspect, run, serve…) with all its JavaScript
  *                                   dependencies, one CommonJS file each, loaded only when that
  *                                   command runs: one file for all would be parsed at every start
@@ -29,10 +31,13 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,6 +63,7 @@ const CLI = join(SERVER, 'dist', 'cli');
  * module that loads it: each becomes a file of its own beside the entry, parsed only when loaded.
  */
 const APART = [
+  { importer: null, module: 'main', file: 'reproserver-main.js' },
   ...COMMANDS.map(command => ({
     importer: 'main.js',
     module: command,
@@ -129,6 +135,7 @@ const modulesApart = {
     build.onResolve({ filter: /^\.\/[\w-]+$/ }, args => {
       const apart = APART.find(
         a =>
+          a.importer !== null &&
           args.importer === join(CLI, a.importer) &&
           args.path === `./${a.module}`
       );
@@ -220,20 +227,42 @@ function smokeTest() {
     fail(`the bundle says version "${version}", expected "${expected}".`);
   }
   const example = join(ROOT, 'examples', 'shell-pipeline.rpz');
-  const model = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [BUNDLE, 'inspect', '--no-cache', example, '--json'],
-      {
-        cwd: '/',
-        env: { ...env, REPROSERVER_STATE_DIR: join(OUT, '.smoke-state') },
-        encoding: 'utf8'
+  const scratch = mkdtempSync(join(tmpdir(), 'bundle-smoke-'));
+  try {
+    const read = () =>
+      JSON.parse(
+        execFileSync(
+          process.execPath,
+          [BUNDLE, 'inspect', '--no-cache', example, '--json'],
+          {
+            cwd: '/',
+            env: {
+              ...env,
+              REPROSERVER_STATE_DIR: join(scratch, 'state'),
+              REPROSERVER_CACHE_DIR: join(scratch, 'cache')
+            },
+            encoding: 'utf8'
+          }
+        )
+      );
+    const model = read();
+    if (model.format !== 2) {
+      fail(`the bundle read ${example} as format ${model.format}, expected 2.`);
+    }
+    // The first run left V8's code of the files it loaded; the second runs from it.
+    const entries = readdirSync(join(scratch, 'cache', 'code-v8'));
+    for (const file of ['reproserver-main.js', 'reproserver-inspect-read.js']) {
+      if (!entries.includes(`${file}.inspect.v8`)) {
+        fail(
+          `the bundle kept no code cache of ${file} (it has ${entries.join(', ')}).`
+        );
       }
-    )
-  );
-  rmSync(join(OUT, '.smoke-state'), { recursive: true, force: true });
-  if (model.format !== 2) {
-    fail(`the bundle read ${example} as format ${model.format}, expected 2.`);
+    }
+    if (JSON.stringify(read()) !== JSON.stringify(model)) {
+      fail('the bundle read the example differently from its code cache.');
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

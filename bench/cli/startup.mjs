@@ -11,9 +11,10 @@
  *   - `reproserver inspect PACKAGE` again, for both: an unchanged package is answered from what
  *     the first read remembered (the bench's own cache folder, filled by the warm-up round).
  *   - the floor of any first read: `node -e` hashing the package with node:crypto, nothing else;
- *   - the bundle's first read with V8's compile cache off (`NODE_DISABLE_COMPILE_CACHE`), as on a
+ *   - the bundle's first read with V8's code cache off (`NODE_DISABLE_COMPILE_CACHE`), as on a
  *     command's very first run; the other cases reuse the code compiled by the warm-up round
- *     (`server/src/cli/compile-cache.ts`), as every run after a user's first does;
+ *     (`server/src/cli/code-cache-loader.ts` for the bundle, Node's module compile cache for
+ *     dist: `compile-cache.ts`), as every run after a user's first does;
  *   - `reproserver --version` and a remembered `inspect` through the command `pip install` puts on
  *     PATH (a Python console script that becomes the bundle's Node.js process), when .venv has
  *     it (or REPROSERVER_BENCH_COMMAND names one): Python's own start-up comes on top.

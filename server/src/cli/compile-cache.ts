@@ -1,7 +1,9 @@
 /**
  * Keeps V8's compiled code of the command line's own modules between runs (Node's module compile
- * cache, Node.js ≥ 22.1), in the cache folder's `compile/`. A command then starts without
- * compiling its bundle again: about 6 ms of a first `inspect`'s 70 (bench/cli/startup.mjs).
+ * cache, Node.js ≥ 22.1), in the cache folder's `compile/`, for the command run from server/dist
+ * (the npm package's). A command then starts without compiling its modules again. (The bundle
+ * that the Python package ships loads its files through `code-cache-loader.ts` instead, whose
+ * cache also holds the functions a command called: it saves several times more.)
  *
  * Node checks each entry against the source it was compiled from and its own version, so an
  * upgrade or an edited file recompiles rather than runs stale code; the folder must still be

@@ -11,6 +11,7 @@
 import { errorMessage } from '../describe';
 import { SERVER_VERSION } from '../version';
 import { parseCommandArgs, usageMessage, UsageError } from './args';
+import { isCommandName, type CommandName } from './command-names';
 import { enableCompileCache } from './compile-cache';
 import { directStderr, directStdout } from './stdio';
 import { SPECS, USAGE } from './usage';
@@ -33,7 +34,7 @@ type Command = (args: string[]) => Promise<number>;
  * would need ESM file names here.) The type imports are erased.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
-const COMMANDS: Record<string, () => Command> = {
+const COMMANDS: Record<CommandName, () => Command> = {
   build: () => (require('./build') as typeof BuildModule).buildCommand,
   fetch: () => (require('./fetch') as typeof FetchModule).fetchCommand,
   inspect: () => (require('./inspect') as typeof InspectModule).inspectCommand,
@@ -73,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   const spec = SPECS[command];
-  const load = COMMANDS[command];
+  const load = isCommandName(command) ? COMMANDS[command] : undefined;
   if (!spec || !load) {
     complain(
       `reproserver: unknown command "${command}". Run "reproserver --help" for the list.`
