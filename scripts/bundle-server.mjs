@@ -26,6 +26,7 @@
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import {
   chmodSync,
   copyFileSync,
@@ -45,36 +46,30 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER = join(ROOT, 'server');
 const OUT = join(ROOT, 'jupyterlab_reproserver', 'server');
 const BUNDLE = join(OUT, 'bin', 'reproserver.js');
-/** The commands server/src/cli/main.ts loads on demand; each becomes its own file. */
-const COMMANDS = [
-  'build',
-  'fetch',
-  'inspect',
-  'run',
-  'serve',
-  'sweep',
-  'diff',
-  'check-determinism',
-  'prepare'
-];
 const CLI = join(SERVER, 'dist', 'cli');
 /**
  * Every module of dist/cli that another loads on demand (`require` inside a function), by the
  * module that loads it: each becomes a file of its own beside the entry, parsed only when loaded.
+ * The commands are main.ts's, named once in server/src/cli/command-names.ts.
  */
-const APART = [
-  { importer: null, module: 'main', file: 'reproserver-main.js' },
-  ...COMMANDS.map(command => ({
-    importer: 'main.js',
-    module: command,
-    file: `reproserver-${command}.js`
-  })),
-  {
-    importer: 'inspect.js',
-    module: 'inspect-read',
-    file: 'reproserver-inspect-read.js'
-  }
-];
+function apartModules() {
+  const { COMMAND_NAMES } = createRequire(import.meta.url)(
+    join(CLI, 'command-names.js')
+  );
+  return [
+    { importer: null, module: 'main', file: 'reproserver-main.js' },
+    ...COMMAND_NAMES.map(command => ({
+      importer: 'main.js',
+      module: command,
+      file: `reproserver-${command}.js`
+    })),
+    {
+      importer: 'inspect.js',
+      module: 'inspect-read',
+      file: 'reproserver-inspect-read.js'
+    }
+  ];
+}
 const READER = join(OUT, 'bin', 'reader-process.js');
 
 /**
@@ -126,25 +121,26 @@ function checkNode() {
 }
 
 /**
- * Keeps the modules of `APART` out of their importer's bundle: main.js's `require('./inspect')`
+ * Keeps the modules of `apart` out of their importer's bundle: main.js's `require('./inspect')`
  * becomes `require('./reproserver-inspect.js')`, the command's own bundle beside it.
  */
-const modulesApart = {
+const modulesApart = apart => ({
   name: 'modules-apart',
   setup(build) {
     build.onResolve({ filter: /^\.\/[\w-]+$/ }, args => {
-      const apart = APART.find(
+      const found = apart.find(
         a =>
           a.importer !== null &&
           args.importer === join(CLI, a.importer) &&
           args.path === `./${a.module}`
       );
-      return apart ? { path: `./${apart.file}`, external: true } : undefined;
+      return found ? { path: `./${found.file}`, external: true } : undefined;
     });
   }
-};
+});
 
 async function bundle() {
+  const apart = apartModules();
   const common = {
     bundle: true,
     platform: 'node',
@@ -161,15 +157,15 @@ async function bundle() {
     entryPoints: [join(ROOT, 'scripts', 'bundle-server-entry.cjs')],
     outfile: BUNDLE,
     banner: { js: '#!/usr/bin/env node' },
-    plugins: [modulesApart]
+    plugins: [modulesApart(apart)]
   });
   chmodSync(BUNDLE, 0o755);
-  for (const { module, file } of APART) {
+  for (const { module, file } of apart) {
     await build({
       ...common,
       entryPoints: [join(CLI, `${module}.js`)],
       outfile: join(OUT, 'bin', file),
-      plugins: [modulesApart]
+      plugins: [modulesApart(apart)]
     });
   }
   // The package reader runs in child processes started from this file (rpz/worker/).
