@@ -10,10 +10,11 @@
  * arrays chains them (`--dependency=afterany:` the previous one), so that K, the number of tasks
  * running at once, holds for the whole sweep.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunLimits } from '../../runs/edits';
-import { submitArray } from './commands';
+import { findArray, submitArray } from './commands';
 import { shellQuote } from './job-script';
 import { arraysFolder, runLayout } from './layout';
 
@@ -112,12 +113,29 @@ export function arrayPlace(shared: string, first: string): ArrayPlace {
 }
 
 /**
+ * What an array was submitted with, written in its folder before `sbatch` runs: the comment that
+ * finds it in Slurm, and the run of each task (null: left out).
+ */
+export interface Submission {
+  comment: string;
+  runs: (string | null)[];
+}
+
+const SUBMISSION = 'submission.json';
+/** Bytes of a submission record read at most (10,000 run ids and their quotes fit). */
+const MAX_SUBMISSION_BYTES = 1024 * 1024;
+
+/**
  * Submits the runs whose folders are ready (`runDirs`, in task order; undefined: left out) as
- * one array; answers its id. Each task's output file is made first: the array's folder is removed only once the last
- * run removed its own (`runner.ts`).
+ * one array; answers its id. Each task's output file is made first: the array's folder is
+ * removed only once the last run removed its own (`runner.ts`). The submission is recorded
+ * first, so that an array whose `sbatch` answer is lost (the server killed while it ran, or
+ * sbatch timing out after submitting) is found again (`submittedArray`), never submitted twice.
  */
 export async function submitRunArray(options: {
   place: ArrayPlace;
+  /** The run of each task, in task order (undefined: left out); `runDirs` are their folders. */
+  runs: readonly (string | undefined)[];
   runDirs: readonly (string | undefined)[];
   name: string;
   partition?: string;
@@ -132,15 +150,95 @@ export async function submitRunArray(options: {
       await writeFile(place.output(task), '', { mode: 0o600 });
     }
   }
-  return submitArray({
-    scriptText: arrayScript(runDirs),
-    name: options.name,
-    partition: options.partition,
-    output: join(place.folder, '%a.out'),
-    workdir: place.folder,
-    ...options.limits,
-    tasks: taskList(runDirs),
-    throttle: Math.max(1, Math.floor(options.throttle)),
-    after: options.after
-  });
+  const submission: Submission = {
+    comment: `reproserver-${randomUUID()}`,
+    runs: options.runs.map(run => run ?? null)
+  };
+  const record = join(place.folder, SUBMISSION);
+  await writeFile(`${record}.tmp`, JSON.stringify(submission), { mode: 0o600 });
+  await rename(`${record}.tmp`, record);
+  try {
+    return await submitArray({
+      scriptText: arrayScript(runDirs),
+      name: options.name,
+      partition: options.partition,
+      output: join(place.folder, '%a.out'),
+      workdir: place.folder,
+      ...options.limits,
+      tasks: taskList(runDirs),
+      throttle: Math.max(1, Math.floor(options.throttle)),
+      after: options.after,
+      comment: submission.comment
+    });
+  } catch (error) {
+    // sbatch may have submitted before it failed (a timeout): then the array runs, and is ours.
+    const found = await findArray(options.name, submission.comment).catch(
+      () => undefined
+    );
+    if (found === undefined) {
+      throw error;
+    }
+    return found;
+  }
+}
+
+/**
+ * The array submitted from `place` and still known to Slurm, with the run of each task; undefined
+ * when none was (or Slurm no longer keeps it). Rejects when the cluster does not answer.
+ */
+export async function submittedArray(
+  place: ArrayPlace,
+  name: string
+): Promise<{ arrayId: string; runs: (string | null)[] } | undefined> {
+  const submission = await readSubmission(join(place.folder, SUBMISSION));
+  if (!submission) {
+    return undefined;
+  }
+  const arrayId = await findArray(name, submission.comment);
+  return arrayId === undefined ? undefined : { arrayId, runs: submission.runs };
+}
+
+/**
+ * Removes the submission record once the runs keep their task ids: the array's folder is then
+ * left to its tasks' output files, and removed with the last of them.
+ */
+export async function forgetSubmission(place: ArrayPlace): Promise<void> {
+  await rm(join(place.folder, SUBMISSION), { force: true }).catch(
+    () => undefined
+  );
+}
+
+/** A submission record, or undefined when missing or not one (it is ours, but bounded all the same). */
+async function readSubmission(path: string): Promise<Submission | undefined> {
+  let text: string;
+  try {
+    const file = await open(path, 'r');
+    try {
+      const buffer = Buffer.alloc(MAX_SUBMISSION_BYTES + 1);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > MAX_SUBMISSION_BYTES) {
+        return undefined;
+      }
+      text = buffer.toString('utf8', 0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return undefined;
+  }
+  try {
+    const value = JSON.parse(text) as Partial<Submission>;
+    if (
+      typeof value.comment === 'string' &&
+      /^reproserver-[\w-]{1,64}$/.test(value.comment) &&
+      Array.isArray(value.runs) &&
+      value.runs.length <= MAX_TASKS_PER_ARRAY &&
+      value.runs.every(run => run === null || typeof run === 'string')
+    ) {
+      return { comment: value.comment, runs: value.runs };
+    }
+  } catch {
+    // not a record of ours
+  }
+  return undefined;
 }

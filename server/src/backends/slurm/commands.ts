@@ -89,6 +89,8 @@ export interface ArraySubmission extends Omit<Submission, 'script'> {
   throttle: number;
   /** An array whose tasks must all have ended first (`afterany`). */
   after?: string;
+  /** Slurm's comment of the array: the token that finds it again (`findArray`). */
+  comment: string;
 }
 
 /** The job id of a submitted batch script. */
@@ -111,6 +113,7 @@ export async function submitArray(job: ArraySubmission): Promise<string> {
       [
         ...sbatchArgs(job),
         `--array=${job.tasks}%${job.throttle}`,
+        `--comment=${job.comment}`,
         ...(job.after ? [`--dependency=afterany:${job.after}`] : [])
       ],
       COMMAND_TIMEOUT_MS,
@@ -335,6 +338,31 @@ export async function cancelArray(
   name: string
 ): Promise<void> {
   await slurm('scancel', [`--name=${name}`, arrayId]).catch(() => undefined);
+}
+
+/**
+ * The id of the array named `name` whose comment is `comment`, while the controller keeps it
+ * (pending, running, or ended less than `MinJobAge` ago); undefined when it has none. How an
+ * array submitted by an `sbatch` whose answer was lost (the server killed, or sbatch timed out
+ * after submitting) is found instead of submitted twice.
+ */
+export async function findArray(
+  name: string,
+  comment: string
+): Promise<string | undefined> {
+  const out = await slurm('squeue', [
+    '--noheader',
+    '--states=all',
+    `--name=${name}`,
+    '--format=%F|%k'
+  ]);
+  for (const line of out.split('\n')) {
+    const [id, said] = line.trim().split('|');
+    if (said === comment && isJobId(id)) {
+      return id;
+    }
+  }
+  return undefined;
 }
 
 /** The name of a sweep's job arrays: `reproserver-sweep-<sweep id>`. */

@@ -10,8 +10,10 @@
 import {
   arrayGroups,
   arrayPlace,
+  forgetSubmission,
   slurmLimits,
   submitRunArray,
+  submittedArray,
   type SlurmLimits
 } from '../../backends/slurm/array';
 import {
@@ -96,7 +98,7 @@ export class SlurmArrays {
   }
 
   private async _submit(sweepId: string): Promise<void> {
-    const { records, packages } = this.options;
+    const { records } = this.options;
     const held = records.sweeps
       .variants(sweepId)
       .map(v => (v.runId ? records.getRun(v.runId) : undefined))
@@ -112,6 +114,74 @@ export class SlurmArrays {
       );
       return;
     }
+    const adopted = await this._adoptSubmitted(sweepId, held, config.shared);
+    const rest = held.filter(run => !adopted.has(run.id));
+    if (rest.length === 0) {
+      return;
+    }
+    await this._submitHeld(sweepId, rest, config);
+  }
+
+  /**
+   * The held runs whose array was submitted by a server that stopped before it kept their task
+   * ids (or whose sbatch answer was lost): found through the submission record in their array's
+   * folder and Slurm's queue, then followed as if just submitted. Tasks of runs that ended
+   * meanwhile (cancelled) are abandoned. Answers the runs adopted.
+   */
+  private async _adoptSubmitted(
+    sweepId: string,
+    held: RunRecord[],
+    shared: string
+  ): Promise<Set<string>> {
+    const { records } = this.options;
+    const waiting = new Set(held.map(run => run.id));
+    const adopted = new Set<string>();
+    const follow: string[] = [];
+    const abandon: [string, string][] = [];
+    for (const run of held) {
+      if (adopted.has(run.id)) {
+        continue;
+      }
+      const place = arrayPlace(shared, run.id);
+      let found;
+      try {
+        found = await submittedArray(place, arrayName(sweepId));
+      } catch {
+        // The cluster does not answer: submitting says so.
+        return adopted;
+      }
+      if (!found) {
+        continue;
+      }
+      for (const [index, id] of found.runs.entries()) {
+        const jobId = `${found.arrayId}_${index}`;
+        if (id === null || adopted.has(id)) {
+          continue;
+        }
+        if (waiting.has(id)) {
+          records.setContainerId(id, jobId);
+          adopted.add(id);
+          follow.push(id);
+        } else if (this._ended(id)) {
+          abandon.push([id, jobId]);
+        }
+      }
+      // Before the tasks are followed: the last to end removes the array's folder, if empty.
+      await forgetSubmission(place);
+      follow.splice(0).forEach(id => this.options.enqueue(id));
+      for (const [ended, jobId] of abandon.splice(0)) {
+        void abandonJob(shared, ended, jobId);
+      }
+    }
+    return adopted;
+  }
+
+  private async _submitHeld(
+    sweepId: string,
+    held: RunRecord[],
+    config: { shared: string; partition?: string }
+  ): Promise<void> {
+    const { packages } = this.options;
     const pkg = packages.get(held[0].packageSha256);
     let rootfs;
     try {
@@ -212,6 +282,9 @@ export class SlurmArrays {
     try {
       arrayId = await submitRunArray({
         place,
+        runs: group.map((task, index) =>
+          runDirs[index] ? task.run.id : undefined
+        ),
         runDirs,
         name,
         partition: config.partition,
@@ -231,6 +304,8 @@ export class SlurmArrays {
       await this._removeFolders(group, place.folder);
       return after;
     }
+    const follow: string[] = [];
+    const abandon: [string, string][] = [];
     for (const [index, task] of group.entries()) {
       if (!runDirs[index]) {
         continue;
@@ -238,11 +313,17 @@ export class SlurmArrays {
       const jobId = `${arrayId}_${index}`;
       if (this._ended(task.run.id)) {
         // Cancelled while the array was submitted.
-        void abandonJob(config.shared, task.run.id, jobId);
+        abandon.push([task.run.id, jobId]);
         continue;
       }
       records.setContainerId(task.run.id, jobId);
-      this.options.enqueue(task.run.id);
+      follow.push(task.run.id);
+    }
+    // Before the tasks are followed: the last to end removes the array's folder, if empty.
+    await forgetSubmission(place);
+    follow.forEach(id => this.options.enqueue(id));
+    for (const [run, jobId] of abandon) {
+      void abandonJob(config.shared, run, jobId);
     }
     return arrayId;
   }

@@ -12,7 +12,8 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync
+  readdirSync,
+  writeFileSync
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,14 +57,16 @@ function arrayRecords(
 async function serverWith(
   concurrency: number,
   workspace: string,
-  from?: ApiClient
+  from?: ApiClient,
+  env: Record<string, string> = {}
 ): Promise<ApiClient> {
   return new ApiClient(
     await startServer(
       {
         REPROSERVER_WORKSPACE: workspace,
         REPROSERVER_SLURM_SHARED: slurmTestShared(),
-        REPROSERVER_MAX_CONCURRENT_RUNS: String(concurrency)
+        REPROSERVER_MAX_CONCURRENT_RUNS: String(concurrency),
+        ...env
       },
       from
         ? { stateDir: from.server.stateDir, token: from.server.token }
@@ -258,6 +261,67 @@ it('re-attaches to the array’s tasks after a restart; a PENDING one cancels', 
     const records = arrayRecords(created.id);
     expect(records.filter(r => r.task === '2')).toEqual([]);
     expect(records.map(r => r.state)).toEqual(['COMPLETED', 'COMPLETED']);
+  } finally {
+    await second.server.stop();
+  }
+});
+
+it('adopts an array whose sbatch answer was lost with the server, instead of submitting it twice', async () => {
+  // The real sbatch submits, then its answer is held back for as long as the server lives: the
+  // server is killed with the array in Slurm and no task id recorded.
+  const bin = mkdtempSync(join(tmpdir(), 'held-sbatch-'));
+  const sbatch = execFileSync('sh', ['-c', 'command -v sbatch'], {
+    encoding: 'utf8'
+  }).trim();
+  writeFileSync(
+    join(bin, 'sbatch'),
+    [
+      '#!/bin/sh',
+      `out=$('${sbatch}' "$@") || exit $?`,
+      'while kill -0 "$PPID" 2>/dev/null; do sleep 0.2; done',
+      'echo "$out"',
+      ''
+    ].join('\n'),
+    { mode: 0o755 }
+  );
+  const first = await serverWith(2, workspace, undefined, {
+    PATH: `${bin}:${process.env.PATH}`
+  });
+  const pkg = await register(first, 'formula');
+  await first.call('PUT', `/api/packages/${pkg}/metrics`, {
+    metrics: [{ name: 'y', source: 'log-pair' }]
+  });
+  const X = [5, 6, 7];
+  const created = await sweepOf(first, pkg, X.map(String));
+  const deadline = Date.now() + 30_000;
+  while (arrayRecords(created.id).length === 0) {
+    expect(Date.now()).toBeLessThan(deadline);
+    await new Promise(resolve => setTimeout(resolve, 200));
+  }
+  await first.server.stop('SIGKILL');
+  const second = await serverWith(2, workspace, first);
+  try {
+    const sweep = await waitForSweep(
+      second,
+      created.id,
+      s => s.ended && s.variants.every(v => v.metrics.y !== null)
+    );
+    expect(sweep.counts).toEqual({ succeeded: 3 });
+    expect(sweep.variants.map(v => v.metrics.y)).toEqual(X.map(x => x * x + 1));
+    // One array, each variant once: the one the first server submitted.
+    const records = arrayRecords(created.id);
+    expect(new Set(records.map(r => r.array)).size).toBe(1);
+    expect(records.map(r => r.task).sort()).toEqual(['0', '1', '2']);
+    for (const [i, variant] of sweep.variants.entries()) {
+      const run = (
+        await second.call<RunRecord>('GET', `/api/runs/${variant.run}`)
+      ).body;
+      expect(run.outputs.map(o => o.name).sort()).toEqual([
+        'result.json',
+        'results.csv'
+      ]);
+      expect(await logText(second, run.id)).toContain(`y=${X[i] * X[i] + 1}\n`);
+    }
   } finally {
     await second.server.stop();
   }
