@@ -13,7 +13,8 @@
  * answers:
  * - id calls from a table of emulated credentials per task (the kernel's ids are per thread; glibc
  *   applies set*id to every thread). A task first seen inherits its thread group leader's, else
- *   its parent's (/proc/TID/status), else the step's. Linux's rules: privileged with CAP_SETUID /
+ *   its parent's (/proc/TID/status), else the step's; before a task changes its credentials, the
+ *   threads of its group and its children not seen yet are met, so that they keep what they had. Linux's rules: privileged with CAP_SETUID /
  *   CAP_SETGID in the emulated effective set; capabilities follow uid changes (keepcaps included)
  *   and execve, as commoncap.c does, without file capabilities or setuid bits.
  * - stat calls: the supervisor makes the same statx itself, from the task's cwd or descriptor
@@ -47,6 +48,7 @@
 #define _GNU_SOURCE
 #include "identity.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -311,6 +313,59 @@ static struct task *task_of(pid_t tid) {
   tasks[s] = (struct task){tid, 0, c};
   task_count++;
   return &tasks[s];
+}
+
+/*
+ * Adds the task that `text` names (from /proc) as task_of would, unless known or not a task. Not
+ * when the table is nearly full: task_of would then rebuild it (moving the entry of the task being
+ * answered) or hand out its one scratch entry.
+ */
+static void meet(const char *text, pid_t changing) {
+  char *end;
+  long tid = strtol(text, &end, 10);
+  if (end != text && tid > 0 && tid <= INT_MAX && (pid_t)tid != changing &&
+      task_count < MAX_TASKS * 3 / 4 - 1 && !find_task((pid_t)tid)) {
+    task_of((pid_t)tid);
+  }
+}
+
+/*
+ * Before task `tid` changes its credentials: the tasks that would inherit them and that the
+ * supervisor has not seen yet (they made no notified call since they were created) are met now,
+ * with what they would inherit now. Linux gave them the credentials of their creation; met after
+ * the change, they would take the new ones (a thread created, then its creator's setresuid, then
+ * the thread's first getuid). They are the other threads of its thread group (/proc/TID/task) and
+ * its children (/proc/TID/task/TID/children, where the kernel has it). Bounded by MAX_TASKS.
+ */
+static void meet_inheritors(pid_t tid) {
+  char path[96];
+  unsigned met = 0;
+  snprintf(path, sizeof path, "/proc/%d/task", (int)tid);
+  DIR *threads = opendir(path);
+  if (threads) {
+    struct dirent *entry;
+    while (met < MAX_TASKS && (entry = readdir(threads)) != NULL) {
+      meet(entry->d_name, tid);
+      met++;
+    }
+    closedir(threads);
+  }
+  snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)tid, (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return;
+  }
+  char text[4096];
+  ssize_t got = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (got <= 0) {
+    return;
+  }
+  text[got] = '\0';
+  for (char *at = strtok(text, " \n"); at && met < MAX_TASKS; at = strtok(NULL, " \n")) {
+    meet(at, tid);
+    met++;
+  }
 }
 
 static int capable(const struct creds *c, int cap) { return (c->eff & CAP(cap)) != 0; }
@@ -922,7 +977,25 @@ static long do_create(const struct request *r) {
   return CONTINUE_CALL;
 }
 
+/* The calls that change the calling task's credentials (prctl: some of its options). */
+static int changes_credentials(const struct request *r) {
+  switch (r->n->data.nr) {
+  case __NR_setgroups: case __NR_setuid: case __NR_setgid: case __NR_setreuid:
+  case __NR_setregid: case __NR_setresuid: case __NR_setresgid: case __NR_setfsuid:
+  case __NR_setfsgid: case __NR_capset: case __NR_execve: case __NR_execveat:
+    return 1;
+  case __NR_prctl:
+    switch ((int)arg(r, 0)) {
+    case PR_SET_KEEPCAPS: case PR_CAPBSET_DROP: case PR_SET_SECUREBITS: return 1;
+    }
+  }
+  return 0;
+}
+
 static long handle(struct request *r) {
+  if (changes_credentials(r)) {
+    meet_inheritors(r->tid);
+  }
   struct creds *c = &r->task->c;
   uint32_t a0 = (uint32_t)arg(r, 0), a1 = (uint32_t)arg(r, 1), a2 = (uint32_t)arg(r, 2);
   switch (r->n->data.nr) {

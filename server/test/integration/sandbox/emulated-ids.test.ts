@@ -26,15 +26,26 @@ const PROGRAM = String.raw`
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static long raw_uid(void) { return syscall(SYS_getuid); }
+
+/* Threads and a child wait here before their first notified call, until the main thread has
+ * changed its ids: they must keep the ids they were created with, not take the new ones. */
+static int gate[2];
+
+static void wait_gate(void) {
+  char c;
+  while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+}
 
 /* Each thread keeps its own ids (the kernel's ids are per thread): another thread's change must
  * not show, however the calls interleave. */
 static void *steady(void *arg) {
   long want = (long)arg, bad = 0;
   struct stat st;
+  wait_gate();
   for (int i = 0; i < 3000; i++) {
     if (raw_uid() != want) bad++;
     if (syscall(SYS_newfstatat, AT_FDCWD, "/tmp/emulated-root.txt", &st, 0) != 0) bad++;
@@ -60,16 +71,24 @@ int main(void) {
   r = syscall(SYS_getresuid, (void *)8, (void *)16, (void *)24);
   printf("bad getresuid: %ld %s\n", r, strerror(errno));
   pthread_t threads[4];
+  if (pipe(gate) != 0) { puts("pipe failed"); return 1; }
   for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, steady, (void *)0L);
+  pid_t kid = fork();
+  if (kid == 0) { wait_gate(); _exit(raw_uid() == 0 ? 0 : 1); }
   /* This thread alone becomes 1000 (raw calls: glibc would change every thread). */
   printf("keepcaps: %ld\n", syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0));
   printf("setresgid: %ld\n", syscall(SYS_setresgid, 1000, 1000, 1000));
   unsigned g = 1000;
   printf("setgroups: %ld\n", syscall(SYS_setgroups, 1, &g));
   printf("setresuid: %ld\n", syscall(SYS_setresuid, 1000, 1000, 1000));
+  if (write(gate[1], "01234", 5) != 5) { puts("gate failed"); return 1; }
   long bad = 0;
   for (int i = 0; i < 4; i++) { void *b; pthread_join(threads[i], &b); bad += (long)b; }
   printf("threads kept their ids: %s\n", bad == 0 ? "yes" : "no");
+  int kid_status = 0;
+  waitpid(kid, &kid_status, 0);
+  printf("child kept its ids: %s\n",
+         WIFEXITED(kid_status) && WEXITSTATUS(kid_status) == 0 ? "yes" : "no");
   unsigned ru, eu, su;
   syscall(SYS_getresuid, &ru, &eu, &su);
   printf("ids: %u %u %u gid %ld groups %ld\n", ru, eu, su, syscall(SYS_getgid),
@@ -104,6 +123,7 @@ const EXPECTED = [
   'setgroups: 0',
   'setresuid: 0',
   'threads kept their ids: yes',
+  'child kept its ids: yes',
   'ids: 1000 1000 1000 gid 1000 groups 1',
   'back to root: -1 Operation not permitted',
   "user's file: 1000:1000",
