@@ -4,7 +4,15 @@
  * shared folder of this test file's own under the cluster's, the packages' trees unpacked there.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  writeFileSync
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runsFolder } from '../../src/backends/slurm/layout';
 import {
@@ -86,4 +94,28 @@ export async function runPackageOnSlurm(
       signal: options.signal
     })
   );
+}
+
+/**
+ * A folder holding an `sbatch` that submits with the real one, then holds its answer back for as
+ * long as its caller lives: put first on a server's PATH, the server can be killed with its job
+ * in Slurm and no job id kept, as when a server is killed while sbatch answers.
+ */
+export function heldBackSbatch(): string {
+  const bin = mkdtempSync(join(tmpdir(), 'held-sbatch-'));
+  const sbatch = execFileSync('sh', ['-c', 'command -v sbatch'], {
+    encoding: 'utf8'
+  }).trim();
+  writeFileSync(
+    join(bin, 'sbatch'),
+    [
+      '#!/bin/sh',
+      `out=$('${sbatch}' "$@") || exit $?`,
+      'while kill -0 "$PPID" 2>/dev/null; do sleep 0.2; done',
+      'echo "$out"',
+      ''
+    ].join('\n'),
+    { mode: 0o755 }
+  );
+  return bin;
 }

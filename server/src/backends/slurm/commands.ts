@@ -324,6 +324,19 @@ export async function cancelJob(id: string, name: string): Promise<void> {
   await slurm('scancel', [`--name=${name}`, id]).catch(() => undefined);
 }
 
+/** The ids of the jobs named `name` that are still pending or running. */
+export async function activeJobsNamed(name: string): Promise<string[]> {
+  const out = await slurm('squeue', [
+    '--noheader',
+    `--name=${name}`,
+    '--format=%i'
+  ]);
+  return out
+    .split('\n')
+    .map(line => line.trim())
+    .filter(isJobId);
+}
+
 /** The job's name for a run: how its job is told from another that got the same id. */
 export function jobName(run: string): string {
   return `reproserver-${run}`;

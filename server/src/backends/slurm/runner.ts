@@ -46,7 +46,14 @@ import {
 import { hitFileSizeLimit, looksOutOfMemory } from '../sandbox/limits';
 import { collectOutputs } from '../sandbox/outputs';
 import { changedFiles } from '../sandbox/run-tree';
-import { arrayTask, cancelJob, jobName, jobState, submit } from './commands';
+import {
+  activeJobsNamed,
+  arrayTask,
+  cancelJob,
+  jobName,
+  jobState,
+  submit
+} from './commands';
 import { FileFollower, readHead, readNumber, readTail } from './follow';
 import {
   endedBySlurm,
@@ -374,6 +381,18 @@ async function removeTaskOutput(
   }
   await rm(output, { force: true }).catch(() => undefined);
   await rmdir(folder!).catch(() => undefined);
+}
+
+/**
+ * Stops every job of the run still pending or running, found by its name. A run that an earlier
+ * server began is started afresh in a folder made again, where a job of that first start would
+ * write: its id may never have been kept (the server killed as sbatch answered).
+ */
+export async function stopJobsOfRun(run: string): Promise<void> {
+  const name = jobName(run);
+  for (const id of await activeJobsNamed(name)) {
+    await stopJob(id, name);
+  }
 }
 
 /** Cancels the job unless it ended, and waits (a little) until none of its processes runs. */

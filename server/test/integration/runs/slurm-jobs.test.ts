@@ -11,6 +11,7 @@ import { ApiClient } from '../../helpers/api-client';
 import { example } from '../../helpers/examples';
 import { startServer } from '../../helpers/server-process';
 import {
+  heldBackSbatch,
   leftSlurmRuns,
   runPackageOnSlurm,
   slurmShared,
@@ -162,6 +163,80 @@ it.concurrent(
       const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
       expect(run).toMatchObject({ status: 'succeeded', backend: 'slurm' });
       expect(run.outputs.map(o => o.name)).toEqual(['ticks.txt']);
+    } finally {
+      await second.server.stop();
+    }
+  }
+);
+
+it.concurrent(
+  'starts afresh a run whose sbatch answer was lost with the server, its first job stopped',
+  async () => {
+    const { root } = makeWorkspace();
+    const env = {
+      REPROSERVER_WORKSPACE: root,
+      REPROSERVER_SLURM_SHARED: slurmTestShared()
+    };
+    const first = new ApiClient(
+      await startServer({
+        ...env,
+        PATH: `${heldBackSbatch()}:${process.env.PATH}`
+      })
+    );
+    const slow = (
+      await first.call<{ sha256: string }>('POST', '/api/packages', {
+        path: 'packages/slow-printer.rpz'
+      })
+    ).body;
+    const created = await first.call<RunRecord>('POST', '/api/runs', {
+      package: slow.sha256,
+      backend: 'slurm',
+      edits: { stepEdits: [{ step: 0, args: [{ index: 2, value: '6' }] }] }
+    });
+    expect(created.status).toBe(202);
+    const id = created.body.id;
+    const jobsOfRun = (): string[] =>
+      scontrol('show', 'job', '-o')
+        .split('\n')
+        .filter(line => line.includes(`JobName=reproserver-${id} `));
+    const deadline = Date.now() + 30_000;
+    while (jobsOfRun().length === 0) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise(resolve => setTimeout(resolve, 200));
+    }
+    // Its job runs, and the server never had its id.
+    await first.server.stop('SIGKILL');
+    const second = new ApiClient(
+      await startServer(env, {
+        stateDir: first.server.stateDir,
+        token: first.server.token
+      })
+    );
+    try {
+      const events = await second.follow(id, 0);
+      const text = events.messages
+        .filter(m => m.event.type === 'log')
+        .map(m => (m.event as { text: string }).text)
+        .join('');
+      expect(text).toBe(
+        [
+          'counting to 6',
+          ...[1, 2, 3, 4, 5, 6].map(i => `tick ${i}/6`),
+          'done'
+        ].join('\n') + '\n'
+      );
+      const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
+      expect(run).toMatchObject({ status: 'succeeded', backend: 'slurm' });
+      // Two jobs, one after the other: the first stopped before the second was submitted.
+      const jobs = jobsOfRun().map(line => ({
+        id: Number(/JobId=(\d+)/.exec(line)![1]),
+        state: parseScontrolJob(line)?.state,
+        submitted: /SubmitTime=(\S+)/.exec(line)![1],
+        ended: /EndTime=(\S+)/.exec(line)![1]
+      }));
+      jobs.sort((a, b) => a.id - b.id);
+      expect(jobs.map(job => job.state)).toEqual(['CANCELLED', 'COMPLETED']);
+      expect(jobs[0].ended <= jobs[1].submitted).toBe(true);
     } finally {
       await second.server.stop();
     }

@@ -12,8 +12,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync,
-  writeFileSync
+  readdirSync
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import { reproserver } from '../../helpers/cli-process';
 import { example } from '../../helpers/examples';
 import { startServer } from '../../helpers/server-process';
 import {
+  heldBackSbatch,
   leftSlurmRuns,
   slurmShared,
   slurmTestShared
@@ -267,23 +267,8 @@ it('re-attaches to the array’s tasks after a restart; a PENDING one cancels', 
 });
 
 it('adopts an array whose sbatch answer was lost with the server, instead of submitting it twice', async () => {
-  // The real sbatch submits, then its answer is held back for as long as the server lives: the
-  // server is killed with the array in Slurm and no task id recorded.
-  const bin = mkdtempSync(join(tmpdir(), 'held-sbatch-'));
-  const sbatch = execFileSync('sh', ['-c', 'command -v sbatch'], {
-    encoding: 'utf8'
-  }).trim();
-  writeFileSync(
-    join(bin, 'sbatch'),
-    [
-      '#!/bin/sh',
-      `out=$('${sbatch}' "$@") || exit $?`,
-      'while kill -0 "$PPID" 2>/dev/null; do sleep 0.2; done',
-      'echo "$out"',
-      ''
-    ].join('\n'),
-    { mode: 0o755 }
-  );
+  // The server is killed with the array in Slurm and no task id recorded.
+  const bin = heldBackSbatch();
   const first = await serverWith(2, workspace, undefined, {
     PATH: `${bin}:${process.env.PATH}`
   });
