@@ -2,7 +2,8 @@
 /**
  * Sweep benchmark: a sweep of VARIANTS runs of a small package, against VARIANTS × one warm run /
  * the concurrency limit, both measured in the same run of this script, through the real server's
- * API (`POST /api/sweeps` and `POST /api/runs`, polled until every run ended).
+ * API (`POST /api/sweeps` and `POST /api/runs`, polled every 20 ms until every run ended; the
+ * sweep with `?since=`, as the panel polls it).
  *
  *   node bench/sweeps/sweep.mjs [BACKENDS] [VARIANTS] [ROUNDS]
  *
@@ -90,10 +91,22 @@ try {
       ]
     });
     if (created.status !== 201) throw new Error(created.text);
+    // Polled as the panel polls it: only the rows changed since the last answer (`since`), so
+    // that the bench's own reads weigh on the sweep no more than a user's panel does.
+    let since = '';
     for (;;) {
-      const record = (await api('GET', `/api/sweeps/${created.body.id}`)).body;
-      if (record.ended && record.variants.length === record.total) {
+      const changes = (
+        await api(
+          'GET',
+          `/api/sweeps/${created.body.id}${since && `?since=${encodeURIComponent(since)}`}`
+        )
+      ).body;
+      since = changes.revision;
+      const counted = Object.values(changes.counts).reduce((a, b) => a + b, 0);
+      if (changes.ended && counted === changes.total) {
         const ms = performance.now() - started;
+        const record = (await api('GET', `/api/sweeps/${created.body.id}`))
+          .body;
         if (record.counts.succeeded !== variants)
           throw new Error(`sweep: ${JSON.stringify(record.counts)}`);
         const runs = await Promise.all(

@@ -36,6 +36,39 @@ afterAll(() => {
   expect(leftSlurmRuns()).toEqual([]);
 });
 
+/** Starts slow-printer on Slurm through the API (`sh slow.sh N`: a line a second); its run id. */
+async function slowRun(api: ApiClient, ticks: number): Promise<string> {
+  const slow = (
+    await api.call<{ sha256: string }>('POST', '/api/packages', {
+      path: 'packages/slow-printer.rpz'
+    })
+  ).body;
+  const created = await api.call<RunRecord>('POST', '/api/runs', {
+    package: slow.sha256,
+    backend: 'slurm',
+    edits: {
+      stepEdits: [{ step: 0, args: [{ index: 2, value: String(ticks) }] }]
+    }
+  });
+  expect(created.status).toBe(202);
+  return created.body.id;
+}
+
+/** What slow-printer prints for N. */
+const counting = (ticks: number): string =>
+  [
+    `counting to ${ticks}`,
+    ...Array.from({ length: ticks }, (_, i) => `tick ${i + 1}/${ticks}`),
+    'done'
+  ].join('\n') + '\n';
+
+/** The text of a run's log events. */
+const logText = (messages: RunEventMessage[]): string =>
+  messages
+    .filter(m => m.event.type === 'log')
+    .map(m => (m.event as { text: string }).text)
+    .join('');
+
 it.concurrent(
   'ends a job cancelled on the cluster as cancelled, in Slurm’s words',
   async () => {
@@ -110,18 +143,7 @@ it.concurrent(
       REPROSERVER_SLURM_SHARED: slurmTestShared()
     };
     const first = new ApiClient(await startServer(env));
-    const slow = (
-      await first.call<{ sha256: string }>('POST', '/api/packages', {
-        path: 'packages/slow-printer.rpz'
-      })
-    ).body;
-    const created = await first.call<RunRecord>('POST', '/api/runs', {
-      package: slow.sha256,
-      backend: 'slurm',
-      edits: { stepEdits: [{ step: 0, args: [{ index: 2, value: '6' }] }] }
-    });
-    expect(created.status).toBe(202);
-    const id = created.body.id;
+    const id = await slowRun(first, 6);
     const seen: RunEventMessage[] = [];
     await first.follow(id, 0, (message, socket) => {
       seen.push(message);
@@ -149,17 +171,7 @@ it.concurrent(
     try {
       const events = await second.follow(id, 0);
       expect(events.messages.slice(0, seen.length)).toEqual(seen);
-      const text = events.messages
-        .filter(m => m.event.type === 'log')
-        .map(m => (m.event as { text: string }).text)
-        .join('');
-      expect(text).toBe(
-        [
-          'counting to 6',
-          ...[1, 2, 3, 4, 5, 6].map(i => `tick ${i}/6`),
-          'done'
-        ].join('\n') + '\n'
-      );
+      expect(logText(events.messages)).toBe(counting(6));
       const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
       expect(run).toMatchObject({ status: 'succeeded', backend: 'slurm' });
       expect(run.outputs.map(o => o.name)).toEqual(['ticks.txt']);
@@ -183,18 +195,7 @@ it.concurrent(
         PATH: `${heldBackSbatch()}:${process.env.PATH}`
       })
     );
-    const slow = (
-      await first.call<{ sha256: string }>('POST', '/api/packages', {
-        path: 'packages/slow-printer.rpz'
-      })
-    ).body;
-    const created = await first.call<RunRecord>('POST', '/api/runs', {
-      package: slow.sha256,
-      backend: 'slurm',
-      edits: { stepEdits: [{ step: 0, args: [{ index: 2, value: '6' }] }] }
-    });
-    expect(created.status).toBe(202);
-    const id = created.body.id;
+    const id = await slowRun(first, 6);
     const jobsOfRun = (): string[] =>
       scontrol('show', 'job', '-o')
         .split('\n')
@@ -214,17 +215,7 @@ it.concurrent(
     );
     try {
       const events = await second.follow(id, 0);
-      const text = events.messages
-        .filter(m => m.event.type === 'log')
-        .map(m => (m.event as { text: string }).text)
-        .join('');
-      expect(text).toBe(
-        [
-          'counting to 6',
-          ...[1, 2, 3, 4, 5, 6].map(i => `tick ${i}/6`),
-          'done'
-        ].join('\n') + '\n'
-      );
+      expect(logText(events.messages)).toBe(counting(6));
       const run = (await second.call<RunRecord>('GET', `/api/runs/${id}`)).body;
       expect(run).toMatchObject({ status: 'succeeded', backend: 'slurm' });
       // Two jobs, one after the other: the first stopped before the second was submitted.
