@@ -11,10 +11,11 @@
  * running at once, holds for the whole sweep.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunLimits } from '../../runs/edits';
 import { findArray, submitArray } from './commands';
+import { readHead } from './follow';
 import { shellQuote } from './job-script';
 import { arraysFolder, runLayout } from './layout';
 
@@ -208,26 +209,14 @@ export async function forgetSubmission(place: ArrayPlace): Promise<void> {
   );
 }
 
-/** A submission record, or undefined when missing or not one (it is ours, but bounded all the same). */
+/** A submission record, or undefined when missing or not one (ours, but bounded all the same). */
 async function readSubmission(path: string): Promise<Submission | undefined> {
-  let text: string;
   try {
-    const file = await open(path, 'r');
-    try {
-      const buffer = Buffer.alloc(MAX_SUBMISSION_BYTES + 1);
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
-      if (bytesRead > MAX_SUBMISSION_BYTES) {
-        return undefined;
-      }
-      text = buffer.toString('utf8', 0, bytesRead);
-    } finally {
-      await file.close();
+    const text = await readHead(path, MAX_SUBMISSION_BYTES + 1);
+    if (text.length > MAX_SUBMISSION_BYTES) {
+      return undefined;
     }
-  } catch {
-    return undefined;
-  }
-  try {
-    const value = JSON.parse(text) as Partial<Submission>;
+    const value = JSON.parse(text.toString('utf8')) as Partial<Submission>;
     if (
       typeof value.comment === 'string' &&
       /^reproserver-[\w-]{1,64}$/.test(value.comment) &&
@@ -238,7 +227,7 @@ async function readSubmission(path: string): Promise<Submission | undefined> {
       return { comment: value.comment, runs: value.runs };
     }
   } catch {
-    // not a record of ours
+    // missing, or not a record of ours
   }
   return undefined;
 }

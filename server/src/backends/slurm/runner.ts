@@ -24,7 +24,7 @@
  *
  * The run's sequence (events, statuses, stops, cleanup) is the shared one of `common/lifecycle.ts`.
  */
-import { rm, rmdir } from 'node:fs/promises';
+import { access, rm, rmdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { removeTree, type PreparedRootfs } from '../../sandbox';
@@ -218,6 +218,12 @@ function slurmParts(options: SlurmRunOptions): RunParts<StepExit> {
           detail: `Slurm job ${jobId}${task ? ` (task ${task.task} of array ${task.arrayId})` : ''}${options.partition ? ` on partition ${options.partition}` : ''}${facts.detail ? `: ${facts.detail}` : ''}`
         };
       }
+      // A run an earlier server began (its folder is there) starts afresh in a folder made
+      // again, where a job of that start would write: its id may never have been kept (the
+      // server killed as sbatch answered). Every job still under the run's name is stopped first.
+      if (await exists(runDir)) {
+        await stopJobsOfRun(options.name);
+      }
       const folder = await prepareRunFolder(options, copying.signal);
       if (!folder.ready) {
         return folder;
@@ -383,16 +389,20 @@ async function removeTaskOutput(
   await rmdir(folder!).catch(() => undefined);
 }
 
-/**
- * Stops every job of the run still pending or running, found by its name. A run that an earlier
- * server began is started afresh in a folder made again, where a job of that first start would
- * write: its id may never have been kept (the server killed as sbatch answered).
- */
-export async function stopJobsOfRun(run: string): Promise<void> {
+/** Stops every job of the run still pending or running, found by its name. */
+async function stopJobsOfRun(run: string): Promise<void> {
   const name = jobName(run);
   for (const id of await activeJobsNamed(name)) {
     await stopJob(id, name);
   }
+}
+
+/** `path` exists (asked without blocking: the shared folder may be a network one). */
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false
+  );
 }
 
 /** Cancels the job unless it ended, and waits (a little) until none of its processes runs. */

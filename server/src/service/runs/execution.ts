@@ -2,19 +2,13 @@
  * Executing one run: what it needs first (its image, or its unpacked package), then its backend,
  * each event kept in the records and appended to the run's log; cancelled by aborting it.
  */
-import { access } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { helperPath } from '../../backends/docker/helper-path';
 import { runOnDocker } from '../../backends/docker/runner';
 import { runOnSandbox } from '../../backends/sandbox/runner';
 import { arrayTask } from '../../backends/slurm/commands';
 import { slurmConfig } from '../../backends/slurm/detect';
-import { runFolder } from '../../backends/slurm/run-folder';
-import {
-  abandonJob,
-  runOnSlurm,
-  stopJobsOfRun
-} from '../../backends/slurm/runner';
+import { abandonJob, runOnSlurm } from '../../backends/slurm/runner';
 import { errorMessage } from '../../describe';
 import { runDefaults } from '../../runs/default-limits';
 import { FINAL_STATUSES, type RunEvent } from '../../runs/events';
@@ -253,16 +247,6 @@ export class RunExecutor {
     const reattach = reattachesToJob(run);
     // A sweep's run submitted in an array (`slurm-arrays.ts`): its task is followed from here.
     const task = followsArrayTask(run);
-    if (
-      !reattach &&
-      !task &&
-      (run.containerId || (await exists(runFolder(config.shared, id))))
-    ) {
-      // Begun by a server that stopped before the run was recorded running, whether or not it
-      // kept the job's id (killed as sbatch answered): that job would write into the folder this
-      // start makes again.
-      await stopJobsOfRun(id);
-    }
     if (task) {
       progress.summary = {
         ...progress.summary,
@@ -381,14 +365,6 @@ export class RunExecutor {
 
   private readonly _aborts = new Map<string, AbortController>();
   private readonly _ended = new Map<string, Promise<void>>();
-}
-
-/** `path` exists (asked without blocking: the shared folder may be a network one). */
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false
-  );
 }
 
 /** A Slurm run an earlier server left running with its job submitted: re-attached to the job. */

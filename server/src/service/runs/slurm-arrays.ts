@@ -11,6 +11,7 @@ import {
   arrayGroups,
   arrayPlace,
   forgetSubmission,
+  type ArrayPlace,
   slurmLimits,
   submitRunArray,
   submittedArray,
@@ -133,11 +134,7 @@ export class SlurmArrays {
     held: RunRecord[],
     shared: string
   ): Promise<Set<string>> {
-    const { records } = this.options;
-    const waiting = new Set(held.map(run => run.id));
     const adopted = new Set<string>();
-    const follow: string[] = [];
-    const abandon: [string, string][] = [];
     for (const run of held) {
       if (adopted.has(run.id)) {
         continue;
@@ -150,30 +147,53 @@ export class SlurmArrays {
         // The cluster does not answer: submitting says so.
         return adopted;
       }
-      if (!found) {
-        continue;
-      }
-      for (const [index, id] of found.runs.entries()) {
-        const jobId = `${found.arrayId}_${index}`;
-        if (id === null || adopted.has(id)) {
-          continue;
-        }
-        if (waiting.has(id)) {
-          records.setContainerId(id, jobId);
-          adopted.add(id);
-          follow.push(id);
-        } else if (this._ended(id)) {
-          abandon.push([id, jobId]);
-        }
-      }
-      // Before the tasks are followed: the last to end removes the array's folder, if empty.
-      await forgetSubmission(place);
-      follow.splice(0).forEach(id => this.options.enqueue(id));
-      for (const [ended, jobId] of abandon.splice(0)) {
-        void abandonJob(shared, ended, jobId);
+      if (found) {
+        const followed = await this._follow(
+          shared,
+          place,
+          found.arrayId,
+          found.runs
+        );
+        followed.forEach(id => adopted.add(id));
       }
     }
     return adopted;
+  }
+
+  /**
+   * The runs of a submitted array, task `i` being `runs[i]` (null: left out): each still held
+   * keeps its task id and is queued (followed from then on); each ended meanwhile (cancelled)
+   * has its task abandoned; the others are followed already. Answers the runs queued.
+   */
+  private async _follow(
+    shared: string,
+    place: ArrayPlace,
+    arrayId: string,
+    runs: readonly (string | null | undefined)[]
+  ): Promise<string[]> {
+    const { records } = this.options;
+    const follow: string[] = [];
+    const abandon: [string, string][] = [];
+    for (const [index, id] of runs.entries()) {
+      const run = id ? records.getRun(id) : undefined;
+      const jobId = `${arrayId}_${index}`;
+      if (!run) {
+        continue;
+      }
+      if (this._ended(run.id)) {
+        abandon.push([run.id, jobId]);
+      } else if (heldForArray(records, run)) {
+        records.setContainerId(run.id, jobId);
+        follow.push(run.id);
+      }
+    }
+    // Before the tasks are followed: the last to end removes the array's folder, if empty.
+    await forgetSubmission(place);
+    follow.forEach(id => this.options.enqueue(id));
+    for (const [run, jobId] of abandon) {
+      void abandonJob(shared, run, jobId);
+    }
+    return follow;
   }
 
   private async _submitHeld(
@@ -229,7 +249,6 @@ export class SlurmArrays {
     rootfs: Awaited<ReturnType<typeof prepareRootfs>>,
     after: string | undefined
   ): Promise<string | undefined> {
-    const { records } = this.options;
     const place = arrayPlace(config.shared, group[0].run.id);
     const name = arrayName(sweepId);
     const never = new AbortController().signal;
@@ -304,27 +323,12 @@ export class SlurmArrays {
       await this._removeFolders(group, place.folder);
       return after;
     }
-    const follow: string[] = [];
-    const abandon: [string, string][] = [];
-    for (const [index, task] of group.entries()) {
-      if (!runDirs[index]) {
-        continue;
-      }
-      const jobId = `${arrayId}_${index}`;
-      if (this._ended(task.run.id)) {
-        // Cancelled while the array was submitted.
-        abandon.push([task.run.id, jobId]);
-        continue;
-      }
-      records.setContainerId(task.run.id, jobId);
-      follow.push(task.run.id);
-    }
-    // Before the tasks are followed: the last to end removes the array's folder, if empty.
-    await forgetSubmission(place);
-    follow.forEach(id => this.options.enqueue(id));
-    for (const [run, jobId] of abandon) {
-      void abandonJob(config.shared, run, jobId);
-    }
+    await this._follow(
+      config.shared,
+      place,
+      arrayId,
+      group.map((task, index) => (runDirs[index] ? task.run.id : undefined))
+    );
     return arrayId;
   }
 

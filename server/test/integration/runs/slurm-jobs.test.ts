@@ -54,6 +54,19 @@ async function slowRun(api: ApiClient, ticks: number): Promise<string> {
   return created.body.id;
 }
 
+/** A server on `first`'s state and token, as after a restart. */
+async function restarted(
+  first: ApiClient,
+  env: Record<string, string>
+): Promise<ApiClient> {
+  return new ApiClient(
+    await startServer(env, {
+      stateDir: first.server.stateDir,
+      token: first.server.token
+    })
+  );
+}
+
 /** What slow-printer prints for N. */
 const counting = (ticks: number): string =>
   [
@@ -162,12 +175,7 @@ it.concurrent(
     expect(jobs.map(line => parseScontrolJob(line)?.state)).toEqual([
       'RUNNING'
     ]);
-    const second = new ApiClient(
-      await startServer(env, {
-        stateDir: first.server.stateDir,
-        token: first.server.token
-      })
-    );
+    const second = await restarted(first, env);
     try {
       const events = await second.follow(id, 0);
       expect(events.messages.slice(0, seen.length)).toEqual(seen);
@@ -207,12 +215,7 @@ it.concurrent(
     }
     // Its job runs, and the server never had its id.
     await first.server.stop('SIGKILL');
-    const second = new ApiClient(
-      await startServer(env, {
-        stateDir: first.server.stateDir,
-        token: first.server.token
-      })
-    );
+    const second = await restarted(first, env);
     try {
       const events = await second.follow(id, 0);
       expect(logText(events.messages)).toBe(counting(6));
