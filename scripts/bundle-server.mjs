@@ -14,6 +14,8 @@
  *                                   (`reproserver --version` took 2.5× longer)
  *   bin/reproserver-inspect-read.js the package reader behind `inspect`, loaded only when a package
  *                                   is read (a remembered one is answered without it)
+ *   bin/spawner-process.js          the process that starts the sandbox's processes for the server
+ *                                   (backends/sandbox/spawner.ts; it looks for it beside its code)
  *   bin/reader-process.js           the package reader the server runs in child processes (it looks
  *                                   for it beside its own code)
  *   helpers/rpz-exec                the static helper run inside sandboxes and containers
@@ -71,6 +73,7 @@ function apartModules() {
   ];
 }
 const READER = join(OUT, 'bin', 'reader-process.js');
+const SPAWNER = join(OUT, 'bin', 'spawner-process.js');
 
 /**
  * Left to `require` at run time: optional native add-ons their users load inside try/catch (ssh2,
@@ -87,6 +90,7 @@ function checkInputs() {
   for (const file of [
     'dist/cli/main.js',
     'dist/rpz/worker/reader-process.js',
+    'dist/backends/sandbox/spawner-process.js',
     'dist/helpers/rpz-exec'
   ]) {
     if (!existsSync(join(SERVER, file))) {
@@ -173,6 +177,14 @@ async function bundle() {
     ...common,
     entryPoints: [join(SERVER, 'dist', 'rpz', 'worker', 'reader-process.js')],
     outfile: READER
+  });
+  // So does the sandbox's spawner (backends/sandbox/spawner.ts).
+  await build({
+    ...common,
+    entryPoints: [
+      join(SERVER, 'dist', 'backends', 'sandbox', 'spawner-process.js')
+    ],
+    outfile: SPAWNER
   });
 }
 

@@ -4,7 +4,8 @@
  *
  * - memory: the server's RSS (VmRSS) before any sweep, with a 1,000-variant sweep recorded (its
  *   runs queued behind one running at a time), and after cancelling its 1,000 runs, against the
- *   same process's RSS before the sweep (issue #15: under 150 MiB);
+ *   same process's RSS before the sweep (issue #15: under 150 MiB); and the RSS of the sandbox's
+ *   spawner, the server's child that starts the runs' processes (`spawner.ts`);
  * - creation: how long `POST /api/sweeps` of 10,000 variants takes to answer, how long until its
  *   10,000 runs are created (in the background), and the p99 of `GET /api/health` meanwhile
  *   against its p99 with the server idle, both measured in this run.
@@ -14,7 +15,7 @@
  * Defaults 1000 and 10000. Needs the server built (`npm run build:server`) and the examples
  * (`.state/examples/slow-printer.rpz`, made by scripts/make-examples.sh).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serverOnPackage } from '../common/server.mjs';
@@ -29,6 +30,26 @@ const rssMiB = pid =>
   Number(
     /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]
   ) / 1024;
+/** The RSS of the server's spawner process, or 0 when there is none (found in /proc). */
+const spawnerRssMiB = () => {
+  for (const name of readdirSync('/proc')) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (
+        ppid === child.pid &&
+        readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(
+          'spawner-process'
+        )
+      ) {
+        return rssMiB(Number(name));
+      }
+    } catch {
+      // gone meanwhile, or not a process
+    }
+  }
+  return 0;
+};
 const percentile = (values, p) =>
   [...values].sort((a, b) => a - b)[
     Math.min(values.length - 1, Math.floor((values.length * p) / 100))
@@ -102,7 +123,7 @@ try {
   await sleep(1000);
   const rssCancelled = rssMiB(child.pid);
   console.log(
-    `server RSS: ${rssBefore.toFixed(0)} MiB before; ${rssRecorded.toFixed(0)} MiB with a ${memoryVariants}-variant sweep recorded (+${(rssRecorded - rssBefore).toFixed(0)}); ${rssCancelled.toFixed(0)} MiB after cancelling its runs (+${(rssCancelled - rssBefore).toFixed(0)}); target under 150 MiB`
+    `server RSS: ${rssBefore.toFixed(0)} MiB before; ${rssRecorded.toFixed(0)} MiB with a ${memoryVariants}-variant sweep recorded (+${(rssRecorded - rssBefore).toFixed(0)}); ${rssCancelled.toFixed(0)} MiB after cancelling its runs (+${(rssCancelled - rssBefore).toFixed(0)}); target under 150 MiB; its sandbox spawner ${spawnerRssMiB().toFixed(0)} MiB`
   );
 
   // The health endpoint idle, then during the creation of a big sweep.

@@ -51,6 +51,9 @@
  *       the lock any more); 5 (not started) when DIR/POSITION.started does not exist; 6 (bad log)
  *       with a sentence when the log is not made of valid frames. Files are opened without
  *       following links or blocking, and only if they are regular files.
+ *   rpz-exec hold [--map-self] [--no-nested-userns] [--overlay LOWER UPPER WORK MERGED]
+ *       Run by the server on the host: holds a bubblewrap run's user namespace and, for an
+ *       overlay, its mount namespace with the overlay mounted (hold.h).
  *   rpz-exec ids-check
  *       Becomes uid:gid 4242:4242 by raw system calls and says "ids-check ok" when the ids read
  *       back agree: run under `emulate-ids` by the server's probe of identity emulation.
@@ -89,6 +92,7 @@
 #include "confine-probe.h"
 #include "confine.h"
 #include "identity.h"
+#include "hold.h"
 
 static int usage(void) {
   fputs("usage: rpz-exec --idle | rpz-exec oom-kills | rpz-exec owners PATH...\n"
@@ -101,6 +105,8 @@ static int usage(void) {
         "       rpz-exec as UID GID run BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
         "       rpz-exec step DIR POSITION LIMIT UID GID BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
         "       rpz-exec follow DIR POSITION OFFSET\n"
+        "       rpz-exec hold [--map-self] [--no-nested-userns]\n"
+        "                    [--overlay LOWER UPPER WORK MERGED]\n"
         "       rpz-exec ids-check\n",
         stderr);
   return 127;
@@ -791,6 +797,9 @@ int main(int argc, char **argv) {
   }
   if (argc >= 2 && strcmp(argv[1], "emulate-ids") == 0) {
     return identity_supervise(argc, argv, 2);
+  }
+  if (argc >= 2 && strcmp(argv[1], "hold") == 0) {
+    return hold(argc, argv, 2);
   }
   if (argc == 2 && strcmp(argv[1], "ids-check") == 0) {
     return ids_check();

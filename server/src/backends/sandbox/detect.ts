@@ -187,7 +187,9 @@ async function probe(options: DetectOptions): Promise<SandboxStatus> {
     const version = await versionOf(program);
     const limits = await detectLimits();
     const overlay =
-      mechanism === 'bwrap' ? ((await probeOverlay()) ?? undefined) : undefined;
+      mechanism === 'bwrap'
+        ? ((await probeOverlay(helper)) ?? undefined)
+        : undefined;
     const prlimit = which('prlimit') ?? undefined;
     // REPROSERVER_SANDBOX_IDS=one: one id per step even where a range could be mapped.
     const ids =

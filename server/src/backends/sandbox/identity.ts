@@ -22,22 +22,23 @@
  * inner id from 0 to `MAPPED_IDS - 1` → the range. Entries recorded with another owner
  * (`owners.others`) are given their owner inside the namespace before the first step.
  *
- * How a run uses it: a "holder" process (`unshare --user`, then `cat` on a pipe from the server,
- * so it ends with the server) owns the namespace; the server writes its maps, the holder forbids
- * nested user namespaces in it (`user.max_user_namespaces` = 0, as `--disable-userns` would), and
- * every step enters it (`nsenter -U`, or the overlay's holder, started inside it) and starts
- * bubblewrap there without `--unshare-user`. bubblewrap 0.8 cannot switch to a user of a joined
+ * How a run uses it: a "holder" process (`namespace-holder.ts`, the helper's `hold`, which ends
+ * with the server) owns the namespace; the server writes its maps, the holder forbids nested user
+ * namespaces in it (`user.max_user_namespaces` = 0, as `--disable-userns` would) and mounts the
+ * run's overlay there when it has one, and every step enters it (`nsenter -U`, with `-m` for the
+ * overlay) and starts bubblewrap there without `--unshare-user`. bubblewrap 0.8 cannot switch to a user of a joined
  * namespace (it sets the uid before the gid), so the helper does (`rpz-exec as UID GID run`).
  * After the steps, files the run's ids own are listed (their owners are reported for outputs, as
  * Docker reports them) and, for a server that is not root, given back to the server's user inside
  * the namespace, so that it can read and remove them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, readFile, readlink, writeFile } from 'node:fs/promises';
+import { lstat, readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Owners } from '../../sandbox/owners';
+import { NamespaceHolder, type OverlayLayers } from './namespace-holder';
+import { spawnFar } from './spawner';
 import { resolveInRoot, type FoundFiles } from './run-tree';
 
 /** Inner ids a mapped namespace covers: 0 to 65535, like a usual `/etc/subuid` entry. */
@@ -152,6 +153,15 @@ export function innerId(lines: MapLine[], host: number): number | null {
   return null;
 }
 
+/**
+ * The owner in a run's namespace of a file of its tree, from its path relative to the tree's root
+ * and its owner as the host sees it (`UserNamespace.settleOwners`).
+ */
+export type OwnerOf = (
+  path: string,
+  host: { uid: number; gid: number }
+) => [number, number];
+
 /** How a root server or a user with subordinate ids maps ranges here; found once at start. */
 export interface IdMapping {
   /** `direct`: this process (root) writes the maps; `newuidmap`: the setuid tools do. */
@@ -165,9 +175,7 @@ export interface IdMapping {
 }
 
 export interface IdPrograms {
-  unshare: string;
   nsenter: string;
-  cat: string;
   find: string;
   chown: string;
   newuidmap?: string;
@@ -191,17 +199,15 @@ export async function findIdMapping(
   const uid = process.getuid?.() ?? -1;
   const gid = process.getgid?.() ?? -1;
   const programs = {
-    unshare: findProgram('unshare'),
     nsenter: findProgram('nsenter'),
-    cat: findProgram('cat'),
     find: findProgram('find'),
     chown: findProgram('chown'),
     newuidmap: findProgram('newuidmap'),
     newgidmap: findProgram('newgidmap')
   };
-  const { unshare, nsenter, cat, find, chown } = programs;
-  if (!unshare || !nsenter || !cat || !find || !chown) {
-    return 'unshare, nsenter, cat, find or chown is missing';
+  const { nsenter, find, chown } = programs;
+  if (!nsenter || !find || !chown) {
+    return 'nsenter, find or chown is missing';
   }
   let name = String(uid);
   try {
@@ -219,7 +225,7 @@ export async function findIdMapping(
     parseSubordinateIds(await read(files.subgid), { name, id: uid }),
     MAPPED_IDS
   );
-  const found = { unshare, nsenter, cat, find, chown };
+  const found = { nsenter, find, chown };
   if (uid === 0) {
     const fallback = { start: DEFAULT_MAPPED_BASE, count: MAPPED_IDS };
     return {
@@ -273,9 +279,6 @@ export function bwrapProbeMounts(helper: string): string[] {
   return ['--ro-bind', helper, '/rpz-exec', '--proc', '/proc', '--dev', '/dev'];
 }
 
-/** Forbids user namespaces inside this one (run in it, with its capabilities). */
-const NO_NESTED_USERNS = 'echo 0 > /proc/sys/user/max_user_namespaces';
-
 /** Whether a package's common owner fits in a mapped namespace (else ids stay emulated). */
 export function mapsOwner(owner: readonly [number, number]): boolean {
   return owner.every(id => Number.isInteger(id) && id >= 0 && id < MAPPED_IDS);
@@ -284,72 +287,45 @@ export function mapsOwner(owner: readonly [number, number]): boolean {
 /** A run's user namespace with a range mapped; see the header. */
 export class UserNamespace {
   private constructor(
-    private readonly holder: ChildProcess,
+    /** The process holding it (and the run's overlay, when it has one). */
+    readonly holder: NamespaceHolder,
     readonly uidMap: MapLine[],
     readonly gidMap: MapLine[],
     private readonly mapping: IdMapping
   ) {}
 
-  /** Starts the holder and maps `owner` (the package's common owner) onto the server's ids. */
+  /**
+   * Starts the holder and maps `owner` (the package's common owner) onto the server's ids; with
+   * `overlay`, the holder also mounts the run's overlay, in the namespace (`overlay.ts`).
+   */
   static async start(
     mapping: IdMapping,
-    owner: [number, number]
+    owner: [number, number],
+    helper: string,
+    overlay?: OverlayLayers
   ): Promise<UserNamespace> {
     const uidMap = buildIdMap(owner[0], mapping.uid, mapping.uidRange);
     const gidMap = buildIdMap(owner[1], mapping.gid, mapping.gidRange);
-    const { unshare, cat } = mapping.programs;
-    // `cat` holds the namespace until the server closes its stdin (or dies).
-    const holder = spawn(unshare, ['--user', '--', cat], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-      detached: true,
-      env: {}
-    });
-    const ns = new UserNamespace(holder, uidMap, gidMap, mapping);
-    let stderr = '';
-    holder.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<void>(resolve => holder.once('close', resolve));
     try {
-      await waitForNamespace(holder, exited);
-      await ns.writeMaps();
-      await runTool([...ns.enter(), '/bin/sh', '-c', NO_NESTED_USERNS]);
-      if (holder.exitCode !== null || holder.signalCode !== null) {
-        throw new Error(stderr.trim() || 'the holder process ended');
-      }
-      return ns;
+      const holder = await NamespaceHolder.start({
+        helper,
+        nsenter: mapping.programs.nsenter,
+        writeMaps: pid => writeMaps(pid, mapping, uidMap, gidMap),
+        // bubblewrap runs in it without a namespace of its own, so cannot forbid them itself.
+        noNestedUserns: true,
+        overlay
+      });
+      return new UserNamespace(holder, uidMap, gidMap, mapping);
     } catch (error) {
-      await ns.stop();
       throw new Error(
-        `Cannot map a range of ids for the run: ${(error as Error).message}`
+        `Cannot map a range of ids for the run${overlay ? ' and mount its overlay' : ''}: ${(error as Error).message}`
       );
     }
   }
 
-  get pid(): number {
-    return this.holder.pid!;
-  }
-
   /** The prefix that runs a command in the namespace, with full capabilities in it. */
   enter(): string[] {
-    return [
-      this.mapping.programs.nsenter,
-      '-t',
-      String(this.pid),
-      '-U',
-      '--preserve-credentials',
-      '--'
-    ];
-  }
-
-  private async writeMaps(): Promise<void> {
-    const pid = String(this.pid);
-    const { programs, writer } = this.mapping;
-    if (writer === 'direct') {
-      await writeFile(`/proc/${pid}/uid_map`, mapText(this.uidMap));
-      await writeFile(`/proc/${pid}/gid_map`, mapText(this.gidMap));
-      return;
-    }
-    await runTool([programs.newuidmap!, pid, ...mapArgs(this.uidMap)]);
-    await runTool([programs.newgidmap!, pid, ...mapArgs(this.gidMap)]);
+    return this.holder.enter();
   }
 
   /**
@@ -381,22 +357,37 @@ export class UserNamespace {
   }
 
   /**
-   * After the steps: the entries under `tree` (a run's copy, or an overlay's upper layer) owned
-   * by another inner id than the common owner's, by path relative to `tree`, with their inner
-   * ids. For a server that is not root, they are then given to the common owner (the server's
-   * user on the host): directories always (so that the tree can be removed), regular files when
-   * their inode changed after `sinceMs` (the run's; unchanged recorded files need not be read).
-   * On an overlay the owners are changed through its merged view (`through`): overlayfs keeps
-   * the owners it read in its own inodes and checks access against them, so a change made in the
-   * upper layer behind its back would leave the server locked out of what it must read.
+   * After the steps, before anything of the tree is read: how to tell the owner, in the run's
+   * namespace, of a file the run's outputs hold (by its path relative to the run's root, and its
+   * owner as the host sees it).
+   *
+   * A root server (`direct`) reads any file, and the host's ids of a file map back to the inner
+   * ones (`innerId`): nothing to do now. For a server that is not root, the entries under `tree`
+   * (a run's copy, or an overlay's upper layer) owned by another inner id than the common owner's
+   * are listed inside the namespace with their inner ids, then given to the common owner (the
+   * server's user on the host): directories always (so that the tree can be removed), regular
+   * files when their inode changed after `sinceMs` (the run's; unchanged recorded files need not
+   * be read). On an overlay the owners are changed through its merged view (`through`): overlayfs
+   * keeps the owners it read in its own inodes and checks access against them, so a change made
+   * in the upper layer behind its back would leave the server locked out of what it must read.
    */
   async settleOwners(
     tree: string,
     sinceMs: number,
     through?: { tree: string; enter: string[] }
-  ): Promise<Map<string, [number, number]>> {
-    const own = `${this.uidMap.find(l => l.count === 1 && l.outer === this.mapping.uid)!.inner}`;
-    const ownGroup = `${this.gidMap.find(l => l.count === 1 && l.outer === this.mapping.gid)!.inner}`;
+  ): Promise<OwnerOf> {
+    const own = this.uidMap.find(
+      l => l.count === 1 && l.outer === this.mapping.uid
+    )!.inner;
+    const ownGroup = this.gidMap.find(
+      l => l.count === 1 && l.outer === this.mapping.gid
+    )!.inner;
+    if (this.mapping.writer === 'direct') {
+      return (_path, host) => [
+        innerId(this.uidMap, host.uid) ?? own,
+        innerId(this.gidMap, host.gid) ?? ownGroup
+      ];
+    }
     const { find, chown } = this.mapping.programs;
     const listed = await runTool(
       [
@@ -408,11 +399,11 @@ export class UserNamespace {
         '(',
         '!',
         '-uid',
-        own,
+        String(own),
         '-o',
         '!',
         '-gid',
-        ownGroup,
+        String(ownGroup),
         ')',
         '-printf',
         '%U %G %y %C@ %P\\0'
@@ -430,7 +421,7 @@ export class UserNamespace {
         }
       }
     }
-    if (this.mapping.writer !== 'direct' && toSettle.length > 0) {
+    if (toSettle.length > 0) {
       const view = through ?? { tree, enter: this.enter() };
       for (let start = 0; start < toSettle.length; start += CHOWN_BATCH) {
         await runTool([
@@ -445,73 +436,57 @@ export class UserNamespace {
         ]);
       }
     }
-    return owners;
+    return path => owners.get(path) ?? [own, ownGroup];
   }
 
   /** Ends the holder: the namespace goes away with the last process in it. */
-  async stop(): Promise<void> {
-    if (this.holder.exitCode !== null || this.holder.signalCode !== null) {
-      return;
-    }
-    const exited = new Promise(resolve => this.holder.once('close', resolve));
-    try {
-      process.kill(-this.holder.pid!, 'SIGKILL');
-    } catch {
-      this.holder.kill('SIGKILL');
-    }
-    await exited;
+  stop(): Promise<void> {
+    return this.holder.stop();
   }
+}
+
+/** Writes a namespace's maps, as this process may: itself when root, else through `newuidmap`. */
+async function writeMaps(
+  pid: number,
+  { programs, writer }: IdMapping,
+  uidMap: MapLine[],
+  gidMap: MapLine[]
+): Promise<void> {
+  if (writer === 'direct') {
+    await writeFile(`/proc/${pid}/uid_map`, mapText(uidMap));
+    await writeFile(`/proc/${pid}/gid_map`, mapText(gidMap));
+    return;
+  }
+  await runTool([programs.newuidmap!, String(pid), ...mapArgs(uidMap)]);
+  await runTool([programs.newgidmap!, String(pid), ...mapArgs(gidMap)]);
 }
 
 /** Paths given to one `chown`. */
 const CHOWN_BATCH = 500;
 
-/** Resolves once the holder has its own user namespace (then its maps may be written). */
-async function waitForNamespace(
-  holder: ChildProcess,
-  exited: Promise<void>
-): Promise<void> {
-  const own = await readlink('/proc/self/ns/user');
-  let ended = false;
-  void exited.then(() => (ended = true));
-  for (let i = 0; i < 500 && !ended; i++) {
-    const theirs = await readlink(`/proc/${holder.pid}/ns/user`).catch(
-      () => own
-    );
-    if (theirs !== own) {
-      return;
-    }
-    await new Promise(resolve => setTimeout(resolve, 2));
-  }
-  throw new Error('the holder did not make its user namespace');
-}
-
 /** Runs a tool; resolves with its stdout, rejects with its stderr when it fails. */
-function runTool(argv: string[], keepStdout = false): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'],
-      env: {}
-    });
-    const out: Buffer[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (stderr.length < 2000) {
-        stderr += chunk.toString();
-      }
-    });
-    child.on('error', reject);
-    child.on('close', code =>
-      code === 0
-        ? resolve(Buffer.concat(out).toString('utf8'))
-        : reject(
-            new Error(
-              `${argv[0]} failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`
-            )
-          )
-    );
+async function runTool(argv: string[], keepStdout = false): Promise<string> {
+  const child = await spawnFar(argv[0], argv.slice(1), {
+    stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'],
+    env: {}
   });
+  const out: Buffer[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    if (stderr.length < 2000) {
+      stderr += chunk.toString();
+    }
+  });
+  const code = await new Promise<number | null>(resolve =>
+    child.once('close', resolve)
+  );
+  if (code !== 0) {
+    throw new Error(
+      `${argv[0]} failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`
+    );
+  }
+  return Buffer.concat(out).toString('utf8');
 }
 
 /** What a non-root step keeps from bubblewrap in a mapped namespace: what the helper needs. */
@@ -559,7 +534,7 @@ export async function probeIdMapping(
   }
   let ns: UserNamespace | undefined;
   try {
-    ns = await UserNamespace.start(mapping, [0, 0]);
+    ns = await UserNamespace.start(mapping, [0, 0], helper);
     await runTool([
       ...ns.enter(),
       bwrap,

@@ -3,6 +3,7 @@
  * the outputs (declared, then every other changed file) stored through the sink with the owners
  * the run gave them.
  */
+import type { Stats } from 'node:fs';
 import type { OutputKind, RunEvent } from '../../runs/events';
 import type { OutputSink } from '../../runs/output-sink';
 import type { InputPlacement, RunPlan } from '../../runs/plan';
@@ -14,6 +15,7 @@ import {
   placeFile,
   type FoundFiles
 } from './run-tree';
+import type { OwnerOf } from './identity';
 import type { RunUser } from './run-user';
 
 /** Writes one replacement input into the run's tree, as the run's user when it has one. */
@@ -46,7 +48,7 @@ export async function collectOutputs(
   stepStarts: { time: number; uid: number; gid: number }[],
   sink: OutputSink,
   onEvent: (event: RunEvent) => void,
-  mappedOwners?: Map<string, [number, number]>,
+  mappedOwners?: OwnerOf,
   emulatedOwners?: Map<string, [number, number]>
 ): Promise<void> {
   const outputs = new OutputCollector(plan, sink, onEvent);
@@ -54,11 +56,11 @@ export async function collectOutputs(
   const ownerOf = (
     path: string,
     inCache: boolean,
-    mtimeMs: number
+    info: Stats
   ): { uid: number; gid: number } => {
     if (mappedOwners) {
-      // Real owners in the run's namespace: the run's ids', or else the common owner's.
-      const [uid, gid] = mappedOwners.get(path.slice(1)) ?? owners.common;
+      // Real owners in the run's namespace.
+      const [uid, gid] = mappedOwners(path.slice(1), info);
       return { uid, gid };
     }
     // What the emulated ids own, as the supervisor reported it.
@@ -74,7 +76,7 @@ export async function collectOutputs(
     // A new file: it belongs to the step that was running when it was last written.
     let writer = stepStarts[0];
     for (const start of stepStarts) {
-      if (start.time <= mtimeMs + 10) {
+      if (start.time <= info.mtimeMs + 10) {
         writer = start;
       }
     }
@@ -108,7 +110,7 @@ export async function collectOutputs(
       kind,
       file.createReadStream(),
       async () => ({
-        ...ownerOf(path, await existsInRoot(rootfs.root, path), info.mtimeMs),
+        ...ownerOf(path, await existsInRoot(rootfs.root, path), info),
         mode: info.mode & 0o7777
       })
     );

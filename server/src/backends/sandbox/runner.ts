@@ -45,7 +45,6 @@
  * The run's sequence (events, statuses, stops, cleanup) is the shared one of `common/lifecycle.ts`;
  * this file supplies what the sandbox does at each point of it (`sandboxParts`).
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -89,6 +88,7 @@ import {
 } from './run-user';
 import { changedFiles, copyTree } from './run-tree';
 import { prootShm, prootTmp, type StepContext } from './step-command';
+import type { FarChild } from './spawner';
 import { runStepProcess, stopStep } from './step-process';
 
 /** Files and folders a run may make before its disk measurement stops it (beyond the package's). */
@@ -138,7 +138,7 @@ interface SandboxStepExit extends StepExit {
 /** What a run in the sandbox does at each point of the shared lifecycle (`common/lifecycle.ts`). */
 function sandboxParts(options: SandboxRunOptions): RunParts<SandboxStepExit> {
   const { plan, onEvent } = options;
-  let current: ChildProcess | undefined;
+  let current: FarChild | undefined;
   let mechanism: SandboxMechanism | undefined;
   // Stops copying the package's tree when the run is stopped while it is made.
   const copying = new AbortController();
@@ -188,28 +188,30 @@ function sandboxParts(options: SandboxRunOptions): RunParts<SandboxStepExit> {
       }
       root = join(runDir, 'root');
       const owner = options.rootfs.info.owners.common;
-      if (
-        sandbox.mechanism === 'bwrap' &&
-        sandbox.ids &&
-        mapsOwner(owner) &&
-        options.ids !== 'one'
-      ) {
-        // A range of ids mapped for the run: steps may change user (`identity.ts`).
-        ids = await UserNamespace.start(sandbox.ids, owner);
-      }
-      if (
+      const layers =
         sandbox.mechanism === 'bwrap' &&
         sandbox.overlay &&
         options.isolation !== 'copy' &&
         // A shared tree belongs to its administrator: an overlay could not copy its files up
         // (their owner has no id in the run's namespace), so the run gets a copy of its own.
         !options.rootfs.shared
+          ? await OverlayTree.layers(options.rootfs.root, runDir)
+          : undefined;
+      if (
+        sandbox.mechanism === 'bwrap' &&
+        sandbox.ids &&
+        mapsOwner(owner) &&
+        options.ids !== 'one'
       ) {
+        // A range of ids mapped for the run: steps may change user (`identity.ts`). Its holder
+        // mounts the overlay too: one process holds all the run's namespaces.
+        ids = await UserNamespace.start(sandbox.ids, owner, helper, layers);
+      }
+      if (layers) {
         overlay = await OverlayTree.start(
-          options.rootfs.root,
-          runDir,
-          sandbox.overlay,
-          ids?.enter()
+          layers,
+          { ...sandbox.overlay!, helper },
+          ids?.holder
         );
         root = overlay.root;
       } else {

@@ -1,15 +1,16 @@
 /**
  * One sandbox step as a process on this host: its command line (`step-command.ts`) spawned in a
- * process group of its own, its output into the run's log, the supervisor's report of emulated
- * owners read; and how a running step is killed with everything it started.
+ * process group of its own (by the spawner, `spawner.ts`), its output into the run's log, the
+ * supervisor's report of emulated owners read; and how a running step is killed with everything
+ * it started.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import type { StepPlan } from '../../runs/plan';
 import type { SandboxMechanism } from './detect';
 import { MAX_REPORT_BYTES, REPORT_FD, parseReport } from './emulated-ids';
 import { killProot } from './proot-tracees';
+import { spawnFar, type FarChild } from './spawner';
 import { stepCommand, type StepContext } from './step-command';
 
 /**
@@ -17,7 +18,7 @@ import { stepCommand, type StepContext } from './step-command';
  * goes with it), or proot with every process it traces (there is no pid namespace to end them).
  */
 export async function stopStep(
-  child: ChildProcess | undefined,
+  child: FarChild | undefined,
   mechanism: SandboxMechanism | undefined
 ): Promise<void> {
   if (child?.pid === undefined || child.exitCode !== null) {
@@ -42,10 +43,10 @@ export async function runStepProcess(
   step: StepPlan,
   stdout: Writable,
   stderr: Writable,
-  onSpawn: (child: ChildProcess) => void
+  onSpawn: (child: FarChild) => void
 ): Promise<{ exitCode: number; stderrTail: string }> {
   const { file, argv, env } = await stepCommand(context, step);
-  const child = spawn(file, argv.slice(1), {
+  const child = await spawnFar(file, argv.slice(1), {
     // The supervisor of emulated ids reports on REPORT_FD (`emulated-ids.ts`).
     stdio: context.emulation
       ? ['ignore', 'pipe', 'pipe', 'pipe']
@@ -84,9 +85,8 @@ export async function runStepProcess(
   });
   child.stderr!.on('data', (chunk: Buffer) => keepTail.write(chunk));
   const closed = new Promise<[number | null, NodeJS.Signals | null]>(
-    (resolve, reject) => {
+    resolve => {
       child.once('close', (code, signalName) => resolve([code, signalName]));
-      child.once('error', reject);
     }
   );
   await Promise.all([

@@ -1,0 +1,276 @@
+/**
+ * Starts the processes of sandbox runs (each run's namespace holder, each step, the tools run in
+ * a run's namespace) from a small process of the server's own, the spawner
+ * (`spawner-process.ts`), rather than from the server.
+ *
+ * Why: Node.js starts a child by forking its whole process, whose page tables grow with its
+ * memory, and it does so on the event loop. Measured in the server during a sweep, each spawn
+ * held the loop about 6 ms, a third of the loop's time per sandbox run; from the spawner (a fresh
+ * Node.js with little memory, on its own CPU) a spawn costs the server about 1 ms: a message, and
+ * the child's pipes handed over on the channel (`subprocess.send` with a handle).
+ *
+ * A `FarChild` behaves as the part of `ChildProcess` the sandbox uses: `pid`, its output pipes as
+ * sockets, `exitCode`/`signalCode`, `kill`, and the `exit` and `close` events. Should the spawner
+ * die (it never should), its children are killed with their process groups and end as killed by
+ * SIGKILL, and the next spawn starts a new spawner.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { childScript } from '../../child-script';
+import type { SpawnRequest, SpawnerMessage } from './spawner-protocol';
+
+export interface FarSpawnOptions {
+  /**
+   * For each descriptor from 0: a pipe to this process, or /dev/null. Pipes are the child's
+   * output only: its stdin is /dev/null (a pipe's writing end, handed over, would not stay open).
+   */
+  stdio: ['ignore', ...('pipe' | 'ignore')[]];
+  env: Record<string, string>;
+  /** In a new session and process group of its own (killed as a group). */
+  detached?: boolean;
+}
+
+/** A process started by the spawner. */
+export class FarChild extends EventEmitter {
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  readonly stdio: (Socket | null)[];
+  private openPipes = 0;
+
+  constructor(
+    readonly pid: number,
+    stdio: (Socket | null)[],
+    /** Whether it leads a process group of its own. */
+    readonly detached: boolean
+  ) {
+    super();
+    this.stdio = stdio;
+    for (const pipe of stdio) {
+      // A pipe that ended empty while the next one was on its way is closed already.
+      if (pipe && !pipe.closed) {
+        this.openPipes++;
+        pipe.once('close', () => {
+          this.openPipes--;
+          this.closeWhenDone();
+        });
+      }
+    }
+  }
+
+  get stdout(): Socket | null {
+    return this.stdio[1] ?? null;
+  }
+
+  get stderr(): Socket | null {
+    return this.stdio[2] ?? null;
+  }
+
+  /** Sends `signal` to the process unless it ended; whether it was sent. */
+  kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
+    if (this.exitCode !== null || this.signalCode !== null) {
+      return false;
+    }
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The spawner saw the process end. */
+  ended(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exitCode !== null || this.signalCode !== null) {
+      return;
+    }
+    this.exitCode = code;
+    this.signalCode = signal;
+    this.emit('exit', code, signal);
+    this.closeWhenDone();
+  }
+
+  private closeWhenDone(): void {
+    const exited = this.exitCode !== null || this.signalCode !== null;
+    if (exited && this.openPipes === 0) {
+      this.emit('close', this.exitCode, this.signalCode);
+    }
+  }
+}
+
+interface Pending {
+  request: SpawnRequest;
+  pid?: number;
+  pipes: (Socket | null)[];
+  awaited: number;
+  resolve(child: FarChild): void;
+  reject(error: Error): void;
+}
+
+/** One spawner per server process, started at the first spawn. */
+class Spawner {
+  private process: ChildProcess | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly live = new Map<number, FarChild>();
+
+  spawn(
+    file: string,
+    args: string[],
+    options: FarSpawnOptions
+  ): Promise<FarChild> {
+    const request: SpawnRequest = {
+      id: this.nextId++,
+      file,
+      args,
+      env: options.env,
+      stdio: options.stdio,
+      detached: options.detached ?? false
+    };
+    return new Promise<FarChild>((resolve, reject) => {
+      this.pending.set(request.id, {
+        request,
+        pipes: request.stdio.map(() => null),
+        awaited: request.stdio.filter(kind => kind === 'pipe').length,
+        resolve,
+        reject
+      });
+      const spawner = this.started();
+      this.holdOpen(true);
+      spawner.send(request, error => {
+        if (error) {
+          this.fail(request.id, error);
+        }
+      });
+    });
+  }
+
+  private started(): ChildProcess {
+    if (this.process && this.process.connected) {
+      return this.process;
+    }
+    const spawner = fork(childScript(__dirname, 'spawner-process'), [], {
+      // Not the server's flags (a debugger, a profiler): a small heap is all it needs.
+      execArgv: ['--max-old-space-size=64'],
+      env: {},
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc']
+    });
+    spawner.on('message', (message: SpawnerMessage, handle?: Socket) =>
+      this.heard(message, handle)
+    );
+    spawner.on('error', () => undefined); // its end is handled by 'exit'
+    spawner.once('exit', () => this.lost(spawner));
+    this.process = spawner;
+    return spawner;
+  }
+
+  private heard(message: SpawnerMessage, handle?: Socket): void {
+    const { id } = message;
+    if (message.kind === 'exit') {
+      this.live.get(id)?.ended(message.code, message.signal);
+      this.live.delete(id);
+      this.holdOpen(this.live.size + this.pending.size > 0);
+      return;
+    }
+    const pending = this.pending.get(id);
+    if (!pending) {
+      handle?.destroy();
+      return;
+    }
+    if (message.kind === 'error') {
+      this.fail(
+        id,
+        new Error(`Cannot start ${pending.request.file}: ${message.message}`)
+      );
+      return;
+    }
+    if (message.kind === 'spawned') {
+      pending.pid = message.pid;
+    } else if (handle) {
+      pending.pipes[message.index] = handle;
+      pending.awaited--;
+    } else {
+      this.fail(
+        id,
+        new Error(`The spawner lost a pipe of ${pending.request.file}.`)
+      );
+      return;
+    }
+    if (pending.pid !== undefined && pending.awaited === 0) {
+      this.pending.delete(id);
+      const child = new FarChild(
+        pending.pid,
+        pending.pipes,
+        pending.request.detached
+      );
+      this.live.set(id, child);
+      pending.resolve(child);
+    }
+  }
+
+  private fail(id: number, error: Error): void {
+    const pending = this.pending.get(id);
+    if (!pending) {
+      return;
+    }
+    this.pending.delete(id);
+    for (const pipe of pending.pipes) {
+      pipe?.destroy();
+    }
+    if (pending.pid !== undefined) {
+      killGroup(pending.pid, pending.request.detached);
+    }
+    pending.reject(error);
+    this.holdOpen(this.live.size + this.pending.size > 0);
+  }
+
+  /** The spawner died: nothing it started may go on unobserved. */
+  private lost(spawner: ChildProcess): void {
+    if (this.process === spawner) {
+      this.process = undefined;
+    }
+    for (const id of [...this.pending.keys()]) {
+      this.fail(id, new Error('The sandbox spawner process ended.'));
+    }
+    for (const child of this.live.values()) {
+      killGroup(child.pid, child.detached);
+      child.ended(null, 'SIGKILL');
+    }
+    this.live.clear();
+  }
+
+  /** The spawner keeps this process alive only while something it started runs. */
+  private holdOpen(busy: boolean): void {
+    const spawner = this.process;
+    if (!spawner) {
+      return;
+    }
+    if (busy) {
+      spawner.ref();
+      spawner.channel?.ref();
+    } else {
+      spawner.unref();
+      spawner.channel?.unref();
+    }
+  }
+}
+
+function killGroup(pid: number, group: boolean): void {
+  try {
+    process.kill(group ? -pid : pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+let spawner: Spawner | undefined;
+
+/** Starts `file` with `args` from the spawner; resolves once its pipes are here. */
+export function spawnFar(
+  file: string,
+  args: string[],
+  options: FarSpawnOptions
+): Promise<FarChild> {
+  spawner ??= new Spawner();
+  return spawner.spawn(file, args, options);
+}

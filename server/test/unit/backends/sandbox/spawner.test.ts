@@ -1,0 +1,172 @@
+/**
+ * The spawner (`spawner.ts`): a real spawner process starting real programs. What it must never
+ * do is lose a byte, a pipe or an ending, whatever the timing: a child that writes at once, many
+ * children ending while their pipes are still being handed over, the spawner itself dying.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import {
+  spawnFar,
+  type FarChild
+} from '../../../../src/backends/sandbox/spawner';
+
+jest.setTimeout(60_000);
+
+/** Everything a child said on its pipes, and how it ended (whether or not it ended already). */
+async function finished(child: FarChild): Promise<{
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: string | null;
+}> {
+  const read = (index: number): Promise<string> =>
+    new Promise(resolve => {
+      const pipe = child.stdio[index];
+      if (!pipe) {
+        resolve('');
+        return;
+      }
+      const chunks: Buffer[] = [];
+      pipe.on('data', (chunk: Buffer) => chunks.push(chunk));
+      pipe.once('end', () => resolve(Buffer.concat(chunks).toString()));
+      if (pipe.readableEnded) {
+        resolve('');
+      }
+    });
+  const [stdout, stderr, [code, signal]] = await Promise.all([
+    read(1),
+    read(2),
+    new Promise<[number | null, string | null]>(resolve => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve([child.exitCode, child.signalCode]);
+      }
+      child.once('exit', (c: number | null, s: string | null) =>
+        resolve([c, s])
+      );
+    })
+  ]);
+  return { stdout, stderr, code, signal };
+}
+
+const PIPES = { stdio: ['ignore', 'pipe', 'pipe'] as const, env: {} };
+
+/** The spawner processes this process started (found in /proc: their parent is this one). */
+function spawnerPids(): number[] {
+  return readdirSync('/proc')
+    .filter(name => /^\d+$/.test(name))
+    .map(Number)
+    .filter(pid => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(
+          stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]
+        );
+        return (
+          ppid === process.pid &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(
+            'spawner-process'
+          )
+        );
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Whether `pid` is a process that has not ended (a zombie has). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('spawnFar', () => {
+  it('hands over every byte of a child that writes at once, then its exit code', async () => {
+    const child = await spawnFar(
+      '/bin/sh',
+      ['-c', 'head -c 3000000 /dev/zero; head -c 200000 /dev/zero >&2; exit 3'],
+      { ...PIPES, stdio: [...PIPES.stdio] }
+    );
+    const result = await finished(child);
+    expect(result.stdout.length).toBe(3_000_000);
+    expect(result.stderr.length).toBe(200_000);
+    expect({ code: result.code, signal: result.signal }).toEqual({
+      code: 3,
+      signal: null
+    });
+    expect(child.exitCode).toBe(3);
+  });
+
+  it('gives the child no input', async () => {
+    const child = await spawnFar('/bin/cat', [], {
+      ...PIPES,
+      stdio: [...PIPES.stdio]
+    });
+    expect(await finished(child)).toEqual({
+      stdout: '',
+      stderr: '',
+      code: 0,
+      signal: null
+    });
+  });
+
+  it('loses nothing when many children end while their pipes are still on the way', async () => {
+    // Pipes are handed over one at a time: most of these children have ended before theirs go.
+    const children = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        spawnFar(
+          '/bin/sh',
+          ['-c', `echo out ${i}; echo err ${i} >&2; exit ${i % 7}`],
+          { ...PIPES, stdio: [...PIPES.stdio], detached: true }
+        )
+      )
+    );
+    const results = await Promise.all(children.map(finished));
+    results.forEach((result, i) =>
+      expect(result).toEqual({
+        stdout: `out ${i}\n`,
+        stderr: `err ${i}\n`,
+        code: i % 7,
+        signal: null
+      })
+    );
+  });
+
+  it('gives the environment asked for, and nothing else', async () => {
+    const child = await spawnFar('/usr/bin/env', [], {
+      ...PIPES,
+      stdio: [...PIPES.stdio],
+      env: { ONLY: 'this' }
+    });
+    expect((await finished(child)).stdout).toBe('ONLY=this\n');
+  });
+
+  it('says which program could not start', async () => {
+    await expect(
+      spawnFar('/no/such/program', [], { ...PIPES, stdio: [...PIPES.stdio] })
+    ).rejects.toThrow('Cannot start /no/such/program');
+  });
+
+  it('kills what it started when the spawner dies, and starts a new spawner', async () => {
+    const child = await spawnFar('/bin/sleep', ['60'], {
+      ...PIPES,
+      stdio: [...PIPES.stdio],
+      detached: true
+    });
+    const [spawner] = spawnerPids();
+    expect(spawner).toBeDefined();
+    const ended = finished(child);
+    process.kill(spawner, 'SIGKILL');
+    expect(await ended).toMatchObject({ code: null, signal: 'SIGKILL' });
+    // The sleep is gone too (at most a zombie, until init reaps it): nothing runs unobserved.
+    await new Promise(resolve => setTimeout(resolve, 100));
+    expect(running(child.pid)).toBe(false);
+    const next = await spawnFar('/bin/echo', ['again'], {
+      ...PIPES,
+      stdio: [...PIPES.stdio]
+    });
+    expect((await finished(next)).stdout).toBe('again\n');
+  });
+});
