@@ -3,10 +3,13 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(join(root, 'server', 'package.json'));
+const { WebSocket } = require('ws');
 export const SERVER_CLI = join(root, 'server', 'dist', 'cli', 'main.js');
 
 /**
@@ -74,7 +77,9 @@ export function call(url, token, method, path, body) {
 /**
  * A server on a fresh workspace holding one package (`package.rpz`, a copy of `rpz`), with its
  * own state folder under a temporary `base` and a random token: what the sweep benchmarks start.
- * Resolves with the child, `api(method, path, body)` and `base` (the caller removes it).
+ * Resolves with the child, `api(method, path, body)`, `runEnded(id)` (resolves when the run's
+ * events socket closes, after its last event: its end, timed without polling) and `base` (the
+ * caller removes it).
  */
 export async function serverOnPackage(prefix, rpz, env) {
   const base = mkdtempSync(join(tmpdir(), prefix));
@@ -88,5 +93,19 @@ export async function serverOnPackage(prefix, rpz, env) {
     ...env
   });
   const api = (method, path, body) => call(url, token, method, path, body);
-  return { child, api, base };
+  const runEnded = id =>
+    new Promise((resolvePromise, reject) => {
+      const address = new URL(`/api/runs/${id}/events`, url);
+      address.protocol = 'ws:';
+      const socket = new WebSocket(address, ['reproserver'], {
+        headers: { 'x-reproserver-token': token }
+      });
+      socket.on('error', reject);
+      socket.on('close', code =>
+        code === 1000
+          ? resolvePromise()
+          : reject(new Error(`run ${id}: events socket closed with ${code}`))
+      );
+    });
+  return { child, api, runEnded, base };
 }

@@ -2,8 +2,11 @@
 /**
  * Sweep benchmark: a sweep of VARIANTS runs of a small package, against VARIANTS × one warm run /
  * the concurrency limit, both measured in the same run of this script, through the real server's
- * API (`POST /api/sweeps` and `POST /api/runs`, polled every 20 ms until every run ended; the
- * sweep with `?since=`, as the panel polls it).
+ * API (`POST /api/sweeps` and `POST /api/runs`). A single run's end is when its events socket
+ * closes (no polling to round it up); the sweep is polled with `?since=`, as the panel polls it,
+ * every 250 ms while more than a few runs are left and every 5 ms near its end: its end is timed
+ * as closely, and the bench's own requests weigh on the server no more than they must (the panel
+ * asks every 2 s).
  *
  *   node bench/sweeps/sweep.mjs [BACKENDS] [VARIANTS] [ROUNDS]
  *
@@ -42,11 +45,17 @@ const concurrency = Number(
 const median = values =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sleep = ms => new Promise(r => setTimeout(r, ms));
+/** The statuses of a run that has not ended. */
+const LIVE = ['queued', 'building', 'running'];
 
-const { child, api, base } = await serverOnPackage('bench-sweep-', rpz, {
-  REPROSERVER_MAX_CONCURRENT_RUNS: String(concurrency),
-  REPROSERVER_RUNS_PER_MINUTE: '100000'
-});
+const { child, api, runEnded, base } = await serverOnPackage(
+  'bench-sweep-',
+  rpz,
+  {
+    REPROSERVER_MAX_CONCURRENT_RUNS: String(concurrency),
+    REPROSERVER_RUNS_PER_MINUTE: '100000'
+  }
+);
 
 try {
   const pkg = (await api('POST', '/api/packages', { path: 'package.rpz' }))
@@ -58,11 +67,8 @@ try {
   });
 
   const waitRun = async id => {
-    for (;;) {
-      const run = (await api('GET', `/api/runs/${id}`)).body;
-      if (!['queued', 'building', 'running'].includes(run.status)) return run;
-      await sleep(20);
-    }
+    await runEnded(id);
+    return (await api('GET', `/api/runs/${id}`)).body;
   };
   const oneRun = async backend => {
     const started = performance.now();
@@ -91,8 +97,7 @@ try {
       ]
     });
     if (created.status !== 201) throw new Error(created.text);
-    // Polled as the panel polls it: only the rows changed since the last answer (`since`), so
-    // that the bench's own reads weigh on the sweep no more than a user's panel does.
+    // Polled as the panel polls it: only the rows changed since the last answer (`since`).
     let since = '';
     for (;;) {
       const changes = (
@@ -127,7 +132,11 @@ try {
           slotUse: busyMs / concurrency / ms
         };
       }
-      await sleep(20);
+      const left =
+        changes.total -
+        counted +
+        LIVE.reduce((sum, status) => sum + (changes.counts[status] ?? 0), 0);
+      await sleep(left > 2 * concurrency ? 250 : 5);
     }
   };
 
