@@ -4,8 +4,8 @@
  *
  * - memory: the server's RSS (VmRSS) before any sweep, with a 1,000-variant sweep recorded (its
  *   runs queued behind one running at a time), and after cancelling its 1,000 runs, against the
- *   same process's RSS before the sweep (issue #15: under 150 MiB); and the RSS of the sandbox's
- *   spawner, the server's child that starts the runs' processes (`spawner.ts`);
+ *   same process's RSS before the sweep (issue #15: under 150 MiB); and the memory of the
+ *   sandbox's spawner, the server's child that starts the runs' processes (`spawner.ts`);
  * - creation: how long `POST /api/sweeps` of 10,000 variants takes to answer, how long until its
  *   10,000 runs are created (in the background), and the p99 of `GET /api/health` meanwhile
  *   against its p99 with the server idle, both measured in this run.
@@ -30,8 +30,11 @@ const rssMiB = pid =>
   Number(
     /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]
   ) / 1024;
-/** The RSS of the server's spawner process, or 0 when there is none (found in /proc). */
-const spawnerRssMiB = () => {
+/**
+ * The server's spawner process (found in /proc): its RSS and its own memory (private pages: the
+ * rest is the Node.js binary's, shared with the server), in MiB; null when there is none.
+ */
+const spawnerMemory = () => {
   for (const name of readdirSync('/proc')) {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
@@ -42,14 +45,24 @@ const spawnerRssMiB = () => {
           'spawner-process'
         )
       ) {
-        return rssMiB(Number(name));
+        const rollup = readFileSync(`/proc/${name}/smaps_rollup`, 'utf8');
+        const kib = field =>
+          Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(rollup)[1]);
+        return {
+          rss: kib('Rss') / 1024,
+          own: (kib('Private_Clean') + kib('Private_Dirty')) / 1024
+        };
       }
     } catch {
       // gone meanwhile, or not a process
     }
   }
-  return 0;
+  return null;
 };
+const describeSpawner = memory =>
+  memory
+    ? `RSS ${memory.rss.toFixed(0)} MiB, ${memory.own.toFixed(0)} MiB of it its own (the rest is Node.js's code, shared with the server)`
+    : 'not started';
 const percentile = (values, p) =>
   [...values].sort((a, b) => a - b)[
     Math.min(values.length - 1, Math.floor((values.length * p) / 100))
@@ -123,7 +136,7 @@ try {
   await sleep(1000);
   const rssCancelled = rssMiB(child.pid);
   console.log(
-    `server RSS: ${rssBefore.toFixed(0)} MiB before; ${rssRecorded.toFixed(0)} MiB with a ${memoryVariants}-variant sweep recorded (+${(rssRecorded - rssBefore).toFixed(0)}); ${rssCancelled.toFixed(0)} MiB after cancelling its runs (+${(rssCancelled - rssBefore).toFixed(0)}); target under 150 MiB; its sandbox spawner ${spawnerRssMiB().toFixed(0)} MiB`
+    `server RSS: ${rssBefore.toFixed(0)} MiB before; ${rssRecorded.toFixed(0)} MiB with a ${memoryVariants}-variant sweep recorded (+${(rssRecorded - rssBefore).toFixed(0)}); ${rssCancelled.toFixed(0)} MiB after cancelling its runs (+${(rssCancelled - rssBefore).toFixed(0)}); target under 150 MiB; its sandbox spawner ${describeSpawner(spawnerMemory())}`
   );
 
   // The health endpoint idle, then during the creation of a big sweep.
