@@ -98,8 +98,14 @@ export class FarChild extends EventEmitter {
   }
 }
 
+/** How long the spawner may take to start a program and hand over its pipes. */
+export const SPAWN_TIMEOUT_MS = 60_000;
+
 interface Pending {
   request: SpawnRequest;
+  /** The spawner it was sent to. */
+  via: ChildProcess;
+  timer: NodeJS.Timeout;
   pid?: number;
   pipes: (Socket | null)[];
   awaited: number;
@@ -107,12 +113,23 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/** One spawner per server process, started at the first spawn. */
-class Spawner {
+/**
+ * One spawner per server process, started at the first spawn. A spawner that does not answer in
+ * time is killed (with all it started) and the spawn fails: a run then ends in error, and the next
+ * spawn starts a new spawner, rather than the run waiting forever.
+ */
+export class Spawner {
   private process: ChildProcess | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly live = new Map<number, FarChild>();
+  private readonly live = new Map<
+    number,
+    { child: FarChild; via: ChildProcess }
+  >();
+
+  constructor(
+    private readonly options: { script?: string; timeoutMs?: number } = {}
+  ) {}
 
   spawn(
     file: string,
@@ -128,14 +145,30 @@ class Spawner {
       detached: options.detached ?? false
     };
     return new Promise<FarChild>((resolve, reject) => {
+      const spawner = this.started();
+      const timeoutMs = this.options.timeoutMs ?? SPAWN_TIMEOUT_MS;
+      const timer = setTimeout(() => {
+        this.fail(
+          request.id,
+          new Error(
+            `The sandbox spawner did not start ${file} within ${timeoutMs / 1000} s; it was restarted.`
+          )
+        );
+        if (this.process === spawner) {
+          this.process = undefined;
+        }
+        spawner.kill('SIGKILL');
+      }, timeoutMs);
+      timer.unref();
       this.pending.set(request.id, {
         request,
+        via: spawner,
+        timer,
         pipes: request.stdio.map(() => null),
         awaited: request.stdio.filter(kind => kind === 'pipe').length,
         resolve,
         reject
       });
-      const spawner = this.started();
       this.holdOpen(true);
       spawner.send(request, error => {
         if (error) {
@@ -149,7 +182,9 @@ class Spawner {
     if (this.process && this.process.connected) {
       return this.process;
     }
-    const spawner = fork(childScript(__dirname, 'spawner-process'), [], {
+    const script =
+      this.options.script ?? childScript(__dirname, 'spawner-process');
+    const spawner = fork(script, [], {
       // Not the server's flags (a debugger, a profiler): a small heap is all it needs.
       execArgv: ['--max-old-space-size=64'],
       env: {},
@@ -167,7 +202,7 @@ class Spawner {
   private heard(message: SpawnerMessage, handle?: Socket): void {
     const { id } = message;
     if (message.kind === 'exit') {
-      this.live.get(id)?.ended(message.code, message.signal);
+      this.live.get(id)?.child.ended(message.code, message.signal);
       this.live.delete(id);
       this.holdOpen(this.live.size + this.pending.size > 0);
       return;
@@ -198,12 +233,13 @@ class Spawner {
     }
     if (pending.pid !== undefined && pending.awaited === 0) {
       this.pending.delete(id);
+      clearTimeout(pending.timer);
       const child = new FarChild(
         pending.pid,
         pending.pipes,
         pending.request.detached
       );
-      this.live.set(id, child);
+      this.live.set(id, { child, via: pending.via });
       pending.resolve(child);
     }
   }
@@ -214,6 +250,7 @@ class Spawner {
       return;
     }
     this.pending.delete(id);
+    clearTimeout(pending.timer);
     for (const pipe of pending.pipes) {
       pipe?.destroy();
     }
@@ -224,19 +261,24 @@ class Spawner {
     this.holdOpen(this.live.size + this.pending.size > 0);
   }
 
-  /** The spawner died: nothing it started may go on unobserved. */
+  /** A spawner died: nothing it started may go on unobserved. */
   private lost(spawner: ChildProcess): void {
     if (this.process === spawner) {
       this.process = undefined;
     }
-    for (const id of [...this.pending.keys()]) {
-      this.fail(id, new Error('The sandbox spawner process ended.'));
+    for (const [id, pending] of [...this.pending]) {
+      if (pending.via === spawner) {
+        this.fail(id, new Error('The sandbox spawner process ended.'));
+      }
     }
-    for (const child of this.live.values()) {
-      killGroup(child.pid, child.detached);
-      child.ended(null, 'SIGKILL');
+    for (const [id, { child, via }] of [...this.live]) {
+      if (via === spawner) {
+        this.live.delete(id);
+        killGroup(child.pid, child.detached);
+        child.ended(null, 'SIGKILL');
+      }
     }
-    this.live.clear();
+    this.holdOpen(this.live.size + this.pending.size > 0);
   }
 
   /** The spawner keeps this process alive only while something it started runs. */

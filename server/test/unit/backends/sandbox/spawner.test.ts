@@ -3,8 +3,17 @@
  * do is lose a byte, a pipe or an ending, whatever the timing: a child that writes at once, many
  * children ending while their pipes are still being handed over, the spawner itself dying.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  Spawner,
   spawnFar,
   type FarChild
 } from '../../../../src/backends/sandbox/spawner';
@@ -49,8 +58,11 @@ async function finished(child: FarChild): Promise<{
 
 const PIPES = { stdio: ['ignore', 'pipe', 'pipe'] as const, env: {} };
 
-/** The spawner processes this process started (found in /proc: their parent is this one). */
-function spawnerPids(): number[] {
+/**
+ * The spawner processes this process started and that still run (found in /proc: their parent is
+ * this one, and their command line names `script`).
+ */
+function spawnerPids(script = 'spawner-process'): number[] {
   return readdirSync('/proc')
     .filter(name => /^\d+$/.test(name))
     .map(Number)
@@ -62,9 +74,8 @@ function spawnerPids(): number[] {
         );
         return (
           ppid === process.pid &&
-          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(
-            'spawner-process'
-          )
+          running(pid) &&
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(script)
         );
       } catch {
         return false;
@@ -168,5 +179,26 @@ describe('spawnFar', () => {
       stdio: [...PIPES.stdio]
     });
     expect((await finished(next)).stdout).toBe('again\n');
+  });
+
+  it('gives up on a spawner that does not answer, and kills it', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'reproserver-spawner-'));
+    try {
+      // A spawner that takes every request and answers none.
+      const script = join(folder, 'wedged.js');
+      writeFileSync(script, "process.on('message', () => undefined);\n");
+      const wedged = new Spawner({ script, timeoutMs: 300 });
+      await expect(
+        wedged.spawn('/bin/true', [], { ...PIPES, stdio: [...PIPES.stdio] })
+      ).rejects.toThrow(
+        'The sandbox spawner did not start /bin/true within 0.3 s; it was restarted.'
+      );
+      for (let i = 0; i < 50 && spawnerPids(script).length > 0; i++) {
+        await new Promise(resolve => setTimeout(resolve, 20));
+      }
+      expect(spawnerPids(script)).toEqual([]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
