@@ -79,7 +79,6 @@ export class NamespaceHolder {
         process.kill(child.pid, 'SIGUSR1');
       }
       await said.expect('ready');
-      child.stdout!.resume();
       return holder;
     } catch (error) {
       await holder.stop();
@@ -93,7 +92,7 @@ export class NamespaceHolder {
   }
 
   get pid(): number {
-    return this.child.pid!;
+    return this.child.pid;
   }
 
   /** The prefix that runs a command in the user namespace (and the mount one: `mount`). */
