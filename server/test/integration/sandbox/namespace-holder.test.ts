@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync
@@ -22,6 +21,7 @@ import {
 } from '../../../src/backends/sandbox/identity';
 import { NamespaceHolder } from '../../../src/backends/sandbox/namespace-holder';
 import { OverlayTree } from '../../../src/backends/sandbox/overlay';
+import { parentOf, processesWhere, running } from '../../helpers/processes';
 
 jest.setTimeout(60_000);
 
@@ -53,16 +53,6 @@ function inside(
     encoding: 'utf8'
   });
   return { status: result.status, out: result.stdout + result.stderr };
-}
-
-/** Whether `pid` runs (a zombie does not). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 describe('the namespace holder', () => {
@@ -140,11 +130,7 @@ describe('the namespace holder', () => {
       helper: helperPath(),
       nsenter: NSENTER
     });
-    const spawner = Number(
-      readFileSync(`/proc/${holder.pid}/stat`, 'utf8')
-        .split(') ')[1]
-        .split(' ')[1]
-    );
+    const spawner = parentOf(holder.pid);
     expect(readFileSync(`/proc/${spawner}/cmdline`, 'utf8')).toContain(
       'spawner-process'
     );
@@ -156,21 +142,7 @@ describe('the namespace holder', () => {
   });
 });
 
-/** The holders this process's spawners started that still run. */
+/** The holders that still run (their command line is this helper's `hold`). */
 function holders(): number[] {
-  return readdirSync('/proc')
-    .filter(name => /^\d+$/.test(name))
-    .map(Number)
-    .filter(pid => {
-      try {
-        return (
-          running(pid) &&
-          readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(
-            `${helperPath()}\0hold`
-          )
-        );
-      } catch {
-        return false;
-      }
-    });
+  return processesWhere(cmdline => cmdline.startsWith(`${helperPath()}\0hold`));
 }

@@ -3,13 +3,7 @@
  * do is lose a byte, a pipe or an ending, whatever the timing: a child that writes at once, many
  * children ending while their pipes are still being handed over, the spawner itself dying.
  */
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync
-} from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,6 +11,7 @@ import {
   spawnFar,
   type FarChild
 } from '../../../../src/backends/sandbox/spawner';
+import { processesWhere, running } from '../../../helpers/processes';
 
 jest.setTimeout(60_000);
 
@@ -58,39 +53,9 @@ async function finished(child: FarChild): Promise<{
 
 const PIPES = { stdio: ['ignore', 'pipe', 'pipe'] as const, env: {} };
 
-/**
- * The spawner processes this process started and that still run (found in /proc: their parent is
- * this one, and their command line names `script`).
- */
+/** The spawner processes this process started that still run (their command line names `script`). */
 function spawnerPids(script = 'spawner-process'): number[] {
-  return readdirSync('/proc')
-    .filter(name => /^\d+$/.test(name))
-    .map(Number)
-    .filter(pid => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const ppid = Number(
-          stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]
-        );
-        return (
-          ppid === process.pid &&
-          running(pid) &&
-          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(script)
-        );
-      } catch {
-        return false;
-      }
-    });
-}
-
-/** Whether `pid` is a process that has not ended (a zombie has). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  return processesWhere(cmdline => cmdline.includes(script), process.pid);
 }
 
 describe('spawnFar', () => {
