@@ -26,8 +26,9 @@
  * with the server) owns the namespace; the server writes its maps, the holder forbids nested user
  * namespaces in it (`user.max_user_namespaces` = 0, as `--disable-userns` would) and mounts the
  * run's overlay there when it has one, and every step enters it (`nsenter -U`, with `-m` for the
- * overlay) and starts bubblewrap there without `--unshare-user`. bubblewrap 0.8 cannot switch to a user of a joined
- * namespace (it sets the uid before the gid), so the helper does (`rpz-exec as UID GID run`).
+ * overlay) and starts bubblewrap there without `--unshare-user`. bubblewrap 0.8 cannot switch to
+ * a user of a joined namespace (it sets the uid before the gid), so the helper does
+ * (`rpz-exec as UID GID run`).
  * After the steps, files the run's ids own are listed (their owners are reported for outputs, as
  * Docker reports them) and, for a server that is not root, given back to the server's user inside
  * the namespace, so that it can read and remove them.
@@ -472,18 +473,13 @@ async function runTool(argv: string[], keepStdout = false): Promise<string> {
   });
   const out: Buffer[] = [];
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    if (stderr.length < 2000) {
-      stderr += chunk.toString();
-    }
-  });
+  const stderr = child.stderrHead();
   const code = await new Promise<number | null>(resolve =>
     child.once('close', resolve)
   );
   if (code !== 0) {
     throw new Error(
-      `${argv[0]} failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`
+      `${argv[0]} failed: ${stderr().trim().split('\n')[0] || `exit ${code}`}`
     );
   }
   return Buffer.concat(out).toString('utf8');

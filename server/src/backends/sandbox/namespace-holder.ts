@@ -33,9 +33,6 @@ export interface HolderOptions {
   overlay?: OverlayLayers;
 }
 
-/** What the holder's stderr may hold at most (one line of error). */
-const STDERR_KEPT = 2000;
-
 export class NamespaceHolder {
   private constructor(
     private readonly child: FarChild,
@@ -64,12 +61,7 @@ export class NamespaceHolder {
       { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: {} }
     );
     const holder = new NamespaceHolder(child, options.nsenter);
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      if (stderr.length < STDERR_KEPT) {
-        stderr += chunk.toString();
-      }
-    });
+    const stderr = child.stderrHead();
     const said = saidLines(child);
     try {
       if (options.writeMaps) {
@@ -85,7 +77,7 @@ export class NamespaceHolder {
       const ended = (error as Error).message === ENDED;
       throw new Error(
         ended
-          ? stderr.trim() || 'the holder process ended'
+          ? stderr().trim() || 'the holder process ended'
           : (error as Error).message
       );
     }
@@ -115,11 +107,7 @@ export class NamespaceHolder {
       return;
     }
     const exited = new Promise(resolve => child.once('exit', resolve));
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
+    child.killAll();
     await exited;
   }
 }

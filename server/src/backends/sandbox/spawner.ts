@@ -79,6 +79,27 @@ export class FarChild extends EventEmitter {
     }
   }
 
+  /**
+   * Kills it with everything it started that stayed in its process group (a detached child leads
+   * one), unless it ended.
+   */
+  killAll(): void {
+    if (this.exitCode === null && this.signalCode === null) {
+      killGroup(this.pid, this.detached);
+    }
+  }
+
+  /** What it has said on stderr, up to `limit` characters (the start: where errors are said). */
+  stderrHead(limit = 2000): () => string {
+    let text = '';
+    this.stderr?.on('data', (chunk: Buffer) => {
+      if (text.length < limit) {
+        text += chunk.toString();
+      }
+    });
+    return () => text;
+  }
+
   /** The spawner saw the process end. */
   ended(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exitCode !== null || this.signalCode !== null) {
@@ -297,6 +318,7 @@ export class Spawner {
   }
 }
 
+/** SIGKILL to `pid`'s process group (`group`), or to `pid` alone. */
 function killGroup(pid: number, group: boolean): void {
   try {
     process.kill(group ? -pid : pid, 'SIGKILL');

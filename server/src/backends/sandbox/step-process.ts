@@ -21,18 +21,14 @@ export async function stopStep(
   child: FarChild | undefined,
   mechanism: SandboxMechanism | undefined
 ): Promise<void> {
-  if (child?.pid === undefined || child.exitCode !== null) {
+  if (!child || child.exitCode !== null) {
     return;
   }
   if (mechanism === 'proot') {
     await killProot(child.pid);
     return;
   }
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    child.kill('SIGKILL');
-  }
+  child.killAll();
 }
 
 const STDERR_TAIL = 4096;
