@@ -142,7 +142,18 @@ describe('the namespace holder', () => {
   });
 });
 
-/** The holders that still run (their command line is this helper's `hold`). */
+/**
+ * The holders this test's spawners started that still run (their command line is this helper's
+ * `hold`, and their parent is a child of this process): not those of other tests' servers.
+ */
 function holders(): number[] {
-  return processesWhere(cmdline => cmdline.startsWith(`${helperPath()}\0hold`));
+  return processesWhere(cmdline =>
+    cmdline.startsWith(`${helperPath()}\0hold`)
+  ).filter(pid => {
+    try {
+      return parentOf(parentOf(pid)) === process.pid;
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
 }
