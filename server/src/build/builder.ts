@@ -30,6 +30,7 @@
 import type Docker from 'dockerode';
 import { basename } from 'node:path';
 import { dockerClient } from '../backends/docker/client';
+import { engineOf, forgetEngine } from '../backends/docker/engine';
 import { pingDocker } from '../backends/docker/ping';
 import type { PackageModel } from '../rpz';
 import {
@@ -155,6 +156,13 @@ function checkArchitecture(
     log(
       'warning',
       'The package does not say which architecture it was traced on; assuming this host can run it.'
+    );
+    return;
+  }
+  if (engineArch === '') {
+    log(
+      'warning',
+      'The Docker Engine does not say which architecture it runs on; assuming it can run the package.'
     );
     return;
   }
@@ -433,14 +441,16 @@ export async function buildImage(
   try {
     const ping = await pingDocker(options.dockerSocket, options.pingTimeoutMs);
     if (!ping.ok) {
+      // Whatever answers there next may be another engine.
+      forgetEngine(options.dockerSocket);
       throw new BuildError(
         'docker-unavailable',
         `Docker is not available (${ping.reason}); start the Docker Engine or give its socket with --docker-socket (DOCKER_SOCKET).`
       );
     }
     const docker = dockerClient(options.dockerSocket);
-    // The engine's architecture is asked while the package is read (and hashed).
-    const [model, version] = await Promise.all([
+    // The engine's architecture is known (or asked) while the package is read (and hashed).
+    const [model, engine] = await Promise.all([
       options.model ??
         sharedRead(packagePath, options.sha256 === undefined, () =>
           reader.readPackage(packagePath, {
@@ -448,13 +458,13 @@ export async function buildImage(
             trace: false
           })
         ),
-      docker.version()
+      engineOf(docker)
     ]);
     const sha256 = options.sha256 ?? model.sha256;
     if (sha256 === null) {
       throw new Error('The package hash is missing.');
     }
-    checkArchitecture(version.Arch, model, (level, message) =>
+    checkArchitecture(engine.architecture, model, (level, message) =>
       local({ type: 'log', level, message })
     );
     const missing = checkPackages(model, options.baseImage);

@@ -20,10 +20,13 @@ export interface EngineInfo {
    * Podman on cgroup v1, or without the controllers delegated to its user, ignores them.
    */
   cgroupLimits: boolean;
+  /** The engine's architecture as Go names it ("amd64", "arm64"); "" when it does not say. */
+  architecture: string;
 }
 
 interface VersionResponse {
   Version?: unknown;
+  Arch?: unknown;
   Components?: { Name?: unknown; Version?: unknown }[];
 }
 
@@ -61,7 +64,7 @@ export async function identifyEngine(
       `${prefix}/libpod/info`,
       timeoutMs
     )) as PodmanInfo;
-    return podmanEngine(podmanVersion, info);
+    return podmanEngine(podmanVersion, info, architectureOf(version));
   }
   const info = (await getJson(socketPath, '/info', timeoutMs)) as DockerInfo;
   const options = Array.isArray(info.SecurityOptions)
@@ -72,12 +75,21 @@ export async function identifyEngine(
     version: String(version.Version ?? ''),
     rootless: options.includes('name=rootless'),
     // Docker's own /info tells the truth; its rootless mode needs cgroup v2 delegation for limits.
-    cgroupLimits: true
+    cgroupLimits: true,
+    architecture: architectureOf(version)
   };
 }
 
+function architectureOf(version: VersionResponse): string {
+  return typeof version.Arch === 'string' ? version.Arch.slice(0, 64) : '';
+}
+
 /** The facts of a Podman engine from its `GET /libpod/info` (pure, for tests). */
-export function podmanEngine(version: string, info: PodmanInfo): EngineInfo {
+export function podmanEngine(
+  version: string,
+  info: PodmanInfo,
+  architecture = ''
+): EngineInfo {
   const rootless = info.host?.security?.rootless === true;
   const controllers = Array.isArray(info.host?.cgroupControllers)
     ? (info.host.cgroupControllers as unknown[])
@@ -88,7 +100,7 @@ export function podmanEngine(version: string, info: PodmanInfo): EngineInfo {
     !rootless ||
     (info.host?.cgroupVersion === 'v2' &&
       ['memory', 'pids', 'cpu'].every(c => controllers.includes(c)));
-  return { name: 'podman', version, rootless, cgroupLimits };
+  return { name: 'podman', version, rootless, cgroupLimits, architecture };
 }
 
 /** "Podman 4.3.1 (rootless)", "Docker Engine 20.10.24": what the panel and the CLI show. */
@@ -100,21 +112,40 @@ export function describeEngine(engine: EngineInfo): string {
   );
 }
 
-const known = new WeakMap<Docker, Promise<EngineInfo>>();
+/** The engine behind each socket, once identified (or being identified). */
+const known = new Map<string, Promise<EngineInfo>>();
 
-/** The engine behind a client, asked once per client (a failure is asked again next time). */
+/**
+ * The engine behind a client's socket, asked once per socket (a failure is asked again next
+ * time). Docker's `GET /version` runs the engine's `runc` and `docker-init` to report their
+ * versions: asking it for every run or build cost the engine two processes each time.
+ */
 export function engineOf(docker: Docker): Promise<EngineInfo> {
-  let engine = known.get(docker);
+  const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
+  if (typeof socketPath !== 'string') {
+    return Promise.reject(new Error('the engine is not on a unix socket'));
+  }
+  let engine = known.get(socketPath);
   if (!engine) {
-    const socketPath = (docker.modem as { socketPath?: unknown }).socketPath;
-    engine =
-      typeof socketPath === 'string'
-        ? identifyEngine(socketPath, 10_000)
-        : Promise.reject(new Error('the engine is not on a unix socket'));
-    engine.catch(() => known.delete(docker));
-    known.set(docker, engine);
+    engine = identifyEngine(socketPath, 10_000);
+    const asked = engine;
+    asked.catch(() => forgetEngine(socketPath, asked));
+    known.set(socketPath, engine);
   }
   return engine;
+}
+
+/**
+ * Forgets what answers at `socketPath` (only `which`, when given): the next `engineOf` asks
+ * again. For callers that saw the daemon go away, since another engine may come in its place.
+ */
+export function forgetEngine(
+  socketPath: string,
+  which?: Promise<EngineInfo>
+): void {
+  if (which === undefined || known.get(socketPath) === which) {
+    known.delete(socketPath);
+  }
 }
 
 /** GET `path` on the engine's socket; rejects on a status other than 200 or on a timeout. */

@@ -18,7 +18,8 @@ const docker: EngineInfo = {
   name: 'docker',
   version: '20.10.24+dfsg1',
   rootless: false,
-  cgroupLimits: true
+  cgroupLimits: true,
+  architecture: 'amd64'
 };
 
 describe('the engine', () => {
@@ -42,7 +43,8 @@ describe('the engine', () => {
       name: 'podman',
       version: '4.3.1',
       rootless: true,
-      cgroupLimits: false
+      cgroupLimits: false,
+      architecture: ''
     });
     expect(
       podmanEngine('5.4.0', host('v2', ['cpu', 'pids'])).cgroupLimits
@@ -62,7 +64,8 @@ describe("Podman's differences", () => {
     name: 'podman',
     version: '4.3.1',
     rootless: true,
-    cgroupLimits: false
+    cgroupLimits: false,
+    architecture: 'amd64'
   };
   const limits = { memoryMiB: 64, pids: 100 };
 
