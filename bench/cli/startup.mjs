@@ -11,6 +11,9 @@
  *   - `reproserver inspect PACKAGE` again, for both: an unchanged package is answered from what
  *     the first read remembered (the bench's own cache folder, filled by the warm-up round).
  *   - the floor of any first read: `node -e` hashing the package with node:crypto, nothing else;
+ *   - the least a whole first read does (`first-read-floor.cjs`: the metadata members found by
+ *     their tar headers, the trace opened with node:sqlite, the file hashed; no YAML, no checks):
+ *     what `inspect, 1st` could at best come down to;
  *   - the bundle's first read with V8's code cache off (`NODE_DISABLE_COMPILE_CACHE`), as on a
  *     command's very first run; the other cases reuse the code compiled by the warm-up round
  *     (`server/src/cli/code-cache-loader.ts` for the bundle, Node's module compile cache for
@@ -67,6 +70,10 @@ const cases = [
       '-e',
       `require('node:crypto').createHash('sha256').update(require('node:fs').readFileSync(${JSON.stringify(example)})).digest('hex')`
     ]
+  },
+  {
+    name: 'floor: minimal 1st read',
+    args: [join(root, 'bench', 'cli', 'first-read-floor.cjs'), example]
   }
 ];
 for (const [kind, entry] of Object.entries(entries)) {

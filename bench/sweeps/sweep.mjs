@@ -22,8 +22,10 @@
  * On Docker it also measures the engine's own floor, in the same rounds (`docker-floor.mjs`): the
  * container lifecycle of one run on the bare engine, one at a time and the same number at a time,
  * with no server of ours: the part of the ratio that the engine already has on this machine.
+ * For both it reports the machine's CPU time per run during the sweeps (all processes, from
+ * /proc/stat): what our server and the engine spend on a run, next to what the engine alone does.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +47,27 @@ const concurrency = Number(
 const median = values =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sleep = ms => new Promise(r => setTimeout(r, ms));
+/** CPU time the whole machine has spent busy so far, in ms (null where /proc/stat is not). */
+const busyMs = () => {
+  if (!existsSync('/proc/stat')) return null;
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .split(/\s+/);
+  // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+  const busy = ticks
+    .slice(0, 8)
+    .map(Number)
+    .filter((_, i) => i !== 3 && i !== 4)
+    .reduce((a, b) => a + b, 0);
+  return (busy * 1000) / 100; // USER_HZ is 100 on Linux
+};
+/** Runs `work` and adds the machine's busy CPU ms it took to `into`. */
+const counted = async (into, work) => {
+  const before = busyMs();
+  const result = await work();
+  if (before !== null) into.push(busyMs() - before);
+  return result;
+};
 /** The statuses of a run that has not ended. */
 const LIVE = ['queued', 'building', 'running'];
 
@@ -174,15 +197,21 @@ try {
     const sweeps = [];
     const bareSingles = [];
     const bareSweeps = [];
+    const cpu = [];
+    const bareCpu = [];
     let images = 0;
     for (let i = 0; i < rounds; i++) {
       for (let j = 0; j < 3; j++) singles.push(await oneRun(backend));
-      const result = await sweep(backend);
+      const result = await counted(cpu, () => sweep(backend));
       sweeps.push(result);
       images = Math.max(images, result.images);
       if (bare) {
         for (let j = 0; j < 3; j++) bareSingles.push(await bare.timeOne());
-        bareSweeps.push(await bareDockerSweep(bare.run, variants, concurrency));
+        bareSweeps.push(
+          await counted(bareCpu, () =>
+            bareDockerSweep(bare.run, variants, concurrency)
+          )
+        );
       }
     }
     const one = median(singles);
@@ -192,12 +221,17 @@ try {
     console.log(
       `  ${backend.padEnd(8)} one warm run ${one.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${ideal.toFixed(0)} ms; sweep ${took.toFixed(0)} ms: ${(took / ideal).toFixed(2)}× (images used by the sweep's runs: ${images}); in the sweep a run took ${mid.meanRunMs.toFixed(0)} ms on average (started to ended, ${(mid.meanRunMs / one).toFixed(2)}× one warm run's round trip) and the ${concurrency} slots were busy ${(mid.slotUse * 100).toFixed(0)}% of the time`
     );
+    const cpuPerRun = list =>
+      list.length ? `${(median(list) / variants).toFixed(0)} ms` : 'unknown';
+    console.log(
+      `  ${''.padEnd(8)} the machine's CPU time per run in the sweep (all processes): ${cpuPerRun(cpu)}`
+    );
     if (bare) {
       const bareOne = median(bareSingles);
       const bareIdeal = (variants * bareOne) / concurrency;
       const bareTook = median(bareSweeps);
       console.log(
-        `  ${'(engine)'.padEnd(8)} the bare engine's lifecycle of one run (create, start, exec the step, copy the output out, remove; no server): one ${bareOne.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${bareIdeal.toFixed(0)} ms; ${variants} at ${concurrency} at a time ${bareTook.toFixed(0)} ms: ${(bareTook / bareIdeal).toFixed(2)}×. Our sweep took ${(took / bareTook).toFixed(2)}× the bare engine's.`
+        `  ${'(engine)'.padEnd(8)} the bare engine's lifecycle of one run (create, start, exec the step, copy the output out, remove; no server): one ${bareOne.toFixed(0)} ms; ${variants} × one / ${concurrency} = ${bareIdeal.toFixed(0)} ms; ${variants} at ${concurrency} at a time ${bareTook.toFixed(0)} ms: ${(bareTook / bareIdeal).toFixed(2)}×. Our sweep took ${(took / bareTook).toFixed(2)}× the bare engine's; the machine's CPU time per run: ${cpuPerRun(bareCpu)}.`
       );
     }
   }
