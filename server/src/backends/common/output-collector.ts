@@ -35,6 +35,15 @@ export class OutputCollector {
     }
   }
 
+  /** A file the server may not read (another user's, kept to itself): declared or not. */
+  notReadable(name: string, path: string): void {
+    this._missing(
+      name,
+      path,
+      "The server may not read it: it belongs to another user of the run's, who kept it to themselves."
+    );
+  }
+
   /** Whether a file of this size still fits; says so for the output when it does not. */
   fits(name: string, path: string, size: number): boolean {
     if (size <= this._budget) {

@@ -39,6 +39,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Owners } from '../../sandbox/owners';
 import { NamespaceHolder, type OverlayLayers } from './namespace-holder';
+import { nulRecords, RecordTooLongError } from './nul-records';
 import { spawnFar } from './spawner';
 import { resolveInRoot, type FoundFiles } from './run-tree';
 
@@ -341,19 +342,28 @@ export class UserNamespace {
     const byOwner = new Map<string, string[]>();
     for (const { path, uid, gid } of entries) {
       const key = `${uid}:${gid}`;
-      byOwner.set(key, [...(byOwner.get(key) ?? []), path]);
+      let paths = byOwner.get(key);
+      if (paths === undefined) {
+        paths = [];
+        byOwner.set(key, paths);
+      }
+      paths.push(path);
     }
     for (const [owner, paths] of byOwner) {
-      for (let start = 0; start < paths.length; start += CHOWN_BATCH) {
-        await runTool([
+      const batches = new ChownBatches(batch =>
+        runTool([
           ...enter,
           this.mapping.programs.chown,
           '-h',
           owner,
           '--',
-          ...paths.slice(start, start + CHOWN_BATCH)
-        ]);
+          ...batch
+        ])
+      );
+      for (const path of paths) {
+        await batches.add(path);
       }
+      await batches.flush();
     }
   }
 
@@ -366,9 +376,13 @@ export class UserNamespace {
    * ones (`innerId`): nothing to do now. For a server that is not root, the entries under `tree`
    * (a run's copy, or an overlay's upper layer) owned by another inner id than the common owner's
    * are listed inside the namespace with their inner ids, then given to the common owner (the
-   * server's user on the host): directories always (so that the tree can be removed), regular
-   * files when their inode changed after `sinceMs` (the run's; unchanged recorded files need not
-   * be read). On an overlay the owners are changed through its merged view (`through`): overlayfs
+   * server's user on the host): directories always (so that the tree can be walked and removed),
+   * other entries when their inode changed after `sinceMs` (the run's, which may be read as
+   * outputs; unchanged recorded files keep their owners, which `innerId` reads back). The listing
+   * is as long as the run made it: it is read as it comes, `chown` runs in bounded batches, and the
+   * owners of files given back are kept up to `MAX_GIVEN_BACK_BYTES` of paths (past that, a file
+   * keeps its owner in the run: its owner is still told right, only the server may not read it).
+   * On an overlay the owners are changed through its merged view (`through`): overlayfs
    * keeps the owners it read in its own inodes and checks access against them, so a change made
    * in the upper layer behind its back would leave the server locked out of what it must read.
    */
@@ -390,7 +404,22 @@ export class UserNamespace {
       ];
     }
     const { find, chown } = this.mapping.programs;
-    const listed = await runTool(
+    const view = through ?? { tree, enter: this.enter() };
+    const giveBack = new ChownBatches(paths =>
+      runTool([
+        ...view.enter,
+        chown,
+        '-h',
+        `${own}:${ownGroup}`,
+        '--',
+        ...paths.map(path => join(view.tree, path))
+      ])
+    );
+    // Owners of the files given back (their ids on the host are the server's then); the others
+    // keep theirs, which `innerId` reads back. Bounded: the listing is as long as the run made it.
+    const givenBack = new Map<string, [number, number]>();
+    let keptBytes = 0;
+    await listTool(
       [
         ...this.enter(),
         find,
@@ -409,35 +438,33 @@ export class UserNamespace {
         '-printf',
         '%U %G %y %C@ %P\\0'
       ],
-      true
-    );
-    const owners = new Map<string, [number, number]>();
-    const toSettle: string[] = [];
-    for (const record of listed.split('\0')) {
-      const match = /^(\d+) (\d+) (\S) ([\d.]+) (.+)$/s.exec(record);
-      if (match) {
-        owners.set(match[5], [Number(match[1]), Number(match[2])]);
-        if (match[3] === 'd' || Number(match[4]) * 1000 > sinceMs) {
-          toSettle.push(match[5]);
+      async record => {
+        const match = /^(\d+) (\d+) (\S) ([\d.]+) (.+)$/s.exec(record);
+        if (!match) {
+          return;
+        }
+        const path = match[5];
+        if (match[3] === 'd') {
+          // Always: the server must walk and remove the tree.
+          await giveBack.add(path);
+        } else if (
+          Number(match[4]) * 1000 > sinceMs &&
+          keptBytes + path.length <= MAX_GIVEN_BACK_BYTES
+        ) {
+          // The run's files, to be read as outputs. Past the bound they stay the run's ids':
+          // their owners are still right, and only one the server may not read is missed.
+          keptBytes += path.length;
+          givenBack.set(path, [Number(match[1]), Number(match[2])]);
+          await giveBack.add(path);
         }
       }
-    }
-    if (toSettle.length > 0) {
-      const view = through ?? { tree, enter: this.enter() };
-      for (let start = 0; start < toSettle.length; start += CHOWN_BATCH) {
-        await runTool([
-          ...view.enter,
-          chown,
-          '-h',
-          `${own}:${ownGroup}`,
-          '--',
-          ...toSettle
-            .slice(start, start + CHOWN_BATCH)
-            .map(path => join(view.tree, path))
-        ]);
-      }
-    }
-    return path => owners.get(path) ?? [own, ownGroup];
+    );
+    await giveBack.flush();
+    return (path, host) =>
+      givenBack.get(path) ?? [
+        innerId(this.uidMap, host.uid) ?? own,
+        innerId(this.gidMap, host.gid) ?? ownGroup
+      ];
   }
 
   /** Ends the holder: the namespace goes away with the last process in it. */
@@ -462,17 +489,88 @@ async function writeMaps(
   await runTool([programs.newgidmap!, String(pid), ...mapArgs(gidMap)]);
 }
 
-/** Paths given to one `chown`. */
+/** Paths given to one `chown`, and their bytes: well within the kernel's bound on arguments. */
 const CHOWN_BATCH = 500;
+const CHOWN_BATCH_BYTES = 128 * 1024;
 
-/** Runs a tool; resolves with its stdout, rejects with its stderr when it fails. */
-async function runTool(argv: string[], keepStdout = false): Promise<string> {
+/** A path the listing of a run's tree may hold: `chown` cannot take a longer one (PATH_MAX). */
+const MAX_LISTED_PATH_BYTES = 4096;
+
+/** Path bytes of the files given back whose owners are kept (about 100,000 usual paths). */
+const MAX_GIVEN_BACK_BYTES = 8 * 1024 * 1024;
+
+/** Paths to `chown`, run in batches as they come, one batch at a time. */
+class ChownBatches {
+  constructor(private readonly run: (paths: string[]) => Promise<unknown>) {}
+
+  async add(path: string): Promise<void> {
+    this._paths.push(path);
+    this._bytes += Buffer.byteLength(path) + 1;
+    if (this._paths.length >= CHOWN_BATCH || this._bytes >= CHOWN_BATCH_BYTES) {
+      await this.flush();
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this._paths.length > 0) {
+      const paths = this._paths;
+      this._paths = [];
+      this._bytes = 0;
+      await this.run(paths);
+    }
+  }
+
+  private _paths: string[] = [];
+  private _bytes = 0;
+}
+
+/**
+ * Runs a tool that lists NUL-terminated records, handing each to `onRecord` as it comes (the
+ * tool waits meanwhile); rejects when it fails, or when a record is longer than a path can be.
+ */
+async function listTool(
+  argv: string[],
+  onRecord: (record: string) => Promise<void>
+): Promise<void> {
   const child = await spawnFar(argv[0], argv.slice(1), {
-    stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: {}
   });
-  const out: Buffer[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  const stderr = child.stderrHead();
+  const closed = new Promise<number | null>(resolve =>
+    child.once('close', resolve)
+  );
+  try {
+    for await (const record of nulRecords(
+      child.stdout as AsyncIterable<Buffer>,
+      MAX_LISTED_PATH_BYTES + 64
+    )) {
+      await onRecord(record);
+    }
+  } catch (error) {
+    child.kill('SIGKILL');
+    await closed;
+    if (error instanceof RecordTooLongError) {
+      throw new Error(
+        `The run left a path longer than ${MAX_LISTED_PATH_BYTES} bytes in its tree; its files cannot be given back to the server.`
+      );
+    }
+    throw error;
+  }
+  const code = await closed;
+  if (code !== 0) {
+    throw new Error(
+      `${argv[0]} failed: ${stderr().trim().split('\n')[0] || `exit ${code}`}`
+    );
+  }
+}
+
+/** Runs a tool that prints nothing we need; rejects with its stderr when it fails. */
+async function runTool(argv: string[]): Promise<void> {
+  const child = await spawnFar(argv[0], argv.slice(1), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {}
+  });
   const stderr = child.stderrHead();
   const code = await new Promise<number | null>(resolve =>
     child.once('close', resolve)
@@ -482,7 +580,6 @@ async function runTool(argv: string[], keepStdout = false): Promise<string> {
       `${argv[0]} failed: ${stderr().trim().split('\n')[0] || `exit ${code}`}`
     );
   }
-  return Buffer.concat(out).toString('utf8');
 }
 
 /** What a non-root step keeps from bubblewrap in a mapped namespace: what the helper needs. */

@@ -98,6 +98,10 @@ export async function collectOutputs(
       outputs.notAFile(name, path, kind);
       return;
     }
+    if (opened === 'unreadable') {
+      outputs.notReadable(name, path);
+      return;
+    }
     const { file, info } = opened;
     if (!outputs.fits(name, path, info.size)) {
       await file.close();

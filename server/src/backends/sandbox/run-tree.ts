@@ -195,7 +195,8 @@ export async function placeFile(
 
 /**
  * Opens the regular file at `path` in the run's tree for reading; 'missing' when there is nothing
- * there, 'not-a-file' when it is something else. Nothing but a regular file is ever opened: a
+ * there, 'not-a-file' when it is something else, 'unreadable' when it is a file the server may not
+ * read. Nothing but a regular file is ever opened: a
  * symlink is not followed, and a FIFO, socket or device node is refused from its `lstat` before any
  * `open` (opening a device could read the host's disk or rewind a tape; opening a FIFO could block).
  * The file opened must be the one `lstat` saw (same device and inode), or it is refused too.
@@ -203,7 +204,9 @@ export async function placeFile(
 export async function openRegularFile(
   root: string,
   path: string
-): Promise<{ file: FileHandle; info: Stats } | 'missing' | 'not-a-file'> {
+): Promise<
+  { file: FileHandle; info: Stats } | 'missing' | 'not-a-file' | 'unreadable'
+> {
   const host = await resolveInRoot(root, path, false, true);
   if (host === null) {
     return 'missing';
@@ -222,7 +225,14 @@ export async function openRegularFile(
     return 'not-a-file';
   }
   if ((seen.mode & 0o400) === 0) {
-    await chmod(host, (seen.mode & 0o7777) | 0o400); // a regular file: nothing to follow
+    try {
+      await chmod(host, (seen.mode & 0o7777) | 0o400); // a regular file: nothing to follow
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EPERM') {
+        return 'unreadable'; // another user's
+      }
+      throw error;
+    }
   }
   let file: FileHandle;
   try {
@@ -235,8 +245,12 @@ export async function openRegularFile(
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       return 'missing';
     }
-    if (code === 'ELOOP' || code === 'ENXIO' || code === 'EACCES') {
+    if (code === 'ELOOP' || code === 'ENXIO') {
       return 'not-a-file';
+    }
+    if (code === 'EACCES') {
+      // Another user's, kept to itself (`UserNamespace.settleOwners` did not give it back).
+      return 'unreadable';
     }
     throw error;
   }

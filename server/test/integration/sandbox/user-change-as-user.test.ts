@@ -28,6 +28,7 @@ import { requireRoot } from '../../helpers/requires-root';
 jest.setTimeout(300_000);
 
 const PACKAGES = ['drop-user', 'user-files'];
+
 // The user make-examples.sh traces non-root runs as; it has an /etc/subuid range here.
 const user = example('user-files').manifest.package.runs[0];
 
@@ -87,6 +88,56 @@ describe.each(CONFIGS)(
         `Sandbox: ${mechanism === 'bwrap' ? 'bubblewrap' : 'proot'}`
       );
       expect(sandbox.detail).toMatch(ids);
+    });
+
+    /** The events of a run, in order. */
+    const eventsOf = async (id: string): Promise<RunEventMessage['event'][]> =>
+      (await api.call('GET', `/api/runs/${id}/events`)).text
+        .trim()
+        .split('\n')
+        .map(line => (JSON.parse(line) as RunEventMessage).event);
+
+    it("gives back what the step's user made, owned by that user, from a folder the server may not enter", async () => {
+      // drop-user's step writes out/note.txt and out/sub/secret.txt (0600) as the package's
+      // user, in `out` (0750): to the server, another user on the host, neither is readable.
+      const registered = await api.call<PackageSummary>(
+        'POST',
+        '/api/packages',
+        { path: 'packages/drop-user.rpz' }
+      );
+      const created = await api.call<RunRecord>('POST', '/api/runs', {
+        package: registered.body.sha256,
+        backend: 'sandbox'
+      });
+      expect(created.status).toBe(202);
+      const run = await api.waitForEnd(created.body.id, 240_000);
+      expect({ status: run.status, reason: run.reason }).toEqual({
+        status: 'succeeded',
+        reason: null
+      });
+      const events = await eventsOf(run.id);
+      expect(events.filter(e => e.type === 'output-missing')).toEqual([]);
+      const owners = events.flatMap(e =>
+        e.type === 'output' && e.kind === 'declared'
+          ? [{ name: e.name, uid: e.uid, gid: e.gid, mode: e.mode }]
+          : []
+      );
+      expect(
+        owners
+          .filter(o => o.name !== 'arg')
+          .sort((a, b) => a.name.localeCompare(b.name))
+      ).toEqual([
+        { name: 'note.txt', uid: user.uid, gid: user.gid, mode: 0o644 },
+        { name: 'secret.txt', uid: user.uid, gid: user.gid, mode: 0o600 }
+      ]);
+      const secret = await api.call(
+        'GET',
+        `/api/runs/${run.id}/outputs/secret.txt`
+      );
+      expect({ status: secret.status, text: secret.text }).toEqual({
+        status: 200,
+        text: 'private\n'
+      });
     });
 
     it.each(PACKAGES)('runs %s as it ran when traced', async name => {
