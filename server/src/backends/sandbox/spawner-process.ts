@@ -3,8 +3,11 @@
  * pipes, then tells it how they ended. A small Node.js process forks cheaply, where the server,
  * with its larger memory, pays several milliseconds of its event loop for each fork.
  *
- * It ends with the server: when the channel closes, it exits (the sandbox's holders die with it,
- * by their parent-death signal).
+ * It ends with the server, and so does what it started: when the server is gone it kills the
+ * process group of every child still running (the sandbox's holders would die with it anyway, by
+ * their parent-death signal), then exits. The channel's 'disconnect' says the server is gone only
+ * once every pipe in flight was received, which a server that died never does: so the server also
+ * gives this process a stdin it never writes to, whose end says it at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -50,12 +53,30 @@ process.on('message', (request: SpawnRequest) => {
   for (const { index, socket } of pipes) {
     say({ id, kind: 'pipe', index }, socket);
   }
+  running.set(child.pid, request.detached);
+  const pid = child.pid;
   child.once('exit', (code, signal) => {
+    running.delete(pid);
     say({ id, kind: 'exit', code, signal });
   });
 });
 
-process.once('disconnect', () => process.exit(0));
+/** Children still running: pid → whether it leads its own process group. */
+const running = new Map<number, boolean>();
+
+function serverGone(): void {
+  for (const [pid, detached] of running) {
+    try {
+      process.kill(detached ? -pid : pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  process.exit(0);
+}
+
+process.once('disconnect', serverGone);
+process.stdin.once('end', serverGone).once('error', serverGone).resume();
 
 /** Leaves a child's pipes out of what its object does when it exits. */
 function forgetPipes(child: ChildProcess): void {

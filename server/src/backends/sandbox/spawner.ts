@@ -209,8 +209,10 @@ export class Spawner {
       // Not the server's flags (a debugger, a profiler): a small heap is all it needs.
       execArgv: ['--max-old-space-size=64'],
       env: {},
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc']
+      // Its stdin is never written to: its end tells the spawner that this process is gone.
+      stdio: ['pipe', 'ignore', 'inherit', 'ipc']
     });
+    (spawner.stdin as Socket | null)?.on('error', () => undefined).unref();
     spawner.on('message', (message: SpawnerMessage, handle?: Socket) =>
       this.heard(message, handle)
     );

@@ -6,11 +6,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
   Spawner,
   spawnFar,
   type FarChild
 } from '../../../../src/backends/sandbox/spawner';
+import { childScript } from '../../../../src/child-script';
 import { processesWhere, running } from '../../../helpers/processes';
 
 jest.setTimeout(60_000);
@@ -144,6 +146,42 @@ describe('spawnFar', () => {
       stdio: [...PIPES.stdio]
     });
     expect((await finished(next)).stdout).toBe('again\n');
+  });
+
+  it('ends, with what it started, when the server dies while a pipe is on its way', async () => {
+    // A server that asks for a child and dies as soon as it is told the child started: the
+    // child's pipes are then still on their way, and no receipt for them will ever come.
+    const script = childScript(
+      join(__dirname, '../../../../src/backends/sandbox'),
+      'spawner-process'
+    );
+    const server = `
+      const { fork } = require('node:child_process');
+      const spawner = fork(${JSON.stringify(script)}, [], {
+        env: {},
+        stdio: ['pipe', 'ignore', 'inherit', 'ipc']
+      });
+      spawner.send({ id: 1, file: '/bin/sleep', args: ['60'], env: {},
+        stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      spawner.on('message', message => {
+        if (message.kind === 'spawned') {
+          process.stdout.write(JSON.stringify([spawner.pid, message.pid]),
+            () => process.kill(process.pid, 'SIGKILL'));
+        }
+      });`;
+    const died = spawnSync(process.execPath, ['-e', server], {
+      encoding: 'utf8',
+      timeout: 20_000
+    });
+    expect(died.signal).toBe('SIGKILL');
+    const [spawner, sleep] = JSON.parse(died.stdout) as [number, number];
+    for (let i = 0; i < 100 && (running(spawner) || running(sleep)); i++) {
+      await new Promise(resolve => setTimeout(resolve, 20));
+    }
+    expect({ spawner: running(spawner), sleep: running(sleep) }).toEqual({
+      spawner: false,
+      sleep: false
+    });
   });
 
   it('gives up on a spawner that does not answer, and kills it', async () => {
