@@ -180,6 +180,7 @@ export interface IdPrograms {
   nsenter: string;
   find: string;
   chown: string;
+  rm: string;
   newuidmap?: string;
   newgidmap?: string;
 }
@@ -204,12 +205,13 @@ export async function findIdMapping(
     nsenter: findProgram('nsenter'),
     find: findProgram('find'),
     chown: findProgram('chown'),
+    rm: findProgram('rm'),
     newuidmap: findProgram('newuidmap'),
     newgidmap: findProgram('newgidmap')
   };
-  const { nsenter, find, chown } = programs;
-  if (!nsenter || !find || !chown) {
-    return 'nsenter, find or chown is missing';
+  const { nsenter, find, chown, rm } = programs;
+  if (!nsenter || !find || !chown || !rm) {
+    return 'nsenter, find, chown or rm is missing';
   }
   let name = String(uid);
   try {
@@ -227,7 +229,7 @@ export async function findIdMapping(
     parseSubordinateIds(await read(files.subgid), { name, id: uid }),
     MAPPED_IDS
   );
-  const found = { nsenter, find, chown };
+  const found = { nsenter, find, chown, rm };
   if (uid === 0) {
     const fallback = { start: DEFAULT_MAPPED_BASE, count: MAPPED_IDS };
     return {
@@ -465,6 +467,27 @@ export class UserNamespace {
         innerId(this.uidMap, host.uid) ?? own,
         innerId(this.gidMap, host.gid) ?? ownGroup
       ];
+  }
+
+  /**
+   * Removes a run's folder from inside the namespace, whose root may remove what any of the run's
+   * ids made: a server that is not root may not, where a step kept a folder to itself and the run
+   * ended before its owners were given back (cancelled, timed out, failed). A root server removes
+   * it itself. The folder is the server's, outside the run's tree: no path of the run's leads to
+   * it, and `rm` follows no link it meets.
+   */
+  async removeFolder(path: string): Promise<void> {
+    if (this.mapping.writer === 'direct') {
+      return;
+    }
+    await runTool([
+      ...this.enter(),
+      this.mapping.programs.rm,
+      '-rf',
+      '--one-file-system',
+      '--',
+      path
+    ]);
   }
 
   /** Ends the holder: the namespace goes away with the last process in it. */

@@ -150,6 +150,8 @@ function sandboxParts(options: SandboxRunOptions): RunParts<SandboxStepExit> {
   let runUser: RunUser | undefined;
   let ids: UserNamespace | undefined;
   let ownersGiven: Set<string> | undefined;
+  // Whether the run's files were given back to the server's user (`UserNamespace.settleOwners`).
+  let ownersSettled = false;
   let context: StepContext | undefined;
   // When the run's own changes start (ms since the epoch).
   let since = 0;
@@ -354,6 +356,7 @@ function sandboxParts(options: SandboxRunOptions): RunParts<SandboxStepExit> {
         since,
         overlay && { tree: overlay.merged, enter: overlay.enter() }
       );
+      ownersSettled = true;
       const changed = withoutOwnerChanges(
         overlay
           ? await overlay.changedFiles(limits)
@@ -382,6 +385,11 @@ function sandboxParts(options: SandboxRunOptions): RunParts<SandboxStepExit> {
       await stopStep(current, mechanism).catch(() => undefined);
       await runUser?.release().catch(() => undefined);
       await group?.remove().catch(() => undefined);
+      if (runDir && !ownersSettled) {
+        // The run ended before its files were given back to the server (cancelled, timed out):
+        // what its other ids made may be removable only from its namespace, before that ends.
+        await ids?.removeFolder(runDir).catch(() => undefined);
+      }
       await overlay?.stop().catch(() => undefined);
       await ids?.stop().catch(() => undefined);
       if (runDir) {

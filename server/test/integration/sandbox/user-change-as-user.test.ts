@@ -8,8 +8,10 @@
 import {
   chownSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   rmSync
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,12 +45,13 @@ describe.each(CONFIGS)(
     let server: RunningServer;
     let api: ApiClient;
     let folder: string;
+    let state: string;
 
     beforeAll(async () => {
       requireRoot('A server as another user');
       folder = mkdtempSync(join(tmpdir(), 'reproserver-as-user-'));
       const workspace = join(folder, 'workspace');
-      const state = join(folder, 'state');
+      state = join(folder, 'state');
       mkdirSync(join(workspace, 'packages'), { recursive: true });
       mkdirSync(state);
       for (const name of PACKAGES) {
@@ -138,6 +141,41 @@ describe.each(CONFIGS)(
         status: 200,
         text: 'private\n'
       });
+    });
+
+    it('leaves nothing of a cancelled run, a folder its step kept to itself included', async () => {
+      const registered = await api.call<PackageSummary>(
+        'POST',
+        '/api/packages',
+        { path: 'packages/drop-user.rpz' }
+      );
+      // As the package's user: a folder only it may enter, then a step that never ends.
+      const script =
+        'mkdir -p out && chown reproserver-example:reproserver-example out && ' +
+        'setpriv --reuid=reproserver-example --regid=reproserver-example --init-groups ' +
+        "sh -c 'mkdir -m 700 out/private && echo kept > out/private/f && echo made && while :; do :; done'";
+      const created = await api.call<RunRecord>('POST', '/api/runs', {
+        package: registered.body.sha256,
+        backend: 'sandbox',
+        edits: { stepEdits: [{ step: 0, argv: ['sh', '-c', script] }] }
+      });
+      expect(created.status).toBe(202);
+      for (let i = 0; i < 300; i++) {
+        const events = await eventsOf(created.body.id).catch(() => []);
+        if (events.some(e => e.type === 'log' && e.text.includes('made'))) {
+          break;
+        }
+        await new Promise(resolve => setTimeout(resolve, 50));
+      }
+      await api.call('POST', `/api/runs/${created.body.id}/cancel`);
+      const run = await api.waitForEnd(created.body.id, 60_000);
+      expect(run.status).toBe('cancelled');
+      const runs = join(state, 'sandbox', 'runs');
+      const left = (): string[] => (existsSync(runs) ? readdirSync(runs) : []);
+      for (let i = 0; i < 100 && left().length > 0; i++) {
+        await new Promise(resolve => setTimeout(resolve, 50));
+      }
+      expect(left()).toEqual([]);
     });
 
     it.each(PACKAGES)('runs %s as it ran when traced', async name => {
