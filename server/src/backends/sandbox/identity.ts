@@ -180,6 +180,7 @@ export interface IdPrograms {
   nsenter: string;
   find: string;
   chown: string;
+  xargs: string;
   rm: string;
   newuidmap?: string;
   newgidmap?: string;
@@ -205,13 +206,14 @@ export async function findIdMapping(
     nsenter: findProgram('nsenter'),
     find: findProgram('find'),
     chown: findProgram('chown'),
+    xargs: findProgram('xargs'),
     rm: findProgram('rm'),
     newuidmap: findProgram('newuidmap'),
     newgidmap: findProgram('newgidmap')
   };
-  const { nsenter, find, chown, rm } = programs;
-  if (!nsenter || !find || !chown || !rm) {
-    return 'nsenter, find, chown or rm is missing';
+  const { nsenter, find, chown, xargs, rm } = programs;
+  if (!nsenter || !find || !chown || !xargs || !rm) {
+    return 'nsenter, find, xargs, chown or rm is missing';
   }
   let name = String(uid);
   try {
@@ -229,7 +231,7 @@ export async function findIdMapping(
     parseSubordinateIds(await read(files.subgid), { name, id: uid }),
     MAPPED_IDS
   );
-  const found = { nsenter, find, chown, rm };
+  const found = { nsenter, find, chown, xargs, rm };
   if (uid === 0) {
     const fallback = { start: DEFAULT_MAPPED_BASE, count: MAPPED_IDS };
     return {
@@ -352,6 +354,7 @@ export class UserNamespace {
       paths.push(path);
     }
     for (const [owner, paths] of byOwner) {
+      // Paths the package recorded: text, as arguments.
       const batches = new ChownBatches(batch =>
         runTool([
           ...enter,
@@ -359,11 +362,11 @@ export class UserNamespace {
           '-h',
           owner,
           '--',
-          ...batch
+          ...batch.map(path => path.toString('utf8'))
         ])
       );
       for (const path of paths) {
-        await batches.add(path);
+        await batches.add(Buffer.from(path));
       }
       await batches.flush();
     }
@@ -384,6 +387,7 @@ export class UserNamespace {
    * is as long as the run made it: it is read as it comes, `chown` runs in bounded batches, and the
    * owners of files given back are kept up to `MAX_GIVEN_BACK_BYTES` of paths (past that, a file
    * keeps its owner in the run: its owner is still told right, only the server may not read it).
+   * `scratch` is a folder of the server's own, outside the tree, for the lists given to `chown`.
    * On an overlay the owners are changed through its merged view (`through`): overlayfs
    * keeps the owners it read in its own inodes and checks access against them, so a change made
    * in the upper layer behind its back would leave the server locked out of what it must read.
@@ -391,6 +395,7 @@ export class UserNamespace {
   async settleOwners(
     tree: string,
     sinceMs: number,
+    scratch: string,
     through?: { tree: string; enter: string[] }
   ): Promise<OwnerOf> {
     const own = this.uidMap.find(
@@ -405,18 +410,32 @@ export class UserNamespace {
         innerId(this.gidMap, host.gid) ?? ownGroup
       ];
     }
-    const { find, chown } = this.mapping.programs;
+    const { find, chown, xargs } = this.mapping.programs;
     const view = through ?? { tree, enter: this.enter() };
-    const giveBack = new ChownBatches(paths =>
-      runTool([
+    const prefix = Buffer.from(join(view.tree, '/'));
+    // The paths go to `chown` through a file and `xargs -0`, byte for byte: a name need not be
+    // UTF-8, and a program's arguments from Node.js are.
+    const batchFile = join(scratch, 'give-back.list');
+    const giveBack = new ChownBatches(async paths => {
+      await writeFile(
+        batchFile,
+        Buffer.concat(paths.flatMap(path => [prefix, path, NUL])),
+        { mode: 0o600 }
+      );
+      await runTool([
         ...view.enter,
+        xargs,
+        '-0',
+        '-r',
+        '-a',
+        batchFile,
+        '--',
         chown,
         '-h',
         `${own}:${ownGroup}`,
-        '--',
-        ...paths.map(path => join(view.tree, path))
-      ])
-    );
+        '--'
+      ]);
+    });
     // Owners of the files given back (their ids on the host are the server's then); the others
     // keep theirs, which `innerId` reads back. Bounded: the listing is as long as the run made it.
     const givenBack = new Map<string, [number, number]>();
@@ -441,23 +460,23 @@ export class UserNamespace {
         '%U %G %y %C@ %P\\0'
       ],
       async record => {
-        const match = /^(\d+) (\d+) (\S) ([\d.]+) (.+)$/s.exec(record);
-        if (!match) {
+        const entry = listedEntry(record);
+        if (entry === null) {
           return;
         }
-        const path = match[5];
-        if (match[3] === 'd') {
+        if (entry.type === 'd') {
           // Always: the server must walk and remove the tree.
-          await giveBack.add(path);
+          await giveBack.add(entry.path);
         } else if (
-          Number(match[4]) * 1000 > sinceMs &&
-          keptBytes + path.length <= MAX_GIVEN_BACK_BYTES
+          entry.changedMs > sinceMs &&
+          keptBytes + entry.path.length <= MAX_GIVEN_BACK_BYTES
         ) {
           // The run's files, to be read as outputs. Past the bound they stay the run's ids':
           // their owners are still right, and only one the server may not read is missed.
-          keptBytes += path.length;
-          givenBack.set(path, [Number(match[1]), Number(match[2])]);
-          await giveBack.add(path);
+          keptBytes += entry.path.length;
+          // Keyed as the server's walks name it (UTF-8).
+          givenBack.set(entry.path.toString('utf8'), [entry.uid, entry.gid]);
+          await giveBack.add(entry.path);
         }
       }
     );
@@ -524,11 +543,11 @@ const MAX_GIVEN_BACK_BYTES = 8 * 1024 * 1024;
 
 /** Paths to `chown`, run in batches as they come, one batch at a time. */
 class ChownBatches {
-  constructor(private readonly run: (paths: string[]) => Promise<unknown>) {}
+  constructor(private readonly run: (paths: Buffer[]) => Promise<unknown>) {}
 
-  async add(path: string): Promise<void> {
+  async add(path: Buffer): Promise<void> {
     this._paths.push(path);
-    this._bytes += Buffer.byteLength(path) + 1;
+    this._bytes += path.length + 1;
     if (this._paths.length >= CHOWN_BATCH || this._bytes >= CHOWN_BATCH_BYTES) {
       await this.flush();
     }
@@ -543,8 +562,47 @@ class ChownBatches {
     }
   }
 
-  private _paths: string[] = [];
+  private _paths: Buffer[] = [];
   private _bytes = 0;
+}
+
+const NUL = Buffer.from([0]);
+
+/** One record of the listing (`%U %G %y %C@ %P`), or null when it is not one. */
+export function listedEntry(record: Buffer): {
+  uid: number;
+  gid: number;
+  type: string;
+  changedMs: number;
+  path: Buffer;
+} | null {
+  const fields: string[] = [];
+  let start = 0;
+  for (let i = 0; i < 4; i++) {
+    const end = record.indexOf(0x20, start);
+    if (end === -1) {
+      return null;
+    }
+    fields.push(record.toString('latin1', start, end));
+    start = end + 1;
+  }
+  const [uid, gid, type, changed] = fields;
+  if (
+    !/^\d{1,10}$/.test(uid) ||
+    !/^\d{1,10}$/.test(gid) ||
+    !/^\S$/.test(type) ||
+    !/^\d{1,20}(\.\d{0,20})?$/.test(changed) ||
+    start >= record.length
+  ) {
+    return null;
+  }
+  return {
+    uid: Number(uid),
+    gid: Number(gid),
+    type,
+    changedMs: Number(changed) * 1000,
+    path: record.subarray(start)
+  };
 }
 
 /**
@@ -553,7 +611,7 @@ class ChownBatches {
  */
 async function listTool(
   argv: string[],
-  onRecord: (record: string) => Promise<void>
+  onRecord: (record: Buffer) => Promise<void>
 ): Promise<void> {
   const child = await spawnFar(argv[0], argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],

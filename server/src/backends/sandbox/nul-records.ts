@@ -7,13 +7,14 @@
 export class RecordTooLongError extends Error {}
 
 /**
- * Yields each record of `source` (UTF-8, without its NUL), in order; what follows the last NUL is
- * a record too. Throws `RecordTooLongError` as soon as a record passes `maxRecordBytes`.
+ * Yields each record of `source` (its bytes as they are, without its NUL: a file name need not
+ * be UTF-8), in order; what follows the last NUL is a record too. Throws `RecordTooLongError` as
+ * soon as a record passes `maxRecordBytes`.
  */
 export async function* nulRecords(
   source: AsyncIterable<Buffer>,
   maxRecordBytes: number
-): AsyncGenerator<string> {
+): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   const keep = (piece: Buffer): void => {
@@ -26,8 +27,8 @@ export async function* nulRecords(
     pending.push(Buffer.from(piece));
     pendingBytes += piece.length;
   };
-  const take = (): string => {
-    const record = Buffer.concat(pending, pendingBytes).toString('utf8');
+  const take = (): Buffer => {
+    const record = Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
     return record;

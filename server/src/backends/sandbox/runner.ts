@@ -354,6 +354,7 @@ function sandboxParts(options: SandboxRunOptions): RunParts<SandboxStepExit> {
       const owners = await ids?.settleOwners(
         overlay ? overlay.upper : root,
         since,
+        runDir!,
         overlay && { tree: overlay.merged, enter: overlay.enter() }
       );
       ownersSettled = true;

@@ -143,6 +143,33 @@ describe.each(CONFIGS)(
       });
     });
 
+    it('gives back files whose names are not UTF-8, as other files', async () => {
+      const registered = await api.call<PackageSummary>(
+        'POST',
+        '/api/packages',
+        { path: 'packages/drop-user.rpz' }
+      );
+      // As the package's user: "caf\xe9" (Latin-1), then an ordinary file beside it.
+      const script =
+        'mkdir -p out && chown reproserver-example:reproserver-example out && ' +
+        'setpriv --reuid=reproserver-example --regid=reproserver-example --init-groups ' +
+        `sh -c 'echo x > "out/$(printf "caf\\351")" && echo y > out/plain.txt'`;
+      const created = await api.call<RunRecord>('POST', '/api/runs', {
+        package: registered.body.sha256,
+        backend: 'sandbox',
+        edits: { stepEdits: [{ step: 0, argv: ['sh', '-c', script] }] }
+      });
+      const run = await api.waitForEnd(created.body.id, 60_000);
+      expect({ status: run.status, reason: run.reason }).toEqual({
+        status: 'succeeded',
+        reason: null
+      });
+      const plain = (await eventsOf(run.id)).find(
+        e => e.type === 'output' && e.path.endsWith('/out/plain.txt')
+      );
+      expect(plain).toMatchObject({ uid: user.uid, gid: user.gid });
+    });
+
     it('leaves nothing of a cancelled run, a folder its step kept to itself included', async () => {
       const registered = await api.call<PackageSummary>(
         'POST',

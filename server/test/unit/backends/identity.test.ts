@@ -9,6 +9,7 @@ import {
   findIdMapping,
   helperAs,
   innerId,
+  listedEntry,
   mapArgs,
   mapText,
   mappedCapabilityArgs,
@@ -185,5 +186,39 @@ describe('describeIds', () => {
     ).toBe(
       'ids: one per step (no range of ids can be mapped); changes of user FAIL: identity emulation does not work here (rpz-exec: identity emulation is not built for this architecture)'
     );
+  });
+});
+
+describe('listedEntry', () => {
+  it("reads find's record, its path byte for byte", () => {
+    const path = Buffer.from([0x6f, 0x75, 0x74, 0x2f, 0x63, 0x61, 0x66, 0xe9]); // out/caf\xe9
+    const record = Buffer.concat([
+      Buffer.from('1001 1001 f 1796147906.5 '),
+      path
+    ]);
+    expect(listedEntry(record)).toEqual({
+      uid: 1001,
+      gid: 1001,
+      type: 'f',
+      changedMs: 1796147906500,
+      path
+    });
+    // Spaces belong to the path.
+    expect(listedEntry(Buffer.from('0 0 d 1 a b  c'))?.path.toString()).toBe(
+      'a b  c'
+    );
+  });
+
+  it('refuses what is not a record', () => {
+    for (const text of [
+      '',
+      '1 2 f 3',
+      '1 2 f 3 ',
+      'x 2 f 3 p',
+      '1 2 ff 3 p',
+      '1 2 f 3e9 p'
+    ]) {
+      expect(listedEntry(Buffer.from(text))).toBeNull();
+    }
   });
 });

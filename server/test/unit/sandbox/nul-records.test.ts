@@ -18,7 +18,7 @@ async function all(
     })(),
     max
   )) {
-    records.push(record);
+    records.push(record.toString('utf8'));
   }
   return records;
 }
@@ -36,6 +36,21 @@ describe('NUL-terminated records', () => {
       }
       expect(await all(chunks)).toEqual(expected);
     }
+  });
+
+  it('keep their bytes, UTF-8 or not', async () => {
+    const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0, 0x78]); // "caf\xe9", "x"
+    const records: Buffer[] = [];
+    for await (const record of nulRecords(
+      (async function* () {
+        yield latin1.subarray(0, 4);
+        yield latin1.subarray(4);
+      })(),
+      100
+    )) {
+      records.push(record);
+    }
+    expect(records).toEqual([latin1.subarray(0, 4), Buffer.from('x')]);
   });
 
   it('keep what follows the last NUL, and UTF-8 cut between chunks', async () => {
@@ -59,7 +74,7 @@ describe('NUL-terminated records', () => {
     await expect(
       (async () => {
         for await (const record of nulRecords(endless, 1000)) {
-          records.push(record);
+          records.push(record.toString());
         }
       })()
     ).rejects.toBeInstanceOf(RecordTooLongError);
