@@ -143,23 +143,35 @@ describe.each(CONFIGS)(
       });
     });
 
-    it('gives back files whose names are not UTF-8, as other files', async () => {
+    /**
+     * Starts drop-user with its step replaced: in a folder `out` of the package's user, `inner`
+     * runs as that user (a shell command line, single quotes excluded).
+     */
+    const startAsPackageUser = async (inner: string): Promise<string> => {
       const registered = await api.call<PackageSummary>(
         'POST',
         '/api/packages',
         { path: 'packages/drop-user.rpz' }
       );
-      // As the package's user: "caf\xe9" (Latin-1), then an ordinary file beside it.
       const script =
         'mkdir -p out && chown reproserver-example:reproserver-example out && ' +
         'setpriv --reuid=reproserver-example --regid=reproserver-example --init-groups ' +
-        `sh -c 'echo x > "out/$(printf "caf\\351")" && echo y > out/plain.txt'`;
+        `sh -c '${inner}'`;
       const created = await api.call<RunRecord>('POST', '/api/runs', {
         package: registered.body.sha256,
         backend: 'sandbox',
         edits: { stepEdits: [{ step: 0, argv: ['sh', '-c', script] }] }
       });
-      const run = await api.waitForEnd(created.body.id, 60_000);
+      expect(created.status).toBe(202);
+      return created.body.id;
+    };
+
+    it('gives back files whose names are not UTF-8, as other files', async () => {
+      // "caf\xe9" (Latin-1), then an ordinary file beside it.
+      const id = await startAsPackageUser(
+        'echo x > "out/$(printf "caf\\351")" && echo y > out/plain.txt'
+      );
+      const run = await api.waitForEnd(id, 60_000);
       expect({ status: run.status, reason: run.reason }).toEqual({
         status: 'succeeded',
         reason: null
@@ -171,31 +183,19 @@ describe.each(CONFIGS)(
     });
 
     it('leaves nothing of a cancelled run, a folder its step kept to itself included', async () => {
-      const registered = await api.call<PackageSummary>(
-        'POST',
-        '/api/packages',
-        { path: 'packages/drop-user.rpz' }
+      // A folder only the package's user may enter, then a step that never ends.
+      const id = await startAsPackageUser(
+        'mkdir -m 700 out/private && echo kept > out/private/f && echo made && while :; do :; done'
       );
-      // As the package's user: a folder only it may enter, then a step that never ends.
-      const script =
-        'mkdir -p out && chown reproserver-example:reproserver-example out && ' +
-        'setpriv --reuid=reproserver-example --regid=reproserver-example --init-groups ' +
-        "sh -c 'mkdir -m 700 out/private && echo kept > out/private/f && echo made && while :; do :; done'";
-      const created = await api.call<RunRecord>('POST', '/api/runs', {
-        package: registered.body.sha256,
-        backend: 'sandbox',
-        edits: { stepEdits: [{ step: 0, argv: ['sh', '-c', script] }] }
-      });
-      expect(created.status).toBe(202);
       for (let i = 0; i < 300; i++) {
-        const events = await eventsOf(created.body.id).catch(() => []);
+        const events = await eventsOf(id).catch(() => []);
         if (events.some(e => e.type === 'log' && e.text.includes('made'))) {
           break;
         }
         await new Promise(resolve => setTimeout(resolve, 50));
       }
-      await api.call('POST', `/api/runs/${created.body.id}/cancel`);
-      const run = await api.waitForEnd(created.body.id, 60_000);
+      await api.call('POST', `/api/runs/${id}/cancel`);
+      const run = await api.waitForEnd(id, 60_000);
       expect(run.status).toBe('cancelled');
       const runs = join(state, 'sandbox', 'runs');
       const left = (): string[] => (existsSync(runs) ? readdirSync(runs) : []);
