@@ -355,18 +355,18 @@ export class UserNamespace {
     }
     for (const [owner, paths] of byOwner) {
       // Paths the package recorded: text, as arguments.
-      const batches = new ChownBatches(batch =>
+      const batches = new ChownBatches<string>(batch =>
         runTool([
           ...enter,
           this.mapping.programs.chown,
           '-h',
           owner,
           '--',
-          ...batch.map(path => path.toString('utf8'))
+          ...batch
         ])
       );
       for (const path of paths) {
-        await batches.add(Buffer.from(path));
+        await batches.add(path);
       }
       await batches.flush();
     }
@@ -416,7 +416,7 @@ export class UserNamespace {
     // The paths go to `chown` through a file and `xargs -0`, byte for byte: a name need not be
     // UTF-8, and a program's arguments from Node.js are.
     const batchFile = join(scratch, 'give-back.list');
-    const giveBack = new ChownBatches(async paths => {
+    const giveBack = new ChownBatches<Buffer>(async paths => {
       await writeFile(
         batchFile,
         Buffer.concat(paths.flatMap(path => [prefix, path, NUL])),
@@ -541,13 +541,16 @@ const MAX_LISTED_PATH_BYTES = 4096;
 /** Path bytes of the files given back whose owners are kept (about 100,000 usual paths). */
 const MAX_GIVEN_BACK_BYTES = 8 * 1024 * 1024;
 
-/** Paths to `chown`, run in batches as they come, one batch at a time. */
-class ChownBatches {
-  constructor(private readonly run: (paths: Buffer[]) => Promise<unknown>) {}
+/**
+ * Paths to `chown`, run in batches as they come, one batch at a time: text (arguments) or bytes
+ * (a list for `xargs -0`).
+ */
+class ChownBatches<Path extends string | Buffer> {
+  constructor(private readonly run: (paths: Path[]) => Promise<unknown>) {}
 
-  async add(path: Buffer): Promise<void> {
+  async add(path: Path): Promise<void> {
     this._paths.push(path);
-    this._bytes += path.length + 1;
+    this._bytes += Buffer.byteLength(path) + 1;
     if (this._paths.length >= CHOWN_BATCH || this._bytes >= CHOWN_BATCH_BYTES) {
       await this.flush();
     }
@@ -562,7 +565,7 @@ class ChownBatches {
     }
   }
 
-  private _paths: Buffer[] = [];
+  private _paths: Path[] = [];
   private _bytes = 0;
 }
 
@@ -638,12 +641,7 @@ async function listTool(
     }
     throw error;
   }
-  const code = await closed;
-  if (code !== 0) {
-    throw new Error(
-      `${argv[0]} failed: ${stderr().trim().split('\n')[0] || `exit ${code}`}`
-    );
-  }
+  failedUnlessZero(argv[0], await closed, stderr());
 }
 
 /** Runs a tool that prints nothing we need; rejects with its stderr when it fails. */
@@ -656,9 +654,18 @@ async function runTool(argv: string[]): Promise<void> {
   const code = await new Promise<number | null>(resolve =>
     child.once('close', resolve)
   );
+  failedUnlessZero(argv[0], code, stderr());
+}
+
+/** Throws, with the first line a tool said on stderr, unless it exited with 0. */
+function failedUnlessZero(
+  program: string,
+  code: number | null,
+  stderr: string
+): void {
   if (code !== 0) {
     throw new Error(
-      `${argv[0]} failed: ${stderr().trim().split('\n')[0] || `exit ${code}`}`
+      `${program} failed: ${stderr.trim().split('\n')[0] || `exit ${code}`}`
     );
   }
 }

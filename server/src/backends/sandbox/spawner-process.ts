@@ -11,6 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { killGroup } from './kill-group';
 import type { SpawnRequest, SpawnerMessage } from './spawner-protocol';
 
 function say(message: SpawnerMessage, handle?: Socket): void {
@@ -66,11 +67,7 @@ const running = new Map<number, boolean>();
 
 function serverGone(): void {
   for (const [pid, detached] of running) {
-    try {
-      process.kill(detached ? -pid : pid, 'SIGKILL');
-    } catch {
-      // Gone meanwhile.
-    }
+    killGroup(pid, detached);
   }
   process.exit(0);
 }

@@ -18,6 +18,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { childScript } from '../../child-script';
+import { killGroup } from './kill-group';
 import type { SpawnRequest, SpawnerMessage } from './spawner-protocol';
 
 export interface FarSpawnOptions {
@@ -317,15 +318,6 @@ export class Spawner {
       spawner.unref();
       spawner.channel?.unref();
     }
-  }
-}
-
-/** SIGKILL to `pid`'s process group (`group`), or to `pid` alone. */
-function killGroup(pid: number, group: boolean): void {
-  try {
-    process.kill(group ? -pid : pid, 'SIGKILL');
-  } catch {
-    // already gone
   }
 }
 
