@@ -13,7 +13,7 @@ import {
   type FarChild
 } from '../../../../src/backends/sandbox/spawner';
 import { childScript } from '../../../../src/child-script';
-import { processesWhere, running } from '../../../helpers/processes';
+import { parentOf, processesWhere, running } from '../../../helpers/processes';
 
 jest.setTimeout(60_000);
 
@@ -133,8 +133,9 @@ describe('spawnFar', () => {
       stdio: [...PIPES.stdio],
       detached: true
     });
-    const [spawner] = spawnerPids();
-    expect(spawner).toBeDefined();
+    // The spawner that started it (spawners of earlier test files may still idle in this process).
+    const spawner = parentOf(child.pid);
+    expect(spawnerPids()).toContain(spawner);
     const ended = finished(child);
     process.kill(spawner, 'SIGKILL');
     expect(await ended).toMatchObject({ code: null, signal: 'SIGKILL' });
