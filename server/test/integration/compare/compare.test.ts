@@ -152,7 +152,8 @@ describe('comparisons and the determinism check through the API', () => {
       '--state',
       api.server.stateDir
     ]);
-    expect(cli.code).toBe(1);
+    // The whole result, so that a failure shows what the command said.
+    expect(cli).toMatchObject({ code: 1 });
     expect(cli.stdout).toContain('  changed    top-words.txt\n');
     expect(cli.stdout).toContain('== log\n');
     expect(
@@ -276,14 +277,14 @@ describe('reproserver diff and check-determinism', () => {
       'sandbox',
       '--allow-weak-isolation'
     ]);
-    expect(result.code).toBe(0);
+    expect(result).toMatchObject({ code: 0 });
     return out;
   }
 
   it('compares two output folders, exit code as diff(1)', async () => {
     const [two, three] = await Promise.all([runTo('2'), runTo('3')]);
     const different = await reproserver(['diff', two, three]);
-    expect(different.code).toBe(1);
+    expect(different).toMatchObject({ code: 1 });
     expect(different.stdout).toContain(
       'Edits that separate the runs:\n  step 0 argv: sh wordfreq.sh words.txt 2 -> sh wordfreq.sh words.txt 3\n'
     );
@@ -293,7 +294,7 @@ describe('reproserver diff and check-determinism', () => {
     );
 
     const same = await reproserver(['diff', two, two]);
-    expect(same.code).toBe(0);
+    expect(same).toMatchObject({ code: 0 });
     expect(same.stdout).toContain('  identical  top-words.txt\n');
 
     const usage = await reproserver(['diff', two]);
@@ -311,7 +312,7 @@ describe('reproserver diff and check-determinism', () => {
       'sandbox',
       '--allow-weak-isolation'
     ]);
-    expect(result.code).toBe(1);
+    expect(result).toMatchObject({ code: 1 });
     expect(result.stdout).toMatch(
       /^(stamp\.txt, plot\.svg|plot\.svg, stamp\.txt) differ between identical runs\.\n/
     );
