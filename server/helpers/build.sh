@@ -37,10 +37,10 @@ if [ $# = 1 ]; then
   fi
 fi
 mkdir -p "$out"
-sources="rpz-exec.c confine.c confine-probe.c syscall-filter.c identity.c hold.c"
+sources="rpz-exec.c deliver.c confine.c confine-probe.c syscall-filter.c identity.c hold.c"
 stale=0
 [ -x "$out/rpz-exec" ] || stale=1
-for file in $sources confine.h confine-probe.h syscall-filter.h identity.h hold.h; do
+for file in $sources deliver.h frames.h confine.h confine-probe.h syscall-filter.h identity.h hold.h; do
   if [ "$here/$file" -nt "$out/rpz-exec" ]; then
     stale=1
   fi

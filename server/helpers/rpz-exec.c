@@ -25,7 +25,8 @@
  *       Applies CONFINEMENT and reports what holds, from inside (confine-probe.c).
  *   rpz-exec as UID GID run BINARY N NAME=VALUE... -- ARGV0 ARG...
  *       Started as root (of its user namespace): becomes UID:GID as `step` does, then `run`.
- *   rpz-exec step DIR POSITION LIMIT UID GID BINARY N NAME=VALUE... -- ARGV0 ARG...
+ *   rpz-exec step DIR POSITION LIMIT UID GID [--deliver MAX COUNT PATH...] BINARY N NAME=VALUE...
+ *                 -- ARGV0 ARG...
  *       Started as root. Claims the step: creates DIR (0700) if needed and DIR/POSITION.started
  *       with O_EXCL, so that a step is never run twice, and says so on stdout (record 7, started;
  *       or 8, already started, and does nothing else). Runs the program as `run` does, as user UID
@@ -39,7 +40,9 @@
  *       `follow` to read from the end of the last frame sent whole). When the child exits, writes
  *       its exit code (128 + N when killed by signal N) and a newline to DIR/POSITION.exit
  *       (atomically, by rename), releases the lock it held on the .started file from the start,
- *       and ends its stdout with record 3 (end) holding the exit code's text.
+ *       and ends its stdout with record 3 (end) holding the exit code's text. With --deliver, and
+ *       when every frame reached stdout, it then sends the COUNT paths' files of at most MAX
+ *       bytes on it (deliver.c), so that the server need not ask the engine's archive API.
  *       RPZ_EXEC_NOFILE, RPZ_EXEC_FSIZE, RPZ_EXEC_AS and RPZ_EXEC_NPROC in the helper's own
  *       environment, when given, set those rlimits (soft = hard) on the step before it becomes
  *       UID: engines that drop a container's ulimits, or give it no cgroup (rootless Podman), get
@@ -93,6 +96,8 @@
 #include "confine.h"
 #include "identity.h"
 #include "hold.h"
+#include "deliver.h"
+#include "frames.h"
 
 static int usage(void) {
   fputs("usage: rpz-exec --idle | rpz-exec oom-kills | rpz-exec owners PATH...\n"
@@ -103,7 +108,8 @@ static int usage(void) {
         "       rpz-exec confine-probe [--confine ...] [--try-tcp PORT] [--try-read PATH]...\n"
         "                    [--try-pid PID]\n"
         "       rpz-exec as UID GID run BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
-        "       rpz-exec step DIR POSITION LIMIT UID GID BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
+        "       rpz-exec step DIR POSITION LIMIT UID GID [--deliver MAX COUNT PATH...]\n"
+        "                    BINARY N NAME=VALUE... -- ARGV0 [ARG...]\n"
         "       rpz-exec follow DIR POSITION OFFSET\n"
         "       rpz-exec hold [--map-self] [--no-nested-userns]\n"
         "                    [--overlay LOWER UPPER WORK MERGED]\n"
@@ -235,46 +241,7 @@ static int run(int argc, char **argv) {
   return exec_program(&program, &confinement);
 }
 
-static int write_all(int fd, const char *data, size_t size) {
-  while (size > 0) {
-    ssize_t written = write(fd, data, size);
-    if (written < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return -1;
-    }
-    data += written;
-    size -= (size_t)written;
-  }
-  return 0;
-}
-
-#define FRAME_HEADER 5
-#define FRAME_DATA 65536
-
-enum record {
-  OUT = 1,
-  ERR = 2,
-  END = 3,
-  LOST = 4,
-  NOT_STARTED = 5,
-  BAD_LOG = 6,
-  STARTED = 7,
-  ALREADY_STARTED = 8,
-  GAP = 9
-};
-
 static int record(int kind, const char *text);
-
-static void put_header(char *header, int kind, uint32_t size) {
-  header[0] = (char)kind;
-  header[1] = (char)(size >> 24);
-  header[2] = (char)(size >> 16);
-  header[3] = (char)(size >> 8);
-  header[4] = (char)size;
-}
-
 
 /* Whether `step` still copies its frames to its stdout (the server, live). */
 static int forwarding;
@@ -452,8 +419,11 @@ static int limit_from_environment(const char *name, int resource) {
 
 static int step(int argc, char **argv) {
   struct program program;
+  struct delivery delivery;
   unsigned long long position, uid, gid;
-  if (argc < 9 || parse_program(argc, argv, 7, &program) != 0 ||
+  int at = 7;
+  if (argc < 9 || deliver_parse(argc, argv, &at, &delivery) != 0 ||
+      parse_program(argc, argv, at, &program) != 0 ||
       parse_number(argv[3], 1000000, &position) != 0 ||
       parse_number(argv[4], ~0ULL, &limit_bytes) != 0 ||
       parse_number(argv[5], 0xfffffffeULL, &uid) != 0 ||
@@ -586,6 +556,12 @@ static int step(int argc, char **argv) {
     memcpy(temporary, header, FRAME_HEADER);
     memcpy(temporary + FRAME_HEADER, text, (size_t)length);
     forward(temporary, FRAME_HEADER + (size_t)length);
+  }
+  /* The step is over: the server may take its time, so from here writes block. */
+  int flags = fcntl(STDOUT_FILENO, F_GETFL);
+  if (delivery.count > 0 && forwarding && !stalled && flags >= 0 &&
+      fcntl(STDOUT_FILENO, F_SETFL, flags & ~O_NONBLOCK) == 0) {
+    deliver_outputs(STDOUT_FILENO, &delivery);
   }
   return code;
 }

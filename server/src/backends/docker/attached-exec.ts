@@ -32,13 +32,14 @@ export function checkedExecId(id: unknown): string {
  * output ends (or when `signal` aborts: the connection is closed, which stops a process that
  * writes). `onStdout` returns true when it has heard enough: the connection is closed and the
  * process goes on alone (the engine keeps an exec's stream open until the process exits, even
- * once it closed its output). `onStdout` may throw to stop reading: the promise then rejects.
+ * once it closed its output). `onStdout` may throw to stop reading: the promise then rejects. It
+ * may return a promise instead: nothing more is read until it resolves.
  */
 export async function runAttached(
   docker: Docker,
   container: Docker.Container,
   options: { Cmd: string[]; User: string; WorkingDir?: string; Env?: string[] },
-  onStdout: (chunk: Buffer) => boolean | void,
+  onStdout: (chunk: Buffer) => boolean | void | Promise<void>,
   signal?: AbortSignal
 ): Promise<ExecOutcome> {
   const exec = await container.exec({
@@ -56,9 +57,16 @@ export async function runAttached(
   const stderr: Buffer[] = [];
   let stderrBytes = 0;
   let enough = false;
+  // What `onStdout` asked to be waited for before more is read.
+  const waits: Promise<void>[] = [];
   const demux = new Demuxer((kind, bytes) => {
     if (kind === 1) {
-      enough ||= onStdout(bytes) === true;
+      const answer = onStdout(bytes);
+      if (answer === true) {
+        enough = true;
+      } else if (answer instanceof Promise) {
+        waits.push(answer);
+      }
     } else if (stderrBytes < STDERR_KEPT_BYTES) {
       const kept = bytes.subarray(0, STDERR_KEPT_BYTES - stderrBytes);
       stderr.push(Buffer.from(kept));
@@ -73,6 +81,9 @@ export async function runAttached(
         demux.push(chunk as Buffer);
         if (enough) {
           break;
+        }
+        if (waits.length > 0) {
+          await Promise.all(waits.splice(0));
         }
       }
     }

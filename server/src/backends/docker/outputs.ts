@@ -1,13 +1,16 @@
 /**
  * Copies a Docker run's outputs out of its container (running or stopped): the declared outputs,
- * then every other regular file the run created or changed, within the run's output budget.
+ * then every other regular file the run created or changed, within the run's output budget. The
+ * declared outputs that the last step's helper sent (`deliveries.ts`) are taken from its spool.
  */
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import type Docker from 'dockerode';
 import type { OutputKind, RunEvent } from '../../runs/events';
 import type { OutputSink } from '../../runs/output-sink';
 import type { RunPlan } from '../../runs/plan';
 import { firstFileOfTar } from './archive';
+import type { Delivered } from './deliveries';
 import { HELPER_DIR } from './layout';
 import { OutputCollector } from '../common/output-collector';
 
@@ -34,14 +37,17 @@ export type OwnersOf = (
 
 /**
  * Copies the declared outputs, then every other file the run created or changed. With `ownersOf`
- * the files' owners come from it rather than from the archive's headers.
+ * the files' owners come from it rather than from the archive's headers. Declared outputs the
+ * last step's helper delivered (`delivered`, by index of `plan.outputs`) come from there, with
+ * the owners it read; the others from the archive API.
  */
 export async function collectOutputs(
   container: Docker.Container,
   plan: RunPlan,
   sink: OutputSink,
   onEvent: (event: RunEvent) => void,
-  ownersOf?: OwnersOf
+  ownersOf?: OwnersOf,
+  delivered: ReadonlyMap<number, Delivered> = new Map()
 ): Promise<void> {
   const outputs = new OutputCollector(plan, sink, onEvent);
   let owners: Map<string, { uid: number; gid: number }> | undefined;
@@ -76,9 +82,26 @@ export async function collectOutputs(
     }
   };
 
-  owners = await ownersOf?.(plan.outputs.map(output => output.path));
-  for (const output of plan.outputs) {
-    await copy(output.name, output.path, 'declared');
+  owners = await ownersOf?.(
+    plan.outputs.filter((_, i) => !delivered.has(i)).map(output => output.path)
+  );
+  for (const [i, output] of plan.outputs.entries()) {
+    const came = delivered.get(i);
+    if (came === undefined) {
+      await copy(output.name, output.path, 'declared');
+    } else if (came.state === 'absent') {
+      outputs.notCreated(output.name, output.path);
+    } else if (came.state === 'not-a-file') {
+      outputs.notAFile(output.name, output.path, 'declared');
+    } else if (outputs.fits(output.name, output.path, came.header.size)) {
+      await outputs.store(
+        output.name,
+        output.path,
+        'declared',
+        createReadStream(came.spool),
+        () => came.header
+      );
+    }
   }
   const changes = ((await container.changes()) ?? []) as {
     Path: string;

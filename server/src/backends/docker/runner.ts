@@ -8,8 +8,9 @@
  * stdout/stderr. The helper keeps each step's output and exit code in files inside the container
  * (no host folder is mounted writable), and the server follows them through attached execs (see
  * `step-exec.ts`): steps do not depend on the server process, and a restarted server re-attaches
- * to the container (`reattach`), replays what the steps wrote and goes on. Outputs are copied out
- * when the steps are done, then the container is removed; the package image stays.
+ * to the container (`reattach`), replays what the steps wrote and goes on. The last step's helper
+ * sends the declared outputs after the step's end (`deliveries.ts`); what it did not send is
+ * copied out when the steps are done, then the container is removed; the package image stays.
  *
  * Limits: memory, CPU, processes (cgroup), time (a timer), disk (`DiskWatch`, and the same number
  * as the largest file a process may write), open files per process (`REPROSERVER_OPEN_FILES`,
@@ -34,6 +35,7 @@ import { tarOfFiles } from './archive';
 import { runAttached } from './attached-exec';
 import { DiskWatch } from './disk-watch';
 import { HELPER } from './layout';
+import { canDeliver, OutputDeliveries } from './deliveries';
 import { collectOutputs } from './outputs';
 import type { StreamName } from './frames';
 import { followStep, runStep, wasStarted } from './step-exec';
@@ -99,6 +101,8 @@ function dockerParts(options: DockerRunOptions): RunParts {
   // The end of the running step's stderr: where memory is an rlimit (`podman-quirks.ts`), a
   // failed allocation is what says that a step ran out of it.
   let stderrTail = '';
+  // The declared outputs, sent by the last step's helper once it has ended (`deliveries.ts`).
+  let deliveries: OutputDeliveries | undefined;
   return {
     name: 'Docker',
     async prepare() {
@@ -149,6 +153,15 @@ function dockerParts(options: DockerRunOptions): RunParts {
         }
       };
       stderrTail = '';
+      // The last step's helper sends the declared outputs after its end, when it runs it.
+      const outputPaths = plan.outputs.map(output => output.path);
+      if (
+        position === plan.steps.length - 1 &&
+        !maybeStarted &&
+        canDeliver(outputPaths)
+      ) {
+        deliveries = new OutputDeliveries(outputPaths);
+      }
       // A step started by a server that stopped is not run again: `runStep` finds its claim and
       // follows it; in a container that stopped meanwhile, only its files are left to read.
       const end =
@@ -157,7 +170,8 @@ function dockerParts(options: DockerRunOptions): RunParts {
           : await runStep({
               ...follow,
               step,
-              helperEnv: await helperEnv(options)
+              helperEnv: await helperEnv(options),
+              deliveries
             });
       if (end.kind === 'stopped') {
         return { lost: { status: 'cancelled', failedStep: position } };
@@ -190,7 +204,8 @@ function dockerParts(options: DockerRunOptions): RunParts {
         options.onEvent,
         archiveKeepsOwners(engine)
           ? undefined
-          : paths => ownersInContainer(docker, container!, paths)
+          : paths => ownersInContainer(docker, container!, paths),
+        await deliveries?.results()
       );
     },
     interrupt() {
@@ -198,6 +213,8 @@ function dockerParts(options: DockerRunOptions): RunParts {
     },
     async cleanup() {
       await container?.remove({ force: true, v: true }).catch(() => undefined);
+      // With the container gone, nothing more comes to the spool.
+      await deliveries?.discard();
     }
   };
 }

@@ -21,6 +21,7 @@ import {
   type StreamName
 } from './frames';
 import { HELPER, STEPS_DIR } from './layout';
+import type { OutputDeliveries } from './deliveries';
 
 /** How a followed step ended. */
 export type StepEnd =
@@ -59,20 +60,37 @@ export async function runStep(
     step: StepPlan;
     /** The helper's own environment, where the engine needs it (`podman-quirks.ts`). */
     helperEnv?: string[];
+    /**
+     * The declared outputs the helper sends once the step has ended (its last step's): this
+     * resolves at the step's end, and they keep coming into `deliveries` (`deliveries.ts`).
+     */
+    deliveries?: OutputDeliveries;
   }
 ): Promise<StepEnd> {
-  const { docker, container, position, step, signal } = options;
+  const { docker, container, position, step, signal, deliveries } = options;
   const environ = Object.entries(step.environ).map(
     ([name, value]) => `${name}=${value}`
   );
   const log = new LogReader(options);
-  const parser = new FrameParser();
+  // What the spool must take before more of the stream is read.
+  const backlog: Promise<unknown>[] = [];
+  const parser = new FrameParser(
+    deliveries &&
+      (record => {
+        const wait = deliveries.take(record);
+        if (wait) {
+          backlog.push(wait);
+        }
+      })
+  );
   let claim: 'started' | 'already-started' | undefined;
   let gap = false;
   let end: StepEnd | undefined;
+  let reachEnd: (end: StepEnd) => void = () => {};
+  const endReached = new Promise<StepEnd>(resolve => (reachEnd = resolve));
   let outcome;
   try {
-    outcome = await runAttached(
+    const attached = runAttached(
       docker,
       container,
       {
@@ -84,6 +102,7 @@ export async function runStep(
           String(options.keepBytes),
           String(step.uid),
           String(step.gid),
+          ...(deliveries?.helperArgs() ?? []),
           step.binary ?? '-',
           String(environ.length),
           ...environ,
@@ -106,13 +125,39 @@ export async function runStep(
             gap = true;
           } else {
             end = log.take(record) ?? end;
+            if (end) {
+              reachEnd(end);
+            }
           }
         }
         // A step claimed before, or that stopped copying its frames, is followed from its log.
-        return claim === 'already-started' || gap;
+        if (claim === 'already-started' || gap) {
+          return true;
+        }
+        // Outputs wait for the disk: the stream is read on once it has caught up.
+        return backlog.length > 0
+          ? Promise.all(backlog.splice(0)).then(() => {})
+          : undefined;
       },
       signal
     );
+    if (deliveries) {
+      void attached.then(
+        () => deliveries.streamEnded(),
+        () => deliveries.streamEnded()
+      );
+      // The step's end is all the run waits for: its outputs come on meanwhile.
+      const first = await Promise.race([
+        attached.then(done => ({ done })),
+        endReached.then(reached => ({ reached }))
+      ]);
+      if ('reached' in first) {
+        return first.reached;
+      }
+      outcome = first.done;
+    } else {
+      outcome = await attached;
+    }
   } catch (error) {
     if (error instanceof FrameError || error instanceof LogTooLargeError) {
       return lost(error);

@@ -15,6 +15,7 @@ import {
   runPackage as runOn,
   type FinishedRun
 } from '../../helpers/docker-run';
+import { EngineRequests } from '../../helpers/engine-requests';
 import { example } from '../../helpers/examples';
 
 jest.setTimeout(180_000);
@@ -92,6 +93,41 @@ const ENGINES = [
   ['Docker', dockerSocket],
   ['Podman', podmanSocket]
 ] as const;
+
+describe.each(ENGINES)('%s backend: outputs', (_engine, socket) => {
+  const shell = example('shell-pipeline');
+
+  it("takes the declared outputs from the last step's helper, not from the engine's archive API", async () => {
+    const requests = await EngineRequests.start(socket());
+    try {
+      const run = await runOn(
+        shell.rpz,
+        {},
+        {
+          socket: socket(),
+          docker: new Docker({ socketPath: requests.socketPath })
+        }
+      );
+      expect(run.result).toEqual({ status: 'succeeded' });
+      const declared = run.events.flatMap(e =>
+        e.type === 'output' && e.kind === 'declared' ? [e] : []
+      );
+      const expected = Object.entries(shell.manifest.outputs);
+      expect(declared.map(e => [e.name, e.sha256])).toEqual(
+        expected.map(([name, file]) => [name, file.sha256])
+      );
+      // The requests went through the proxy, and none asked for a declared output.
+      expect(requests.lines.some(line => / \S*\/exec\//.test(line))).toBe(true);
+      expect(
+        requests
+          .archiveReads()
+          .filter(path => declared.some(e => e.path === path))
+      ).toEqual([]);
+    } finally {
+      await requests.stop();
+    }
+  });
+});
 
 describe.each(ENGINES)('%s backend: hostile experiments', (_engine, socket) => {
   const runPackage = (
