@@ -2,6 +2,7 @@
 # Binder's constraints, reproduced on this machine, and what a Binder user does under them.
 #
 #   scripts/binder-check.sh [--userns-refused | --without-bwrap] [--memory MIB]
+#   scripts/binder-check.sh --prepare     (step 1 alone: the test command runs it in the background)
 #
 # (after scripts/setup.sh). The test command runs it twice: as is (bubblewrap works, 2 GiB), then
 # with --userns-refused --memory 1024, as on mybinder.org at its smallest.
@@ -70,8 +71,10 @@ warnings=()
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 without_bwrap=0
 userns_refused=0
+prepare_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --prepare) prepare_only=1 ;;
     --without-bwrap) without_bwrap=1 ;;
     --userns-refused) userns_refused=1 ;;
     --memory)
@@ -305,6 +308,10 @@ else
   rm -rf "$build_tmp"
   summary+=("image: built in $(seconds_since "$t0") s: environment.yml's specs ${env_seconds} s (pip, through its cache), postBuild $(seconds_since "$t1") s (npm ci from npm's cache, npm run build, pip install .)")
   echo "$image_key" > "$CHECK_DIR/image-key"
+fi
+if [ "$prepare_only" = 1 ]; then
+  log "the image is ready (${summary[*]}); the checks themselves reuse it"
+  exit 0
 fi
 
 # The package and the server it starts come from the environment, not from this tree.

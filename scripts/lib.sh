@@ -15,7 +15,8 @@ export PATH="$NODE_BIN_DIR:$PATH"
 # The oldest Node.js the server runs on: node:sqlite without a flag (server/package.json engines).
 NODE_MIN_VERSION=22.13
 
-log() { printf '\033[1m[%s]\033[0m %s\n' "${LOG_TAG:-reproserver}" "$*" >&2; }
+# With the time of day, so that a long run's log shows where its time went.
+log() { printf '\033[1m[%s %(%T)T]\033[0m %s\n' "${LOG_TAG:-reproserver}" -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # True when the pid recorded in FILE belongs to a live process.
