@@ -13,14 +13,12 @@ step() { log "── $1 ($((SECONDS - started_at)) s)"; }
 
 # What this run started, stopped on its exit: services, and background steps still going.
 started=()
-lint_pid=""
-jlab_pid=""
-binder_pid=""
+declare -A background_pid=() background_log=()
 cleanup() {
   local i pid
   # A background step still going when a step failed: stopped with the run.
-  for pid in "$lint_pid" "$jlab_pid" "$binder_pid"; do
-    [ -z "$pid" ] || kill -- "-$pid" 2>/dev/null || true
+  for pid in "${background_pid[@]}"; do
+    kill -- "-$pid" 2>/dev/null || true
   done
   for ((i = ${#started[@]} - 1; i >= 0; i--)); do
     "scripts/services/${started[$i]}.sh" stop || true
@@ -28,13 +26,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Starts a step in the background, in a session of its own (so that a failed run can stop it with
+# everything it started), its output kept apart until it ends.
+start_in_background() { # NAME COMMAND...
+  local name="$1"
+  shift
+  background_log[$name]="$STATE_DIR/$name.log"
+  setsid "$@" >"${background_log[$name]}" 2>&1 &
+  background_pid[$name]=$!
+}
+
+# Waits for a background step, shows its output, and fails if it did.
+end_of_background() { # NAME WHAT
+  local status=0
+  wait "${background_pid[$1]}" || status=$?
+  unset "background_pid[$1]"
+  cat "${background_log[$1]}" >&2
+  [ "$status" -eq 0 ] || die "$2 failed (its output is above)"
+}
+
 # Lint needs only the sources: it runs while the services start and the examples are packed
-# (which mostly wait), in a session of its own, its output kept apart and shown when it ends.
+# (which mostly wait).
 step "lint, in the background"
 mkdir -p "$STATE_DIR"
-lint_log="$STATE_DIR/lint.log"
-setsid npm run --silent lint >"$lint_log" 2>&1 &
-lint_pid=$!
+start_in_background lint npm run --silent lint
 
 # Services: start those that are not running (and stop exactly those on exit).
 # podman after registry: its user's registries.conf marks the registry as insecure (127.0.0.1).
@@ -57,11 +72,7 @@ export REPROSERVER_EXAMPLES_DIR="$STATE_DIR/examples"
 [ -n "${SLURM_CONF:-}" ] || die "the tests need the one-node Slurm cluster: ${SLURM_UNAVAILABLE:-not started}"
 
 step "lint: the background run's end"
-lint_status=0
-wait "$lint_pid" || lint_status=$?
-lint_pid=""
-cat "$lint_log" >&2
-[ "$lint_status" -eq 0 ] || die "lint failed (its output is above)"
+end_of_background lint "lint"
 
 # Two workers: on two cores Jest's default (one fewer than the cores) runs them one at a time.
 step "unit tests"
@@ -72,36 +83,23 @@ step "release check (sdist and wheel, twine, the wheel's tag, npm pack, the CLI)
 scripts/release-check.sh
 
 # Mostly downloads and installs into fresh venvs: these run beside the integration tests (about
-# 100 s and 200 s saved), their output kept apart and shown when they end.
+# 100 s and 200 s saved).
 step "JupyterLab versions, in the background: the oldest and the newest supported, the wheel alone in fresh venvs"
-jlab_log="$STATE_DIR/jlab-versions.log"
-# In a session of its own, so that a failed run can stop it with everything it started.
-setsid scripts/jlab-versions-check.sh --dist "$STATE_DIR/release-check/dist" >"$jlab_log" 2>&1 &
-jlab_pid=$!
+start_in_background jlab-versions scripts/jlab-versions-check.sh --dist "$STATE_DIR/release-check/dist"
 step "the Binder check's image, in the background (binder/: the environment, then postBuild)"
-binder_log="$STATE_DIR/binder-prepare.log"
-setsid scripts/binder-check.sh --prepare >"$binder_log" 2>&1 &
-binder_pid=$!
+start_in_background binder-prepare scripts/binder-check.sh --prepare
 
 step "integration tests (real dockerd, rootless Podman, registry and reprozip packages)"
 (cd server && npx jest --config jest.config.js --ci --selectProjects integration --runInBand)
 
 step "JupyterLab versions: the background check's end"
-jlab_status=0
-wait "$jlab_pid" || jlab_status=$?
-jlab_pid=""
-cat "$jlab_log" >&2
-[ "$jlab_status" -eq 0 ] || die "the JupyterLab versions check failed (its log is above)"
+end_of_background jlab-versions "the JupyterLab versions check"
 
 step "UI tests (real JupyterLab in Debian Chromium)"
 (cd ui-tests && PATH="$VENV_DIR/bin:$PATH" npx playwright test)
 
 step "the Binder check's image: the background run's end"
-binder_status=0
-wait "$binder_pid" || binder_status=$?
-binder_pid=""
-cat "$binder_log" >&2
-[ "$binder_status" -eq 0 ] || die "building the Binder check's image failed (its log is above)"
+end_of_background binder-prepare "building the Binder check's image"
 
 step "Binder check (the image binder/ makes, a non-root user, no Docker, 2 GiB)"
 scripts/binder-check.sh

@@ -18,7 +18,35 @@ import {
   type Delivered
 } from '../../../src/backends/docker/deliveries';
 
-/** Runs a step whose script makes files in `dir`, asking for `names` there; what came. */
+/** `rpz-exec step` of a shell script in a fresh folder, as this user, with `deliver` args. */
+function stepIn(
+  script: string,
+  deliver: (dir: string) => string[]
+): { dir: string; code: number | null; stdout: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'rpz-deliver-'));
+  const result = spawnSync(
+    helperPath(),
+    [
+      'step',
+      join(dir, 'steps'),
+      '0',
+      '1000',
+      String(process.getuid!()),
+      String(process.getgid!()),
+      ...deliver(dir),
+      '/bin/sh',
+      '0',
+      '--',
+      'sh',
+      '-c',
+      script
+    ],
+    { cwd: dir, maxBuffer: 64 << 20 }
+  );
+  return { dir, code: result.status, stdout: result.stdout };
+}
+
+/** Runs a step whose script makes files in its folder, asking for `names` there; what came. */
 async function deliverAfter(
   script: string,
   names: string[],
@@ -29,30 +57,14 @@ async function deliverAfter(
   deliveries: OutputDeliveries;
   dir: string;
 }> {
-  const dir = mkdtempSync(join(tmpdir(), 'rpz-deliver-'));
-  const deliveries = new OutputDeliveries(
-    names.map(name => join(dir, name)),
-    maxBytes
-  );
-  const result = spawnSync(
-    helperPath(),
-    [
-      'step',
-      join(dir, 'steps'),
-      '0',
-      '1000',
-      String(process.getuid!()),
-      String(process.getgid!()),
-      ...deliveries.helperArgs(),
-      '/bin/sh',
-      '0',
-      '--',
-      'sh',
-      '-c',
-      script
-    ],
-    { cwd: dir, maxBuffer: 64 << 20 }
-  );
+  let deliveries!: OutputDeliveries;
+  const result = stepIn(script, dir => {
+    deliveries = new OutputDeliveries(
+      names.map(name => join(dir, name)),
+      maxBytes
+    );
+    return deliveries.helperArgs();
+  });
   const parser = new FrameParser(record => void deliveries.take(record));
   // In small pieces, as a socket may hand them over.
   const records: FollowRecord[] = [];
@@ -60,7 +72,12 @@ async function deliverAfter(
     records.push(...parser.push(result.stdout.subarray(at, at + 7001)));
   }
   deliveries.streamEnded();
-  return { records, results: await deliveries.results(), deliveries, dir };
+  return {
+    records,
+    results: await deliveries.results(),
+    deliveries,
+    dir: result.dir
+  };
 }
 
 const header = (kind: number, length: number): Buffer => {
@@ -177,21 +194,7 @@ describe('rpz-exec step --deliver', () => {
   });
 
   it('sends nothing more when not asked', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rpz-deliver-'));
-    const result = spawnSync(helperPath(), [
-      'step',
-      join(dir, 'steps'),
-      '0',
-      '1000',
-      String(process.getuid!()),
-      String(process.getgid!()),
-      '/bin/sh',
-      '0',
-      '--',
-      'sh',
-      '-c',
-      'true'
-    ]);
+    const result = stepIn('true', () => []);
     expect(new FrameParser().push(result.stdout)).toEqual([
       { kind: 'started' },
       { kind: 'end', exitCode: 0 }
@@ -205,23 +208,8 @@ describe('rpz-exec step --deliver', () => {
       ['--deliver', '-1', '0'],
       ['--deliver', '10']
     ]) {
-      const dir = mkdtempSync(join(tmpdir(), 'rpz-deliver-'));
-      const result = spawnSync(helperPath(), [
-        'step',
-        join(dir, 'steps'),
-        '0',
-        '1000',
-        '0',
-        '0',
-        ...deliver,
-        '/bin/sh',
-        '0',
-        '--',
-        'sh',
-        '-c',
-        'true'
-      ]);
-      expect({ deliver: deliver.slice(0, 3), code: result.status }).toEqual({
+      const result = stepIn('true', () => deliver);
+      expect({ deliver: deliver.slice(0, 3), code: result.code }).toEqual({
         deliver: deliver.slice(0, 3),
         code: 127
       });
