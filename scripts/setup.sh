@@ -65,8 +65,17 @@ install_python_packages() {
   local want; want="$(hash_files requirements-dev.txt pyproject.toml)"
   [ -x "$VENV_DIR/bin/python" ] || { log "creating $VENV_DIR"; python3 -m venv "$VENV_DIR"; }
   stamp_matches "$VENV_DIR/.setup-stamp" "$want" && return 0
-  log "installing Python packages into .venv"
-  "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
+  # uv installs the same pinned versions as pip in a fraction of its time (about 17 s instead of
+  # 140 here; without compiling bytecode ahead: Python compiles each module at its first import).
+  # pip does it when uv cannot be had.
+  log "installing Python packages into .venv (uv)"
+  if ! { "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check \
+           "$(grep -E '^uv==' requirements-dev.txt)" &&
+         "$VENV_DIR/bin/uv" pip install --quiet --python "$VENV_DIR/bin/python" \
+           -r requirements-dev.txt; }; then
+    log "uv could not install them (above): pip does"
+    "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
+  fi
   echo "$want" > "$VENV_DIR/.setup-stamp"
 }
 
