@@ -40,7 +40,7 @@ mkdir -p "$out"
 sources="rpz-exec.c deliver.c confine.c confine-probe.c syscall-filter.c identity.c hold.c"
 stale=0
 [ -x "$out/rpz-exec" ] || stale=1
-for file in $sources deliver.h frames.h confine.h confine-probe.h syscall-filter.h identity.h hold.h; do
+for file in $sources deliver.h frames.h numbers.h confine.h confine-probe.h syscall-filter.h identity.h hold.h; do
   if [ "$here/$file" -nt "$out/rpz-exec" ]; then
     stale=1
   fi

@@ -19,23 +19,9 @@
 #include <sys/stat.h>
 
 #include "frames.h"
+#include "numbers.h"
 
 enum skip_reason { SKIP_ABSENT = 1, SKIP_NOT_A_FILE = 2, SKIP_NOT_SENT = 3 };
-
-static int parse_count(const char *text, unsigned long long max, unsigned long long *value) {
-  if (text[0] < '0' || text[0] > '9' || strlen(text) > 20) {
-    return -1;
-  }
-  unsigned long long number = 0;
-  for (const char *c = text; *c != '\0'; c++) {
-    if (*c < '0' || *c > '9' || number > (max - (unsigned long long)(*c - '0')) / 10) {
-      return -1;
-    }
-    number = number * 10 + (unsigned long long)(*c - '0');
-  }
-  *value = number;
-  return 0;
-}
 
 int deliver_parse(int argc, char **argv, int *at, struct delivery *delivery) {
   delivery->count = 0;
@@ -45,8 +31,8 @@ int deliver_parse(int argc, char **argv, int *at, struct delivery *delivery) {
     return 0;
   }
   unsigned long long max, count;
-  if (*at + 2 >= argc || parse_count(argv[*at + 1], ~0ULL, &max) != 0 ||
-      parse_count(argv[*at + 2], DELIVER_MAX_COUNT, &count) != 0 ||
+  if (*at + 2 >= argc || parse_number(argv[*at + 1], ~0ULL, &max) != 0 ||
+      parse_number(argv[*at + 2], DELIVER_MAX_COUNT, &count) != 0 ||
       (unsigned long long)(argc - *at - 3) < count) {
     return -1;
   }

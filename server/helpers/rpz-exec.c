@@ -98,6 +98,7 @@
 #include "hold.h"
 #include "deliver.h"
 #include "frames.h"
+#include "numbers.h"
 
 static int usage(void) {
   fputs("usage: rpz-exec --idle | rpz-exec oom-kills | rpz-exec owners PATH...\n"
@@ -300,16 +301,6 @@ static void flush_unsent(void) {
   if (unsent_at == unsent_bytes) {
     stop_forwarding();
   }
-}
-
-static int parse_number(const char *text, unsigned long long max, unsigned long long *value) {
-  char *end = NULL;
-  if (text[0] < '0' || text[0] > '9') {
-    return -1;
-  }
-  errno = 0;
-  *value = strtoull(text, &end, 10);
-  return (*end != '\0' || errno != 0 || *value > max) ? -1 : 0;
 }
 
 /* "N.kind" in the steps' folder. */
