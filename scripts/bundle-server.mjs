@@ -14,6 +14,8 @@
  *                                   (`reproserver --version` took 2.5× longer)
  *   bin/reproserver-inspect-read.js the package reader behind `inspect`, loaded only when a package
  *                                   is read (a remembered one is answered without it)
+ *   bin/reproserver-yaml.js         the `yaml` library, loaded only for a config not of the form
+ *                                   reprozip writes (server/src/rpz/reprozip-yaml.ts reads those)
  *   bin/spawner-process.js          the process that starts the sandbox's processes for the server
  *                                   (backends/sandbox/spawner.ts; it looks for it beside its code)
  *   bin/reader-process.js           the package reader the server runs in child processes (it looks
@@ -48,27 +50,34 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER = join(ROOT, 'server');
 const OUT = join(ROOT, 'jupyterlab_reproserver', 'server');
 const BUNDLE = join(OUT, 'bin', 'reproserver.js');
-const CLI = join(SERVER, 'dist', 'cli');
+const DIST = join(SERVER, 'dist');
+const CLI = join(DIST, 'cli');
 /**
- * Every module of dist/cli that another loads on demand (`require` inside a function), by the
- * module that loads it: each becomes a file of its own beside the entry, parsed only when loaded.
- * The commands are main.ts's, named once in server/src/cli/command-names.ts.
+ * Every module of dist that another loads on demand (`require` inside a function), by the module
+ * that loads it (paths relative to dist): each becomes a file of its own beside the entry, parsed
+ * only when loaded. The commands are main.ts's, named once in server/src/cli/command-names.ts.
  */
 function apartModules() {
   const { COMMAND_NAMES } = createRequire(import.meta.url)(
     join(CLI, 'command-names.js')
   );
   return [
-    { importer: null, module: 'main', file: 'reproserver-main.js' },
+    { importer: null, module: 'cli/main', file: 'reproserver-main.js' },
     ...COMMAND_NAMES.map(command => ({
-      importer: 'main.js',
-      module: command,
+      importer: 'cli/main.js',
+      module: `cli/${command}`,
       file: `reproserver-${command}.js`
     })),
     {
-      importer: 'inspect.js',
-      module: 'inspect-read',
+      importer: 'cli/inspect.js',
+      module: 'cli/inspect-read',
       file: 'reproserver-inspect-read.js'
+    },
+    {
+      // The `yaml` library, for configs not of the form reprozip writes (rpz/reprozip-yaml.ts).
+      importer: 'rpz/config.js',
+      module: 'rpz/yaml-general',
+      file: 'reproserver-yaml.js'
     }
   ];
 }
@@ -135,8 +144,8 @@ const modulesApart = apart => ({
       const found = apart.find(
         a =>
           a.importer !== null &&
-          args.importer === join(CLI, a.importer) &&
-          args.path === `./${a.module}`
+          args.importer === join(DIST, a.importer) &&
+          join(dirname(args.importer), args.path) === join(DIST, a.module)
       );
       return found ? { path: `./${found.file}`, external: true } : undefined;
     });
@@ -167,7 +176,7 @@ async function bundle() {
   for (const { module, file } of apart) {
     await build({
       ...common,
-      entryPoints: [join(CLI, `${module}.js`)],
+      entryPoints: [join(DIST, `${module}.js`)],
       outfile: join(OUT, 'bin', file),
       plugins: [modulesApart(apart)]
     });
@@ -237,11 +246,11 @@ function smokeTest() {
   const example = join(ROOT, 'examples', 'shell-pipeline.rpz');
   const scratch = mkdtempSync(join(tmpdir(), 'bundle-smoke-'));
   try {
-    const read = () =>
+    const read = (path = example) =>
       JSON.parse(
         execFileSync(
           process.execPath,
-          [BUNDLE, 'inspect', '--no-cache', example, '--json'],
+          [BUNDLE, 'inspect', '--no-cache', path, '--json'],
           {
             cwd: '/',
             env: {
@@ -269,9 +278,45 @@ function smokeTest() {
     if (JSON.stringify(read()) !== JSON.stringify(model)) {
       fail('the bundle read the example differently from its code cache.');
     }
+    // reprozip's config was read without the `yaml` library; one in another style needs it.
+    if (entries.includes('reproserver-yaml.js.inspect.v8')) {
+      fail(`the bundle loaded the yaml library to read ${example}.`);
+    }
+    const flowStyle = read(flowStylePackage(scratch));
+    if (flowStyle.runs[0]?.environ?.HOME !== '/root') {
+      fail(
+        `the bundle read a flow-style config as ${JSON.stringify(flowStyle.runs)}.`
+      );
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * A small package whose config is in the flow style of old reprozip versions (PyYAML before 5.1),
+ * which only the `yaml` library reads: made with tar in `scratch`, its path returned.
+ */
+function flowStylePackage(scratch) {
+  const folder = join(scratch, 'flow-style');
+  mkdirSync(join(folder, 'METADATA'), { recursive: true });
+  writeFileSync(join(folder, 'METADATA', 'version'), 'REPROZIP VERSION 2\n');
+  writeFileSync(
+    join(folder, 'METADATA', 'config.yml'),
+    'version: "0.7"\nruns:\n- {argv: [sh], binary: /bin/sh, environ: {HOME: /root},' +
+      ' workingdir: /, uid: 0, gid: 0, exitcode: 0}\n'
+  );
+  mkdirSync(join(folder, 'data', 'DATA'), { recursive: true });
+  execFileSync('tar', [
+    '-czf',
+    join(folder, 'DATA.tar.gz'),
+    '-C',
+    join(folder, 'data'),
+    'DATA'
+  ]);
+  const path = join(scratch, 'flow-style.rpz');
+  execFileSync('tar', ['-cf', path, '-C', folder, 'METADATA', 'DATA.tar.gz']);
+  return path;
 }
 
 checkInputs();

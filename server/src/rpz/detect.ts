@@ -2,7 +2,7 @@
  * Content sniffing: is this file a plain tar, a gzip stream, a ZIP, or something else? The name of
  * the file is never consulted.
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from './positional-file';
 import { RpzError } from './errors';
 import { BLOCK, checksumOk } from './tar-header';
 import { readAt } from './tar-walk';
@@ -12,7 +12,7 @@ export type OuterEncoding = 'tar' | 'gzip';
 
 /** Sniffs the first bytes of `file`. Throws `not-a-package` or `unsupported-zip`. */
 export async function sniffContainer(
-  file: FileHandle,
+  file: PositionalFile,
   fileSize: number
 ): Promise<OuterEncoding> {
   const head = await readAt(file, 0, Math.min(fileSize, BLOCK));

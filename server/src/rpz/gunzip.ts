@@ -4,7 +4,7 @@
  * compressed input consumed so far. Zlib errors become `corrupt-gzip` / `truncated` RpzErrors.
  */
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type * as Zlib from 'node:zlib';
 import { errorMessage } from '../describe';
 import { RpzError } from './errors';
 
@@ -111,6 +111,10 @@ export async function* gunzipGuarded(
     ...limits
   };
   const What = what.charAt(0).toUpperCase() + what.slice(1);
+  // Loaded here, not with the module: a plain package is read without zlib, and loading it was
+  // about 2 ms of a small package's first `reproserver inspect` (bench/cli/startup.mjs).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createGunzip } = require('node:zlib') as typeof Zlib;
   const gunzip = createGunzip({ chunkSize: CHUNK_SIZE });
   let sourceError: unknown = null;
   source.on('error', error => {

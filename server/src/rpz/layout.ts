@@ -5,9 +5,9 @@
  * streamed through once (the data is skipped, not kept).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from './positional-file';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type * as StreamPromises from 'node:stream/promises';
 import { sniffContainer, type OuterEncoding } from './detect';
 import { RpzError } from './errors';
 import { gunzipGuarded, type InflateLimits } from './gunzip';
@@ -39,19 +39,33 @@ export interface Layout {
   dataSize: number | null;
   /** True when the outer tar has `DATA/…` members (the v1 layout). */
   hasDataDir: boolean;
-  /** Whether a trace was found and copied to `tracePath`. */
-  traceCopied: boolean;
+  /** The trace, when one was found and taken: its bytes, or the file it was copied to. */
+  trace: TraceCopy | null;
   /** Why a trace that is present was not copied (too big, broken gzip), when it was not. */
   traceProblem: string | null;
   extensions: string[];
   warnings: string[];
 }
 
+/** A trace taken out of the package. */
+export type TraceCopy = { bytes: Buffer } | { file: string };
+
+/** Where a trace found in the package goes. */
+export interface TraceTarget {
+  /**
+   * A plain (not gzipped) trace member of a plain outer tar up to this size is read into memory,
+   * with no file written; 0 copies every trace to `file()`.
+   */
+  inMemoryBytes: number;
+  /** The path to copy a trace to (in a private scratch folder, made when first asked). */
+  file(): Promise<string>;
+}
+
 export interface LayoutOptions {
   maxConfigBytes?: number;
   limits?: InflateLimits;
-  /** Copy the trace (plain or .gz) to this path, when present. */
-  tracePath?: string;
+  /** Where the trace (plain or .gz) goes, when present; not read without. */
+  trace?: TraceTarget;
   /** Caps on counts and lengths (see `READ_LIMITS`). */
   readLimits?: ReadLimits;
 }
@@ -196,7 +210,7 @@ function emptyLayout(encoding: OuterEncoding, fileSize: number): Layout {
     dataMember: null,
     dataSize: null,
     hasDataDir: false,
-    traceCopied: false,
+    trace: null,
     traceProblem: null,
     extensions: [],
     warnings: []
@@ -205,7 +219,7 @@ function emptyLayout(encoding: OuterEncoding, fileSize: number): Layout {
 
 /** Reads the layout of the package open as `file` (at `path`). Throws RpzError. */
 export async function readLayout(
-  file: FileHandle,
+  file: PositionalFile,
   path: string,
   fileSize: number,
   options: LayoutOptions
@@ -237,8 +251,21 @@ export async function readLayout(
         layout.dataMember = { offset: member.dataOffset, size: member.size };
       } else if (
         (kind === 'trace' || kind === 'trace-gz') &&
-        options.tracePath !== undefined
+        options.trace !== undefined
       ) {
+        if (
+          kind === 'trace' &&
+          member.size <=
+            Math.min(options.trace.inMemoryBytes, limits.maxTraceBytes) &&
+          layout.trace === null &&
+          layout.traceProblem === null
+        ) {
+          // A small trace is summarised from memory: no scratch file to write and remove.
+          layout.trace = {
+            bytes: await readAt(file, member.dataOffset, member.size)
+          };
+          continue;
+        }
         const source =
           member.size === 0
             ? Readable.from([])
@@ -251,7 +278,7 @@ export async function readLayout(
           source,
           member,
           kind === 'trace-gz',
-          options.tracePath,
+          options.trace,
           limits
         );
       }
@@ -283,14 +310,14 @@ export async function readLayout(
         }
       } else if (
         (kind === 'trace' || kind === 'trace-gz') &&
-        options.tracePath !== undefined
+        options.trace !== undefined
       ) {
         await copyTrace(
           layout,
           member.body ?? Readable.from([]),
           member,
           kind === 'trace-gz',
-          options.tracePath,
+          options.trace,
           limits
         );
       }
@@ -313,7 +340,27 @@ export async function readLayout(
 }
 
 /**
- * Copies the trace to `target` (a private scratch folder), decompressing a `.gz` one through the
+ * Whether a trace was met before `member` (both trace.sqlite3 and trace.sqlite3.gz): the first is
+ * kept, and this one ignored with a warning.
+ */
+function isSecondTrace(
+  layout: Layout,
+  member: TarMember,
+  limits: ReadLimits
+): boolean {
+  if (layout.trace === null && layout.traceProblem === null) {
+    return false;
+  }
+  addWarning(
+    layout.warnings,
+    `The package holds a second trace database, ${member.name}; it is ignored.`,
+    limits.maxWarnings
+  );
+  return true;
+}
+
+/**
+ * Copies the trace to `target.file()` (in a private scratch folder), decompressing a `.gz` one through the
  * gzip-bomb guard, at most `maxTraceBytes` either way. A trace too big or not valid gzip is
  * informational damage, not a broken package: it is noted in `traceProblem` and not copied. A
  * failure of the package stream (truncation) or of the scratch disk (ENOSPC) still fails.
@@ -323,18 +370,12 @@ async function copyTrace(
   source: Readable,
   member: TarMember,
   gzipped: boolean,
-  target: string,
+  target: TraceTarget,
   limits: ReadLimits
 ): Promise<void> {
   const cap = limits.maxTraceBytes;
-  if (layout.traceCopied || layout.traceProblem !== null) {
-    // Both trace.sqlite3 and trace.sqlite3.gz: keep the first, do not overwrite it.
+  if (isSecondTrace(layout, member, limits)) {
     source.destroy();
-    addWarning(
-      layout.warnings,
-      `The package holds a second trace database, ${member.name}; it is ignored.`,
-      limits.maxWarnings
-    );
     return;
   }
   if (!gzipped && member.size > cap) {
@@ -346,7 +387,11 @@ async function copyTrace(
   source.once('error', () => {
     sourceFailed = true;
   });
-  const out = createWriteStream(target, { flags: 'wx', mode: 0o600 });
+  const copy = await target.file();
+  // Loaded here: a small plain trace is read from memory, without the stream pipeline's modules.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { pipeline } = require('node:stream/promises') as typeof StreamPromises;
+  const out = createWriteStream(copy, { flags: 'wx', mode: 0o600 });
   try {
     await pipeline(
       gzipped
@@ -359,7 +404,7 @@ async function copyTrace(
         : source,
       out
     );
-    layout.traceCopied = true;
+    layout.trace = { file: copy };
   } catch (error) {
     if (
       gzipped &&

@@ -4,7 +4,12 @@
  * temporary copy, and hashes the file, concurrently.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import {
+  makeFolder,
+  makeTemporaryFolder,
+  openForReading,
+  removeTree
+} from './positional-file';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseConfig } from './config';
@@ -15,11 +20,12 @@ import {
   DATA_MEMBER,
   VERSION_MEMBER,
   readLayout,
-  type Layout
+  type Layout,
+  type TraceTarget
 } from './layout';
 import { readLimits, type ReadLimits } from './limits';
 import type { ContainerKind, PackageModel, TraceModel } from './model';
-import { summariseTrace } from './trace';
+import { TRACE_IN_MEMORY_BYTES, summariseTrace } from './trace';
 
 export interface ReadPackageOptions {
   /** Compute the sha256 of the whole file (reads it all). Default true. */
@@ -33,11 +39,17 @@ export interface ReadPackageOptions {
   /** Caps on counts, lengths and depths (see `READ_LIMITS`); the defaults when absent. */
   readLimits?: Partial<ReadLimits>;
   /**
-   * Where the trace is copied (decompressed) to be summarised: a private folder (mode 0700) is
-   * made inside it and removed afterwards. Default: the system's temporary folder. The server
-   * passes a folder of its own state, so an untrusted trace never lands in a shared /tmp.
+   * Where a trace is copied (decompressed) to be summarised, when it is not read from memory: a
+   * private folder (mode 0700) is made inside it and removed afterwards. Default: the system's
+   * temporary folder. The server passes a folder of its own state, so an untrusted trace never
+   * lands in a shared /tmp.
    */
   scratchDir?: string;
+  /**
+   * The largest plain trace summarised from memory rather than from a scratch copy. Default
+   * `TRACE_IN_MEMORY_BYTES`; 0 copies every trace (the tests read both ways).
+   */
+  traceInMemoryBytes?: number;
 }
 
 /** Parses `METADATA/version`. Throws `missing-version` / `bad-version`. */
@@ -92,7 +104,7 @@ async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   // A read loop into one buffer, not a stream: the same reads without the stream machinery,
   // which weighed a few ms of a small package's `reproserver inspect` (bench/cli/startup.mjs).
-  const file = await open(path, 'r');
+  const file = await openForReading(path);
   try {
     const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
     for (;;) {
@@ -117,24 +129,30 @@ export async function readPackage(
   const limits = readLimits(options.readLimits);
   let tempDir: string | null = null;
   try {
-    const wantTrace = options.trace !== false;
-    if (wantTrace) {
-      const scratch = options.scratchDir ?? tmpdir();
-      await mkdir(scratch, { recursive: true, mode: 0o700 });
-      // mkdtemp makes the folder 0700: only this user reads the copy.
-      tempDir = await mkdtemp(join(scratch, 'reproserver-rpz-'));
-    }
-    const file = await open(path, 'r');
+    const trace: TraceTarget | undefined =
+      options.trace === false
+        ? undefined
+        : {
+            inMemoryBytes: options.traceInMemoryBytes ?? TRACE_IN_MEMORY_BYTES,
+            file: async () => {
+              const scratch = options.scratchDir ?? tmpdir();
+              await makeFolder(scratch, 0o700);
+              // mkdtemp makes the folder 0700: only this user reads the copy.
+              tempDir = await makeTemporaryFolder(
+                join(scratch, 'reproserver-rpz-')
+              );
+              return join(tempDir, 'trace.sqlite3');
+            }
+          };
+    const file = await openForReading(path);
     let layout: Layout;
     let fileSize: number;
-    const tracePath =
-      tempDir === null ? undefined : join(tempDir, 'trace.sqlite3');
     try {
       fileSize = (await file.stat()).size;
       layout = await readLayout(file, path, fileSize, {
         maxConfigBytes: options.maxConfigBytes,
         limits: options.limits,
-        tracePath,
+        trace,
         readLimits: limits
       });
     } finally {
@@ -150,17 +168,17 @@ export async function readPackage(
       );
     }
     const config = parseConfig(layout.configText, limits);
-    let trace: TraceModel = { status: 'absent' };
+    let traceSummary: TraceModel = { status: 'absent' };
     const traceWarnings: string[] = [];
     if (layout.traceProblem !== null) {
-      trace = { status: 'unreadable', reason: layout.traceProblem };
-    } else if (tracePath !== undefined && layout.traceCopied) {
-      trace = summariseTrace(tracePath, limits, traceWarnings);
+      traceSummary = { status: 'unreadable', reason: layout.traceProblem };
+    } else if (layout.trace !== null) {
+      traceSummary = summariseTrace(layout.trace, limits, traceWarnings);
     }
     const warnings = [...layout.warnings, ...config.warnings, ...traceWarnings];
-    if (trace.status === 'unreadable') {
+    if (traceSummary.status === 'unreadable') {
       warnings.push(
-        `The trace database cannot be read (${trace.reason}); the trace summary is missing.`
+        `The trace database cannot be read (${traceSummary.reason}); the trace summary is missing.`
       );
     }
     const packed = new Set(config.otherFiles);
@@ -187,7 +205,7 @@ export async function readPackage(
           : fileSize,
         listedPaths: packed.size
       },
-      trace,
+      trace: traceSummary,
       extensions: layout.extensions,
       warnings
     };
@@ -195,7 +213,7 @@ export async function readPackage(
     throw inPackage(error, label);
   } finally {
     if (tempDir !== null) {
-      await rm(tempDir, { recursive: true, force: true });
+      await removeTree(tempDir);
     }
   }
 }

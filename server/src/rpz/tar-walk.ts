@@ -3,7 +3,7 @@
  * without reading it. This is what makes inspecting a multi-GB version 2 package cost
  * milliseconds: the outer tar has four members, and `DATA.tar.gz` is jumped over.
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from './positional-file';
 import { RpzError } from './errors';
 import { READ_LIMITS, type ReadLimits } from './limits';
 import {
@@ -17,7 +17,7 @@ import {
 } from './tar-header';
 
 async function readAt(
-  file: FileHandle,
+  file: PositionalFile,
   position: number,
   length: number
 ): Promise<Buffer> {
@@ -44,7 +44,7 @@ async function readAt(
  * header or a member's data extends past the end of the file, `corrupt-tar` on a bad header.
  */
 export async function* walkTar(
-  file: FileHandle,
+  file: PositionalFile,
   fileSize: number,
   limits: ReadLimits = READ_LIMITS
 ): AsyncGenerator<TarMember> {

@@ -1,9 +1,10 @@
 /**
  * Summarises `METADATA/trace.sqlite3`: per run, the processes, the programs executed and the files
  * read and written. The database is untrusted input, so:
- * - it is opened read-only from a private copy (a read-only open fails on a missing file rather
- *   than creating one; node:sqlite refuses extension loading, `allowExtension` being false by
- *   default, and SQL's `load_extension()` with it) with `trusted_schema` off;
+ * - it is read from a private copy: in memory when small (`TRACE_IN_MEMORY_BYTES`), else a file
+ *   opened read-only (which fails on a missing file rather than creating one); node:sqlite
+ *   refuses extension loading (`allowExtension` is false by default, and SQL's
+ *   `load_extension()` with it), and `trusted_schema` is off;
  * - only real tables are read: the summary refuses a database where a table it queries is a
  *   view (a recursive view never ends), a virtual table, or has generated columns (an expression
  *   per row read), or where any trigger exists;
@@ -18,6 +19,7 @@
  */
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { errorMessage } from '../describe';
+import type { TraceCopy } from './layout';
 import { readLimits, type ReadLimits } from './limits';
 import type { TraceModel, TraceRunSummary } from './model';
 
@@ -32,17 +34,38 @@ const TABLES = ['processes', 'opened_files', 'executed_files'] as const;
 const MAX_SCHEMA_OBJECTS = 10_000;
 
 /**
- * Opens the trace at `dbPath` as the summary reads it: read-only (a missing file is an error, not
- * a new database), no extension loading, no functions from the schema, temporary storage in
- * memory. Exported for its tests.
+ * The largest trace summarised from memory (`DatabaseSync.deserialize`, from Node.js 24), which
+ * spares a small package's read a scratch file to write and remove: about 8 ms of its first
+ * `reproserver inspect` (bench/cli/startup.mjs). Larger ones, and all of them on a Node.js
+ * without it, are copied to a file. SQLite holds a copy of the bytes while they are read.
  */
-export function openTrace(dbPath: string): DatabaseSync {
+export const TRACE_IN_MEMORY_BYTES =
+  typeof (DatabaseSync.prototype as { deserialize?: unknown }).deserialize ===
+  'function'
+    ? 8 * 1024 * 1024
+    : 0;
+
+/** `DatabaseSync` with `deserialize` (Node.js 24), which the type definitions may not have yet. */
+interface Deserializable {
+  deserialize(bytes: Uint8Array): void;
+}
+
+/**
+ * Opens the trace (a file path, or a copy taken by `readLayout`) as the summary reads it: a file
+ * read-only (a missing file is an error, not a new database), no extension loading, no
+ * functions from the schema, temporary storage in memory. Exported for its tests.
+ */
+export function openTrace(source: string | TraceCopy): DatabaseSync {
+  const copy = typeof source === 'string' ? { file: source } : source;
   // allowExtension is false by default; said here so that no one turns it on unawares.
-  const db = new DatabaseSync(dbPath, {
-    readOnly: true,
-    allowExtension: false
-  });
+  const db =
+    'file' in copy
+      ? new DatabaseSync(copy.file, { readOnly: true, allowExtension: false })
+      : new DatabaseSync(':memory:', { allowExtension: false });
   try {
+    if ('bytes' in copy) {
+      (db as unknown as Deserializable).deserialize(copy.bytes);
+    }
     // Functions in the schema (views, defaults) may only be the harmless built-ins.
     db.exec('PRAGMA trusted_schema = OFF');
     // A GROUP BY's temporary b-tree stays in memory (bounded by the limits), never in a shared
@@ -196,17 +219,17 @@ class Summaries {
 }
 
 /**
- * Reads the trace at `dbPath` (a private copy). Never throws. What the limits left out is said
- * in `warnings`.
+ * Reads the trace (a private copy: a file path, or what `readLayout` took). Never throws. What
+ * the limits left out is said in `warnings`.
  */
 export function summariseTrace(
-  dbPath: string,
+  source: string | TraceCopy,
   limits: ReadLimits = readLimits(),
   warnings: string[] = []
 ): TraceModel {
   let db: DatabaseSync | null = null;
   try {
-    db = openTrace(dbPath);
+    db = openTrace(source);
     const problem = schemaProblem(db);
     if (problem !== null) {
       return { status: 'unreadable', reason: problem };

@@ -1292,6 +1292,26 @@ const CONFIG_CASES: HostileCase[] = [
     expect: { code: 'invalid-yaml', message: /is not valid YAML/ }
   },
   {
+    name: 'yaml-escapes-in-one-scalar',
+    attack:
+      'A config in the form reprozip writes whose hostname is one double-quoted scalar of 400000 escapes: searching for the closing quote from each escape would be quadratic.',
+    build: withConfig(
+      `${HEAD}- argv:\n  - a\n  binary: /a\n  workingdir: /\n  uid: 0\n  gid: 0\n  hostname: "${'\\\\'.repeat(400_000)}"\n`
+    ),
+    via: 'package',
+    expect: { ok: true }
+  },
+  {
+    name: 'yaml-doubled-single-quotes',
+    attack:
+      'A config in the form reprozip writes whose hostname is one single-quoted scalar of 400000 doubled quotes.',
+    build: withConfig(
+      `${HEAD}- argv:\n  - a\n  binary: /a\n  workingdir: /\n  uid: 0\n  gid: 0\n  hostname: '${"''".repeat(400_000)}'\n`
+    ),
+    via: 'package',
+    expect: { ok: true }
+  },
+  {
     name: 'yaml-flow-nesting-too-deep',
     attack: '100000 nested flow sequences, to exhaust the YAML composer stack.',
     build: withConfig(`${HEAD}- argv: ${'['.repeat(100_000)}`),

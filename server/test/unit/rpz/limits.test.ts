@@ -89,9 +89,46 @@ describe('the trace scratch folder', () => {
     const path = folder.write('p.rpz', await buildRpz());
     const notAFolder = folder.write('file', Buffer.from('x'));
     await expect(
-      readPackage(path, { scratchDir: join(notAFolder, 'scratch') })
+      readPackage(path, {
+        scratchDir: join(notAFolder, 'scratch'),
+        traceInMemoryBytes: 0
+      })
     ).rejects.toMatchObject({ code: 'unreadable' });
     expect(existsSync(join(notAFolder, 'scratch'))).toBe(false);
+  });
+
+  it('summarises a small plain trace from memory, with no scratch folder made', async () => {
+    const path = folder.write('p.rpz', await buildRpz());
+    const scratch = join(folder.dir, 'unused-scratch');
+    const model = await readPackage(path, { scratchDir: scratch });
+    expect(model.trace.status).toBe('ok');
+    expect(existsSync(scratch)).toBe(false);
+    // The same model as from a scratch copy.
+    expect(
+      await readPackage(path, { scratchDir: scratch, traceInMemoryBytes: 0 })
+    ).toEqual(model);
+    expect(readdirSync(scratch)).toEqual([]);
+  });
+
+  it('copies a trace larger than the in-memory bound, or over maxTraceBytes says so', async () => {
+    const trace = traceBytes();
+    const path = folder.write('p.rpz', await buildRpz());
+    const scratch = join(folder.dir, 'scratch-big');
+    const inMemory = await readPackage(path, { scratchDir: scratch });
+    const copied = await readPackage(path, {
+      scratchDir: scratch,
+      traceInMemoryBytes: trace.length - 1
+    });
+    expect(copied).toEqual(inMemory);
+    expect(readdirSync(scratch)).toEqual([]);
+    const over = await readPackage(path, {
+      scratchDir: scratch,
+      readLimits: { maxTraceBytes: trace.length - 1 }
+    });
+    expect(over.trace).toEqual({
+      status: 'unreadable',
+      reason: `METADATA/trace.sqlite3 is ${trace.length} bytes, over the limit maxTraceBytes (${trace.length - 1})`
+    });
   });
 });
 
