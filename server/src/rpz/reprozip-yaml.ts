@@ -15,7 +15,8 @@
  * thousands of damaged ones.
  *
  * Its bounds keep it inside the general path's: it declines a text whose nesting the `yaml-depth.ts`
- * bound could put over `maxYamlDepth`, or that could have more than `maxYamlTokens` tokens.
+ * bound could put over `maxYamlDepth`, or that the `yaml` lexer could make more than
+ * `maxYamlTokens` tokens of.
  */
 
 /** A YAML value under the failsafe schema. */
@@ -79,14 +80,16 @@ export function readReproZipYaml(
   source: string,
   bounds: YamlBounds
 ): FailsafeValue | null {
-  // The `yaml` lexer makes at most two tokens per character (a scalar's marker and the scalar).
-  if (source.length * 2 + 16 > bounds.maxYamlTokens) {
-    return null;
-  }
   if (FOREIGN_CHARACTER.test(source)) {
     return null;
   }
-  const lines = contentLines(source);
+  const rawLines = source.split('\n');
+  if (
+    maxTokens(rawLines.length, occurrences(source, ',')) > bounds.maxYamlTokens
+  ) {
+    return null;
+  }
+  const lines = contentLines(rawLines);
   if (lines === null || lines.length === 0) {
     return null;
   }
@@ -103,10 +106,32 @@ export function readReproZipYaml(
   }
 }
 
+/**
+ * A bound on the tokens the `yaml` lexer makes of a text this reader accepts: a line of it holds
+ * at most an indentation, a `-`, a key (a scalar's marker and the scalar), a `:`, a value, the
+ * spaces between them, a comment and the newline; and a flow sequence adds a comma, a space and a
+ * scalar per item. The document's start and end add a few.
+ */
+function maxTokens(lineCount: number, commaCount: number): number {
+  return lineCount * 12 + commaCount * 4 + 16;
+}
+
+function occurrences(text: string, character: string): number {
+  let count = 0;
+  for (
+    let i = text.indexOf(character);
+    i !== -1;
+    i = text.indexOf(character, i + 1)
+  ) {
+    count++;
+  }
+  return count;
+}
+
 /** The lines that hold something (not blank, not a comment), or null for document markers. */
-function contentLines(source: string): Line[] | null {
+function contentLines(rawLines: string[]): Line[] | null {
   const lines: Line[] = [];
-  for (const raw of source.split('\n')) {
+  for (const raw of rawLines) {
     let indent = 0;
     while (raw.charCodeAt(indent) === 0x20) {
       indent++;
