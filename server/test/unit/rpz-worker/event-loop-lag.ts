@@ -1,3 +1,15 @@
+import { readerScript } from '../../../src/rpz/worker/reader-script';
+
+/**
+ * Under jest the reader's script is bundled from the TypeScript sources when first asked for, by a
+ * synchronous esbuild run (`child-script.ts`): the tests' own cost, not the server's, which a lag
+ * probe around a file's first read counted as a stall (282 ms once, on a loaded machine). Each
+ * file that probes calls this before any probe.
+ */
+export function bundleReaderScriptBeforeProbing(): void {
+  readerScript();
+}
+
 /**
  * Largest event-loop lag the reader tests tolerate: a read on the event loop would stall it for
  * its whole deadline; starting readers on a loaded 2-core machine stays far below.

@@ -18,7 +18,11 @@ import { join } from 'node:path';
 import { RpzError, type PackageModel } from '../../../src/rpz';
 import { PackageReader } from '../../../src/rpz/worker';
 import { tempFolder } from '../../helpers/synthetic-rpz';
-import { MAX_LAG_MS, probeEventLoopLag } from './event-loop-lag';
+import {
+  MAX_LAG_MS,
+  bundleReaderScriptBeforeProbing,
+  probeEventLoopLag
+} from './event-loop-lag';
 import { mutate } from './fuzz/mutations';
 import { Rng } from './fuzz/rng';
 import { seedFiles, seedsOf } from './fuzz/seeds';
@@ -112,6 +116,7 @@ it('refuses cleanly or reads every mutant of real packages, in time, without a s
     `fuzz: seed ${SEED}, ${SECONDS} s, ${seeds.length} seeds from ${files.length} reprozip-made packages; ` +
       `replay: REPROSERVER_FUZZ_SEED=${SEED} (one case: REPROSERVER_FUZZ_CASE=I)`
   );
+  bundleReaderScriptBeforeProbing();
   const folder = tempFolder();
   const reader = new PackageReader({
     timeoutSeconds: DEADLINE_SECONDS,

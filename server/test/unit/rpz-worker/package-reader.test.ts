@@ -15,13 +15,18 @@ import { ioFileSizes } from '../../../src/rpz/file-sizes';
 import { PackageReader } from '../../../src/rpz/worker';
 import { tempFolder } from '../../helpers/synthetic-rpz';
 import { COMMITTED_EXAMPLE as EXAMPLE } from '../../helpers/examples';
-import { MAX_LAG_MS, probeEventLoopLag } from './event-loop-lag';
+import {
+  MAX_LAG_MS,
+  bundleReaderScriptBeforeProbing,
+  probeEventLoopLag
+} from './event-loop-lag';
 import { paxFractionalSize, recursiveViewPackage } from './freezing-packages';
 
 jest.setTimeout(30_000);
 
 let folder: ReturnType<typeof tempFolder>;
 let reader: PackageReader;
+beforeAll(bundleReaderScriptBeforeProbing);
 beforeEach(() => {
   folder = tempFolder();
   reader = new PackageReader({

@@ -24,12 +24,17 @@ import {
 } from '../../helpers/synthetic-rpz';
 import { HOSTILE_CORPUS } from '../../helpers/hostile-corpus';
 import { COMMITTED_EXAMPLE as EXAMPLE } from '../../helpers/examples';
-import { MAX_LAG_MS, probeEventLoopLag } from './event-loop-lag';
+import {
+  MAX_LAG_MS,
+  bundleReaderScriptBeforeProbing,
+  probeEventLoopLag
+} from './event-loop-lag';
 
 jest.setTimeout(30_000);
 
 let folder: ReturnType<typeof tempFolder>;
 let reader: PackageReader;
+beforeAll(bundleReaderScriptBeforeProbing);
 beforeEach(() => {
   folder = tempFolder();
   reader = new PackageReader({ stallSeconds: 1, processes: 1 });

@@ -130,6 +130,7 @@ export function blobStoreCases(
       );
     });
 
+    // 11 MiB written and fsynced: seconds on a slow disk, so not jest's default 5 s timeout.
     it('stores a body larger than one upload part intact', async () => {
       const data = bytes(11 * MiB, 3);
       const chunks: Buffer[] = [];
@@ -142,7 +143,7 @@ export function blobStoreCases(
         info.sha256
       );
       expect(await fixture.listAll()).toHaveLength(1);
-    });
+    }, 30_000);
 
     it('accepts a body of exactly the size limit', async () => {
       const data = bytes(4096);
