@@ -6,7 +6,6 @@
  * general path's depth and token limits.
  */
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { readLayout } from '../../../src/rpz/layout';
 import { READ_LIMITS } from '../../../src/rpz/limits';
@@ -16,8 +15,7 @@ import {
 } from '../../../src/rpz/reprozip-yaml';
 import { yamlShape } from '../../../src/rpz/yaml-depth';
 import { BASIC_CONFIG } from '../../helpers/synthetic-rpz';
-
-const EXAMPLES = join(__dirname, '..', '..', '..', '..', 'examples');
+import { seedFiles } from '../rpz-worker/fuzz/seeds';
 
 /** The `yaml` library's reading, with config.ts's options: its value, or why it is not one. */
 function libraryReading(source: string): { value: unknown } | { not: string } {
@@ -76,18 +74,26 @@ function agrees(source: string, bounds: YamlBounds = READ_LIMITS): boolean {
   return true;
 }
 
-async function exampleConfig(name: string): Promise<string> {
-  const path = join(EXAMPLES, name);
+/** The config.yml of a package file. */
+async function configOf(path: string): Promise<string> {
   const file = await open(path, 'r');
   try {
     const layout = await readLayout(file, path, (await file.stat()).size, {});
     if (layout.configText === null) {
-      throw new Error(`${name} has no config`);
+      throw new Error(`${path} has no config`);
     }
     return layout.configText;
   } finally {
     await file.close();
   }
+}
+
+/**
+ * The configs of the packages made by the real reprozip: examples/ in git, and those the test
+ * command makes (.state/examples), as the package reader's fuzzer finds them.
+ */
+async function reprozipConfigs(): Promise<string[]> {
+  return Promise.all(seedFiles().map(configOf));
 }
 
 /** A config as reprozip 1.x writes it (`save_config`), with what its templates can hold. */
@@ -288,9 +294,10 @@ function damaged(source: string, random: () => number): string {
 }
 
 describe('readReproZipYaml', () => {
-  it('reads the configs of the example packages reprozip made, as the yaml library does', async () => {
-    for (const name of ['shell-pipeline.rpz', 'slow-printer.rpz']) {
-      const config = await exampleConfig(name);
+  it('reads the config of every package reprozip made here, as the yaml library does', async () => {
+    const configs = await reprozipConfigs();
+    expect(configs.length).toBeGreaterThanOrEqual(2);
+    for (const config of configs) {
       // Accepted: the fast path is the one a package made by reprozip takes.
       expect(readReproZipYaml(config, READ_LIMITS)).not.toBeNull();
       expect(agrees(config)).toBe(true);
@@ -336,7 +343,7 @@ describe('readReproZipYaml', () => {
     const bases = [
       WRITTEN_BY_REPROZIP,
       BASIC_CONFIG,
-      await exampleConfig('shell-pipeline.rpz')
+      ...(await reprozipConfigs())
     ];
     const random = prng(20261201);
     let accepted = 0;
